@@ -1,0 +1,164 @@
+//! Identifier newtypes: an SOP, step, role, field or term name is never a bare `String`.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The pattern every identifier written in an SOP must match: a lowercase letter, then
+/// lowercase letters, digits, `_` or `-`. Keeping ids this plain lets them appear
+/// unquoted in CEL conditions, templates, Mermaid and DOT.
+pub const ID_PATTERN: &str = "^[a-z][a-z0-9_-]*$";
+
+/// Longest identifier accepted, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+fn check_identifier(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("an id cannot be empty".to_owned());
+    }
+    if text.len() > MAX_ID_LEN {
+        return Err(format!(
+            "id `{}...` is longer than {MAX_ID_LEN} bytes",
+            &text[..text.floor_char_boundary(24)]
+        ));
+    }
+    let mut chars = text.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+        return Err(format!(
+            "`{text}` is not a valid id: use a lowercase letter, then lowercase letters, digits, `_` or `-` (for example `{}`)",
+            suggest_identifier(text)
+        ));
+    }
+    Ok(())
+}
+
+/// Turns free text into the nearest valid identifier, for "did you mean" hints.
+fn suggest_identifier(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_end_matches('_');
+    match trimmed.chars().next() {
+        Some(c) if c.is_ascii_lowercase() => trimmed.to_owned(),
+        _ => format!("id_{trimmed}"),
+    }
+}
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `text` against [`ID_PATTERN`] and wraps it.
+            pub fn new(text: impl Into<String>) -> Result<Self, String> {
+                let text = text.into();
+                check_identifier(&text)?;
+                Ok($name(text))
+            }
+
+            /// The id as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $name::new(text).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": concat!("The id of ", $what, ": lowercase letters, digits, `_` or `-`, starting with a letter."),
+                    "type": "string",
+                    "pattern": ID_PATTERN,
+                    "maxLength": MAX_ID_LEN,
+                })
+            }
+        }
+    };
+}
+
+identifier!(
+    /// The id of an SOP (`customer-support`), unique across a library of SOPs.
+    SopId,
+    "an SOP"
+);
+identifier!(
+    /// The id of a step, approval gate, decision or parallel split within one SOP.
+    StepId,
+    "a step"
+);
+identifier!(
+    /// The id of a role (`team_lead`), held by the actors who may act on its steps.
+    RoleId,
+    "a role"
+);
+identifier!(
+    /// The name of a case field (`customer_name`), used in forms, conditions and templates.
+    FieldId,
+    "a field"
+);
+
+/// A glossary entry's name as written (`SLA`, `CRM`, `first response time`).
+///
+/// Unlike the other ids, terms are free text: they are what readers see.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct TermName(pub String);
+
+impl fmt::Display for TermName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_ids() {
+        for ok in ["receive", "verify_info", "step-2", "a"] {
+            assert!(StepId::new(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_ids_with_a_suggestion() {
+        let err = StepId::new("Verify Info").unwrap_err();
+        assert!(err.contains("`verify_info`"), "{err}");
+        let err = StepId::new("2nd").unwrap_err();
+        assert!(err.contains("`id_2nd`"), "{err}");
+        assert!(StepId::new("").is_err());
+        assert!(StepId::new("x".repeat(65)).is_err());
+    }
+}

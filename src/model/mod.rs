@@ -1,0 +1,222 @@
+//! The SOP document as an ops lead writes it: serde types that mirror the YAML one to one.
+//!
+//! These types say what is *written*, not what it means: a [`Step`] holds every key a step
+//! may have, and whether a combination makes sense (an approval with `collects`, a decision
+//! without `else`) is decided by the compiler in [`crate::graph`], which reports every
+//! problem with its location instead of stopping at the first. Every id and reference is
+//! [`Spanned`] so those reports can point at line and column.
+//!
+//! Architecture invariant: this module knows nothing about YAML. It derives `serde` and
+//! `schemars` traits; [`crate::parse`] drives them from YAML text.
+
+mod duration;
+mod ids;
+mod span;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
+pub use ids::{FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
+pub use span::{OrderedMap, SourceSpan, Spanned};
+
+/// One standard operating procedure: metadata, glossary, roles, the case's form fields and
+/// the steps a case goes through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sopflow standard operating procedure")]
+pub struct Sop {
+    /// Unique id of the SOP across the library (`customer-support`).
+    pub id: Spanned<SopId>,
+    /// Revision of this SOP. Running cases finish on the version they started on.
+    pub version: Spanned<u32>,
+    /// Human title (`Customer Support Process`).
+    pub title: Spanned<String>,
+    /// The department that owns the SOP.
+    pub department: Spanned<String>,
+    /// Why the SOP exists and what a good outcome is.
+    #[serde(default)]
+    pub purpose: Option<Spanned<String>>,
+    /// Glossary: every acronym used in titles and instructions must be defined here.
+    #[serde(default)]
+    pub terms: OrderedMap<TermName, Spanned<String>>,
+    /// Roles that act in the SOP, each with a short description.
+    pub roles: OrderedMap<RoleId, Spanned<String>>,
+    /// The case's form data: typed fields that steps collect and conditions read.
+    #[serde(default)]
+    pub fields: OrderedMap<FieldId, Field>,
+    /// The steps in order. A step flows to the one after it unless it says otherwise.
+    pub steps: Vec<Step>,
+}
+
+/// The type of a case field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// An e-mail address.
+    Email,
+    /// A decimal number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// `true` or `false`.
+    Bool,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// Exactly one of `options`.
+    Choice,
+    /// Any subset of `options`.
+    MultiChoice,
+}
+
+impl FieldType {
+    /// The name as written in YAML (`multi-choice`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Email => "email",
+            FieldType::Number => "number",
+            FieldType::Integer => "integer",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::Choice => "choice",
+            FieldType::MultiChoice => "multi-choice",
+        }
+    }
+}
+
+/// A typed form field of the case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// What kind of value the field holds.
+    #[serde(rename = "type")]
+    pub field_type: Spanned<FieldType>,
+    /// The label a form shows; defaults to the field id.
+    #[serde(default)]
+    pub label: Option<Spanned<String>>,
+    /// A step that collects this field cannot complete until it has a value.
+    #[serde(default)]
+    pub required: bool,
+    /// The value a new case starts with.
+    #[serde(default)]
+    pub default: Option<Spanned<FieldValue>>,
+    /// Smallest allowed value (number, integer) or length (text).
+    #[serde(default)]
+    pub min: Option<Spanned<f64>>,
+    /// Largest allowed value (number, integer) or length (text).
+    #[serde(default)]
+    pub max: Option<Spanned<f64>>,
+    /// The allowed values of a `choice` or `multi-choice` field.
+    #[serde(default)]
+    pub options: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A value of a case field, as written in a `default:` or sent in a command.
+///
+/// YAML decides the variant (`3` is an integer, `"3"` text); the compiler and the engine
+/// check it against the field's [`FieldType`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A decimal number.
+    Number(f64),
+    /// Text, an e-mail, a date or a choice.
+    Text(String),
+    /// The chosen options of a multi-choice field.
+    List(Vec<String>),
+}
+
+/// One entry of `steps`: a task for a role, an approval gate, a decision or a parallel split.
+///
+/// Which it is follows from its keys: `approval` makes a gate, `decide` a decision,
+/// `parallel` a split, anything else is a task. See [`crate::graph`] for the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique id of the step within the SOP.
+    pub id: Spanned<StepId>,
+    /// What the step is, in a few words. May use `{{ field }}` templates.
+    #[serde(default)]
+    pub title: Option<Spanned<String>>,
+    /// The role whose holders perform the step (tasks).
+    #[serde(default)]
+    pub role: Option<Spanned<RoleId>>,
+    /// How to do it. May use `{{ field }}` templates.
+    #[serde(default)]
+    pub instructions: Option<Spanned<String>>,
+    /// Fields the performer fills in when completing the step.
+    #[serde(default)]
+    pub collects: Vec<Spanned<FieldId>>,
+    /// Service level: the step is overdue this long after it becomes active.
+    #[serde(default)]
+    pub due: Option<Spanned<SopDuration>>,
+    /// Where an overdue step escalates to (an SLA breach).
+    #[serde(default)]
+    pub on_overdue: Option<Spanned<StepId>>,
+    /// A timer racing the performer: if the step is still active this long after it
+    /// started, the case moves to `on_timeout` (a deferred choice, not a breach).
+    #[serde(default)]
+    pub after: Option<Spanned<SopDuration>>,
+    /// Where the case goes when the `after` timer wins.
+    #[serde(default)]
+    pub on_timeout: Option<Spanned<StepId>>,
+    /// Where the performer may escalate the step to, with a reason.
+    #[serde(default)]
+    pub on_escalate: Option<Spanned<StepId>>,
+    /// The step that follows; defaults to the next one in the list.
+    #[serde(default)]
+    pub next: Option<Spanned<StepId>>,
+    /// The case ends when this step completes.
+    #[serde(default)]
+    pub end: Option<Spanned<bool>>,
+    /// Makes the step an approval gate.
+    #[serde(default)]
+    pub approval: Option<Spanned<Approval>>,
+    /// Makes the step an exclusive decision over the case's fields.
+    #[serde(default)]
+    pub decide: Option<Spanned<Vec<DecisionArm>>>,
+    /// Makes the step a parallel split: each listed step starts a branch.
+    #[serde(default)]
+    pub parallel: Option<Spanned<Vec<Spanned<StepId>>>>,
+    /// The step where the parallel branches meet; it starts once every branch reached it.
+    #[serde(default)]
+    pub join: Option<Spanned<StepId>>,
+}
+
+/// An approval gate: the case waits until enough holders of a role approve, or one rejects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The role whose holders may approve or reject.
+    pub by: Spanned<RoleId>,
+    /// How many distinct approvers are needed. Defaults to 1.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
+    /// The steps whose work is reviewed: whoever performed them cannot approve (four eyes).
+    #[serde(default)]
+    pub reviews: Vec<Spanned<StepId>>,
+    /// Where a rejection sends the case for rework.
+    pub on_reject: Spanned<StepId>,
+}
+
+/// One arm of a decision: `if` a CEL condition `goto` a step, or the final `else`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionArm {
+    /// A CEL condition over the case's fields (`priority == "High"`).
+    #[serde(default, rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    /// Where the case goes when the condition holds.
+    #[serde(default)]
+    pub goto: Option<Spanned<StepId>>,
+    /// Where the case goes when no condition before it held.
+    #[serde(default, rename = "else")]
+    pub otherwise: Option<Spanned<StepId>>,
+}

@@ -1,0 +1,393 @@
+//! YAML text → [`model::Sop`](crate::model::Sop), keeping the source location of every id
+//! and reference.
+//!
+//! Parsing uses `serde-saphyr`, which reports duplicate keys, unknown keys and wrong types
+//! with a line and column, and with `strict_booleans` on only `true`/`false` are booleans
+//! (`end: yes` is an error, not a silent string or bool). Its errors are turned into the
+//! crate's own [`ParseError`], with a "did you mean" suggestion for a misspelled key or value.
+//!
+//! # Input safety
+//!
+//! Untrusted input never panics and has bounded cost:
+//! - at most [`MAX_SOP_BYTES`] bytes of UTF-8 text (non-UTF-8 input is an error);
+//! - at most [`MAX_NESTING`] levels of nested mappings and sequences;
+//! - aliases are budgeted (an "alias bomb" that would expand to billions of nodes is
+//!   refused) and anchors are counted, with the parser's default budget.
+
+use serde_saphyr::{SnippetMode, UserMessageFormatter};
+use thiserror::Error;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{SourceSpan, Sop};
+
+/// Largest SOP source accepted, in bytes (64 MiB). Real SOPs are a few kilobytes; the limit
+/// keeps a stray log file from exhausting memory.
+pub const MAX_SOP_BYTES: usize = 64 * 1024 * 1024;
+
+/// Deepest nesting of YAML collections accepted.
+pub const MAX_NESTING: usize = 64;
+
+/// Why an SOP text could not be read into the model.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}:{span}: {message}")]
+pub struct ParseError {
+    /// Name of the source (a path, or `<stdin>`).
+    pub file: String,
+    /// Where the problem is.
+    pub span: SourceSpan,
+    /// What kind of problem it is.
+    pub kind: ParseErrorKind,
+    /// A lowercase sentence saying what is wrong.
+    pub message: String,
+    /// What to do about it, such as "did you mean `title`?".
+    pub help: Option<String>,
+}
+
+/// The kinds of [`ParseError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// Not well-formed YAML: tabs for indentation, an unterminated string, a bad indent.
+    Syntax,
+    /// A key the format does not know.
+    UnknownKey,
+    /// A required key is absent.
+    MissingKey,
+    /// A value of the wrong type or form.
+    InvalidValue,
+    /// The same key twice in one mapping.
+    DuplicateKey,
+    /// Too large, too deeply nested, too many aliases, or not UTF-8.
+    InputLimit,
+}
+
+impl ParseErrorKind {
+    /// The diagnostic code this kind is reported under.
+    pub fn code(self) -> Code {
+        match self {
+            ParseErrorKind::Syntax => Code::YamlSyntax,
+            ParseErrorKind::UnknownKey => Code::UnknownKey,
+            ParseErrorKind::MissingKey => Code::MissingKey,
+            ParseErrorKind::InvalidValue => Code::InvalidValue,
+            ParseErrorKind::DuplicateKey => Code::DuplicateKey,
+            ParseErrorKind::InputLimit => Code::InputLimit,
+        }
+    }
+}
+
+impl ParseError {
+    /// The error as a diagnostic, to render with the others.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let diagnostic = Diagnostic::new(self.kind.code(), self.span, self.message.clone());
+        match &self.help {
+            Some(help) => diagnostic.with_help(help.clone()),
+            None => diagnostic,
+        }
+    }
+}
+
+/// Parses SOP source bytes, which must be UTF-8.
+pub fn parse_sop_bytes(file: &str, bytes: &[u8]) -> Result<Sop, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_sop(file, text),
+        Err(error) => {
+            let valid = &bytes[..error.valid_up_to()];
+            let text = std::str::from_utf8(valid).unwrap_or_default();
+            let line = text.matches('\n').count() + 1;
+            let column = text[text.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+            Err(ParseError {
+                file: file.to_owned(),
+                span: SourceSpan::at(
+                    u32::try_from(line).unwrap_or(u32::MAX),
+                    u32::try_from(column).unwrap_or(u32::MAX),
+                ),
+                kind: ParseErrorKind::InputLimit,
+                message: format!(
+                    "the file is not UTF-8 text (invalid byte at offset {})",
+                    error.valid_up_to()
+                ),
+                help: Some("save the SOP as UTF-8".to_owned()),
+            })
+        }
+    }
+}
+
+/// Parses an SOP from YAML text. `file` names the source in errors.
+///
+/// ```
+/// let sop = sopflow::parse::parse_sop("hello.yaml", "
+/// id: hello
+/// version: 1
+/// title: Say hello
+/// department: Customer Service
+/// roles: { agent: Support team member }
+/// steps:
+///   - { id: greet, title: Greet the customer, role: agent, end: true }
+/// ").unwrap();
+/// assert_eq!(sop.steps[0].id.as_str(), "greet");
+/// assert_eq!(sop.steps[0].id.span.line, 8);
+/// ```
+pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
+    let error = |span, kind, message: String, help: Option<&str>| ParseError {
+        file: file.to_owned(),
+        span,
+        kind,
+        message,
+        help: help.map(str::to_owned),
+    };
+    if text.len() > MAX_SOP_BYTES {
+        return Err(error(
+            SourceSpan::at(1, 1),
+            ParseErrorKind::InputLimit,
+            format!(
+                "the file is {} bytes, more than the {MAX_SOP_BYTES} bytes an SOP may have",
+                text.len()
+            ),
+            Some("split the procedure into several SOPs"),
+        ));
+    }
+    if text.trim().is_empty() || text.lines().all(|l| l.trim_start().starts_with('#') || l.trim().is_empty()) {
+        return Err(error(
+            SourceSpan::at(1, 1),
+            ParseErrorKind::MissingKey,
+            "the file is empty".to_owned(),
+            Some(MINIMAL_SOP_HELP),
+        ));
+    }
+    if let Some(span) = nesting_beyond_limit(text) {
+        return Err(error(
+            span,
+            ParseErrorKind::InputLimit,
+            format!("the document nests deeper than {MAX_NESTING} levels"),
+            Some("an SOP needs only a few levels; flatten the structure"),
+        ));
+    }
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options::<Sop>(text, options)
+        .map_err(|e| convert_error(file, &e))
+}
+
+const MINIMAL_SOP_HELP: &str = "an SOP needs at least `id`, `version`, `title`, `department`, `roles` and `steps`";
+
+/// Finds the first place where flow or block nesting exceeds [`MAX_NESTING`].
+///
+/// The YAML parser has its own recursion guard; this check is cheaper, runs first and
+/// gives one clear message for both block and flow style.
+fn nesting_beyond_limit(text: &str) -> Option<SourceSpan> {
+    for (line_index, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '-']).len();
+        let mut flow_depth = 0usize;
+        let mut quote: Option<char> = None;
+        for (column_index, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => flow_depth += 1,
+                (None, ']' | '}') => flow_depth = flow_depth.saturating_sub(1),
+                _ => {}
+            }
+            // Block nesting costs at least one column per level; flow nesting one bracket.
+            if indent / 2 + flow_depth > MAX_NESTING * 2 || flow_depth > MAX_NESTING {
+                return Some(SourceSpan::at(
+                    u32::try_from(line_index + 1).unwrap_or(u32::MAX),
+                    u32::try_from(column_index + 1).unwrap_or(u32::MAX),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn convert_error(file: &str, error: &serde_saphyr::Error) -> ParseError {
+    let span = error
+        .location()
+        .map(SourceSpan::from_location)
+        .filter(SourceSpan::is_known)
+        .unwrap_or(SourceSpan::at(1, 1));
+    let rendered = error.render_with_options(serde_saphyr::render_options! {
+        formatter: &UserMessageFormatter,
+        snippets: SnippetMode::Off,
+    });
+    let suffix = format!(" at line {}, column {}", span.line, span.column);
+    let text = rendered.strip_suffix(&suffix).unwrap_or(&rendered).trim();
+    let (kind, message, help) = classify(error, text);
+    ParseError {
+        file: file.to_owned(),
+        span,
+        kind,
+        message,
+        help,
+    }
+}
+
+/// Sorts a parser message into a kind and rewrites the common ones for an SOP author.
+fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String, Option<String>) {
+    use serde_saphyr::Error as E;
+    if let Some(rest) = text.strip_prefix("unknown field ") {
+        let (name, expected) = split_expected(rest);
+        let help = suggestion(name, &expected, "keys");
+        return (ParseErrorKind::UnknownKey, format!("unknown key `{name}`"), help);
+    }
+    if let Some(rest) = text.strip_prefix("unknown variant ") {
+        let (name, expected) = split_expected(rest);
+        let help = suggestion(name, &expected, "values");
+        return (ParseErrorKind::InvalidValue, format!("unknown value `{name}`"), help);
+    }
+    if let Some(rest) = text.strip_prefix("missing field ") {
+        let name = rest.trim_matches('`');
+        return (
+            ParseErrorKind::MissingKey,
+            format!("missing key `{name}`"),
+            Some(format!("add `{name}:` to this mapping")),
+        );
+    }
+    if text.starts_with("duplicate mapping key") {
+        return (
+            ParseErrorKind::DuplicateKey,
+            text.replace("mapping key", "key").replace(" is not allowed here", ""),
+            Some("each key may appear once; remove or rename one of them".to_owned()),
+        );
+    }
+    match error {
+        E::Budget { .. } => (
+            ParseErrorKind::InputLimit,
+            format!("the document is too complex to read safely: {text}"),
+            Some("aliases that expand to huge documents are refused; write the values out".to_owned()),
+        ),
+        E::InvalidUtf8Input => (
+            ParseErrorKind::InputLimit,
+            "the file is not UTF-8 text".to_owned(),
+            Some("save the SOP as UTF-8".to_owned()),
+        ),
+        E::Eof { .. } => (
+            ParseErrorKind::MissingKey,
+            "the document is empty".to_owned(),
+            Some(MINIMAL_SOP_HELP.to_owned()),
+        ),
+        E::InvalidBooleanStrict { .. } => (
+            ParseErrorKind::InvalidValue,
+            "invalid boolean: write `true` or `false`".to_owned(),
+            None,
+        ),
+        E::Message { .. } => (ParseErrorKind::InvalidValue, lowercase_first(text), None),
+        _ if text.contains("invalid ") || text.contains("expected") => {
+            (ParseErrorKind::InvalidValue, lowercase_first(text), None)
+        }
+        _ => (
+            ParseErrorKind::Syntax,
+            lowercase_first(text),
+            text.contains("tab").then(|| "indent with spaces; YAML does not allow tabs for indentation".to_owned()),
+        ),
+    }
+}
+
+/// Splits "`titel`, expected one of `a`, `b`" into the name and the expected names.
+fn split_expected(rest: &str) -> (&str, Vec<&str>) {
+    let (name, expected) = match rest.split_once(", expected ") {
+        Some((name, expected)) => (name, expected),
+        None => (rest, ""),
+    };
+    let expected = expected
+        .trim_start_matches("one of ")
+        .split(", ")
+        .map(|e| e.trim().trim_matches('`'))
+        .filter(|e| !e.is_empty() && *e != "nothing")
+        .collect();
+    (name.trim_matches('`'), expected)
+}
+
+/// "did you mean `title`?" when one expected name is close to what was written.
+fn suggestion(name: &str, expected: &[&str], what: &str) -> Option<String> {
+    let lowered = name.to_lowercase();
+    let best = expected
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(&lowered, candidate), *candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let list = expected
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (best, expected.is_empty()) {
+        (Some((_, best)), _) => Some(format!("did you mean `{best}`? the {what} allowed here are {list}")),
+        (None, false) => Some(format!("the {what} allowed here are {list}")),
+        (None, true) => None,
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "id: a\nversion: 1\ntitle: T\ndepartment: D\nroles: { agent: Agent }\nsteps:\n  - { id: s, role: agent, end: true }\n";
+
+    fn error_of(text: &str) -> ParseError {
+        parse_sop("t.yaml", text).unwrap_err()
+    }
+
+    #[test]
+    fn minimal_sop_parses_with_spans() {
+        let sop = parse_sop("t.yaml", MINIMAL).unwrap();
+        assert_eq!(sop.id.span, SourceSpan { line: 1, column: 5, ..sop.id.span });
+        let role_key = sop.roles.keys().next().unwrap();
+        assert_eq!((role_key.span.line, role_key.span.column), (5, 10));
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let error = error_of(&MINIMAL.replace("title:", "titel:"));
+        assert_eq!(error.kind, ParseErrorKind::UnknownKey);
+        assert_eq!(error.message, "unknown key `titel`");
+        assert!(error.help.unwrap().starts_with("did you mean `title`?"));
+        assert_eq!((error.span.line, error.span.column), (3, 1));
+    }
+
+    #[test]
+    fn far_off_key_lists_the_allowed_ones_without_guessing() {
+        let error = error_of(&format!("{MINIMAL}zzzzzz: 1\n"));
+        let help = error.help.unwrap();
+        assert!(help.starts_with("the keys allowed here are `id`"), "{help}");
+    }
+
+    #[test]
+    fn yes_is_not_a_boolean() {
+        let error = error_of(&MINIMAL.replace("end: true", "end: yes"));
+        assert_eq!(error.kind, ParseErrorKind::InvalidValue);
+        assert_eq!((error.span.line, error.span.column), (7, 32));
+    }
+
+    #[test]
+    fn non_utf8_is_located() {
+        let error = parse_sop_bytes("t.yaml", b"id: a\ntitle: \xff\n").unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::InputLimit);
+        assert_eq!((error.span.line, error.span.column), (2, 8));
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing() {
+        let text = format!("id: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(error_of(&text).kind, ParseErrorKind::InputLimit);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_missing_everything() {
+        for text in ["", "   \n", "# just a comment\n"] {
+            let error = error_of(text);
+            assert_eq!(error.kind, ParseErrorKind::MissingKey, "{text:?}");
+        }
+    }
+}
