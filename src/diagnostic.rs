@@ -186,7 +186,11 @@ impl SourceFile {
             .find([':', ',', '[', ']', '{', '}', '#', '\n', '\r'])
             .unwrap_or(rest.len());
         let token = rest[..token_len].trim_end();
-        start..start + token.len().max(rest.chars().next().map_or(0, char::len_utf8))
+        start
+            ..start
+                + token
+                    .len()
+                    .max(rest.chars().next().map_or(0, char::len_utf8))
     }
 
     /// Byte offset of a 1-based line and character column, clamped to the text.
@@ -247,9 +251,8 @@ pub fn render_human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool
         };
         let mut snippet = Snippet::source(source.text.as_str()).path(source.name.as_str());
         if diagnostic.span.is_known() {
-            snippet = snippet.annotation(
-                AnnotationKind::Primary.span(source.byte_range(diagnostic.span)),
-            );
+            snippet = snippet
+                .annotation(AnnotationKind::Primary.span(source.byte_range(diagnostic.span)));
         }
         for related in &diagnostic.related {
             if related.span.is_known() {

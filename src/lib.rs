@@ -5,3 +5,24 @@
 pub mod diagnostic;
 pub mod model;
 pub mod parse;
+pub mod schema;
+
+use diagnostic::{Diagnostic, SourceFile};
+
+/// Every problem in one SOP source, in source order: what `sop validate` reports.
+///
+/// Never stops at the first problem and never panics, whatever the input.
+///
+/// ```
+/// use sopflow::diagnostic::SourceFile;
+/// let source = SourceFile::new("broken.yaml", "id: a\ntitel: Oops\n");
+/// let diagnostics = sopflow::check(&source);
+/// assert_eq!(diagnostics[0].code.name(), "unknown-key");
+/// assert_eq!(diagnostics[0].span.line, 2);
+/// ```
+pub fn check(source: &SourceFile) -> Vec<Diagnostic> {
+    match parse::parse_sop(&source.name, &source.text) {
+        Ok(_) => Vec::new(),
+        Err(error) => vec![error.to_diagnostic()],
+    }
+}

@@ -35,7 +35,9 @@ impl SopDuration {
 
 /// Why a duration did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a duration: write a whole number and a unit, like `90m`, `4h`, `2d` or `1w` (at most 6 digits)")]
+#[error(
+    "`{text}` is not a duration: write a whole number and a unit, like `90m`, `4h`, `2d` or `1w` (at most 6 digits)"
+)]
 pub struct DurationError {
     text: String,
 }
@@ -123,7 +125,11 @@ mod tests {
     fn parses_each_unit() {
         let cases = [("90m", 90), ("4h", 240), ("2d", 2880), ("1w", 10080)];
         for (text, minutes) in cases {
-            assert_eq!(text.parse::<SopDuration>().unwrap().minutes(), minutes, "{text}");
+            assert_eq!(
+                text.parse::<SopDuration>().unwrap().minutes(),
+                minutes,
+                "{text}"
+            );
         }
     }
 
@@ -137,7 +143,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_durations() {
-        for bad in ["", "h", "4", "4 h", "4hours", "-1h", "0h", "01h", "1.5h", "9999999w", "4é", "é"] {
+        for bad in [
+            "", "h", "4", "4 h", "4hours", "-1h", "0h", "01h", "1.5h", "9999999w", "4é", "é",
+        ] {
             let err = bad.parse::<SopDuration>().unwrap_err();
             assert!(err.to_string().contains("is not a duration"), "{bad}");
         }

@@ -25,7 +25,9 @@ fn check_identifier(text: &str) -> Result<(), String> {
     }
     let mut chars = text.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    if !first_ok || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+    if !first_ok
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
         return Err(format!(
             "`{text}` is not a valid id: use a lowercase letter, then lowercase letters, digits, `_` or `-` (for example `{}`)",
             suggest_identifier(text)
@@ -131,7 +133,9 @@ identifier!(
 /// A glossary entry's name as written (`SLA`, `CRM`, `first response time`).
 ///
 /// Unlike the other ids, terms are free text: they are what readers see.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct TermName(pub String);
 

@@ -18,7 +18,7 @@ use serde_saphyr::{SnippetMode, UserMessageFormatter};
 use thiserror::Error;
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{SourceSpan, Sop};
+use crate::model::{Sop, SourceSpan};
 
 /// Largest SOP source accepted, in bytes (64 MiB). Real SOPs are a few kilobytes; the limit
 /// keeps a stray log file from exhausting memory.
@@ -94,7 +94,10 @@ pub fn parse_sop_bytes(file: &str, bytes: &[u8]) -> Result<Sop, ParseError> {
             let valid = &bytes[..error.valid_up_to()];
             let text = std::str::from_utf8(valid).unwrap_or_default();
             let line = text.matches('\n').count() + 1;
-            let column = text[text.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+            let column = text[text.rfind('\n').map_or(0, |i| i + 1)..]
+                .chars()
+                .count()
+                + 1;
             Err(ParseError {
                 file: file.to_owned(),
                 span: SourceSpan::at(
@@ -146,7 +149,11 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
             Some("split the procedure into several SOPs"),
         ));
     }
-    if text.trim().is_empty() || text.lines().all(|l| l.trim_start().starts_with('#') || l.trim().is_empty()) {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim_start().starts_with('#') || l.trim().is_empty())
+    {
         return Err(error(
             SourceSpan::at(1, 1),
             ParseErrorKind::MissingKey,
@@ -166,11 +173,11 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
         strict_booleans: true,
         with_snippet: false,
     };
-    serde_saphyr::from_str_with_options::<Sop>(text, options)
-        .map_err(|e| convert_error(file, &e))
+    serde_saphyr::from_str_with_options::<Sop>(text, options).map_err(|e| convert_error(file, &e))
 }
 
-const MINIMAL_SOP_HELP: &str = "an SOP needs at least `id`, `version`, `title`, `department`, `roles` and `steps`";
+const MINIMAL_SOP_HELP: &str =
+    "an SOP needs at least `id`, `version`, `title`, `department`, `roles` and `steps`";
 
 /// Finds the first place where flow or block nesting exceeds [`MAX_NESTING`].
 ///
@@ -231,12 +238,20 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
     if let Some(rest) = text.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
         let help = suggestion(name, &expected, "keys");
-        return (ParseErrorKind::UnknownKey, format!("unknown key `{name}`"), help);
+        return (
+            ParseErrorKind::UnknownKey,
+            format!("unknown key `{name}`"),
+            help,
+        );
     }
     if let Some(rest) = text.strip_prefix("unknown variant ") {
         let (name, expected) = split_expected(rest);
         let help = suggestion(name, &expected, "values");
-        return (ParseErrorKind::InvalidValue, format!("unknown value `{name}`"), help);
+        return (
+            ParseErrorKind::InvalidValue,
+            format!("unknown value `{name}`"),
+            help,
+        );
     }
     if let Some(rest) = text.strip_prefix("missing field ") {
         let name = rest.trim_matches('`');
@@ -249,7 +264,8 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
     if text.starts_with("duplicate mapping key") {
         return (
             ParseErrorKind::DuplicateKey,
-            text.replace("mapping key", "key").replace(" is not allowed here", ""),
+            text.replace("mapping key", "key")
+                .replace(" is not allowed here", ""),
             Some("each key may appear once; remove or rename one of them".to_owned()),
         );
     }
@@ -257,7 +273,10 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
         E::Budget { .. } => (
             ParseErrorKind::InputLimit,
             format!("the document is too complex to read safely: {text}"),
-            Some("aliases that expand to huge documents are refused; write the values out".to_owned()),
+            Some(
+                "aliases that expand to huge documents are refused; write the values out"
+                    .to_owned(),
+            ),
         ),
         E::InvalidUtf8Input => (
             ParseErrorKind::InputLimit,
@@ -281,7 +300,8 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
         _ => (
             ParseErrorKind::Syntax,
             lowercase_first(text),
-            text.contains("tab").then(|| "indent with spaces; YAML does not allow tabs for indentation".to_owned()),
+            text.contains("tab")
+                .then(|| "indent with spaces; YAML does not allow tabs for indentation".to_owned()),
         ),
     }
 }
@@ -315,7 +335,9 @@ fn suggestion(name: &str, expected: &[&str], what: &str) -> Option<String> {
         .collect::<Vec<_>>()
         .join(", ");
     match (best, expected.is_empty()) {
-        (Some((_, best)), _) => Some(format!("did you mean `{best}`? the {what} allowed here are {list}")),
+        (Some((_, best)), _) => Some(format!(
+            "did you mean `{best}`? the {what} allowed here are {list}"
+        )),
         (None, false) => Some(format!("the {what} allowed here are {list}")),
         (None, true) => None,
     }
@@ -342,7 +364,14 @@ mod tests {
     #[test]
     fn minimal_sop_parses_with_spans() {
         let sop = parse_sop("t.yaml", MINIMAL).unwrap();
-        assert_eq!(sop.id.span, SourceSpan { line: 1, column: 5, ..sop.id.span });
+        assert_eq!(
+            sop.id.span,
+            SourceSpan {
+                line: 1,
+                column: 5,
+                ..sop.id.span
+            }
+        );
         let role_key = sop.roles.keys().next().unwrap();
         assert_eq!((role_key.span.line, role_key.span.column), (5, 10));
     }
