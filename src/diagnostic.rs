@@ -76,6 +76,51 @@ codes! {
     DuplicateKey = ("E005", "duplicate-key", Error),
     /// The input exceeds a documented limit (size, nesting, aliases) or is not UTF-8 text.
     InputLimit = ("E006", "input-limit", Error),
+    /// Two steps share an id.
+    DuplicateStep = ("E010", "duplicate-step", Error),
+    /// A `next`, `goto`, `else`, `reviews`, `on_reject`, `on_overdue`, `on_timeout`,
+    /// `on_escalate`, `parallel` or `join` names a step that does not exist.
+    UnknownStep = ("E011", "unknown-step", Error),
+    /// A step or approval names a role not declared under `roles`.
+    UnknownRole = ("E012", "unknown-role", Error),
+    /// A step collects a field not declared under `fields`.
+    UnknownField = ("E013", "unknown-field", Error),
+    /// A `{{ template }}` names no field, or is malformed.
+    TemplateUnknownField = ("E014", "template-unknown-field", Error),
+    /// A decision condition is not valid CEL.
+    ConditionSyntax = ("E015", "condition-syntax", Error),
+    /// A decision condition reads a name that is not a field.
+    ConditionUnknownField = ("E016", "condition-unknown-field", Error),
+    /// A decision condition compares or combines values of incompatible types.
+    ConditionTypeMismatch = ("E017", "condition-type-mismatch", Error),
+    /// Keys that cannot go together on one step (`approval` and `decide`, `next` and `end`).
+    ConflictingKeys = ("E018", "conflicting-keys", Error),
+    /// A field definition that cannot work (choice without options, `max` below `min`).
+    InvalidField = ("E019", "invalid-field", Error),
+    /// No path from the start reaches this step.
+    UnreachableStep = ("E020", "unreachable-step", Error),
+    /// No end can be reached from this step: a case there would never close.
+    NoPathToEnd = ("E021", "no-path-to-end", Error),
+    /// A loop that no path leaves: a case that enters it never closes.
+    LoopWithoutExit = ("E022", "loop-without-exit", Error),
+    /// A decision without a final `else`, or with arms after it.
+    DecisionWithoutElse = ("E023", "decision-without-else", Error),
+    /// A parallel branch that never reaches its split's join step.
+    BranchNeverJoins = ("E024", "branch-never-joins", Error),
+    /// An approval reviews a step that cannot have happened before it.
+    ReviewNotBefore = ("E025", "review-not-before", Error),
+    /// `on_overdue` without `due`, `on_timeout` without `after`, or the reverse.
+    TimerWithoutDuration = ("E026", "timer-without-duration", Error),
+    /// A choice field's default is not one of its options.
+    DefaultNotAnOption = ("E027", "default-not-an-option", Error),
+    /// An acronym used in a title or instructions is not defined under `terms`.
+    UndefinedAcronym = ("E028", "undefined-acronym", Error),
+    /// A term is defined but never used.
+    UnusedTerm = ("W001", "unused-term", Warning),
+    /// A role is declared but no step or approval uses it.
+    UnusedRole = ("W002", "unused-role", Warning),
+    /// A field is declared but nothing collects, reads or shows it.
+    UnusedField = ("W003", "unused-field", Warning),
 }
 
 impl fmt::Display for Code {

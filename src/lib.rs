@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod diagnostic;
+pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod schema;
@@ -11,7 +12,8 @@ use diagnostic::{Diagnostic, SourceFile};
 
 /// Every problem in one SOP source, in source order: what `sop validate` reports.
 ///
-/// Never stops at the first problem and never panics, whatever the input.
+/// Parses the text and, when it parses, compiles it and runs every lint. Never stops at
+/// the first problem and never panics, whatever the input.
 ///
 /// ```
 /// use sopflow::diagnostic::SourceFile;
@@ -22,7 +24,7 @@ use diagnostic::{Diagnostic, SourceFile};
 /// ```
 pub fn check(source: &SourceFile) -> Vec<Diagnostic> {
     match parse::parse_sop(&source.name, &source.text) {
-        Ok(_) => Vec::new(),
+        Ok(sop) => graph::compile(&sop).diagnostics,
         Err(error) => vec![error.to_diagnostic()],
     }
 }

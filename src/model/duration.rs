@@ -79,11 +79,11 @@ impl fmt::Display for SopDuration {
         let m = self.minutes;
         let week = 60 * 24 * 7;
         let day = 60 * 24;
-        if m > 0 && m % week == 0 {
+        if m > 0 && m.is_multiple_of(week) {
             write!(f, "{}w", m / week)
-        } else if m > 0 && m % day == 0 {
+        } else if m > 0 && m.is_multiple_of(day) {
             write!(f, "{}d", m / day)
-        } else if m > 0 && m % 60 == 0 {
+        } else if m > 0 && m.is_multiple_of(60) {
             write!(f, "{}h", m / 60)
         } else {
             write!(f, "{m}m")

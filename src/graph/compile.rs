@@ -1,0 +1,1087 @@
+//! The compiler proper: resolves names, builds the graph, then runs the lints.
+
+use std::collections::{BTreeMap, HashMap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::condition::{Condition, ConditionProblemKind};
+use super::lints;
+use super::template::Template;
+use super::{
+    ApprovalGate, Decision, EdgeKind, FieldSpec, Join, Node, NodeKind, Process, Role, Split, Task,
+};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{
+    FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step, StepId,
+};
+
+/// The result of compiling an SOP: the process when there is no error, and every
+/// diagnostic (errors and warnings) in source order.
+#[derive(Debug)]
+pub struct Compilation {
+    /// The compiled process; `None` when any diagnostic is an error.
+    pub process: Option<Process>,
+    /// Every problem found, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Compiles an SOP into a [`Process`], collecting every problem.
+///
+/// ```
+/// let sop = sopflow::parse::parse_sop("t.yaml", "
+/// id: hello
+/// version: 1
+/// title: Say hello
+/// department: Customer Service
+/// roles: { agent: Support team member }
+/// steps:
+///   - { id: greet, title: Greet the customer, role: agent, nxt: done }
+/// ");
+/// assert!(sop.is_err()); // `nxt` is not a key: the parser says so
+///
+/// let sop = sopflow::parse::parse_sop("t.yaml", "
+/// id: hello
+/// version: 1
+/// title: Say hello
+/// department: Customer Service
+/// roles: { agent: Support team member }
+/// steps:
+///   - { id: greet, title: Greet the customer, role: agent, next: done }
+/// ").unwrap();
+/// let compilation = sopflow::graph::compile(&sop);
+/// assert!(compilation.process.is_none());
+/// assert_eq!(compilation.diagnostics[0].code.name(), "unknown-step");
+/// ```
+pub fn compile(sop: &Sop) -> Compilation {
+    let mut compiler = Compiler::new(sop);
+    compiler.compile_fields();
+    compiler.index_steps();
+    compiler.build_nodes();
+    compiler.build_edges();
+    let resolved = !compiler.unresolved;
+    let mut diagnostics = std::mem::take(&mut compiler.diagnostics);
+    diagnostics.extend(lints::run(sop, &compiler.lint_input(), resolved));
+    diagnostics.sort_by(|a, b| {
+        (a.span.line, a.span.column, a.code).cmp(&(b.span.line, b.span.column, b.code))
+    });
+    let process = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        Some(compiler.into_process())
+    };
+    Compilation {
+        process,
+        diagnostics,
+    }
+}
+
+/// What the lints need from compilation besides the model.
+pub(super) struct LintInput<'a> {
+    pub graph: &'a DiGraph<Node, EdgeKind>,
+    pub start: NodeIndex,
+    pub end: NodeIndex,
+    pub steps: &'a HashMap<StepId, NodeIndex>,
+    pub used_fields: &'a [FieldId],
+}
+
+struct Compiler<'a> {
+    sop: &'a Sop,
+    diagnostics: Vec<Diagnostic>,
+    /// True when a reference failed to resolve: graph-shape lints would only echo it.
+    unresolved: bool,
+    fields: Vec<FieldSpec>,
+    field_types: BTreeMap<FieldId, FieldType>,
+    used_fields: Vec<FieldId>,
+    /// First definition of each step id, by position in `sop.steps`.
+    step_positions: HashMap<StepId, usize>,
+    graph: DiGraph<Node, EdgeKind>,
+    start: NodeIndex,
+    end: NodeIndex,
+    steps: HashMap<StepId, NodeIndex>,
+    /// Edges into a join step go to its split's join node instead.
+    join_redirect: HashMap<StepId, NodeIndex>,
+    /// For each decision, the index in `Decision::conditions` of each arm's condition.
+    arm_conditions: HashMap<StepId, Vec<Option<usize>>>,
+}
+
+impl<'a> Compiler<'a> {
+    fn new(sop: &'a Sop) -> Compiler<'a> {
+        let mut graph = DiGraph::with_capacity(sop.steps.len() + 2, sop.steps.len() * 2);
+        let start = graph.add_node(Node {
+            step: None,
+            title: None,
+            kind: NodeKind::Start,
+            span: sop.id.span,
+        });
+        let end = graph.add_node(Node {
+            step: None,
+            title: None,
+            kind: NodeKind::End,
+            span: SourceSpan::UNKNOWN,
+        });
+        Compiler {
+            sop,
+            diagnostics: Vec::new(),
+            unresolved: false,
+            fields: Vec::new(),
+            field_types: BTreeMap::new(),
+            used_fields: Vec::new(),
+            step_positions: HashMap::new(),
+            graph,
+            start,
+            end,
+            steps: HashMap::new(),
+            join_redirect: HashMap::new(),
+            arm_conditions: HashMap::new(),
+        }
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn compile_fields(&mut self) {
+        for (id, field) in self.sop.fields.iter() {
+            let field_type = *field.field_type;
+            let options: Vec<String> = field
+                .options
+                .as_ref()
+                .map(|o| o.iter().map(|s| s.value.clone()).collect())
+                .unwrap_or_default();
+            let is_choice = matches!(field_type, FieldType::Choice | FieldType::MultiChoice);
+            match (&field.options, is_choice) {
+                (None, true) => self.report(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        field.field_type.span,
+                        format!(
+                            "{} field `{}` has no `options`",
+                            field_type.as_str(),
+                            id.value
+                        ),
+                    )
+                    .with_help("list the allowed values: `options: [High, Medium, Low]`"),
+                ),
+                (Some(list), false) => self.report(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        list.span,
+                        format!(
+                            "`options` only apply to choice fields, and `{}` is {}",
+                            id.value,
+                            field_type.as_str()
+                        ),
+                    )
+                    .with_help("make the field `type: choice`, or remove `options`"),
+                ),
+                (Some(list), true) => {
+                    let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+                    for option in list.iter() {
+                        if let Some(first) = seen.insert(option.as_str(), option.span) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidField,
+                                    option.span,
+                                    format!("option `{}` is listed twice", option.value),
+                                )
+                                .with_related(first, "first listed here"),
+                            );
+                        }
+                    }
+                }
+                (None, false) => {}
+            }
+            if let (Some(min), Some(max)) = (&field.min, &field.max)
+                && min.value > max.value
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        max.span,
+                        format!(
+                            "`max` ({}) is below `min` ({}) for field `{}`",
+                            max.value, min.value, id.value
+                        ),
+                    )
+                    .with_related(min.span, "min set here"),
+                );
+            }
+            if let Some(default) = &field.default
+                && let Err(reason) = check_value(
+                    field_type,
+                    &options,
+                    field.min.as_deref().copied(),
+                    field.max.as_deref().copied(),
+                    default,
+                )
+            {
+                let code = if is_choice {
+                    Code::DefaultNotAnOption
+                } else {
+                    Code::InvalidField
+                };
+                let mut diagnostic = Diagnostic::new(
+                    code,
+                    default.span,
+                    format!("default of field `{}` is invalid: {reason}", id.value),
+                );
+                if is_choice && !options.is_empty() {
+                    diagnostic =
+                        diagnostic.with_help(format!("use one of {}", quoted_list(&options)));
+                }
+                self.report(diagnostic);
+            }
+            self.field_types.insert(id.value.clone(), field_type);
+            self.fields.push(FieldSpec {
+                id: id.value.clone(),
+                field_type,
+                label: field
+                    .label
+                    .as_ref()
+                    .map_or_else(|| id.value.to_string(), |l| l.value.clone()),
+                required: field.required,
+                default: field.default.as_ref().map(|d| d.value.clone()),
+                min: field.min.as_deref().copied(),
+                max: field.max.as_deref().copied(),
+                options,
+            });
+        }
+    }
+
+    fn index_steps(&mut self) {
+        for (position, step) in self.sop.steps.iter().enumerate() {
+            if let Some(&first) = self.step_positions.get(&step.id.value) {
+                // Flow through the duplicate is ambiguous; shape lints would only echo this.
+                self.unresolved = true;
+                let first_span = self.sop.steps[first].id.span;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateStep,
+                        step.id.span,
+                        format!("step id `{}` is defined twice", step.id.value),
+                    )
+                    .with_related(first_span, "first defined here")
+                    .with_help("step ids must be unique within an SOP; rename one of them"),
+                );
+            } else {
+                self.step_positions.insert(step.id.value.clone(), position);
+            }
+        }
+        if self.sop.steps.is_empty() {
+            self.report(
+                Diagnostic::new(
+                    Code::MissingKey,
+                    self.sop.title.span,
+                    "the SOP has no steps",
+                )
+                .with_help("add at least one step under `steps:`"),
+            );
+        }
+    }
+
+    /// Creates one node per (first-defined) step, compiling its titles, conditions and kind.
+    fn build_nodes(&mut self) {
+        let sop = self.sop;
+        for (position, step) in sop.steps.iter().enumerate() {
+            if self.step_positions.get(&step.id.value) != Some(&position) {
+                continue;
+            }
+            let title = self.template(step.title.as_ref());
+            let kind = self.step_kind(step);
+            let index = self.graph.add_node(Node {
+                step: Some(step.id.value.clone()),
+                title,
+                kind,
+                span: step.id.span,
+            });
+            self.steps.insert(step.id.value.clone(), index);
+        }
+        // Join nodes come after the steps so step indices follow document order.
+        for step in &sop.steps {
+            let (Some(branches), Some(join)) = (&step.parallel, &step.join) else {
+                continue;
+            };
+            if self
+                .step_positions
+                .get(&step.id.value)
+                .map(|&p| &sop.steps[p].id.span)
+                != Some(&step.id.span)
+            {
+                continue;
+            }
+            let join_node = self.graph.add_node(Node {
+                step: None,
+                title: None,
+                kind: NodeKind::Join(Join {
+                    split: step.id.value.clone(),
+                    branches: branches.len(),
+                }),
+                span: join.span,
+            });
+            if let Some(&split) = self.steps.get(&step.id.value)
+                && let NodeKind::Split(split_kind) = &mut self.graph[split].kind
+            {
+                split_kind.join = join_node;
+            }
+            if self
+                .join_redirect
+                .insert(join.value.clone(), join_node)
+                .is_some()
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::ConflictingKeys,
+                        join.span,
+                        format!(
+                            "step `{}` is already the join of another parallel split",
+                            join.value
+                        ),
+                    )
+                    .with_help("give each parallel split its own join step"),
+                );
+            }
+        }
+    }
+
+    fn template(&mut self, text: Option<&Spanned<String>>) -> Option<Template> {
+        let text = text?;
+        match Template::parse(text) {
+            Ok(template) => {
+                for field in template.fields() {
+                    if self.field_types.contains_key(field) {
+                        self.used_fields.push(field.clone());
+                    } else {
+                        let help = self.suggest_field(field.as_str());
+                        self.report(with_optional_help(
+                            Diagnostic::new(
+                                Code::TemplateUnknownField,
+                                text.span,
+                                format!("template `{{{{ {field} }}}}` names no field of this SOP"),
+                            ),
+                            help,
+                        ));
+                    }
+                }
+                Some(template)
+            }
+            Err(error) => {
+                self.report(Diagnostic::new(
+                    Code::TemplateUnknownField,
+                    text.span,
+                    error.to_string(),
+                ));
+                None
+            }
+        }
+    }
+
+    fn step_kind(&mut self, step: &Step) -> NodeKind {
+        let kinds: Vec<(&str, SourceSpan)> = [
+            step.approval.as_ref().map(|a| ("approval", a.span)),
+            step.decide.as_ref().map(|d| ("decide", d.span)),
+            step.parallel.as_ref().map(|p| ("parallel", p.span)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() > 1 {
+            self.report(
+                Diagnostic::new(
+                    Code::ConflictingKeys,
+                    kinds[1].1,
+                    format!("step `{}` has both `{}` and `{}`", step.id.value, kinds[0].0, kinds[1].0),
+                )
+                .with_related(kinds[0].1, "first kind given here")
+                .with_help("a step is one thing: a task, an approval, a decision or a parallel split; split it in two"),
+            );
+        }
+        let kind_name = kinds.first().map_or("task", |k| k.0);
+        self.check_allowed_keys(step, kind_name);
+        let instructions = self.template(step.instructions.as_ref());
+        if let Some(approval) = &step.approval {
+            let by = self.role(&approval.by);
+            let count = approval.count.as_ref().map_or(1, |c| c.value);
+            if let Some(c) = &approval.count
+                && c.value == 0
+            {
+                self.report(Diagnostic::new(
+                    Code::InvalidValue,
+                    c.span,
+                    "an approval needs at least 1 approver (`count: 0`)",
+                ));
+            }
+            return NodeKind::Approval(ApprovalGate {
+                by,
+                count: count.max(1),
+                reviews: approval.reviews.iter().map(|r| r.value.clone()).collect(),
+                instructions,
+                due: step.due.as_deref().copied(),
+            });
+        }
+        if let Some(arms) = &step.decide {
+            let mut conditions = Vec::new();
+            let mut arm_conditions = Vec::with_capacity(arms.len());
+            for arm in arms.iter() {
+                let compiled = match (&arm.condition, &arm.goto, &arm.otherwise) {
+                    (Some(condition), Some(_), None) => self.condition(condition),
+                    _ => None,
+                };
+                arm_conditions.push(compiled.map(|c| {
+                    conditions.push(c);
+                    conditions.len() - 1
+                }));
+            }
+            self.arm_conditions
+                .insert(step.id.value.clone(), arm_conditions);
+            return NodeKind::Decision(Decision { conditions });
+        }
+        if step.parallel.is_some() {
+            return NodeKind::Split(Split {
+                join: NodeIndex::end(),
+            });
+        }
+        let role = match &step.role {
+            Some(role) => self.role(role),
+            None => {
+                self.report(
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        step.id.span,
+                        format!("task `{}` has no `role`", step.id.value),
+                    )
+                    .with_help("say who performs the step: `role: agent`"),
+                );
+                RoleId::new("unknown").unwrap_or_else(|_| unreachable!("`unknown` is a valid id"))
+            }
+        };
+        if step.title.is_none() {
+            self.report(
+                Diagnostic::new(
+                    Code::MissingKey,
+                    step.id.span,
+                    format!("task `{}` has no `title`", step.id.value),
+                )
+                .with_help("give the step a short title that says what is done"),
+            );
+        }
+        let mut collects = Vec::new();
+        for field in &step.collects {
+            if self.field_types.contains_key(&field.value) {
+                self.used_fields.push(field.value.clone());
+                collects.push(field.value.clone());
+            } else {
+                let help = self.suggest_field(field.as_str());
+                self.report(with_optional_help(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        field.span,
+                        format!(
+                            "step `{}` collects `{}`, which is not a field",
+                            step.id.value, field.value
+                        ),
+                    ),
+                    help,
+                ));
+            }
+        }
+        NodeKind::Task(Task {
+            role,
+            instructions,
+            collects,
+            due: step.due.as_deref().copied(),
+            after: step.after.as_deref().copied(),
+        })
+    }
+
+    /// Keys that make no sense on this kind of step.
+    fn check_allowed_keys(&mut self, step: &Step, kind: &str) {
+        let present: [(&str, Option<SourceSpan>); 8] = [
+            ("role", step.role.as_ref().map(|s| s.span)),
+            ("collects", step.collects.first().map(|s| s.span)),
+            ("after", step.after.as_ref().map(|s| s.span)),
+            ("on_escalate", step.on_escalate.as_ref().map(|s| s.span)),
+            ("due", step.due.as_ref().map(|s| s.span)),
+            ("next", step.next.as_ref().map(|s| s.span)),
+            ("end", step.end.as_ref().map(|s| s.span)),
+            ("join", step.join.as_ref().map(|s| s.span)),
+        ];
+        let allowed: &[&str] = match kind {
+            "task" => &[
+                "role",
+                "collects",
+                "after",
+                "on_escalate",
+                "due",
+                "next",
+                "end",
+            ],
+            "approval" => &["due", "next", "end"],
+            "decide" => &[],
+            _ => &["join"],
+        };
+        for (key, span) in present {
+            if let Some(span) = span
+                && !allowed.contains(&key)
+            {
+                let what = match kind {
+                    "approval" => "an approval gate",
+                    "decide" => "a decision",
+                    "parallel" => "a parallel split",
+                    _ => "a task",
+                };
+                let help = match (kind, key) {
+                    ("approval", "role") => {
+                        "the approvers' role goes in `approval: { by: ... }`".to_owned()
+                    }
+                    ("decide", "next" | "end") => {
+                        "a decision continues through its `goto`/`else` arms".to_owned()
+                    }
+                    ("parallel", "next") => {
+                        "after the branches, the case continues at `join:`".to_owned()
+                    }
+                    ("task", "join") => "`join` belongs on a step with `parallel:`".to_owned(),
+                    _ => format!("remove `{key}` from step `{}`", step.id.value),
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::ConflictingKeys,
+                        span,
+                        format!("`{key}` does not apply to {what}"),
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+        if kind == "parallel" && step.join.is_none() {
+            self.report(
+                Diagnostic::new(
+                    Code::MissingKey,
+                    step.id.span,
+                    format!("parallel split `{}` has no `join`", step.id.value),
+                )
+                .with_help("name the step where the branches meet: `join: report`"),
+            );
+        }
+    }
+
+    fn role(&mut self, role: &Spanned<RoleId>) -> RoleId {
+        if self.sop.roles.get(&role.value).is_none() {
+            let candidates: Vec<&str> = self.sop.roles.keys().map(|k| k.as_str()).collect();
+            let help = did_you_mean(role.as_str(), &candidates).or_else(|| {
+                (!candidates.is_empty())
+                    .then(|| format!("declared roles are {}", quoted_list(&candidates)))
+            });
+            self.report(with_optional_help(
+                Diagnostic::new(
+                    Code::UnknownRole,
+                    role.span,
+                    format!("role `{}` is not declared under `roles`", role.value),
+                ),
+                help,
+            ));
+        }
+        role.value.clone()
+    }
+
+    fn suggest_field(&self, name: &str) -> Option<String> {
+        let candidates: Vec<&str> = self.field_types.keys().map(FieldId::as_str).collect();
+        did_you_mean(name, &candidates)
+    }
+
+    fn condition(&mut self, text: &Spanned<String>) -> Option<Condition> {
+        match Condition::compile(text, &self.field_types) {
+            Ok(condition) => {
+                self.used_fields.extend(condition.fields().iter().cloned());
+                Some(condition)
+            }
+            Err(problems) => {
+                for problem in problems {
+                    let code = match problem.kind {
+                        ConditionProblemKind::Syntax => Code::ConditionSyntax,
+                        ConditionProblemKind::UnknownVariable => Code::ConditionUnknownField,
+                        ConditionProblemKind::TypeMismatch => Code::ConditionTypeMismatch,
+                    };
+                    let span = span_within(text, problem.offset);
+                    let mut diagnostic = Diagnostic::new(code, span, problem.message.clone());
+                    if problem.kind == ConditionProblemKind::UnknownVariable {
+                        let name = problem.message.split('`').nth(1).unwrap_or_default();
+                        diagnostic = with_optional_help(diagnostic, self.suggest_field(name));
+                    } else if problem.kind == ConditionProblemKind::TypeMismatch {
+                        diagnostic = diagnostic.with_help("choice, text, e-mail and date fields are text (`priority == \"High\"`); integer and number fields are numbers; bool fields are `true`/`false`");
+                    }
+                    self.report(diagnostic);
+                }
+                None
+            }
+        }
+    }
+
+    fn resolve(&mut self, from: &StepId, key: &str, target: &Spanned<StepId>) -> Option<NodeIndex> {
+        match self.steps.get(&target.value) {
+            Some(&node) => Some(node),
+            None => {
+                self.unresolved = true;
+                let candidates: Vec<&str> =
+                    self.step_positions.keys().map(StepId::as_str).collect();
+                let help = did_you_mean(target.as_str(), &candidates);
+                self.report(with_optional_help(
+                    Diagnostic::new(
+                        Code::UnknownStep,
+                        target.span,
+                        format!(
+                            "`{key}` of step `{from}` names step `{}`, which does not exist",
+                            target.value
+                        ),
+                    ),
+                    help,
+                ));
+                None
+            }
+        }
+    }
+
+    /// Adds an edge, routing edges into a join step through its join node.
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind) {
+        let to = match &self.graph[to].step {
+            Some(step) if !matches!(self.graph[from].kind, NodeKind::Join(_)) => {
+                self.join_redirect.get(step).copied().unwrap_or(to)
+            }
+            _ => to,
+        };
+        self.graph.add_edge(from, to, kind);
+    }
+
+    fn build_edges(&mut self) {
+        let sop = self.sop;
+        if let Some(first) = sop
+            .steps
+            .first()
+            .and_then(|s| self.steps.get(&s.id.value).copied())
+        {
+            let start = self.start;
+            self.edge(start, first, EdgeKind::Next);
+        }
+        for (position, step) in sop.steps.iter().enumerate() {
+            if self.step_positions.get(&step.id.value) != Some(&position) {
+                continue;
+            }
+            let Some(&node) = self.steps.get(&step.id.value) else {
+                continue;
+            };
+            let id = &step.id.value;
+            if let Some(arms) = &step.decide {
+                self.decision_edges(node, step, arms);
+                continue;
+            }
+            if let Some(branches) = &step.parallel {
+                self.parallel_edges(node, step, branches);
+                continue;
+            }
+            let forward = if step.approval.is_some() {
+                EdgeKind::Approved
+            } else {
+                EdgeKind::Next
+            };
+            self.continuation(node, position, step, forward);
+            if let Some(approval) = &step.approval {
+                if let Some(target) = self.resolve(id, "on_reject", &approval.on_reject) {
+                    self.edge(node, target, EdgeKind::Rejected);
+                }
+                for reviewed in &approval.reviews {
+                    self.resolve(id, "reviews", reviewed);
+                }
+            }
+            self.timer_edges(node, step);
+            if let Some(target) = &step.on_escalate
+                && let Some(target) = self.resolve(id, "on_escalate", target)
+            {
+                self.edge(node, target, EdgeKind::Escalate);
+            }
+        }
+        // Each join leads to its join step.
+        for step in &sop.steps {
+            if let (Some(join), Some(_)) = (&step.join, &step.parallel)
+                && let Some(&join_node) = self.join_redirect.get(&join.value)
+                && matches!(self.graph[join_node].kind, NodeKind::Join(ref j) if j.split == step.id.value)
+                && let Some(target) = self.resolve(&step.id.value, "join", join)
+            {
+                self.graph.add_edge(join_node, target, EdgeKind::Next);
+            }
+        }
+    }
+
+    /// `next`, `end`, or the following step in the list.
+    fn continuation(&mut self, node: NodeIndex, position: usize, step: &Step, kind: EdgeKind) {
+        let ends = step.end.as_ref().is_some_and(|e| e.value);
+        match (&step.next, ends) {
+            (Some(next), true) => {
+                let end_span = step.end.as_ref().map_or(next.span, |e| e.span);
+                self.report(
+                    Diagnostic::new(
+                        Code::ConflictingKeys,
+                        next.span,
+                        format!("step `{}` has both `next` and `end: true`", step.id.value),
+                    )
+                    .with_related(end_span, "`end` given here")
+                    .with_help("a step either ends the case or continues; remove one"),
+                );
+            }
+            (Some(next), false) => {
+                if let Some(target) = self.resolve(&step.id.value, "next", next) {
+                    self.edge(node, target, kind);
+                }
+            }
+            (None, true) => {
+                let end = self.end;
+                self.edge(node, end, kind);
+            }
+            (None, false) => match self.sop.steps.get(position + 1) {
+                Some(following) => {
+                    if let Some(&target) = self.steps.get(&following.id.value) {
+                        self.edge(node, target, kind);
+                    }
+                }
+                None => self.report(
+                    Diagnostic::new(
+                        Code::NoPathToEnd,
+                        step.id.span,
+                        format!("step `{}` is the last step but neither ends the case nor says where to go", step.id.value),
+                    )
+                    .with_help("add `end: true` to close the case here, or `next:` to continue elsewhere"),
+                ),
+            },
+        }
+    }
+
+    fn timer_edges(&mut self, node: NodeIndex, step: &Step) {
+        let id = &step.id.value;
+        match (&step.due, &step.on_overdue) {
+            (Some(due), Some(target)) => {
+                if let Some(target) = self.resolve(id, "on_overdue", target) {
+                    self.edge(node, target, EdgeKind::Overdue(due.value));
+                }
+            }
+            (None, Some(target)) => {
+                self.resolve(id, "on_overdue", target);
+                self.report(
+                    Diagnostic::new(
+                        Code::TimerWithoutDuration,
+                        target.span,
+                        format!(
+                            "step `{id}` has `on_overdue` but no `due`, so it can never be overdue"
+                        ),
+                    )
+                    .with_help("add `due: 4h` (or another duration) to the step"),
+                );
+            }
+            _ => {}
+        }
+        match (&step.after, &step.on_timeout) {
+            (Some(after), Some(target)) => {
+                if let Some(target) = self.resolve(id, "on_timeout", target) {
+                    self.edge(node, target, EdgeKind::Timeout(after.value));
+                }
+            }
+            (None, Some(target)) => {
+                self.resolve(id, "on_timeout", target);
+                self.report(
+                    Diagnostic::new(
+                        Code::TimerWithoutDuration,
+                        target.span,
+                        format!(
+                            "step `{id}` has `on_timeout` but no `after`, so the timer never fires"
+                        ),
+                    )
+                    .with_help("add `after: 3d` (or another duration) to the step"),
+                );
+            }
+            (Some(after), None) => self.report(
+                Diagnostic::new(
+                    Code::TimerWithoutDuration,
+                    after.span,
+                    format!("step `{id}` has an `after` timer but no `on_timeout` target"),
+                )
+                .with_help("say where the case goes when the timer wins: `on_timeout: close`"),
+            ),
+            (None, None) => {}
+        }
+    }
+
+    fn decision_edges(
+        &mut self,
+        node: NodeIndex,
+        step: &Step,
+        arms: &Spanned<Vec<crate::model::DecisionArm>>,
+    ) {
+        let id = &step.id.value;
+        let arm_conditions = self.arm_conditions.remove(id).unwrap_or_default();
+        let mut has_else = false;
+        for (position, arm) in arms.iter().enumerate() {
+            match (&arm.condition, &arm.goto, &arm.otherwise) {
+                (Some(condition), Some(goto), None) => {
+                    let target = self.resolve(id, "goto", goto);
+                    match (target, arm_conditions.get(position).copied().flatten()) {
+                        (Some(target), Some(index)) => {
+                            self.edge(node, target, EdgeKind::Condition(index))
+                        }
+                        // A condition that did not compile leaves the graph incomplete.
+                        (_, None) => self.unresolved = true,
+                        (None, Some(_)) => {}
+                    }
+                    if has_else {
+                        self.report(
+                            Diagnostic::new(
+                                Code::DecisionWithoutElse,
+                                condition.span,
+                                "this condition comes after `else`, so it is never tried",
+                            )
+                            .with_help("move `else` to the end of the decision"),
+                        );
+                    }
+                }
+                (None, None, Some(otherwise)) => {
+                    if has_else {
+                        self.report(Diagnostic::new(
+                            Code::DecisionWithoutElse,
+                            otherwise.span,
+                            format!("decision `{id}` has more than one `else`"),
+                        ));
+                    }
+                    has_else = true;
+                    if let Some(target) = self.resolve(id, "else", otherwise) {
+                        self.edge(node, target, EdgeKind::Else);
+                    }
+                }
+                (Some(condition), None, _) => self.report(
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        condition.span,
+                        "this condition has no `goto`",
+                    )
+                    .with_help("write `- if: '...'` and `goto: step` in the same arm"),
+                ),
+                (None, Some(goto), _) => self.report(
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        goto.span,
+                        "this `goto` has no `if` condition",
+                    )
+                    .with_help("add `if: '...'`, or write `else: step` for the fallback"),
+                ),
+                (Some(condition), Some(_), Some(_)) => self.report(
+                    Diagnostic::new(
+                        Code::ConflictingKeys,
+                        condition.span,
+                        "an arm has `if`, `goto` and `else` together",
+                    )
+                    .with_help("put `else` in an arm of its own, last"),
+                ),
+                (None, None, None) => self.report(Diagnostic::new(
+                    Code::MissingKey,
+                    arms.span,
+                    format!("decision `{id}` has an empty arm"),
+                )),
+            }
+        }
+        if !has_else {
+            self.report(
+                Diagnostic::new(
+                    Code::DecisionWithoutElse,
+                    step.decide.as_ref().map_or(step.id.span, |d| d.span),
+                    format!("decision `{id}` has no `else`: when no condition holds the case has nowhere to go"),
+                )
+                .with_help("add a last arm `- else: step` for when no condition holds"),
+            );
+        }
+    }
+
+    fn parallel_edges(
+        &mut self,
+        node: NodeIndex,
+        step: &Step,
+        branches: &Spanned<Vec<Spanned<StepId>>>,
+    ) {
+        if branches.len() < 2 {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    branches.span,
+                    format!(
+                        "parallel split `{}` needs at least two branches",
+                        step.id.value
+                    ),
+                )
+                .with_help("with one branch, use `next:` instead"),
+            );
+        }
+        for branch in branches.iter() {
+            if let Some(target) = self.resolve(&step.id.value, "parallel", branch) {
+                self.graph.add_edge(node, target, EdgeKind::Branch);
+            }
+        }
+    }
+
+    fn lint_input(&self) -> LintInput<'_> {
+        LintInput {
+            graph: &self.graph,
+            start: self.start,
+            end: self.end,
+            steps: &self.steps,
+            used_fields: &self.used_fields,
+        }
+    }
+
+    fn into_process(self) -> Process {
+        let sop = self.sop;
+        let field_index = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.clone(), i))
+            .collect();
+        Process {
+            id: sop.id.value.clone(),
+            version: sop.version.value,
+            title: sop.title.value.clone(),
+            department: sop.department.value.clone(),
+            purpose: sop.purpose.as_ref().map(|p| p.value.clone()),
+            terms: sop
+                .terms
+                .iter()
+                .map(|(k, v)| (k.value.0.clone(), v.value.clone()))
+                .collect(),
+            roles: sop
+                .roles
+                .iter()
+                .map(|(k, v)| Role {
+                    id: k.value.clone(),
+                    description: v.value.clone(),
+                })
+                .collect(),
+            fields: self.fields,
+            field_index,
+            graph: self.graph,
+            start: self.start,
+            end: self.end,
+            steps: self.steps,
+        }
+    }
+}
+
+/// Checks a value against a field's type, options and bounds; the engine uses the same rule.
+pub(crate) fn check_value(
+    field_type: FieldType,
+    options: &[String],
+    min: Option<f64>,
+    max: Option<f64>,
+    value: &FieldValue,
+) -> Result<(), String> {
+    let out_of_range = |n: f64, what: &str| -> Result<(), String> {
+        if let Some(min) = min
+            && n < min
+        {
+            return Err(format!("{what} {n} is below the minimum {min}"));
+        }
+        if let Some(max) = max
+            && n > max
+        {
+            return Err(format!("{what} {n} is above the maximum {max}"));
+        }
+        Ok(())
+    };
+    match (field_type, value) {
+        (FieldType::Text, FieldValue::Text(text)) => {
+            out_of_range(text.chars().count() as f64, "length")
+        }
+        (FieldType::Email, FieldValue::Text(text)) => {
+            let valid = text.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !text.contains(char::is_whitespace)
+            });
+            if valid {
+                Ok(())
+            } else {
+                Err(format!("`{text}` is not an e-mail address"))
+            }
+        }
+        (FieldType::Number, FieldValue::Number(n)) => out_of_range(*n, "value"),
+        (FieldType::Number | FieldType::Integer, FieldValue::Integer(n)) => {
+            out_of_range(*n as f64, "value")
+        }
+        (FieldType::Bool, FieldValue::Bool(_)) => Ok(()),
+        (FieldType::Date, FieldValue::Text(text)) => {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|_| ())
+                .map_err(|_| format!("`{text}` is not a date; write YYYY-MM-DD"))
+        }
+        (FieldType::Choice, FieldValue::Text(text)) => {
+            if options.iter().any(|o| o == text) {
+                Ok(())
+            } else {
+                Err(format!("`{text}` is not one of {}", quoted_list(options)))
+            }
+        }
+        (FieldType::MultiChoice, FieldValue::List(items)) => {
+            match items.iter().find(|i| !options.contains(i)) {
+                Some(item) => Err(format!("`{item}` is not one of {}", quoted_list(options))),
+                None => Ok(()),
+            }
+        }
+        (expected, found) => Err(format!(
+            "a {} field cannot hold {}",
+            expected.as_str(),
+            match found {
+                FieldValue::Bool(_) => "a bool",
+                FieldValue::Integer(_) => "an integer",
+                FieldValue::Number(_) => "a number",
+                FieldValue::Text(_) => "text",
+                FieldValue::List(_) => "a list",
+            }
+        )),
+    }
+}
+
+fn quoted_list<S: AsRef<str>>(items: &[S]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{}`", i.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "did you mean `x`?" for the closest candidate, if any is close enough.
+pub(crate) fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, best)| format!("did you mean `{best}`?"))
+}
+
+fn with_optional_help(diagnostic: Diagnostic, help: Option<String>) -> Diagnostic {
+    match help {
+        Some(help) => diagnostic.with_help(help),
+        None => diagnostic,
+    }
+}
+
+/// The span of a character offset inside a one-line scalar. The scalar's span covers its
+/// quotes when it is quoted, which its length reveals; multi-line scalars keep their start.
+pub(super) fn span_within(text: &Spanned<String>, offset: usize) -> SourceSpan {
+    let span = text.span;
+    if !span.is_known() || text.contains('\n') {
+        return span;
+    }
+    let quote = usize::from(span.len >= text.len() + 2);
+    let prefix_bytes: usize = text.chars().take(offset).map(char::len_utf8).sum();
+    SourceSpan {
+        line: span.line,
+        column: span.column + u32::try_from(quote + offset).unwrap_or(0),
+        offset: span.offset + quote + prefix_bytes,
+        len: 0,
+    }
+}

@@ -1,0 +1,487 @@
+//! Decision conditions: CEL expressions over the case's fields, compiled and type-checked
+//! when the SOP is compiled, evaluated by the engine.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+
+use crate::model::{FieldId, FieldType, FieldValue};
+
+/// A compiled, type-checked CEL condition.
+pub struct Condition {
+    source: String,
+    program: Arc<cel::Program>,
+    fields: Vec<FieldId>,
+}
+
+impl Clone for Condition {
+    fn clone(&self) -> Self {
+        Condition {
+            source: self.source.clone(),
+            program: Arc::clone(&self.program),
+            fields: self.fields.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Condition").field(&self.source).finish()
+    }
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// What is wrong with a condition; `offset` is the character offset in the condition text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionProblem {
+    /// Which check failed.
+    pub kind: ConditionProblemKind,
+    /// 0-based character offset of the offending part within the condition.
+    pub offset: usize,
+    /// A lowercase sentence.
+    pub message: String,
+}
+
+/// The kinds of [`ConditionProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionProblemKind {
+    /// Not valid CEL.
+    Syntax,
+    /// A name that is not a declared field.
+    UnknownVariable,
+    /// Operands whose types cannot be compared or combined.
+    TypeMismatch,
+}
+
+/// Why evaluating a condition failed at run time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("condition `{condition}` could not be evaluated: {reason}")]
+pub struct EvaluationError {
+    /// The condition text.
+    pub condition: String,
+    /// What CEL reported.
+    pub reason: String,
+}
+
+/// The CEL type of an expression, as far as the checker can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CelType {
+    Bool,
+    Int,
+    Double,
+    String,
+    StringList,
+    Null,
+}
+
+impl CelType {
+    fn of_field(field_type: FieldType) -> CelType {
+        match field_type {
+            FieldType::Text | FieldType::Email | FieldType::Date | FieldType::Choice => {
+                CelType::String
+            }
+            FieldType::Number => CelType::Double,
+            FieldType::Integer => CelType::Int,
+            FieldType::Bool => CelType::Bool,
+            FieldType::MultiChoice => CelType::StringList,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CelType::Bool => "a bool",
+            CelType::Int => "an integer",
+            CelType::Double => "a number",
+            CelType::String => "text",
+            CelType::StringList => "a list of text",
+            CelType::Null => "null",
+        }
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, CelType::Int | CelType::Double)
+    }
+
+    fn comparable_with(self, other: CelType) -> bool {
+        self == other
+            || (self.is_numeric() && other.is_numeric())
+            || self == CelType::Null
+            || other == CelType::Null
+    }
+}
+
+impl Condition {
+    /// Compiles `source` and checks it against the declared fields' types.
+    pub fn compile(
+        source: &str,
+        field_types: &BTreeMap<FieldId, FieldType>,
+    ) -> Result<Condition, Vec<ConditionProblem>> {
+        let program = cel::Program::compile(source).map_err(|errors| {
+            errors
+                .errors
+                .iter()
+                .map(|error| ConditionProblem {
+                    kind: ConditionProblemKind::Syntax,
+                    offset: char_offset_of_position(source, error.pos),
+                    message: format!("invalid condition: {}", error.msg),
+                })
+                .collect::<Vec<_>>()
+        })?;
+        let mut checker = Checker {
+            field_types,
+            source_info: program.source_info(),
+            problems: Vec::new(),
+            fields: Vec::new(),
+            bound: HashSet::new(),
+        };
+        let root = program.expression();
+        let root_type = checker.infer(root);
+        if let Some(found) = root_type
+            && found != CelType::Bool
+        {
+            let offset = checker.offset(root);
+            checker.problems.push(ConditionProblem {
+                kind: ConditionProblemKind::TypeMismatch,
+                offset,
+                message: format!("the condition is {}, not true or false", found.name()),
+            });
+        }
+        if !checker.problems.is_empty() {
+            return Err(checker.problems);
+        }
+        let mut fields = checker.fields;
+        fields.sort();
+        fields.dedup();
+        Ok(Condition {
+            source: source.to_owned(),
+            program: Arc::new(program),
+            fields,
+        })
+    }
+
+    /// The condition as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The fields the condition reads.
+    pub fn fields(&self) -> &[FieldId] {
+        &self.fields
+    }
+
+    /// Evaluates the condition. `value` gives each field's current value; a field without a
+    /// value is `null` in CEL, so `priority == "High"` is false while priority is unset.
+    pub fn evaluate<'a>(
+        &self,
+        mut value: impl FnMut(&FieldId) -> Option<&'a FieldValue>,
+    ) -> Result<bool, EvaluationError> {
+        let mut context = cel::Context::default();
+        for field in &self.fields {
+            let cel_value = match value(field) {
+                Some(v) => to_cel(v),
+                None => cel::Value::Null,
+            };
+            context.add_variable_from_value(field.as_str().to_owned(), cel_value);
+        }
+        match self.program.execute(&context) {
+            Ok(cel::Value::Bool(result)) => Ok(result),
+            // Comparing an unset field (null) with a value has no overload in CEL; for an
+            // SOP author an unset field simply does not match.
+            Err(cel::ExecutionError::NoSuchOverload { .. }) => Ok(false),
+            Err(error) => Err(EvaluationError {
+                condition: self.source.clone(),
+                reason: error.to_string(),
+            }),
+            Ok(other) => Err(EvaluationError {
+                condition: self.source.clone(),
+                reason: format!("it produced {other:?}, not true or false"),
+            }),
+        }
+    }
+}
+
+fn to_cel(value: &FieldValue) -> cel::Value {
+    match value {
+        FieldValue::Bool(b) => cel::Value::Bool(*b),
+        FieldValue::Integer(i) => cel::Value::Int(*i),
+        FieldValue::Number(n) => cel::Value::Float(*n),
+        FieldValue::Text(text) => cel::Value::String(Arc::new(text.clone())),
+        FieldValue::List(items) => cel::Value::List(Arc::new(
+            items
+                .iter()
+                .map(|item| cel::Value::String(Arc::new(item.clone())))
+                .collect(),
+        )),
+    }
+}
+
+/// CEL reports 1-based line and column; conditions are short, usually one line.
+fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usize {
+    let line = usize::try_from(line.max(1)).unwrap_or(1);
+    let column = usize::try_from(column.max(0)).unwrap_or(0);
+    let before: usize = source
+        .split('\n')
+        .take(line - 1)
+        .map(|l| l.chars().count() + 1)
+        .sum();
+    before + column
+}
+
+struct Checker<'a> {
+    field_types: &'a BTreeMap<FieldId, FieldType>,
+    source_info: &'a cel::common::ast::SourceInfo,
+    problems: Vec<ConditionProblem>,
+    fields: Vec<FieldId>,
+    bound: HashSet<String>,
+}
+
+impl Checker<'_> {
+    fn offset(&self, expr: &IdedExpr) -> usize {
+        self.source_info
+            .offset_for(expr.id)
+            .map_or(0, |(start, _)| start as usize)
+    }
+
+    fn mismatch(&mut self, expr: &IdedExpr, message: String) {
+        let offset = self.offset(expr);
+        self.problems.push(ConditionProblem {
+            kind: ConditionProblemKind::TypeMismatch,
+            offset,
+            message,
+        });
+    }
+
+    fn infer(&mut self, expr: &IdedExpr) -> Option<CelType> {
+        match &expr.expr {
+            Expr::Ident(name) => {
+                if self.bound.contains(name) {
+                    return None;
+                }
+                let found = FieldId::new(name.as_str())
+                    .ok()
+                    .and_then(|id| self.field_types.get_key_value(&id));
+                match found {
+                    Some((id, field_type)) => {
+                        self.fields.push(id.clone());
+                        Some(CelType::of_field(*field_type))
+                    }
+                    None => {
+                        let offset = self.offset(expr);
+                        self.problems.push(ConditionProblem {
+                            kind: ConditionProblemKind::UnknownVariable,
+                            offset,
+                            message: format!("`{name}` is not a field of this SOP"),
+                        });
+                        None
+                    }
+                }
+            }
+            Expr::Literal(literal) => Some(match literal {
+                LiteralValue::Boolean(_) => CelType::Bool,
+                LiteralValue::Int(_) | LiteralValue::UInt(_) => CelType::Int,
+                LiteralValue::Double(_) => CelType::Double,
+                LiteralValue::String(_) => CelType::String,
+                LiteralValue::Null => CelType::Null,
+                LiteralValue::Bytes(_) => return None,
+            }),
+            Expr::List(list) => {
+                let types: Vec<_> = list.elements.iter().map(|e| self.infer(e)).collect();
+                types
+                    .iter()
+                    .all(|t| *t == Some(CelType::String))
+                    .then_some(CelType::StringList)
+            }
+            Expr::Call(call) => self.infer_call(expr, call),
+            Expr::Comprehension(comprehension) => {
+                self.infer(&comprehension.iter_range);
+                let bound = [
+                    Some(comprehension.iter_var.clone()),
+                    comprehension.iter_var2.clone(),
+                    Some(comprehension.accu_var.clone()),
+                ];
+                let added: Vec<String> = bound
+                    .into_iter()
+                    .flatten()
+                    .filter(|v| self.bound.insert(v.clone()))
+                    .collect();
+                self.infer(&comprehension.accu_init);
+                self.infer(&comprehension.loop_cond);
+                self.infer(&comprehension.loop_step);
+                self.infer(&comprehension.result);
+                for variable in added {
+                    self.bound.remove(&variable);
+                }
+                None
+            }
+            Expr::Select(select) => {
+                self.infer(&select.operand);
+                None
+            }
+            Expr::Map(_) | Expr::Struct(_) | Expr::Unspecified => None,
+        }
+    }
+
+    fn infer_call(
+        &mut self,
+        expr: &IdedExpr,
+        call: &cel::common::ast::CallExpr,
+    ) -> Option<CelType> {
+        let target = call.target.as_ref().and_then(|t| self.infer(t));
+        let args: Vec<Option<CelType>> = call.args.iter().map(|a| self.infer(a)).collect();
+        let pair = (
+            args.first().copied().flatten(),
+            args.get(1).copied().flatten(),
+        );
+        match call.func_name.as_str() {
+            "_==_" | "_!=_" => {
+                if let (Some(left), Some(right)) = pair
+                    && !left.comparable_with(right)
+                {
+                    self.mismatch(
+                        expr,
+                        format!("cannot compare {} with {}", left.name(), right.name()),
+                    );
+                }
+                Some(CelType::Bool)
+            }
+            "_<_" | "_<=_" | "_>_" | "_>=_" => {
+                if let (Some(left), Some(right)) = pair {
+                    let orderable = (left.is_numeric() && right.is_numeric())
+                        || (left == CelType::String && right == CelType::String);
+                    if !orderable {
+                        self.mismatch(
+                            expr,
+                            format!("cannot order {} against {}", left.name(), right.name()),
+                        );
+                    }
+                }
+                Some(CelType::Bool)
+            }
+            "_&&_" | "_||_" | "!_" => {
+                for (arg, found) in call.args.iter().zip(&args) {
+                    if let Some(found) = found
+                        && *found != CelType::Bool
+                    {
+                        let message =
+                            format!("expected true or false here, found {}", found.name());
+                        self.mismatch(arg, message);
+                    }
+                }
+                Some(CelType::Bool)
+            }
+            "@in" => {
+                match pair {
+                    (Some(element), Some(CelType::StringList)) if element != CelType::String => {
+                        self.mismatch(
+                            expr,
+                            format!("a list of text cannot contain {}", element.name()),
+                        );
+                    }
+                    (_, Some(container)) if container != CelType::StringList => {
+                        self.mismatch(
+                            expr,
+                            format!("`in` needs a list on its right, found {}", container.name()),
+                        );
+                    }
+                    _ => {}
+                }
+                Some(CelType::Bool)
+            }
+            "contains" | "startsWith" | "endsWith" | "matches" => {
+                if let Some(found) = target
+                    && found != CelType::String
+                {
+                    self.mismatch(
+                        expr,
+                        format!(
+                            "`{}` works on text, not on {}",
+                            call.func_name,
+                            found.name()
+                        ),
+                    );
+                }
+                Some(CelType::Bool)
+            }
+            "size" => Some(CelType::Int),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> BTreeMap<FieldId, FieldType> {
+        [
+            ("priority", FieldType::Choice),
+            ("attempts", FieldType::Integer),
+            ("resolved", FieldType::Bool),
+            ("tags", FieldType::MultiChoice),
+            ("score", FieldType::Number),
+        ]
+        .into_iter()
+        .map(|(name, t)| (FieldId::new(name).unwrap(), t))
+        .collect()
+    }
+
+    fn problems(source: &str) -> Vec<(ConditionProblemKind, usize)> {
+        Condition::compile(source, &fields())
+            .unwrap_err()
+            .into_iter()
+            .map(|p| (p.kind, p.offset))
+            .collect()
+    }
+
+    #[test]
+    fn well_typed_conditions_compile() {
+        for ok in [
+            r#"priority == "High""#,
+            "attempts >= 3 && !resolved",
+            r#""Billing" in tags"#,
+            "score < 2.5 || attempts > 1",
+            "size(tags) > 0",
+            "tags.exists(t, t == \"VIP\")",
+        ] {
+            assert!(Condition::compile(ok, &fields()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn type_mismatches_are_located() {
+        use ConditionProblemKind::*;
+        assert_eq!(problems("priority == 3"), [(TypeMismatch, 9)]);
+        assert_eq!(problems(r#"attempts >= "3""#), [(TypeMismatch, 9)]);
+        assert_eq!(problems("resolved && attempts"), [(TypeMismatch, 12)]);
+        assert_eq!(problems("3 in tags"), [(TypeMismatch, 2)]);
+    }
+
+    #[test]
+    fn unknown_variables_are_located() {
+        assert_eq!(
+            problems(r#"prio == "High""#),
+            [(ConditionProblemKind::UnknownVariable, 0)]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let found = problems("attempts >= && resolved");
+        assert_eq!(found[0].0, ConditionProblemKind::Syntax);
+    }
+
+    #[test]
+    fn evaluates_with_unset_fields_as_not_matching() {
+        let condition = Condition::compile(r#"priority == "High""#, &fields()).unwrap();
+        let high = FieldValue::Text("High".to_owned());
+        assert!(condition.evaluate(|_| Some(&high)).unwrap());
+        assert!(!condition.evaluate(|_| None).unwrap());
+    }
+}

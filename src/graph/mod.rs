@@ -1,0 +1,357 @@
+//! `model::Sop` → [`Process`]: the SOP compiled into an immutable petgraph graph, with every
+//! id resolved, conditions compiled and templates checked, plus the lints an ops lead needs.
+//!
+//! [`compile`] never stops at the first problem: it returns every [`Diagnostic`] it finds and
+//! a [`Process`] only when none of them is an error. A `Process` is what the engine runs and
+//! the renderers draw; it is shared (`Arc`) by every case on that SOP version.
+//!
+//! # The graph
+//! Nodes are [`NodeKind`]s: one per step (task, approval gate, decision, parallel split),
+//! a synthetic start and end, and a join per parallel split. Edges carry an [`EdgeKind`]
+//! that says why they are taken. Edges into a parallel split's `join` step go through the
+//! split's [`NodeKind::Join`], which waits for every branch.
+//!
+//! Architecture invariant: this module reads the model, never YAML text, and knows nothing
+//! about cases; it does not evaluate conditions, only compiles them.
+
+mod compile;
+mod condition;
+mod lints;
+mod template;
+
+use std::collections::HashMap;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+pub use compile::{Compilation, compile};
+pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
+pub use template::{Template, TemplateError, TemplatePart};
+
+use crate::model::{
+    FieldId, FieldType, FieldValue, RoleId, SopDuration, SopId, SourceSpan, StepId,
+};
+
+/// A compiled SOP: metadata, roles, fields and the process graph. Immutable.
+#[derive(Debug, Clone)]
+pub struct Process {
+    id: SopId,
+    version: u32,
+    title: String,
+    department: String,
+    purpose: Option<String>,
+    terms: Vec<(String, String)>,
+    roles: Vec<Role>,
+    fields: Vec<FieldSpec>,
+    field_index: HashMap<FieldId, usize>,
+    graph: DiGraph<Node, EdgeKind>,
+    start: NodeIndex,
+    end: NodeIndex,
+    steps: HashMap<StepId, NodeIndex>,
+}
+
+/// A role of the SOP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// The role's id.
+    pub id: RoleId,
+    /// What the role is (`Support team member`).
+    pub description: String,
+}
+
+/// A case field with its checked definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    /// The field's id.
+    pub id: FieldId,
+    /// Its type.
+    pub field_type: FieldType,
+    /// The label forms show.
+    pub label: String,
+    /// Whether a step collecting it needs a value to complete.
+    pub required: bool,
+    /// The value a new case starts with.
+    pub default: Option<FieldValue>,
+    /// Smallest value (numbers) or length (text).
+    pub min: Option<f64>,
+    /// Largest value (numbers) or length (text).
+    pub max: Option<f64>,
+    /// Allowed values of choice and multi-choice fields.
+    pub options: Vec<String>,
+}
+
+/// A node of the process graph.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The step this node is (`None` for start, end and joins).
+    pub step: Option<StepId>,
+    /// The step's title, a template over fields.
+    pub title: Option<Template>,
+    /// What the node does.
+    pub kind: NodeKind,
+    /// Where the step is defined.
+    pub span: SourceSpan,
+}
+
+impl Node {
+    /// A short name for the node: the step id, or `start`, `end`, `join after X`.
+    pub fn name(&self) -> String {
+        match (&self.step, &self.kind) {
+            (Some(step), _) => step.to_string(),
+            (None, NodeKind::Start) => "start".to_owned(),
+            (None, NodeKind::End) => "end".to_owned(),
+            (None, NodeKind::Join(join)) => format!("join of {}", join.split),
+            (None, _) => "node".to_owned(),
+        }
+    }
+}
+
+/// What a node does.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// Where every case begins.
+    Start,
+    /// Where a case closes.
+    End,
+    /// Work for a holder of a role.
+    Task(Task),
+    /// A gate waiting for approvals.
+    Approval(ApprovalGate),
+    /// An exclusive choice over the case's fields.
+    Decision(Decision),
+    /// A parallel split: every branch starts.
+    Split(Split),
+    /// Waits for every branch of a split.
+    Join(Join),
+}
+
+/// A task step.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Who performs it.
+    pub role: RoleId,
+    /// How to do it.
+    pub instructions: Option<Template>,
+    /// The fields the performer fills in.
+    pub collects: Vec<FieldId>,
+    /// SLA: overdue this long after activation.
+    pub due: Option<SopDuration>,
+    /// Deferred choice: the timeout branch wins this long after activation.
+    pub after: Option<SopDuration>,
+}
+
+/// An approval gate.
+#[derive(Debug, Clone)]
+pub struct ApprovalGate {
+    /// The approvers' role.
+    pub by: RoleId,
+    /// Distinct approvals needed.
+    pub count: u32,
+    /// Steps whose performers may not approve.
+    pub reviews: Vec<StepId>,
+    /// What the approver checks.
+    pub instructions: Option<Template>,
+    /// SLA for the decision.
+    pub due: Option<SopDuration>,
+}
+
+/// A decision: conditions tried in order, then `else`.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The `if` conditions; edge [`EdgeKind::Condition`]`(i)` is taken when `conditions[i]`
+    /// is the first to hold.
+    pub conditions: Vec<Condition>,
+}
+
+/// A parallel split.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// The join node that waits for the branches.
+    pub join: NodeIndex,
+}
+
+/// A parallel join.
+#[derive(Debug, Clone)]
+pub struct Join {
+    /// The split whose branches it waits for.
+    pub split: StepId,
+    /// How many branches must arrive.
+    pub branches: usize,
+}
+
+/// Why an edge is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// The node completed.
+    Next,
+    /// The gate got its approvals.
+    Approved,
+    /// An approver rejected: back for rework.
+    Rejected,
+    /// The decision's condition with this index held first.
+    Condition(usize),
+    /// No condition held.
+    Else,
+    /// The step's SLA was breached.
+    Overdue(SopDuration),
+    /// The deferred-choice timer won.
+    Timeout(SopDuration),
+    /// The performer escalated.
+    Escalate,
+    /// A parallel branch starts.
+    Branch,
+}
+
+impl EdgeKind {
+    /// Whether the edge is an exception path (rejection, breach, escalation), drawn apart.
+    pub fn is_exceptional(self) -> bool {
+        matches!(
+            self,
+            EdgeKind::Rejected | EdgeKind::Overdue(_) | EdgeKind::Escalate
+        )
+    }
+}
+
+impl Process {
+    /// The SOP's id.
+    pub fn id(&self) -> &SopId {
+        &self.id
+    }
+    /// The SOP's version.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// The SOP's title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    /// The owning department.
+    pub fn department(&self) -> &str {
+        &self.department
+    }
+    /// Why the SOP exists.
+    pub fn purpose(&self) -> Option<&str> {
+        self.purpose.as_deref()
+    }
+    /// The glossary, in document order.
+    pub fn terms(&self) -> &[(String, String)] {
+        &self.terms
+    }
+    /// The roles, in document order.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+    /// The fields, in document order.
+    pub fn fields(&self) -> &[FieldSpec] {
+        &self.fields
+    }
+    /// A field by id.
+    pub fn field(&self, id: &FieldId) -> Option<&FieldSpec> {
+        self.field_index.get(id).map(|&i| &self.fields[i])
+    }
+    /// The underlying petgraph graph, for queries this API does not offer.
+    pub fn graph(&self) -> &DiGraph<Node, EdgeKind> {
+        &self.graph
+    }
+    /// The start node.
+    pub fn start(&self) -> NodeIndex {
+        self.start
+    }
+    /// The end node.
+    pub fn end(&self) -> NodeIndex {
+        self.end
+    }
+    /// A node by index.
+    ///
+    /// # Panics
+    /// If the index is not a node of this process (indices from another process).
+    pub fn node(&self, index: NodeIndex) -> &Node {
+        &self.graph[index]
+    }
+    /// The node of a step.
+    pub fn step(&self, id: &StepId) -> Option<NodeIndex> {
+        self.steps.get(id).copied()
+    }
+    /// Every node in definition order (start first, end second, then the steps).
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &Node)> {
+        self.graph.node_indices().map(|i| (i, &self.graph[i]))
+    }
+    /// The outgoing edges of a node with their kinds, in the order they were written.
+    pub fn successors(&self, node: NodeIndex) -> Vec<(EdgeKind, NodeIndex)> {
+        let mut edges: Vec<EdgeReference<'_, EdgeKind>> = self
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .collect();
+        edges.sort_by_key(|e| e.id());
+        edges
+            .into_iter()
+            .map(|e| (*e.weight(), e.target()))
+            .collect()
+    }
+    /// The first successor reached by an edge of exactly this kind.
+    pub fn successor(&self, node: NodeIndex, kind: EdgeKind) -> Option<NodeIndex> {
+        self.successors(node)
+            .into_iter()
+            .find_map(|(k, target)| (k == kind).then_some(target))
+    }
+    /// A short label for an edge: the condition, `approved`, `rejected`, `overdue 1h`.
+    pub fn edge_label(&self, from: NodeIndex, kind: EdgeKind) -> String {
+        match kind {
+            EdgeKind::Next | EdgeKind::Branch => String::new(),
+            EdgeKind::Approved => "approved".to_owned(),
+            EdgeKind::Rejected => "rejected".to_owned(),
+            EdgeKind::Else => "else".to_owned(),
+            EdgeKind::Escalate => "escalate".to_owned(),
+            EdgeKind::Overdue(after) => format!("overdue {after}"),
+            EdgeKind::Timeout(after) => format!("after {after}"),
+            EdgeKind::Condition(index) => match &self.graph[from].kind {
+                NodeKind::Decision(decision) => decision
+                    .conditions
+                    .get(index)
+                    .map_or_else(String::new, |c| c.source().to_owned()),
+                _ => String::new(),
+            },
+        }
+    }
+    /// Every role that performs a task or approves a gate, in document order.
+    pub fn roles_involved(&self) -> Vec<&RoleId> {
+        let mut roles: Vec<&RoleId> = Vec::new();
+        for node in self.graph.node_weights() {
+            let role = match &node.kind {
+                NodeKind::Task(task) => &task.role,
+                NodeKind::Approval(gate) => &gate.by,
+                _ => continue,
+            };
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        roles
+    }
+    /// Every node reachable from `from` (itself included), in breadth-first order.
+    pub fn reachable_from(&self, from: NodeIndex) -> Vec<NodeIndex> {
+        let mut bfs = petgraph::visit::Bfs::new(&self.graph, from);
+        let mut out = Vec::new();
+        while let Some(node) = bfs.next(&self.graph) {
+            out.push(node);
+        }
+        out
+    }
+    /// Simple paths (no node twice) from `from` to the end, at most `limit` of them.
+    /// Rework loops make the number of walks infinite; simple paths are the distinct routes.
+    pub fn paths_to_end(&self, from: NodeIndex, limit: usize) -> Vec<Vec<NodeIndex>> {
+        petgraph::algo::all_simple_paths::<Vec<_>, _, std::hash::RandomState>(
+            &self.graph,
+            from,
+            self.end,
+            0,
+            None,
+        )
+        .take(limit)
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
