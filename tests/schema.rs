@@ -1,0 +1,148 @@
+//! The committed JSON Schema is the one the model generates, every SOP in `sops/` validates
+//! against it, and the schema and the parser reject the same broken documents.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use sopflow::parse::{ParseErrorKind, parse_sop};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&sopflow::schema::sop_schema()).expect("the SOP schema compiles")
+}
+
+fn yaml_to_json(name: &str, text: &str) -> Value {
+    serde_saphyr::from_str::<Value>(text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Every schema error for `instance`, one per line; empty when it is valid.
+fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> String {
+    validator
+        .iter_errors(instance)
+        .map(|error| format!("{}: {error}\n", error.instance_path()))
+        .collect()
+}
+
+#[test]
+fn committed_schema_is_up_to_date() {
+    let path = manifest_dir().join("schema/sop.schema.json");
+    let committed = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        committed == sopflow::schema::sop_schema_json(),
+        "schema/sop.schema.json is out of date with the model: \
+         run `cargo run --bin sop -- schema > schema/sop.schema.json`"
+    );
+}
+
+#[test]
+fn every_sop_validates_against_the_schema() {
+    let validator = validator();
+    let dir = manifest_dir().join("sops");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no SOPs in {}", dir.display());
+    let mut failures = String::new();
+    for path in paths {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let errors = schema_errors(&validator, &yaml_to_json(&name, &text));
+        if !errors.is_empty() {
+            failures.push_str(&format!("{name}:\n{errors}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+const VALID: &str = r#"# yaml-language-server: $schema=../schema/sop.schema.json
+id: tiny
+version: 1
+title: Tiny
+department: Customer Service
+roles:
+  agent: Support team member
+fields:
+  issue: { type: text, required: true }
+steps:
+  - id: receive
+    title: Receive the issue
+    role: agent
+    collects: [issue]
+    due: 4h
+    on_overdue: close
+  - id: close
+    title: Close the case
+    role: agent
+    end: true
+"#;
+
+/// Asserts that the schema and the parser both accept `text`, or both reject it (and that
+/// the parser says why with `kind`).
+fn assert_agree(what: &str, text: &str, kind: Option<ParseErrorKind>) {
+    let schema_errors = schema_errors(&validator(), &yaml_to_json(what, text));
+    let parsed = parse_sop("t.yaml", text);
+    match kind {
+        None => {
+            assert!(
+                schema_errors.is_empty(),
+                "{what}: schema rejects it:\n{schema_errors}"
+            );
+            assert!(parsed.is_ok(), "{what}: parser rejects it: {parsed:?}");
+        }
+        Some(kind) => {
+            assert!(!schema_errors.is_empty(), "{what}: the schema accepts it");
+            let error = parsed.expect_err(what);
+            assert_eq!(error.kind, kind, "{what}: {error}");
+        }
+    }
+}
+
+#[test]
+fn schema_and_parser_accept_the_same_valid_document() {
+    assert_agree("valid document", VALID, None);
+}
+
+#[test]
+fn schema_and_parser_reject_an_unknown_key() {
+    let text = VALID.replace("    title: Close the case\n", "    titel: Close the case\n");
+    assert_agree("unknown key", &text, Some(ParseErrorKind::UnknownKey));
+}
+
+#[test]
+fn schema_and_parser_reject_a_bad_duration() {
+    let text = VALID.replace("due: 4h", "due: 4 hours");
+    assert_agree("bad duration", &text, Some(ParseErrorKind::InvalidValue));
+}
+
+#[test]
+fn schema_and_parser_reject_an_unknown_field_type() {
+    let text = VALID.replace("type: text", "type: strnig");
+    assert_agree(
+        "wrong field type",
+        &text,
+        Some(ParseErrorKind::InvalidValue),
+    );
+}
+
+#[test]
+fn schema_and_parser_reject_an_invalid_step_id() {
+    let text = VALID.replace("id: close", "id: Close Case");
+    assert_agree("invalid step id", &text, Some(ParseErrorKind::InvalidValue));
+}
+
+#[test]
+fn schema_and_parser_reject_a_missing_required_key() {
+    let text = VALID.replace("department: Customer Service\n", "");
+    assert_agree(
+        "missing department",
+        &text,
+        Some(ParseErrorKind::MissingKey),
+    );
+}
