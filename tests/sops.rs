@@ -296,3 +296,107 @@ fn customer_support_has_an_sla_on_the_first_response() {
         assert!(terms.contains(&term), "`{term}` is not in terms: {terms:?}");
     }
 }
+
+#[test]
+fn every_sop_is_free_of_warnings_too() {
+    let mut failures = String::new();
+    for (name, text) in sop_sources() {
+        let source = SourceFile::new(name, text);
+        let diagnostics = sopflow::check(&source);
+        if !diagnostics.is_empty() {
+            failures.push_str(&render_human(&source, &diagnostics, false));
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+#[test]
+fn playbook_sets_the_analysis_sla_by_priority() {
+    let sop = load("customer-service-playbook.yaml");
+    let ticket = step(&sop, "create_ticket");
+    let collected: Vec<&str> = ticket.collects.iter().map(|f| f.as_str()).collect();
+    assert_eq!(collected, ["documents", "category", "priority"]);
+    let gather = step(&sop, "gather_information");
+    let collected: Vec<&str> = gather.collects.iter().map(|f| f.as_str()).collect();
+    assert_eq!(collected, ["customer_name", "contact_info", "description"]);
+    for (id, minutes) in [
+        ("analyze_high", 4 * 60),
+        ("analyze_medium", 24 * 60),
+        ("analyze_low", 3 * 24 * 60),
+    ] {
+        let analyze = step(&sop, id);
+        assert_eq!(
+            analyze.due.as_ref().map(|d| d.minutes()),
+            Some(minutes),
+            "{id}"
+        );
+        assert_eq!(
+            analyze.on_overdue.as_ref().map(|s| s.as_str()),
+            Some("inform_customer_of_escalation"),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn service_process_escalates_what_is_beyond_authority() {
+    let sop = load("customer-service-process.yaml");
+    assert!(field(&sop, "reference").required);
+    let arms = step(&sop, "within_scope")
+        .decide
+        .as_ref()
+        .expect("a decision");
+    assert_eq!(
+        arms[0].condition.as_ref().map(|c| c.as_str()),
+        Some("within_authority == false")
+    );
+    assert_eq!(arms[0].goto.as_ref().map(|g| g.as_str()), Some("escalate"));
+    assert_eq!(
+        step(&sop, "solve_problem")
+            .on_escalate
+            .as_ref()
+            .map(|s| s.as_str()),
+        Some("escalate")
+    );
+}
+
+#[test]
+fn operations_guide_sops_use_its_three_roles() {
+    for file in [
+        "inquiry-handling.yaml",
+        "complaint-resolution.yaml",
+        "feedback-collection.yaml",
+    ] {
+        let sop = load(file);
+        let roles: Vec<&str> = sop.roles.keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            roles,
+            [
+                "customer_service_representative",
+                "technical_support_specialist",
+                "customer_service_manager"
+            ],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn ticket_handling_waits_for_the_customer_with_a_timeout() {
+    let sop = load("ticket-handling.yaml");
+    assert_eq!(*field(&sop, "department").field_type, FieldType::Choice);
+    assert_eq!(*field(&sop, "tags").field_type, FieldType::MultiChoice);
+    let postpone = step(&sop, "postpone");
+    assert_eq!(
+        postpone.after.as_ref().map(|d| d.minutes()),
+        Some(3 * 24 * 60)
+    );
+    assert_eq!(
+        postpone.on_timeout.as_ref().map(|s| s.as_str()),
+        Some("remind")
+    );
+    assert_eq!(
+        title(step(&sop, "transfer")),
+        Some("Transfer the ticket to {{ department }}")
+    );
+}
