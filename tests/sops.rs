@@ -193,7 +193,7 @@ fn customer_support_has_three_approvals_with_four_eyes() {
             (
                 "verify_customer_info",
                 "team_leader",
-                vec!["receive"],
+                vec!["receive", "overdue_first_response"],
                 "receive"
             ),
             (
