@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod diagnostic;
+pub mod engine;
 pub mod graph;
 pub mod model;
 pub mod parse;

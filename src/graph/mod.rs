@@ -353,5 +353,29 @@ impl Process {
     }
 }
 
+/// Checks a value against a field's type, options and bounds: the rule the compiler applies
+/// to defaults and the engine to values sent in commands.
+///
+/// ```
+/// use sopflow::graph::{FieldSpec, check_field_value};
+/// use sopflow::model::{FieldId, FieldType, FieldValue};
+/// let priority = FieldSpec {
+///     id: FieldId::new("priority").unwrap(),
+///     field_type: FieldType::Choice,
+///     label: "Priority".into(),
+///     required: true,
+///     default: None,
+///     min: None,
+///     max: None,
+///     options: vec!["High".into(), "Low".into()],
+/// };
+/// assert!(check_field_value(&priority, &FieldValue::Text("High".into())).is_ok());
+/// let error = check_field_value(&priority, &FieldValue::Integer(3)).unwrap_err();
+/// assert_eq!(error, "a choice field cannot hold an integer");
+/// ```
+pub fn check_field_value(spec: &FieldSpec, value: &FieldValue) -> Result<(), String> {
+    compile::check_value(spec.field_type, &spec.options, spec.min, spec.max, value)
+}
+
 #[cfg(test)]
 mod tests;

@@ -68,6 +68,12 @@ macro_rules! identifier {
                 Ok($name(text))
             }
 
+            /// Wraps text without checking it: only for names the crate builds itself.
+            #[allow(dead_code)]
+            pub(crate) fn unchecked(text: String) -> Self {
+                $name(text)
+            }
+
             /// The id as written.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -77,6 +83,13 @@ macro_rules! identifier {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                $name::new(text)
             }
         }
 

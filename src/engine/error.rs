@@ -1,0 +1,193 @@
+//! Why the engine refused a command. A refused command yields no event.
+
+use crate::model::{FieldId, RoleId, SopId, StepId};
+
+use super::ids::{ActorId, CaseId};
+use super::state::CaseStatus;
+
+/// A command the engine refused, with what and why. Refusing changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Anything but `start` on a case with no events.
+    #[error("case has not been started; send `start` first")]
+    NotStarted,
+    /// `start` on a case that exists.
+    #[error("case `{case}` has already been started")]
+    AlreadyStarted {
+        /// The case.
+        case: CaseId,
+    },
+    /// A command on a closed or cancelled case.
+    #[error("case is {}: only `reopen` is accepted", status_word(*.status))]
+    CaseNotOpen {
+        /// Its status.
+        status: CaseStatus,
+    },
+    /// `reopen` on an open case.
+    #[error("case is open; only a closed or cancelled case can be reopened")]
+    NotClosed,
+    /// The case runs another SOP or version than the process given.
+    #[error(
+        "case runs `{case_sop}` version {case_version}, not `{process_sop}` version {process_version}; load the process version the case started on"
+    )]
+    WrongProcess {
+        /// The case's SOP.
+        case_sop: SopId,
+        /// The case's version.
+        case_version: u32,
+        /// The process's SOP.
+        process_sop: SopId,
+        /// The process's version.
+        process_version: u32,
+    },
+    /// A step id the SOP does not have.
+    #[error("step `{step}` is not part of this SOP")]
+    UnknownStep {
+        /// The step.
+        step: StepId,
+    },
+    /// A step that is not active now.
+    #[error("step `{step}` is not active; active steps: {active}")]
+    StepNotActive {
+        /// The step.
+        step: StepId,
+        /// The steps that are active, for the message.
+        active: String,
+    },
+    /// The actor does not hold the role the step needs.
+    #[error("`{actor}` cannot act on step `{step}`: it needs the role `{role}`")]
+    NotAuthorized {
+        /// Who tried.
+        actor: ActorId,
+        /// The step.
+        step: StepId,
+        /// The role needed.
+        role: RoleId,
+    },
+    /// The actor holds no role of this SOP at all.
+    #[error("`{actor}` holds no role of this SOP")]
+    NoRoleInSop {
+        /// Who tried.
+        actor: ActorId,
+    },
+    /// The step is someone else's work item.
+    #[error("step `{step}` is assigned to `{assignee}`")]
+    AssignedToSomeoneElse {
+        /// The step.
+        step: StepId,
+        /// Its holder.
+        assignee: ActorId,
+    },
+    /// The approver performed a step the gate reviews (four eyes).
+    #[error(
+        "`{actor}` performed `{reviewed}` and so cannot approve or reject `{step}` (four-eyes rule)"
+    )]
+    ReviewsOwnWork {
+        /// Who tried.
+        actor: ActorId,
+        /// The gate.
+        step: StepId,
+        /// The step they performed.
+        reviewed: StepId,
+    },
+    /// The approver already approved this round.
+    #[error("`{actor}` has already approved `{step}`; it needs approvals from different people")]
+    AlreadyApproved {
+        /// Who tried.
+        actor: ActorId,
+        /// The gate.
+        step: StepId,
+    },
+    /// `complete` on a gate, or `approve` on a task.
+    #[error("step `{step}` is {actual}: use `{expected}` instead")]
+    WrongAction {
+        /// The step.
+        step: StepId,
+        /// What it is.
+        actual: &'static str,
+        /// The action that fits.
+        expected: &'static str,
+    },
+    /// A field the SOP does not declare.
+    #[error("`{field}` is not a field of this SOP")]
+    UnknownField {
+        /// The field.
+        field: FieldId,
+    },
+    /// A value of the wrong type, or outside the options or bounds.
+    #[error("invalid value for field `{field}`: {reason}")]
+    InvalidValue {
+        /// The field.
+        field: FieldId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Required fields the step collects have no value.
+    #[error("step `{step}` cannot complete: required {} missing", missing_list(.missing))]
+    MissingRequired {
+        /// The step.
+        step: StepId,
+        /// The fields without a value.
+        missing: Vec<FieldId>,
+    },
+    /// An action that needs a reason (or a note's text) got none.
+    #[error("`{action}` needs a reason")]
+    ReasonRequired {
+        /// The action.
+        action: &'static str,
+    },
+    /// `escalate` on a step with no escalation path.
+    #[error("step `{step}` has no escalation path (`on_escalate` or `on_overdue`)")]
+    NoEscalationPath {
+        /// The step.
+        step: StepId,
+    },
+    /// A role the SOP does not declare.
+    #[error("role `{role}` is not a role of this SOP")]
+    UnknownRole {
+        /// The role.
+        role: RoleId,
+    },
+    /// `postpone` to a time that is not in the future.
+    #[error("cannot postpone step `{step}` to a time that is not after now")]
+    PostponeNotInFuture {
+        /// The step.
+        step: StepId,
+    },
+    /// A decision's condition failed to evaluate.
+    #[error("decision `{step}` could not be taken: {reason}")]
+    DecisionFailed {
+        /// The decision.
+        step: StepId,
+        /// Why.
+        reason: String,
+    },
+    /// Decisions kept routing without reaching a step (a cycle of decisions).
+    #[error(
+        "routing passed {hops} decisions without reaching a step; the SOP's decisions form a cycle for these field values"
+    )]
+    RoutingLoop {
+        /// How many hops were made.
+        hops: u32,
+    },
+}
+
+fn status_word(status: CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::NotStarted => "not started",
+        CaseStatus::Open => "open",
+        CaseStatus::Closed => "closed",
+        CaseStatus::Cancelled => "cancelled",
+    }
+}
+
+fn missing_list(missing: &[FieldId]) -> String {
+    let names: Vec<String> = missing.iter().map(|f| format!("`{f}`")).collect();
+    let noun = if names.len() == 1 { "field" } else { "fields" };
+    format!(
+        "{noun} {} {}",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )
+}

@@ -1,0 +1,234 @@
+//! Events: the facts a case is made of. A case's state is the fold of its events, and the
+//! event log is its audit trail.
+//!
+//! # JSON form (schema version 1)
+//! Each event is one object: `{"v": 1, "seq": 3, "at": "2026-01-05T09:00:00Z",
+//! "command": "c-17", "actor": "ana", "type": "step_completed", ...}` with the fields of
+//! its [`EventKind`] flattened in. `seq` counts from 1 within a case. New kinds and new
+//! optional fields may be added within version 1; anything else bumps `v`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::command::FieldValues;
+use super::ids::{ActorId, CaseId, CommandId};
+use crate::model::{RoleId, SopId, StepId};
+
+/// The event schema version written by this crate.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+
+/// Identifies one activation of a step (a token). A step activated again after rework
+/// gets a new token, so approvals and assignments never leak between rounds.
+pub type TokenId = u32;
+
+/// One fact about a case, with when, why and by whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version of this event.
+    pub v: u16,
+    /// Position in the case's log, from 1.
+    pub seq: u64,
+    /// When it happened (the `now` given to the engine).
+    pub at: DateTime<Utc>,
+    /// The command that caused it.
+    pub command: CommandId,
+    /// Who sent that command.
+    pub actor: ActorId,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The case was opened.
+    CaseStarted {
+        /// Its id.
+        case: CaseId,
+        /// The SOP it runs.
+        sop: SopId,
+        /// The SOP version it runs, to the end.
+        version: u32,
+        /// Initial values, defaults included.
+        fields: FieldValues,
+    },
+    /// A step (task or approval gate) became active.
+    StepActivated {
+        /// The step.
+        step: StepId,
+        /// This activation.
+        token: TokenId,
+        /// When its SLA is breached.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_at: Option<DateTime<Utc>>,
+        /// When its deferred-choice timer fires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_at: Option<DateTime<Utc>>,
+    },
+    /// Someone took or was given an active step.
+    StepAssigned {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// Who now holds it.
+        assignee: ActorId,
+    },
+    /// An active step was handed to another role.
+    StepTransferred {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// The role that now performs it.
+        role: RoleId,
+    },
+    /// An active step was put on hold.
+    StepPostponed {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// When it comes back.
+        until: DateTime<Utc>,
+        /// Its SLA deadline moved by the time on hold.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_at: Option<DateTime<Utc>>,
+    },
+    /// Field values changed.
+    FieldsUpdated {
+        /// The new values.
+        fields: FieldValues,
+    },
+    /// A task was done.
+    StepCompleted {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+    },
+    /// One approver approved a gate.
+    ApprovalGranted {
+        /// The gate.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// The approver's remark.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// A gate got all the approvals it needs.
+    GateApproved {
+        /// The gate.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+    },
+    /// An approver rejected a gate.
+    GateRejected {
+        /// The gate.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// Why.
+        reason: String,
+    },
+    /// A decision chose its path.
+    DecisionTaken {
+        /// The decision.
+        step: StepId,
+        /// The condition that held (its text), or `None` for `else`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+        /// Where the case went.
+        target: StepId,
+    },
+    /// A step was escalated by its performer.
+    StepEscalated {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// Why.
+        reason: String,
+    },
+    /// A step's SLA was breached.
+    SlaBreached {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// Whether the step was left for its escalation path (`on_overdue`), or stays
+        /// active, marked as breached.
+        escalated: bool,
+    },
+    /// A deferred-choice timer won the race against the performer.
+    TimerFired {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+    },
+    /// A parallel split started its branches.
+    BranchesStarted {
+        /// The split.
+        step: StepId,
+        /// How many branches must join.
+        branches: u32,
+    },
+    /// A branch reached its join.
+    BranchJoined {
+        /// The split whose join it reached.
+        split: StepId,
+    },
+    /// A note was added.
+    NoteAdded {
+        /// The note.
+        text: String,
+        /// The step it is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<StepId>,
+    },
+    /// The case reached its end.
+    CaseClosed,
+    /// The case was cancelled; its active steps are withdrawn.
+    CaseCancelled {
+        /// Why.
+        reason: String,
+    },
+    /// A closed or cancelled case was opened again.
+    CaseReopened {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The kind's name as in its JSON `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::CaseStarted { .. } => "case_started",
+            EventKind::StepActivated { .. } => "step_activated",
+            EventKind::StepAssigned { .. } => "step_assigned",
+            EventKind::StepTransferred { .. } => "step_transferred",
+            EventKind::StepPostponed { .. } => "step_postponed",
+            EventKind::FieldsUpdated { .. } => "fields_updated",
+            EventKind::StepCompleted { .. } => "step_completed",
+            EventKind::ApprovalGranted { .. } => "approval_granted",
+            EventKind::GateApproved { .. } => "gate_approved",
+            EventKind::GateRejected { .. } => "gate_rejected",
+            EventKind::DecisionTaken { .. } => "decision_taken",
+            EventKind::StepEscalated { .. } => "step_escalated",
+            EventKind::SlaBreached { .. } => "sla_breached",
+            EventKind::TimerFired { .. } => "timer_fired",
+            EventKind::BranchesStarted { .. } => "branches_started",
+            EventKind::BranchJoined { .. } => "branch_joined",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::CaseClosed => "case_closed",
+            EventKind::CaseCancelled { .. } => "case_cancelled",
+            EventKind::CaseReopened { .. } => "case_reopened",
+        }
+    }
+}

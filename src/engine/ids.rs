@@ -1,0 +1,79 @@
+//! Identifiers of cases, commands and actors.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::RoleId;
+
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id chosen by the embedding application.
+            pub fn new(id: impl Into<String>) -> Self {
+                $name(id.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_owned())
+            }
+        }
+    };
+}
+
+text_id!(
+    /// The id of a case (a ticket): chosen by the application, unique in its store.
+    CaseId
+);
+text_id!(
+    /// The id of a command, chosen by the sender. Sending the same id twice applies the
+    /// command once: retries after a timeout are safe.
+    CommandId
+);
+text_id!(
+    /// Who acts: a user id of the embedding application.
+    ActorId
+);
+
+/// Someone acting on a case, with the roles they hold. The engine trusts the roles given
+/// here; authenticating the actor is the embedding application's job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Who.
+    pub id: ActorId,
+    /// The SOP roles they hold.
+    pub roles: Vec<RoleId>,
+}
+
+impl Actor {
+    /// An actor holding `roles`.
+    pub fn new(id: impl Into<String>, roles: impl IntoIterator<Item = RoleId>) -> Actor {
+        Actor {
+            id: ActorId::new(id),
+            roles: roles.into_iter().collect(),
+        }
+    }
+
+    /// Whether the actor holds `role`.
+    pub fn holds(&self, role: &RoleId) -> bool {
+        self.roles.contains(role)
+    }
+}

@@ -1,0 +1,302 @@
+//! Read-only views of cases: work items, work queues, timers, and a case view with its
+//! templates rendered.
+
+use chrono::{DateTime, Utc};
+
+use super::event::{Event, EventKind, TokenId};
+use super::handle::effective_role;
+use super::ids::{Actor, ActorId, CaseId};
+use super::state::{CaseState, CaseStatus};
+use crate::graph::{NodeKind, Process, Template};
+use crate::model::{FieldId, FieldValue, RoleId, StepId};
+
+/// Whether an active step is a task or a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkKind {
+    /// Complete it.
+    Task,
+    /// Approve or reject it.
+    Approval,
+}
+
+/// An active step as a work item: what to do, who may do it, by when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkItem {
+    /// The case.
+    pub case: Option<CaseId>,
+    /// The step.
+    pub step: StepId,
+    /// The activation.
+    pub token: TokenId,
+    /// Task or approval.
+    pub kind: WorkKind,
+    /// The title with templates filled in from the case's fields.
+    pub title: String,
+    /// The instructions with templates filled in.
+    pub instructions: Option<String>,
+    /// The role that may act.
+    pub role: Option<RoleId>,
+    /// Who holds it, if claimed or assigned.
+    pub assignee: Option<ActorId>,
+    /// People who may not act on it (four eyes: they performed a reviewed step).
+    pub excluded: Vec<ActorId>,
+    /// SLA deadline.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether the SLA was breached.
+    pub breached: bool,
+    /// On hold until then.
+    pub postponed_until: Option<DateTime<Utc>>,
+    /// Fields the step collects.
+    pub collects: Vec<FieldId>,
+}
+
+impl WorkItem {
+    /// Whether `actor` may act on this item at `now`: holds the role, is not excluded,
+    /// the item is not someone else's and not on hold.
+    pub fn actionable_by(&self, actor: &Actor, now: DateTime<Utc>) -> bool {
+        self.role.as_ref().is_none_or(|r| actor.holds(r))
+            && !self.excluded.contains(&actor.id)
+            && self.assignee.as_ref().is_none_or(|a| *a == actor.id)
+            && self.postponed_until.is_none_or(|until| until <= now)
+    }
+}
+
+/// Renders a template with the case's field values; unset fields keep their placeholder.
+pub fn render_template(template: &Template, state: &CaseState) -> String {
+    template.render(|field| state.fields().get(field).map(display_value))
+}
+
+/// A field value as a person reads it.
+pub fn display_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Bool(true) => "yes".to_owned(),
+        FieldValue::Bool(false) => "no".to_owned(),
+        FieldValue::Integer(i) => i.to_string(),
+        FieldValue::Number(n) => n.to_string(),
+        FieldValue::Text(text) => text.clone(),
+        FieldValue::List(items) => items.join(", "),
+    }
+}
+
+/// The active steps of a case as work items, oldest first.
+pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
+    let mut items = Vec::with_capacity(state.active_steps().len());
+    for active in state.active_steps() {
+        let Some(node) = process.step(&active.step) else {
+            continue;
+        };
+        let current = process.node(node);
+        let (kind, instructions, collects, excluded) = match &current.kind {
+            NodeKind::Task(task) => (
+                WorkKind::Task,
+                task.instructions.as_ref(),
+                task.collects.clone(),
+                Vec::new(),
+            ),
+            NodeKind::Approval(gate) => {
+                let mut excluded: Vec<ActorId> = Vec::new();
+                for reviewed in &gate.reviews {
+                    for event_actor in state_performers(state, reviewed) {
+                        if !excluded.contains(&event_actor) {
+                            excluded.push(event_actor);
+                        }
+                    }
+                }
+                excluded.extend(active.approvers.iter().cloned());
+                (
+                    WorkKind::Approval,
+                    gate.instructions.as_ref(),
+                    Vec::new(),
+                    excluded,
+                )
+            }
+            _ => continue,
+        };
+        items.push(WorkItem {
+            case: state.case().cloned(),
+            step: active.step.clone(),
+            token: active.token,
+            kind,
+            title: current
+                .title
+                .as_ref()
+                .map_or_else(|| active.step.to_string(), |t| render_template(t, state)),
+            instructions: instructions.map(|t| render_template(t, state)),
+            role: effective_role(process, node, active).cloned(),
+            assignee: active.assignee.clone(),
+            excluded,
+            due_at: active.due_at,
+            breached: active.breached,
+            postponed_until: active.postponed_until,
+            collects,
+        });
+    }
+    items
+}
+
+fn state_performers(state: &CaseState, step: &StepId) -> Vec<ActorId> {
+    state.performers_of(step).cloned().collect()
+}
+
+/// The work `actor` may do now across many cases, earliest deadline first (items without
+/// a deadline last, then by case id).
+pub fn work_queue<'a>(
+    process: &Process,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Vec<WorkItem> {
+    let mut queue: Vec<WorkItem> = cases
+        .into_iter()
+        .filter(|c| {
+            c.status() == CaseStatus::Open
+                && c.sop()
+                    .is_some_and(|(id, v)| id == process.id() && v == process.version())
+        })
+        .flat_map(|c| work_items(process, c))
+        .filter(|item| item.actionable_by(actor, now))
+        .collect();
+    sort_queue(&mut queue);
+    queue
+}
+
+/// Every open work item for a role across many cases, whoever holds it.
+pub fn role_queue<'a>(
+    process: &Process,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+    role: &RoleId,
+) -> Vec<WorkItem> {
+    let mut queue: Vec<WorkItem> = cases
+        .into_iter()
+        .filter(|c| {
+            c.status() == CaseStatus::Open
+                && c.sop()
+                    .is_some_and(|(id, v)| id == process.id() && v == process.version())
+        })
+        .flat_map(|c| work_items(process, c))
+        .filter(|item| item.role.as_ref() == Some(role))
+        .collect();
+    sort_queue(&mut queue);
+    queue
+}
+
+fn sort_queue(queue: &mut [WorkItem]) {
+    queue.sort_by(|a, b| {
+        (a.due_at.is_none(), a.due_at, &a.case, a.token).cmp(&(
+            b.due_at.is_none(),
+            b.due_at,
+            &b.case,
+            b.token,
+        ))
+    });
+}
+
+/// A case as a person sees it: status, labelled field values and work items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseView {
+    /// The case.
+    pub case: Option<CaseId>,
+    /// The SOP title.
+    pub sop_title: String,
+    /// Where the case is.
+    pub status: CaseStatus,
+    /// `(label, value)` for each field with a value, in SOP order.
+    pub fields: Vec<(String, String)>,
+    /// What can be done now.
+    pub work: Vec<WorkItem>,
+    /// The next timer.
+    pub next_timer: Option<DateTime<Utc>>,
+}
+
+/// Builds the view of a case.
+pub fn view(process: &Process, state: &CaseState) -> CaseView {
+    CaseView {
+        case: state.case().cloned(),
+        sop_title: process.title().to_owned(),
+        status: state.status(),
+        fields: process
+            .fields()
+            .iter()
+            .filter_map(|f| {
+                state
+                    .fields()
+                    .get(&f.id)
+                    .map(|v| (f.label.clone(), display_value(v)))
+            })
+            .collect(),
+        work: work_items(process, state),
+        next_timer: state.next_timer(),
+    }
+}
+
+/// One line of a case's history, for people: `2026-01-05 09:00 ana: completed receive`.
+pub fn describe(event: &Event) -> String {
+    let what = match &event.kind {
+        EventKind::CaseStarted { sop, version, .. } => {
+            format!("started the case on {sop} v{version}")
+        }
+        EventKind::StepActivated { step, due_at, .. } => match due_at {
+            Some(due) => format!(
+                "step {step} became active (due {})",
+                due.format("%Y-%m-%d %H:%M")
+            ),
+            None => format!("step {step} became active"),
+        },
+        EventKind::StepAssigned { step, assignee, .. } => format!("assigned {step} to {assignee}"),
+        EventKind::StepTransferred { step, role, .. } => {
+            format!("transferred {step} to role {role}")
+        }
+        EventKind::StepPostponed { step, until, .. } => {
+            format!("postponed {step} until {}", until.format("%Y-%m-%d %H:%M"))
+        }
+        EventKind::FieldsUpdated { fields } => {
+            let list: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", display_value(v)))
+                .collect();
+            format!("set {}", list.join(", "))
+        }
+        EventKind::StepCompleted { step, .. } => format!("completed {step}"),
+        EventKind::ApprovalGranted { step, comment, .. } => match comment {
+            Some(comment) => format!("approved {step}: {comment}"),
+            None => format!("approved {step}"),
+        },
+        EventKind::GateApproved { step, .. } => format!("{step} passed"),
+        EventKind::GateRejected { step, reason, .. } => format!("rejected {step}: {reason}"),
+        EventKind::DecisionTaken {
+            step,
+            condition,
+            target,
+        } => match condition {
+            Some(condition) => format!("{step}: `{condition}` held, went to {target}"),
+            None => format!("{step}: no condition held, went to {target}"),
+        },
+        EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
+        EventKind::SlaBreached {
+            step, escalated, ..
+        } => {
+            if *escalated {
+                format!("SLA of {step} breached; escalated")
+            } else {
+                format!("SLA of {step} breached")
+            }
+        }
+        EventKind::TimerFired { step, .. } => format!("timer of {step} fired"),
+        EventKind::BranchesStarted { step, branches } => {
+            format!("{step} split into {branches} branches")
+        }
+        EventKind::BranchJoined { split } => format!("a branch of {split} joined"),
+        EventKind::NoteAdded { text, step } => match step {
+            Some(step) => format!("note on {step}: {text}"),
+            None => format!("note: {text}"),
+        },
+        EventKind::CaseClosed => "case closed".to_owned(),
+        EventKind::CaseCancelled { reason } => format!("cancelled the case: {reason}"),
+        EventKind::CaseReopened { reason } => format!("reopened the case: {reason}"),
+    };
+    format!(
+        "{} {}: {what}",
+        event.at.format("%Y-%m-%d %H:%M"),
+        event.actor
+    )
+}

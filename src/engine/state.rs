@@ -1,0 +1,349 @@
+//! The state of one case: the fold of its events.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::command::FieldValues;
+use super::event::{Event, EventKind, TokenId};
+use super::ids::{ActorId, CaseId, CommandId};
+use crate::model::{RoleId, SopId, StepId};
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// No event yet: only `start` is accepted.
+    NotStarted,
+    /// Work is going on.
+    Open,
+    /// The case reached its end.
+    Closed,
+    /// The case was cancelled.
+    Cancelled,
+}
+
+/// An active step: one activation (token) of a task or approval gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveStep {
+    /// The step.
+    pub step: StepId,
+    /// This activation.
+    pub token: TokenId,
+    /// When it became active.
+    pub since: DateTime<Utc>,
+    /// Its SLA deadline.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Its deferred-choice deadline.
+    pub timeout_at: Option<DateTime<Utc>>,
+    /// Who holds it, once claimed or assigned.
+    pub assignee: Option<ActorId>,
+    /// The role it was transferred to, replacing the SOP's role.
+    pub transferred_to: Option<RoleId>,
+    /// On hold until then.
+    pub postponed_until: Option<DateTime<Utc>>,
+    /// Whether its SLA was breached (and it stayed active).
+    pub breached: bool,
+    /// Approvers so far (gates).
+    pub approvers: Vec<ActorId>,
+}
+
+/// A parallel split waiting for its branches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingJoin {
+    /// The split.
+    pub split: StepId,
+    /// Branches still to arrive.
+    pub remaining: u32,
+}
+
+/// The state of a case, rebuilt by folding its events with [`CaseState::apply`].
+///
+/// Folding the same events always gives the same state: it is what the engine decides
+/// commands against, and what a store rebuilds after loading a case.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CaseState {
+    case: Option<CaseId>,
+    sop: Option<(SopId, u32)>,
+    status: Option<CaseStatus>,
+    fields: FieldValues,
+    active: Vec<ActiveStep>,
+    joins: Vec<PendingJoin>,
+    /// Who performed each step, most recent first, for four-eyes checks.
+    performers: Vec<(StepId, ActorId)>,
+    /// Steps active when the case was cancelled, or the last step before it closed: what
+    /// a reopen brings back.
+    resumable: Vec<StepId>,
+    /// Events of each applied command, as `(first seq, count)`.
+    commands: HashMap<CommandId, (u64, u32)>,
+    next_token: TokenId,
+    version: u64,
+    started_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl CaseState {
+    /// The state of a case with no events.
+    pub fn new() -> CaseState {
+        CaseState::default()
+    }
+
+    /// Folds events in order.
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> CaseState {
+        let mut state = CaseState::new();
+        for event in events {
+            state.apply(event);
+        }
+        state
+    }
+
+    /// The case's id, once started.
+    pub fn case(&self) -> Option<&CaseId> {
+        self.case.as_ref()
+    }
+
+    /// The SOP id and version the case runs on, once started.
+    pub fn sop(&self) -> Option<(&SopId, u32)> {
+        self.sop.as_ref().map(|(id, v)| (id, *v))
+    }
+
+    /// Where the case is in its life.
+    pub fn status(&self) -> CaseStatus {
+        self.status.unwrap_or(CaseStatus::NotStarted)
+    }
+
+    /// Whether work can still happen.
+    pub fn is_open(&self) -> bool {
+        self.status() == CaseStatus::Open
+    }
+
+    /// The current field values.
+    pub fn fields(&self) -> &FieldValues {
+        &self.fields
+    }
+
+    /// The active steps, oldest activation first.
+    pub fn active_steps(&self) -> &[ActiveStep] {
+        &self.active
+    }
+
+    /// The active step `step`, if it is active.
+    pub fn active_step(&self, step: &StepId) -> Option<&ActiveStep> {
+        self.active.iter().find(|a| a.step == *step)
+    }
+
+    /// Parallel splits waiting for branches.
+    pub fn pending_joins(&self) -> &[PendingJoin] {
+        &self.joins
+    }
+
+    /// Who performed `step`, in any round.
+    pub fn performers_of<'a>(&'a self, step: &'a StepId) -> impl Iterator<Item = &'a ActorId> + 'a {
+        self.performers
+            .iter()
+            .filter(move |(s, _)| s == step)
+            .map(|(_, a)| a)
+    }
+
+    /// Whether `actor` performed `step` (in any round).
+    pub fn performed(&self, step: &StepId, actor: &ActorId) -> bool {
+        self.performers.iter().any(|(s, a)| s == step && a == actor)
+    }
+
+    /// The number of events applied: the version a store appends after.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When the case started.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.started_at
+    }
+
+    /// When the case last closed.
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.closed_at
+    }
+
+    /// The events an already applied command produced, as a range of `seq`s: the
+    /// earlier outcome of a repeated command.
+    pub fn outcome_of(&self, command: &CommandId) -> Option<std::ops::RangeInclusive<u64>> {
+        self.commands
+            .get(command)
+            .map(|&(first, count)| first..=first + u64::from(count) - 1)
+    }
+
+    /// Whether a command id was already applied.
+    pub fn has_applied(&self, command: &CommandId) -> bool {
+        self.commands.contains_key(command)
+    }
+
+    /// The earliest pending timer: an SLA deadline or deferred-choice timeout of an active
+    /// step (postponed steps count from the end of their hold).
+    pub fn next_timer(&self) -> Option<DateTime<Utc>> {
+        if !self.is_open() {
+            return None;
+        }
+        self.active
+            .iter()
+            .flat_map(|a| {
+                let due = a.due_at.filter(|_| !a.breached);
+                [due, a.timeout_at]
+                    .into_iter()
+                    .flatten()
+                    .map(move |t| a.postponed_until.map_or(t, |until| t.max(until)))
+            })
+            .min()
+    }
+
+    pub(crate) fn next_token(&self) -> TokenId {
+        self.next_token
+    }
+
+    pub(crate) fn resumable(&self) -> &[StepId] {
+        &self.resumable
+    }
+
+    /// Folds one event into the state.
+    ///
+    /// Events are facts: `apply` never refuses one. An event that does not fit (a
+    /// completion of a step that is not active) changes only the version, so a damaged log
+    /// still loads and can be inspected.
+    pub fn apply(&mut self, event: &Event) {
+        self.version = event.seq.max(self.version + 1);
+        match self.commands.get_mut(&event.command) {
+            Some((_, count)) => *count += 1,
+            None => {
+                self.commands.insert(event.command.clone(), (event.seq, 1));
+            }
+        }
+        match &event.kind {
+            EventKind::CaseStarted {
+                case,
+                sop,
+                version,
+                fields,
+            } => {
+                self.case = Some(case.clone());
+                self.sop = Some((sop.clone(), *version));
+                self.status = Some(CaseStatus::Open);
+                self.fields = fields.clone();
+                self.started_at = Some(event.at);
+            }
+            EventKind::StepActivated {
+                step,
+                token,
+                due_at,
+                timeout_at,
+            } => {
+                self.next_token = self.next_token.max(token + 1);
+                self.active.push(ActiveStep {
+                    step: step.clone(),
+                    token: *token,
+                    since: event.at,
+                    due_at: *due_at,
+                    timeout_at: *timeout_at,
+                    assignee: None,
+                    transferred_to: None,
+                    postponed_until: None,
+                    breached: false,
+                    approvers: Vec::new(),
+                });
+            }
+            EventKind::StepAssigned {
+                token, assignee, ..
+            } => {
+                if let Some(active) = self.token_mut(*token) {
+                    active.assignee = Some(assignee.clone());
+                }
+            }
+            EventKind::StepTransferred { token, role, .. } => {
+                if let Some(active) = self.token_mut(*token) {
+                    active.transferred_to = Some(role.clone());
+                    active.assignee = None;
+                }
+            }
+            EventKind::StepPostponed {
+                token,
+                until,
+                due_at,
+                ..
+            } => {
+                if let Some(active) = self.token_mut(*token) {
+                    active.postponed_until = Some(*until);
+                    active.due_at = *due_at;
+                }
+            }
+            EventKind::FieldsUpdated { fields } => {
+                for (field, value) in fields {
+                    self.fields.insert(field.clone(), value.clone());
+                }
+            }
+            EventKind::StepCompleted { step, token } => {
+                self.performers.push((step.clone(), event.actor.clone()));
+                self.finish(*token, step);
+            }
+            EventKind::ApprovalGranted { token, .. } => {
+                if let Some(active) = self.token_mut(*token) {
+                    active.approvers.push(event.actor.clone());
+                }
+            }
+            EventKind::GateApproved { step, token }
+            | EventKind::GateRejected { step, token, .. }
+            | EventKind::StepEscalated { step, token, .. }
+            | EventKind::TimerFired { step, token } => self.finish(*token, step),
+            EventKind::SlaBreached {
+                step,
+                token,
+                escalated,
+            } => {
+                if *escalated {
+                    self.finish(*token, step);
+                } else if let Some(active) = self.token_mut(*token) {
+                    active.breached = true;
+                }
+            }
+            EventKind::BranchesStarted { step, branches } => {
+                self.joins.push(PendingJoin {
+                    split: step.clone(),
+                    remaining: *branches,
+                });
+            }
+            EventKind::BranchJoined { split } => {
+                if let Some(position) = self.joins.iter().rposition(|j| j.split == *split) {
+                    let join = &mut self.joins[position];
+                    join.remaining = join.remaining.saturating_sub(1);
+                    if join.remaining == 0 {
+                        self.joins.remove(position);
+                    }
+                }
+            }
+            EventKind::DecisionTaken { .. } | EventKind::NoteAdded { .. } => {}
+            EventKind::CaseClosed => {
+                self.status = Some(CaseStatus::Closed);
+                self.closed_at = Some(event.at);
+                self.active.clear();
+                self.joins.clear();
+            }
+            EventKind::CaseCancelled { .. } => {
+                self.status = Some(CaseStatus::Cancelled);
+                self.closed_at = Some(event.at);
+                self.resumable = self.active.drain(..).map(|a| a.step).collect();
+                self.joins.clear();
+            }
+            EventKind::CaseReopened { .. } => {
+                self.status = Some(CaseStatus::Open);
+                self.closed_at = None;
+            }
+        }
+    }
+
+    fn token_mut(&mut self, token: TokenId) -> Option<&mut ActiveStep> {
+        self.active.iter_mut().find(|a| a.token == token)
+    }
+
+    fn finish(&mut self, token: TokenId, step: &StepId) {
+        self.active.retain(|a| a.token != token);
+        self.resumable = vec![step.clone()];
+    }
+}
