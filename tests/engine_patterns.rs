@@ -975,6 +975,46 @@ fn reopen_a_closed_case() {
 }
 
 #[test]
+fn reopen_a_cancelled_case() {
+    let mut case = start(PARALLEL);
+    case.complete("intake", &ana(), no_fields());
+    case.complete("billing", &ana(), no_fields());
+    case.cancel(&ana(), "opened by mistake");
+    let events = case.reopen(&ana(), "it was not a mistake");
+    assert_eq!(kinds(&events), ["case_reopened", "step_activated"]);
+    assert_eq!(case.active(), ["system"], "the withdrawn steps come back");
+    assert_eq!(
+        case.state.pending_joins().len(),
+        1,
+        "the join still waits for the branch that came back"
+    );
+    // The join still waits for the branch that came back: `merge` starts once, after it.
+    case.complete("system", &lea(), no_fields());
+    assert_eq!(case.active(), ["merge"]);
+    case.complete("merge", &ana(), no_fields());
+    case.assert_closed();
+}
+
+#[test]
+fn reopen_a_case_cancelled_with_both_branches_open() {
+    let mut case = start(PARALLEL);
+    case.complete("intake", &ana(), no_fields());
+    case.cancel(&ana(), "opened by mistake");
+    case.reopen(&ana(), "it was not a mistake");
+    assert_eq!(case.active(), ["billing", "system"]);
+    let events = case.complete("billing", &ana(), no_fields());
+    assert_eq!(
+        activated(&events),
+        Vec::<String>::new(),
+        "the join waits for `system`"
+    );
+    case.complete("system", &lea(), no_fields());
+    assert_eq!(case.active(), ["merge"]);
+    case.complete("merge", &ana(), no_fields());
+    case.assert_closed();
+}
+
+#[test]
 fn transfer_hands_a_step_to_another_role() {
     let mut case = start(SEQUENCE);
     case.claim("first", &ana());

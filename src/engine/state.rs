@@ -132,7 +132,7 @@ impl CaseState {
         self.active.iter().find(|a| a.step == *step)
     }
 
-    /// Parallel splits waiting for branches.
+    /// Parallel splits waiting for branches (on a cancelled case: those a reopen resumes).
     pub fn pending_joins(&self) -> &[PendingJoin] {
         &self.joins
     }
@@ -329,7 +329,8 @@ impl CaseState {
                 self.status = Some(CaseStatus::Cancelled);
                 self.closed_at = Some(event.at);
                 self.resumable = self.active.drain(..).map(|a| a.step).collect();
-                self.joins.clear();
+                // Pending joins stay: a reopen brings the withdrawn branches back, and
+                // their join must still wait for them.
             }
             EventKind::CaseReopened { .. } => {
                 self.status = Some(CaseStatus::Open);
