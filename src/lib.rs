@@ -8,6 +8,7 @@ pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod schema;
+pub mod store;
 pub mod simulate;
 
 use diagnostic::{Diagnostic, SourceFile};

@@ -1,0 +1,132 @@
+//! [`AnyStore`]: whichever store a URL names.
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::CaseId;
+use crate::model::SopId;
+
+use super::batch::Append;
+use super::error::StoreError;
+use super::memory::MemoryStore;
+use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+
+/// The store the CLI uses when none is given: the SQLite file `sopflow.db` in the current
+/// directory.
+pub const DEFAULT_URL: &str = "sqlite:sopflow.db";
+
+/// One of the stores this build has, chosen at run time by [`open`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// In memory.
+    Memory(MemoryStore),
+    /// A SQLite file.
+    #[cfg(feature = "sqlite")]
+    Sqlite(super::SqliteStore),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(super::PostgresStore),
+}
+
+/// Opens the store a URL names, creating its tables if needed:
+///
+/// - `sqlite:PATH` or `sqlite://PATH` (the file is created if missing), `sqlite::memory:`,
+///   or a plain path such as `./cases.db`: a [`SqliteStore`](super::SqliteStore);
+/// - `postgres://user:password@host:port/database` (or `postgresql://`): a
+///   `PostgresStore`, when built with the `postgres` feature;
+/// - `memory:`: a [`MemoryStore`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = sopflow::store::open("memory:").await.unwrap();
+/// assert!(matches!(store, sopflow::store::AnyStore::Memory(_)));
+/// let error = sopflow::store::open("mysql://localhost/cases").await.unwrap_err();
+/// assert!(error.to_string().starts_with("cannot open store `mysql://localhost/cases`"));
+/// # });
+/// ```
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+    let unsupported = |reason: &str| StoreError::UnsupportedUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if url == "memory:" {
+        return Ok(AnyStore::Memory(MemoryStore::new()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(AnyStore::Postgres(
+            super::PostgresStore::connect(url).await?,
+        ));
+        #[cfg(not(feature = "postgres"))]
+        return Err(unsupported(
+            "this sopflow was built without the `postgres` feature",
+        ));
+    }
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme);
+    let is_sqlite = url.starts_with("sqlite:")
+        // A plain path: no scheme, or a Windows drive letter.
+        || scheme.is_none_or(|s| s.len() == 1 || s.contains(['/', '\\', '.']));
+    if is_sqlite {
+        #[cfg(feature = "sqlite")]
+        return Ok(AnyStore::Sqlite(super::SqliteStore::open(url).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(unsupported(
+            "this sopflow was built without the `sqlite` feature",
+        ));
+    }
+    Err(unsupported(
+        "use `sqlite:PATH`, `postgres://user:password@host/database` or `memory:`",
+    ))
+}
+
+macro_rules! each {
+    ($self:ident, $store:ident => $body:expr) => {
+        match $self {
+            AnyStore::Memory($store) => $body,
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite($store) => $body,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($store) => $body,
+        }
+    };
+}
+
+impl CaseStore for AnyStore {
+    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        each!(self, store => store.append(batch).await)
+    }
+
+    async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
+        each!(self, store => store.load(case).await)
+    }
+
+    async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
+        each!(self, store => store.list(filter).await)
+    }
+
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        each!(self, store => store.claim_timers(now, owner, lease, limit).await)
+    }
+
+    async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
+        each!(self, store => store.release_timer(claim).await)
+    }
+
+    async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {
+        each!(self, store => store.put_sop_source(source).await)
+    }
+
+    async fn sop_source(&self, sop: &SopId, version: u32) -> Result<SopSource, StoreError> {
+        each!(self, store => store.sop_source(sop, version).await)
+    }
+
+    async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
+        each!(self, store => store.sop_versions().await)
+    }
+}

@@ -1,0 +1,184 @@
+//! [`Append`]: the events one command caused, checked to continue a case, with the summary
+//! row they lead to.
+
+use crate::engine::{CaseId, CaseState, EVENT_SCHEMA_VERSION, Event, EventKind};
+use crate::graph::Process;
+
+use super::codec;
+use super::error::StoreError;
+use super::{CaseSummary, SopSource};
+
+/// Events to append to one case, decided on a state of version [`Append::expected`].
+///
+/// Built by [`Append::new`], which checks that the events continue that state (their
+/// `seq`s follow on, a new case starts with `case_started`, the process is the one the case
+/// runs on) and folds them to compute the summary row the store writes beside them.
+#[derive(Debug, Clone)]
+pub struct Append {
+    case: CaseId,
+    expected: u64,
+    events: Vec<Event>,
+    encoded: Vec<String>,
+    summary: CaseSummary,
+    state: CaseState,
+    starts_on: Option<(crate::model::SopId, u32)>,
+}
+
+impl Append {
+    /// The events `events` that a command caused on a case in state `before`, running on
+    /// `process` (what [`engine::handle`](crate::engine::handle) returned).
+    ///
+    /// Fails with [`StoreError::InvalidBatch`] when there is no event, when their `seq`s do
+    /// not run on from `before.version() + 1`, when a new case does not start with
+    /// `case_started`, or when `process` is not the SOP version the case runs on.
+    pub fn new(
+        process: &Process,
+        before: &CaseState,
+        events: Vec<Event>,
+    ) -> Result<Append, StoreError> {
+        let named = before.case().cloned().or_else(|| {
+            events.iter().find_map(|e| match &e.kind {
+                EventKind::CaseStarted { case, .. } => Some(case.clone()),
+                _ => None,
+            })
+        });
+        let invalid = |reason: String| StoreError::InvalidBatch {
+            case: named.clone().unwrap_or_else(|| CaseId::new("?")),
+            reason,
+        };
+        if events.is_empty() {
+            return Err(invalid("there are no events to append".to_owned()));
+        }
+        let expected = before.version();
+        for (offset, event) in events.iter().enumerate() {
+            let seq = expected + 1 + offset as u64;
+            if event.seq != seq {
+                return Err(invalid(format!(
+                    "event {} of the batch has seq {}, but the case has {expected} events so it must be {seq}",
+                    offset + 1,
+                    event.seq
+                )));
+            }
+            if event.v == 0 || event.v > EVENT_SCHEMA_VERSION {
+                return Err(invalid(format!(
+                    "event {seq} has schema version {}, this sopflow writes version {EVENT_SCHEMA_VERSION}",
+                    event.v
+                )));
+            }
+        }
+        if expected == 0 && !matches!(events[0].kind, EventKind::CaseStarted { .. }) {
+            return Err(invalid(format!(
+                "a new case must start with `case_started`, not `{}`",
+                events[0].kind.name()
+            )));
+        }
+        if events[1..]
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::CaseStarted { .. }))
+            || (expected > 0 && matches!(events[0].kind, EventKind::CaseStarted { .. }))
+        {
+            return Err(invalid(
+                "`case_started` can only be the first event of a case".to_owned(),
+            ));
+        }
+        let mut state = before.clone();
+        for event in &events {
+            state.apply(event);
+        }
+        let Some((sop, version)) = state.sop() else {
+            return Err(invalid("the case has no `case_started` event".to_owned()));
+        };
+        if sop != process.id() || version != process.version() {
+            return Err(invalid(format!(
+                "the case runs `{sop}` version {version}, but the events were decided on `{}` version {}",
+                process.id(),
+                process.version()
+            )));
+        }
+        let starts_on = (expected == 0).then(|| (sop.clone(), version));
+        let last_at = events[events.len() - 1].at;
+        let Some(summary) = CaseSummary::of(process, &state, last_at) else {
+            return Err(invalid("the case has no id".to_owned()));
+        };
+        let encoded = events
+            .iter()
+            .map(codec::encode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("an event cannot be written as JSON: {e}")))?;
+        Ok(Append {
+            case: summary.case.clone(),
+            expected,
+            events,
+            encoded,
+            summary,
+            state,
+            starts_on,
+        })
+    }
+
+    /// The case.
+    pub fn case(&self) -> &CaseId {
+        &self.case
+    }
+
+    /// The number of events the case must have for the append to go through.
+    pub fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// The events, `seq` `expected + 1` on.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The summary row after the append.
+    pub fn summary(&self) -> &CaseSummary {
+        &self.summary
+    }
+
+    /// The case's state after the append.
+    pub fn state(&self) -> &CaseState {
+        &self.state
+    }
+
+    /// The events, the state after them.
+    pub fn into_parts(self) -> (Vec<Event>, CaseState) {
+        (self.events, self.state)
+    }
+
+    /// The events as their JSON, in order.
+    pub(crate) fn encoded(&self) -> &[String] {
+        &self.encoded
+    }
+
+    /// For a new case: the SOP version it starts on, which must be stored.
+    pub(crate) fn starts_on(&self) -> Option<(&crate::model::SopId, u32)> {
+        self.starts_on.as_ref().map(|(s, v)| (s, *v))
+    }
+
+    /// The error for a new case whose SOP version is not stored.
+    pub(crate) fn sop_not_found(&self) -> StoreError {
+        match &self.starts_on {
+            Some((sop, version)) => StoreError::SopNotFound {
+                sop: sop.clone(),
+                version: *version,
+            },
+            None => StoreError::InvalidBatch {
+                case: self.case.clone(),
+                reason: "the case does not start here".to_owned(),
+            },
+        }
+    }
+}
+
+/// Checks that a stored SOP text may be replaced by `new`: only by the same text.
+pub(crate) fn check_same_sop(stored: &str, new: &SopSource) -> Result<(), StoreError> {
+    if stored == new.text {
+        Ok(())
+    } else {
+        Err(StoreError::SopVersionExists {
+            sop: new.sop.clone(),
+            version: new.version,
+        })
+    }
+}

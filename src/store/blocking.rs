@@ -1,0 +1,166 @@
+//! [`BlockingStore`]: any store for synchronous callers.
+
+use chrono::{DateTime, Utc};
+use tokio::runtime::Runtime;
+
+use crate::engine::{CaseId, Command};
+use crate::graph::Process;
+use crate::model::SopId;
+
+use super::any::AnyStore;
+use super::batch::Append;
+use super::error::{ExecuteError, StoreError};
+use super::execute::{Executed, Processes, TimerRun};
+use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+
+/// A store with its own current-thread tokio runtime, for the CLI and other synchronous
+/// callers: each method runs the store's async method to completion.
+///
+/// Do not call it from inside a tokio runtime (it would block that runtime's thread, and
+/// tokio refuses nested `block_on`); async code uses the store directly.
+#[derive(Debug)]
+pub struct BlockingStore<S = AnyStore> {
+    runtime: Runtime,
+    store: S,
+}
+
+impl BlockingStore<AnyStore> {
+    /// Opens the store a URL names (see [`open`](super::open)): `sqlite:PATH`,
+    /// `postgres://…`, `memory:`.
+    pub fn open(url: &str) -> Result<BlockingStore<AnyStore>, StoreError> {
+        BlockingStore::with(|| super::open(url))
+    }
+}
+
+impl<S: CaseStore> BlockingStore<S> {
+    /// Starts a runtime and builds the store on it with `make` (stores must be created on
+    /// the runtime that drives them).
+    ///
+    /// ```
+    /// use sopflow::store::{BlockingStore, MemoryStore};
+    /// let store = BlockingStore::with(|| async { Ok(MemoryStore::new()) }).unwrap();
+    /// assert!(store.sop_versions().unwrap().is_empty());
+    /// ```
+    pub fn with<F, Fut>(make: F) -> Result<BlockingStore<S>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<S, StoreError>>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::Runtime)?;
+        let store = runtime.block_on(make())?;
+        Ok(BlockingStore { runtime, store })
+    }
+
+    /// The async store inside.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Runs any future on this store's runtime.
+    pub fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
+    /// [`CaseStore::append`].
+    pub fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        self.block_on(self.store.append(batch))
+    }
+
+    /// [`CaseStore::load`].
+    pub fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
+        self.block_on(self.store.load(case))
+    }
+
+    /// [`CaseStore::list`].
+    pub fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
+        self.block_on(self.store.list(filter))
+    }
+
+    /// [`CaseStore::claim_timers`].
+    pub fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        self.block_on(self.store.claim_timers(now, owner, lease, limit))
+    }
+
+    /// [`CaseStore::release_timer`].
+    pub fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
+        self.block_on(self.store.release_timer(claim))
+    }
+
+    /// [`CaseStore::save_sop`]: parses, compiles and stores an SOP text.
+    pub fn save_sop(&self, name: &str, text: &str) -> Result<Process, StoreError> {
+        self.block_on(self.store.save_sop(name, text))
+    }
+
+    /// [`CaseStore::load_process`].
+    pub fn load_process(&self, sop: &SopId, version: u32) -> Result<Process, StoreError> {
+        self.block_on(self.store.load_process(sop, version))
+    }
+
+    /// [`CaseStore::sop_source`].
+    pub fn sop_source(&self, sop: &SopId, version: u32) -> Result<SopSource, StoreError> {
+        self.block_on(self.store.sop_source(sop, version))
+    }
+
+    /// [`CaseStore::sop_versions`].
+    pub fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
+        self.block_on(self.store.sop_versions())
+    }
+
+    /// [`execute`](super::execute): load, decide, append.
+    pub fn execute(
+        &self,
+        process: &Process,
+        case: &CaseId,
+        command: Command,
+        now: DateTime<Utc>,
+    ) -> Result<Executed, ExecuteError> {
+        self.block_on(super::execute(&self.store, process, case, command, now))
+    }
+
+    /// [`execute_with_retry`](super::execute_with_retry).
+    pub fn execute_with_retry(
+        &self,
+        process: &Process,
+        case: &CaseId,
+        command: Command,
+        now: DateTime<Utc>,
+        attempts: u32,
+    ) -> Result<Executed, ExecuteError> {
+        self.block_on(super::execute_with_retry(
+            &self.store,
+            process,
+            case,
+            command,
+            now,
+            attempts,
+        ))
+    }
+
+    /// [`fire_due_timers`](super::fire_due_timers).
+    pub fn fire_due_timers(
+        &self,
+        processes: &Processes,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<TimerRun, StoreError> {
+        self.block_on(super::fire_due_timers(
+            &self.store,
+            processes,
+            owner,
+            now,
+            lease,
+            limit,
+        ))
+    }
+}

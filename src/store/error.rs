@@ -1,0 +1,144 @@
+//! Why a store operation failed.
+
+use crate::engine::{CaseId, CommandError};
+use crate::model::SopId;
+
+/// A store operation that failed, with what and why. Every message is a sentence for the
+/// person reading the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Someone appended to the case since it was loaded: nothing was written. Load the case
+    /// again, decide the command again and retry ([`execute_with_retry`](super::execute_with_retry)
+    /// does exactly that).
+    #[error(
+        "case `{case}` changed while the command was decided: expected version {expected}, found {actual}; load the case again and retry"
+    )]
+    Conflict {
+        /// The case.
+        case: CaseId,
+        /// The version the append expected (the number of events it was decided on).
+        expected: u64,
+        /// The version found in the store.
+        actual: u64,
+    },
+    /// No case has this id.
+    #[error("case `{case}` does not exist in this store")]
+    NotFound {
+        /// The case.
+        case: CaseId,
+    },
+    /// No SOP with this id and version was saved.
+    #[error("SOP `{sop}` version {version} is not in this store; save it with `save_sop` first")]
+    SopNotFound {
+        /// The SOP.
+        sop: SopId,
+        /// Its version.
+        version: u32,
+    },
+    /// An SOP version was saved before with other text. Versions are immutable, because
+    /// running cases finish on the version they started on.
+    #[error(
+        "SOP `{sop}` version {version} is already stored with different text; give the changed SOP a new version"
+    )]
+    SopVersionExists {
+        /// The SOP.
+        sop: SopId,
+        /// Its version.
+        version: u32,
+    },
+    /// An SOP text that does not parse or compile.
+    #[error("SOP `{name}` cannot be used: {reason}")]
+    InvalidSop {
+        /// The source name (a path).
+        name: String,
+        /// The first error, with its line and column.
+        reason: String,
+    },
+    /// The events handed to an append do not continue the case (wrong `seq`, no
+    /// `case_started` first, another SOP version): a bug in the caller, not a conflict.
+    #[error("events for case `{case}` cannot be appended: {reason}")]
+    InvalidBatch {
+        /// The case (`?` when the events do not name one).
+        case: CaseId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The stored history of a case cannot be read back.
+    #[error("the stored history of case `{case}` is damaged at event {seq}: {reason}")]
+    Corrupt {
+        /// The case.
+        case: CaseId,
+        /// The first damaged event.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A store URL this build cannot open.
+    #[error("cannot open store `{url}`: {reason}")]
+    UnsupportedUrl {
+        /// The URL given.
+        url: String,
+        /// Why, and what would work.
+        reason: String,
+    },
+    /// The store was written by a newer sopflow, with a schema this one does not know.
+    #[error("the store has schema version {found}, newer than the {supported} this sopflow reads")]
+    SchemaTooNew {
+        /// The store's schema version.
+        found: i64,
+        /// The newest this build reads.
+        supported: i64,
+    },
+    /// The database refused or failed an operation (connection lost, disk full, a lock
+    /// held too long).
+    #[error("the database failed while {operation}: {source}")]
+    Database {
+        /// What the store was doing (`appending events to case T-1`).
+        operation: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The blocking wrapper could not start its runtime.
+    #[error("cannot start the store's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl StoreError {
+    /// Whether retrying the operation after loading the case again can succeed: true for
+    /// [`StoreError::Conflict`] only.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn database(
+        operation: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database {
+            operation: operation.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Why [`execute`](super::execute) did not move a case on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError {
+    /// The engine refused the command; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// Loading or appending failed; a [`StoreError::Conflict`] means nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ExecuteError {
+    /// Whether it is a version conflict, worth retrying.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ExecuteError::Store(e) if e.is_conflict())
+    }
+}

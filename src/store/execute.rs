@@ -1,0 +1,227 @@
+//! Engine and store together: load → decide → append, retries, and firing due timers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::{self, Action, CaseId, CaseState, Command, Event};
+use crate::graph::Process;
+use crate::model::SopId;
+
+use super::batch::Append;
+use super::error::{ExecuteError, StoreError};
+use super::{CaseStore, StoredCase, TimerClaim};
+
+/// The actor id of the `tick` commands [`fire_due_timers`] sends.
+pub const TIMER_ACTOR: &str = "sopflow-timer";
+
+/// What a command did to a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The events the command caused and the store now holds. For a command whose id the
+    /// case had already applied, the events it caused then.
+    pub events: Vec<Event>,
+    /// The case's state after them.
+    pub state: CaseState,
+    /// Whether the command had been applied before (a repeated command id): nothing new
+    /// was written.
+    pub duplicate: bool,
+    /// How many version conflicts were met (and retried) on the way.
+    pub conflicts: u32,
+}
+
+/// Sends `command` to case `case` running on `process` at `now`: loads the case (a case
+/// with no event starts empty), decides the command with [`engine::handle`] and appends the
+/// events with the version it loaded. Returns the events and the new state.
+///
+/// A command whose id the case already applied writes nothing and returns its earlier
+/// events (`duplicate`). A command the engine refuses is [`ExecuteError::Refused`]. If
+/// someone appended in between, the result is a [`StoreError::Conflict`] and nothing is
+/// written: call again, or use [`execute_with_retry`].
+pub async fn execute<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &CaseId,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Executed, ExecuteError> {
+    if let Action::Start { case: started, .. } = &command.action
+        && started != case
+    {
+        return Err(StoreError::InvalidBatch {
+            case: case.clone(),
+            reason: format!("the start command opens case `{started}`"),
+        }
+        .into());
+    }
+    let StoredCase { events, state } = match store.load(case).await {
+        Ok(stored) => stored,
+        Err(StoreError::NotFound { .. }) => StoredCase {
+            events: Vec::new(),
+            state: CaseState::new(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(seqs) = state.outcome_of(&command.id) {
+        let earlier = events
+            .into_iter()
+            .filter(|e| seqs.contains(&e.seq))
+            .collect();
+        return Ok(Executed {
+            events: earlier,
+            state,
+            duplicate: true,
+            conflicts: 0,
+        });
+    }
+    let new_events = engine::handle(process, &state, command, now)?;
+    if new_events.is_empty() {
+        return Ok(Executed {
+            events: new_events,
+            state,
+            duplicate: false,
+            conflicts: 0,
+        });
+    }
+    let batch = Append::new(process, &state, new_events)?;
+    store.append(&batch).await?;
+    let (events, state) = batch.into_parts();
+    Ok(Executed {
+        events,
+        state,
+        duplicate: false,
+        conflicts: 0,
+    })
+}
+
+/// [`execute`], retried up to `attempts` times in all while it meets version conflicts.
+///
+/// Each retry loads the case again and decides the command again on the new state, so a
+/// command that no longer fits is refused then, and one that another sender already
+/// applied (same command id) comes back as a duplicate. `Executed::conflicts` counts the
+/// conflicts met; after the last attempt the conflict is returned.
+pub async fn execute_with_retry<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &CaseId,
+    command: Command,
+    now: DateTime<Utc>,
+    attempts: u32,
+) -> Result<Executed, ExecuteError> {
+    let mut conflicts = 0;
+    loop {
+        match execute(store, process, case, command.clone(), now).await {
+            Ok(mut executed) => {
+                executed.conflicts = conflicts;
+                return Ok(executed);
+            }
+            Err(e) if e.is_conflict() && conflicts + 1 < attempts.max(1) => {
+                conflicts += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Compiled processes by SOP id and version, loaded from a store once and shared.
+#[derive(Debug, Default)]
+pub struct Processes {
+    cache: Mutex<HashMap<(SopId, u32), Arc<Process>>>,
+}
+
+impl Processes {
+    /// An empty cache.
+    pub fn new() -> Processes {
+        Processes::default()
+    }
+
+    /// Adds a process compiled elsewhere (as returned by `save_sop`).
+    pub fn insert(&self, process: Process) -> Arc<Process> {
+        let key = (process.id().clone(), process.version());
+        let process = Arc::new(process);
+        self.lock().insert(key, Arc::clone(&process));
+        process
+    }
+
+    /// The process of an SOP version, loading and compiling it from `store` the first time.
+    pub async fn get<S: CaseStore>(
+        &self,
+        store: &S,
+        sop: &SopId,
+        version: u32,
+    ) -> Result<Arc<Process>, StoreError> {
+        let key = (sop.clone(), version);
+        if let Some(process) = self.lock().get(&key) {
+            return Ok(Arc::clone(process));
+        }
+        let process = Arc::new(store.load_process(sop, version).await?);
+        Ok(Arc::clone(self.lock().entry(key).or_insert(process)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SopId, u32), Arc<Process>>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What one [`fire_due_timers`] round did.
+#[derive(Debug, Default)]
+pub struct TimerRun {
+    /// Cases whose timers fired, with the events that caused.
+    pub fired: Vec<(CaseId, Vec<Event>)>,
+    /// Claimed cases where nothing was due after all (another worker was quicker): their
+    /// claims were released.
+    pub idle: Vec<CaseId>,
+    /// Cases whose tick failed, with why; their claims were released.
+    pub failed: Vec<(CaseId, ExecuteError)>,
+}
+
+/// One round of the clock: claims up to `limit` cases whose timers are due at `now` for
+/// `owner` (a lease of `lease`), sends each a `tick` ([`TimerClaim::tick_command`]) and
+/// releases the claims that led to no append.
+///
+/// Run it periodically from every app instance: claims keep two instances off the same
+/// case, and the tick's command id makes a timer fire once even if a lease expired.
+pub async fn fire_due_timers<S: CaseStore>(
+    store: &S,
+    processes: &Processes,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u32,
+) -> Result<TimerRun, StoreError> {
+    let claims = store.claim_timers(now, owner, lease, limit).await?;
+    let mut run = TimerRun::default();
+    for claim in claims {
+        let outcome = match processes.get(store, &claim.sop, claim.sop_version).await {
+            Ok(process) => tick(store, &process, &claim, now).await,
+            Err(e) => Err(e.into()),
+        };
+        match outcome {
+            Ok(executed) if !executed.events.is_empty() && !executed.duplicate => {
+                run.fired.push((claim.case, executed.events));
+            }
+            Ok(_) => {
+                store.release_timer(&claim).await?;
+                run.idle.push(claim.case);
+            }
+            Err(e) => {
+                store.release_timer(&claim).await?;
+                run.failed.push((claim.case, e));
+            }
+        }
+    }
+    Ok(run)
+}
+
+async fn tick<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    claim: &TimerClaim,
+    now: DateTime<Utc>,
+) -> Result<Executed, ExecuteError> {
+    execute_with_retry(store, process, &claim.case, claim.tick_command(), now, 5).await
+}

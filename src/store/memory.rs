@@ -1,0 +1,203 @@
+//! [`MemoryStore`]: cases in memory, for tests and examples.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::{CaseId, CaseState};
+use crate::model::SopId;
+
+use super::batch::{Append, check_same_sop};
+use super::codec;
+use super::error::StoreError;
+use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+
+/// A store in memory: everything is lost when the last clone is dropped. Clones share
+/// the same cases. Events are kept as their JSON, like the database stores do, so a test on
+/// memory exercises the same encoding.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    cases: BTreeMap<CaseId, MemoryCase>,
+    sops: BTreeMap<(SopId, u32), SopSource>,
+}
+
+#[derive(Debug)]
+struct MemoryCase {
+    events: Vec<String>,
+    summary: CaseSummary,
+    lease: Option<(String, DateTime<Utc>)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves whole values behind: every change below
+        // is made after its checks, in one step.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl CaseStore for MemoryStore {
+    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some((sop, version)) = batch.starts_on()
+            && !inner.sops.contains_key(&(sop.clone(), version))
+            && !inner.cases.contains_key(batch.case())
+        {
+            return Err(batch.sop_not_found());
+        }
+        let actual = inner
+            .cases
+            .get(batch.case())
+            .map_or(0, |c| c.events.len() as u64);
+        if actual != batch.expected() {
+            return Err(StoreError::Conflict {
+                case: batch.case().clone(),
+                expected: batch.expected(),
+                actual,
+            });
+        }
+        let summary = batch.summary().clone();
+        match inner.cases.get_mut(batch.case()) {
+            Some(case) => {
+                case.events.extend(batch.encoded().iter().cloned());
+                case.summary = summary;
+                case.lease = None;
+            }
+            None => {
+                inner.cases.insert(
+                    batch.case().clone(),
+                    MemoryCase {
+                        events: batch.encoded().to_vec(),
+                        summary,
+                        lease: None,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
+        let rows: Vec<String> = {
+            let inner = self.lock();
+            match inner.cases.get(case) {
+                Some(stored) => stored.events.clone(),
+                None => return Err(StoreError::NotFound { case: case.clone() }),
+            }
+        };
+        let events = codec::decode_history(
+            case,
+            rows.iter()
+                .enumerate()
+                .map(|(i, json)| (i as i64 + 1, json)),
+        )?;
+        let state = CaseState::replay(&events);
+        Ok(StoredCase { events, state })
+    }
+
+    async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
+        let inner = self.lock();
+        let limit = filter.limit.map_or(usize::MAX, |l| l as usize);
+        Ok(inner
+            .cases
+            .values()
+            .map(|c| &c.summary)
+            .filter(|s| filter.matches(s))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let mut inner = self.lock();
+        let mut due: Vec<(DateTime<Utc>, CaseId)> = inner
+            .cases
+            .values()
+            .filter(|c| c.lease.as_ref().is_none_or(|(_, until)| *until <= now))
+            .filter_map(|c| {
+                c.summary
+                    .next_timer
+                    .filter(|t| *t <= now)
+                    .map(|t| (t, c.summary.case.clone()))
+            })
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        let lease_until = now + lease;
+        let mut claims = Vec::with_capacity(due.len());
+        for (due_at, case) in due {
+            if let Some(stored) = inner.cases.get_mut(&case) {
+                stored.lease = Some((owner.to_owned(), lease_until));
+                claims.push(TimerClaim {
+                    case,
+                    sop: stored.summary.sop.clone(),
+                    sop_version: stored.summary.sop_version,
+                    version: stored.summary.version,
+                    due_at,
+                    owner: owner.to_owned(),
+                    lease_until,
+                });
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(stored) = inner.cases.get_mut(&claim.case)
+            && stored
+                .lease
+                .as_ref()
+                .is_some_and(|(owner, until)| *owner == claim.owner && *until == claim.lease_until)
+        {
+            stored.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let key = (source.sop.clone(), source.version);
+        match inner.sops.get(&key) {
+            Some(stored) => check_same_sop(&stored.text, source),
+            None => {
+                inner.sops.insert(key, source.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn sop_source(&self, sop: &SopId, version: u32) -> Result<SopSource, StoreError> {
+        self.lock()
+            .sops
+            .get(&(sop.clone(), version))
+            .cloned()
+            .ok_or_else(|| StoreError::SopNotFound {
+                sop: sop.clone(),
+                version,
+            })
+    }
+
+    async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
+        Ok(self.lock().sops.keys().cloned().collect())
+    }
+}

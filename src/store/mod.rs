@@ -1,0 +1,444 @@
+//! Cases persisted: their events, a summary row per case for work queues and timers, and
+//! the text of every SOP version a case runs on.
+//!
+//! A [`CaseStore`] keeps each case as the list of its [`Event`]s, in their documented JSON
+//! form (schema version in a `v` column). Writing is appending: [`CaseStore::append`] takes
+//! an [`Append`] (the events a command caused, decided on a state of a known version) and
+//! writes all of them or none, only if the case still has that version. A stale append is
+//! a [`StoreError::Conflict`] the caller retries by loading again; it never overwrites or
+//! duplicates anything. Reading is [`CaseStore::load`]: the events, folded into a
+//! [`CaseState`] by [`CaseState::replay`].
+//!
+//! [`execute`] ties engine and store together (load → [`engine::handle`](crate::engine::handle)
+//! → append), and [`execute_with_retry`] retries conflicts. [`fire_due_timers`] is the
+//! clock's side: claim the cases whose timers are due, tick them, release.
+//!
+//! # Stores
+//! | URL | store | for |
+//! |---|---|---|
+//! | `sqlite:PATH` (default [`DEFAULT_URL`], `sqlite:sopflow.db`) or a plain path | [`SqliteStore`] | the embedded default: one file, WAL, one transaction per append |
+//! | `postgres://user:password@host/db` | `PostgresStore` (cargo feature `postgres`) | several app instances sharing the work |
+//! | `memory:` | [`MemoryStore`] | tests |
+//!
+//! [`open`] picks one by URL; [`BlockingStore`] wraps any store for synchronous callers
+//! (the CLI) with its own current-thread tokio runtime.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use chrono::{TimeZone, Utc};
+//! use sopflow::engine::{Action, Actor, CaseId, Command};
+//! use sopflow::model::RoleId;
+//! use sopflow::store::BlockingStore;
+//!
+//! let store = BlockingStore::open("memory:")?;
+//! let process = store.save_sop("hello.yaml", "
+//! id: hello
+//! version: 1
+//! title: Say hello
+//! department: Customer Service
+//! roles: { agent: Support team member }
+//! steps:
+//!   - { id: greet, title: Greet the customer, role: agent, end: true }
+//! ")?;
+//! let ana = Actor::new("ana", [RoleId::new("agent")?]);
+//! let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+//! let case = CaseId::new("T-1");
+//! let start = Command::new("c1", ana, Action::Start { case: case.clone(), fields: Default::default() });
+//! let executed = store.execute(&process, &case, start, now)?;
+//! assert_eq!(executed.events.len(), 2); // case_started, step_activated
+//! assert_eq!(store.load(&case)?.state.version(), 2);
+//! # Ok(()) }
+//! ```
+//!
+//! Architecture invariant: a store never decides anything about a case. It writes what the
+//! engine decided, checks only that the events continue the stored history, and derives
+//! its summary rows from the same fold ([`CaseState::apply`]) that replays the case.
+
+mod any;
+mod batch;
+mod blocking;
+mod codec;
+mod error;
+mod execute;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+pub use any::{AnyStore, DEFAULT_URL, open};
+pub use batch::Append;
+pub use blocking::BlockingStore;
+pub use error::{ExecuteError, StoreError};
+pub use execute::{
+    Executed, Processes, TIMER_ACTOR, TimerRun, execute, execute_with_retry, fire_due_timers,
+};
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use crate::engine::{Action, Actor, CaseId, CaseState, CaseStatus, Command, Event};
+use crate::graph::Process;
+use crate::model::{RoleId, SopId};
+
+/// Where cases live. Implemented by [`MemoryStore`], [`SqliteStore`], `PostgresStore` and
+/// [`AnyStore`]; every implementation passes the same conformance suite.
+///
+/// Methods return `Send` futures, so a store can be shared (`Arc`) between tokio tasks.
+pub trait CaseStore: Send + Sync {
+    /// Writes the events of `batch` after the `batch.expected()` events the case has, all
+    /// or none, and updates the case's summary row in the same transaction (releasing any
+    /// timer claim on it).
+    ///
+    /// Fails with [`StoreError::Conflict`] if the case has another version (someone else
+    /// appended first, or the case already exists when a new one is started): nothing is
+    /// written. Fails with [`StoreError::SopNotFound`] when a case starts on an SOP version
+    /// that was not saved.
+    fn append(&self, batch: &Append) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The events of a case, in order, and the state they fold into.
+    ///
+    /// Fails with [`StoreError::NotFound`] for a case with no event, and with
+    /// [`StoreError::Corrupt`] when a stored event cannot be read back.
+    fn load(&self, case: &CaseId) -> impl Future<Output = Result<StoredCase, StoreError>> + Send;
+
+    /// Summaries of the cases that match `filter`, ordered by case id.
+    fn list(
+        &self,
+        filter: &CaseFilter,
+    ) -> impl Future<Output = Result<Vec<CaseSummary>, StoreError>> + Send;
+
+    /// Claims up to `limit` cases whose next timer is due at `now` and that nobody holds a
+    /// live claim on, for `owner`, until `now + lease`. Earliest timer first.
+    ///
+    /// Two callers never get the same case while a claim lives. A claim ends with the
+    /// next append to the case, with [`CaseStore::release_timer`], or when it expires.
+    fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TimerClaim>, StoreError>> + Send;
+
+    /// Gives up a claim that led to no append (the tick had nothing to do). A claim that
+    /// is no longer held (expired and taken by someone else) is left alone.
+    fn release_timer(
+        &self,
+        claim: &TimerClaim,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores the text of an SOP version. Saving the same text again does nothing; other
+    /// text under a stored version is [`StoreError::SopVersionExists`]. Checks nothing
+    /// else: [`CaseStore::save_sop`] parses and compiles first.
+    fn put_sop_source(
+        &self,
+        source: &SopSource,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The stored text of an SOP version, or [`StoreError::SopNotFound`].
+    fn sop_source(
+        &self,
+        sop: &SopId,
+        version: u32,
+    ) -> impl Future<Output = Result<SopSource, StoreError>> + Send;
+
+    /// Every stored SOP version, by id then version.
+    fn sop_versions(&self) -> impl Future<Output = Result<Vec<(SopId, u32)>, StoreError>> + Send;
+
+    /// Parses and compiles an SOP text and stores it, returning the compiled process.
+    ///
+    /// Fails with [`StoreError::InvalidSop`] when the text has an error diagnostic (run
+    /// [`crate::check`] to see them all), and [`StoreError::SopVersionExists`] when the
+    /// version was saved with other text.
+    fn save_sop(
+        &self,
+        name: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<Process, StoreError>> + Send {
+        async move {
+            let process = compile_source(name, text)?;
+            self.put_sop_source(&SopSource {
+                sop: process.id().clone(),
+                version: process.version(),
+                name: name.to_owned(),
+                text: text.to_owned(),
+            })
+            .await?;
+            Ok(process)
+        }
+    }
+
+    /// Loads and compiles a stored SOP version: what a case that started on it runs on,
+    /// however many versions came after.
+    fn load_process(
+        &self,
+        sop: &SopId,
+        version: u32,
+    ) -> impl Future<Output = Result<Process, StoreError>> + Send {
+        async move {
+            let source = self.sop_source(sop, version).await?;
+            compile_source(&source.name, &source.text)
+        }
+    }
+}
+
+/// Parses and compiles an SOP text into a process, or says why it cannot be used.
+pub(crate) fn compile_source(name: &str, text: &str) -> Result<Process, StoreError> {
+    let sop = crate::parse::parse_sop(name, text).map_err(|error| StoreError::InvalidSop {
+        name: name.to_owned(),
+        reason: format!("{}: {}", error.span, error.message),
+    })?;
+    let compilation = crate::graph::compile(&sop);
+    match compilation.process {
+        Some(process) => Ok(process),
+        None => {
+            let errors: Vec<_> = compilation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .collect();
+            let reason = match errors.first() {
+                Some(first) if errors.len() > 1 => format!(
+                    "{}: {} (and {} more errors)",
+                    first.span,
+                    first.message,
+                    errors.len() - 1
+                ),
+                Some(first) => format!("{}: {}", first.span, first.message),
+                None => "it does not compile".to_owned(),
+            };
+            Err(StoreError::InvalidSop {
+                name: name.to_owned(),
+                reason,
+            })
+        }
+    }
+}
+
+/// The stored text of one SOP version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SopSource {
+    /// The SOP's id.
+    pub sop: SopId,
+    /// Its version.
+    pub version: u32,
+    /// The name it was saved under (a path), for diagnostics.
+    pub name: String,
+    /// The YAML text.
+    pub text: String,
+}
+
+/// A case as loaded: its events and the state they fold into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCase {
+    /// Every event, `seq` 1, 2, 3, …
+    pub events: Vec<Event>,
+    /// `CaseState::replay(&events)`.
+    pub state: CaseState,
+}
+
+/// The per-case row a store keeps beside the events, rewritten by every append from the
+/// state the events fold into. What lists and work queues filter on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    /// The case.
+    pub case: CaseId,
+    /// The SOP it runs.
+    pub sop: SopId,
+    /// The SOP version it runs, to the end.
+    pub sop_version: u32,
+    /// Where it is.
+    pub status: CaseStatus,
+    /// Its number of events.
+    pub version: u64,
+    /// The roles that may act on its active steps, sorted, without repeats.
+    pub roles: Vec<RoleId>,
+    /// Its earliest pending timer ([`CaseState::next_timer`]).
+    pub next_timer: Option<DateTime<Utc>>,
+    /// When its last event happened.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CaseSummary {
+    /// The summary of a case in `state`, running on `process`.
+    ///
+    /// Returns `None` for a case that has not started.
+    pub fn of(process: &Process, state: &CaseState, updated_at: DateTime<Utc>) -> Option<Self> {
+        let case = state.case()?.clone();
+        let (sop, sop_version) = state.sop()?;
+        let mut roles: Vec<RoleId> = state
+            .active_steps()
+            .iter()
+            .filter_map(|active| {
+                if let Some(role) = &active.transferred_to {
+                    return Some(role.clone());
+                }
+                let node = process.step(&active.step)?;
+                match &process.node(node).kind {
+                    crate::graph::NodeKind::Task(task) => Some(task.role.clone()),
+                    crate::graph::NodeKind::Approval(gate) => Some(gate.by.clone()),
+                    _ => None,
+                }
+            })
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Some(CaseSummary {
+            case,
+            sop: sop.clone(),
+            sop_version,
+            status: state.status(),
+            version: state.version(),
+            roles,
+            next_timer: state.next_timer(),
+            updated_at,
+        })
+    }
+}
+
+/// Which cases [`CaseStore::list`] returns: every condition set must hold.
+///
+/// ```
+/// use sopflow::engine::CaseStatus;
+/// use sopflow::store::CaseFilter;
+/// let queue = CaseFilter::all()
+///     .status(CaseStatus::Open)
+///     .role("team_leader".parse().unwrap())
+///     .limit(50);
+/// assert_eq!(queue.limit, Some(50));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// Cases on this SOP.
+    pub sop: Option<SopId>,
+    /// Cases on this SOP version (with or without `sop`).
+    pub sop_version: Option<u32>,
+    /// Cases in this status.
+    pub status: Option<CaseStatus>,
+    /// Cases with an active step this role may act on: the role's work queue.
+    pub role: Option<RoleId>,
+    /// Cases whose id sorts after this one: the next page.
+    pub after: Option<CaseId>,
+    /// At most this many cases.
+    pub limit: Option<u32>,
+}
+
+impl CaseFilter {
+    /// Every case.
+    pub fn all() -> CaseFilter {
+        CaseFilter::default()
+    }
+
+    /// Only cases on `sop` (any version).
+    pub fn sop(mut self, sop: SopId) -> CaseFilter {
+        self.sop = Some(sop);
+        self
+    }
+
+    /// Only cases on this SOP version.
+    pub fn sop_version(mut self, version: u32) -> CaseFilter {
+        self.sop_version = Some(version);
+        self
+    }
+
+    /// Only cases in `status`.
+    pub fn status(mut self, status: CaseStatus) -> CaseFilter {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only cases with an active step for `role`.
+    pub fn role(mut self, role: RoleId) -> CaseFilter {
+        self.role = Some(role);
+        self
+    }
+
+    /// Only cases whose id sorts after `case` (paging).
+    pub fn after(mut self, case: CaseId) -> CaseFilter {
+        self.after = Some(case);
+        self
+    }
+
+    /// At most `limit` cases.
+    pub fn limit(mut self, limit: u32) -> CaseFilter {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether a summary matches (all conditions but paging).
+    pub fn matches(&self, summary: &CaseSummary) -> bool {
+        self.sop.as_ref().is_none_or(|s| *s == summary.sop)
+            && self.sop_version.is_none_or(|v| v == summary.sop_version)
+            && self.status.is_none_or(|s| s == summary.status)
+            && self.role.as_ref().is_none_or(|r| summary.roles.contains(r))
+            && self.after.as_ref().is_none_or(|a| summary.case > *a)
+    }
+}
+
+/// A case whose timer is due, claimed by one worker until `lease_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerClaim {
+    /// The case.
+    pub case: CaseId,
+    /// The SOP it runs.
+    pub sop: SopId,
+    /// The SOP version it runs.
+    pub sop_version: u32,
+    /// Its version when claimed.
+    pub version: u64,
+    /// The timer that is due.
+    pub due_at: DateTime<Utc>,
+    /// Who holds the claim.
+    pub owner: String,
+    /// When the claim lapses if nothing releases it.
+    pub lease_until: DateTime<Utc>,
+}
+
+impl TimerClaim {
+    /// The `tick` command that fires the due timer, sent by [`TIMER_ACTOR`].
+    ///
+    /// Its id names the case version and the timer, so two workers that fire the same
+    /// timer send the same command, and the engine applies it once.
+    pub fn tick_command(&self) -> Command {
+        Command::new(
+            format!(
+                "timer:{}:{}",
+                self.version,
+                self.due_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            ),
+            Actor::new(TIMER_ACTOR, []),
+            Action::Tick,
+        )
+    }
+}
+
+/// The status as stored (its JSON name).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn status_name(status: CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::NotStarted => "not_started",
+        CaseStatus::Open => "open",
+        CaseStatus::Closed => "closed",
+        CaseStatus::Cancelled => "cancelled",
+    }
+}
+
+/// The status from its stored name.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn status_from_name(name: &str) -> Option<CaseStatus> {
+    Some(match name {
+        "not_started" => CaseStatus::NotStarted,
+        "open" => CaseStatus::Open,
+        "closed" => CaseStatus::Closed,
+        "cancelled" => CaseStatus::Cancelled,
+        _ => return None,
+    })
+}

@@ -1,0 +1,584 @@
+//! [`PostgresStore`]: cases in PostgreSQL, shared by several app instances.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::engine::{CaseId, CaseState};
+use crate::model::{RoleId, SopId};
+
+use super::batch::{Append, check_same_sop};
+use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
+use super::error::StoreError;
+use super::{
+    CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim, status_from_name,
+    status_name,
+};
+
+/// The schema version this code writes and reads.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Serializes table creation between instances starting at once.
+const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sopflow_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sops (
+    sop_id TEXT COLLATE "C" NOT NULL,
+    version BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (sop_id, version)
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT COLLATE "C" PRIMARY KEY,
+    sop_id TEXT COLLATE "C" NOT NULL,
+    sop_version BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    roles TEXT NOT NULL,
+    next_timer_us BIGINT,
+    updated_at_us BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until_us BIGINT,
+    FOREIGN KEY (sop_id, sop_version) REFERENCES sops (sop_id, version)
+);
+CREATE TABLE IF NOT EXISTS events (
+    case_id TEXT COLLATE "C" NOT NULL REFERENCES cases (case_id),
+    seq BIGINT NOT NULL,
+    v INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at_us BIGINT NOT NULL,
+    command TEXT NOT NULL,
+    payload JSON NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE IF NOT EXISTS case_roles (
+    case_id TEXT COLLATE "C" NOT NULL REFERENCES cases (case_id),
+    role TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (case_id, role)
+);
+CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
+CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
+CREATE INDEX IF NOT EXISTS cases_status ON cases (status);
+"#;
+
+/// How to connect a [`PostgresStore`].
+///
+/// ```
+/// use sopflow::store::PostgresOptions;
+/// let options = PostgresOptions::new("postgres://sopflow:sopflow@localhost/sopflow")
+///     .schema("support")
+///     .max_connections(16);
+/// assert_eq!(options.max_connections, 16);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// The schema the tables live in (created if missing); `None` for the connection's
+    /// default (`public`). Lowercase letters, digits and `_`.
+    pub schema: Option<String>,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+}
+
+impl PostgresOptions {
+    /// Options for `url`, in the default schema, with at most 10 connections.
+    pub fn new(url: impl Into<String>) -> PostgresOptions {
+        PostgresOptions {
+            url: url.into(),
+            schema: None,
+            max_connections: 10,
+        }
+    }
+
+    /// Keeps the tables in `schema`.
+    pub fn schema(mut self, schema: impl Into<String>) -> PostgresOptions {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Opens at most `max` connections.
+    pub fn max_connections(mut self, max: u32) -> PostgresOptions {
+        self.max_connections = max;
+        self
+    }
+}
+
+/// Cases in PostgreSQL: for several app instances sharing the work.
+///
+/// An append is one transaction that locks the case's summary row (`SELECT … FOR
+/// UPDATE`), checks its version, writes the events (primary key `(case_id, seq)`) and
+/// rewrites the row; two instances starting the same case meet on the primary key of
+/// `cases` and one gets a [`StoreError::Conflict`]. Timers are claimed with
+/// `FOR UPDATE SKIP LOCKED`, so instances polling at once take disjoint cases.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and creates the tables if needed, in the default schema.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_with(&PostgresOptions::new(url)).await
+    }
+
+    /// Connects with `options` and creates the schema and tables if needed.
+    pub async fn connect_with(options: &PostgresOptions) -> Result<PostgresStore, StoreError> {
+        let unsupported = |reason: String| StoreError::UnsupportedUrl {
+            url: redact(&options.url),
+            reason,
+        };
+        let mut connect: PgConnectOptions = options
+            .url
+            .parse()
+            .map_err(|e| unsupported(format!("it is not a PostgreSQL URL ({e})")))?;
+        if let Some(schema) = &options.schema {
+            check_schema_name(schema).map_err(unsupported)?;
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect)
+            .await
+            .map_err(|e| {
+                StoreError::database(format!("connecting to {}", redact(&options.url)), e)
+            })?;
+        migrate(&pool, options.schema.as_deref()).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the connections, waiting for running operations to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn check_schema_name(schema: &str) -> Result<(), String> {
+    let valid = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "the schema name `{schema}` must be lowercase letters, digits and `_`, at most 63 bytes"
+        ))
+    }
+}
+
+async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> {
+    let fail = |e| StoreError::database("creating the store's tables", e);
+    let mut tx = pool.begin().await.map_err(fail)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+    if let Some(schema) = schema {
+        // The name was checked to be a plain lowercase identifier.
+        let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+        sqlx::raw_sql(AssertSqlSafe(create))
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+    }
+    sqlx::raw_sql(SCHEMA)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+    sqlx::query(
+        "INSERT INTO sopflow_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(SCHEMA_VERSION.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(fail)?;
+    let found: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
+    let found: i64 = found.parse().unwrap_or(i64::MAX);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<CaseSummary, StoreError> {
+    let get = |e: sqlx::Error| StoreError::database("listing cases", e);
+    let case = CaseId::new(row.try_get::<String, _>("case_id").map_err(get)?);
+    let status: String = row.try_get("status").map_err(get)?;
+    Ok(CaseSummary {
+        sop: sop_from_text(&case, &row.try_get::<String, _>("sop_id").map_err(get)?)?,
+        sop_version: row.try_get::<i64, _>("sop_version").map_err(get)? as u32,
+        status: status_from_name(&status).ok_or_else(|| StoreError::Corrupt {
+            case: case.clone(),
+            seq: 0,
+            reason: format!("its summary row has the status `{status}`"),
+        })?,
+        version: row.try_get::<i64, _>("version").map_err(get)? as u64,
+        roles: roles_from_text(&case, &row.try_get::<String, _>("roles").map_err(get)?)?,
+        next_timer: match row
+            .try_get::<Option<i64>, _>("next_timer_us")
+            .map_err(get)?
+        {
+            Some(t) => Some(from_micros(&case, t)?),
+            None => None,
+        },
+        updated_at: from_micros(&case, row.try_get("updated_at_us").map_err(get)?)?,
+        case,
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+impl PostgresStore {
+    /// The version of a case as committed now (after a failed append).
+    async fn committed_version(&self, case: &CaseId) -> Result<u64, StoreError> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM cases WHERE case_id = $1")
+                .bind(case.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::database(format!("reading the version of case `{case}`"), e)
+                })?;
+        Ok(version.map_or(0, |v| v as u64))
+    }
+
+    async fn try_append(&self, batch: &Append) -> Result<(), AppendFailure> {
+        let case = batch.case();
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(i64, String)> =
+            sqlx::query_as("SELECT version, roles FROM cases WHERE case_id = $1 FOR UPDATE")
+                .bind(case.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
+        if actual != batch.expected() {
+            return Err(AppendFailure::Store(StoreError::Conflict {
+                case: case.clone(),
+                expected: batch.expected(),
+                actual,
+            }));
+        }
+        let summary = batch.summary();
+        let roles = roles_text(&summary.roles);
+        let next_timer = summary.next_timer.map(micros);
+        match &current {
+            None => {
+                if let Some((sop, version)) = batch.starts_on() {
+                    let stored: Option<i32> =
+                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = $1 AND version = $2")
+                            .bind(sop.as_str())
+                            .bind(i64::from(version))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if stored.is_none() {
+                        return Err(AppendFailure::Store(batch.sop_not_found()));
+                    }
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
+                     next_timer_us, updated_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (case_id) DO NOTHING",
+                )
+                .bind(case.as_str())
+                .bind(summary.sop.as_str())
+                .bind(i64::from(summary.sop_version))
+                .bind(status_name(summary.status))
+                .bind(summary.version as i64)
+                .bind(&roles)
+                .bind(next_timer)
+                .bind(micros(summary.updated_at))
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    // Another instance started the same case since the lock was looked for.
+                    return Err(AppendFailure::Raced);
+                }
+            }
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE cases SET status = $1, version = $2, roles = $3, next_timer_us = $4, \
+                     updated_at_us = $5, lease_owner = NULL, lease_until_us = NULL \
+                     WHERE case_id = $6",
+                )
+                .bind(status_name(summary.status))
+                .bind(summary.version as i64)
+                .bind(&roles)
+                .bind(next_timer)
+                .bind(micros(summary.updated_at))
+                .bind(case.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if current.as_ref().is_none_or(|(_, old)| *old != roles) {
+            sqlx::query("DELETE FROM case_roles WHERE case_id = $1")
+                .bind(case.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let names: Vec<String> = summary.roles.iter().map(|r| r.to_string()).collect();
+            sqlx::query("INSERT INTO case_roles (case_id, role) SELECT $1, unnest($2::text[])")
+                .bind(case.as_str())
+                .bind(names)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let events = batch.events();
+        sqlx::query(
+            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
+             SELECT $1, s, v, t, a, c, p::json \
+             FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[]) \
+             AS u(s, v, t, a, c, p)",
+        )
+        .bind(case.as_str())
+        .bind(events.iter().map(|e| e.seq as i64).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| i32::from(e.v)).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.kind.name()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| micros(e.at)).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.command.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.encoded())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// How an append attempt failed.
+enum AppendFailure {
+    Store(StoreError),
+    /// Someone else wrote the case first, seen as a key violation.
+    Raced,
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for AppendFailure {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unique_violation(&error) {
+            AppendFailure::Raced
+        } else {
+            AppendFailure::Database(error)
+        }
+    }
+}
+
+impl CaseStore for PostgresStore {
+    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        match self.try_append(batch).await {
+            Ok(()) => Ok(()),
+            Err(AppendFailure::Store(error)) => Err(error),
+            Err(AppendFailure::Raced) => Err(StoreError::Conflict {
+                case: batch.case().clone(),
+                expected: batch.expected(),
+                actual: self.committed_version(batch.case()).await?,
+            }),
+            Err(AppendFailure::Database(error)) => Err(StoreError::database(
+                format!("appending events to case `{}`", batch.case()),
+                error,
+            )),
+        }
+    }
+
+    async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload::text FROM events WHERE case_id = $1 ORDER BY seq")
+                .bind(case.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| StoreError::database(format!("loading case `{case}`"), e))?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound { case: case.clone() });
+        }
+        let events = codec::decode_history(case, rows)?;
+        let state = CaseState::replay(&events);
+        Ok(StoredCase { events, state })
+    }
+
+    async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, sop_id, sop_version, status, version, roles, next_timer_us, \
+             updated_at_us FROM cases c \
+             WHERE ($1::text IS NULL OR sop_id = $1) \
+             AND ($2::bigint IS NULL OR sop_version = $2) \
+             AND ($3::text IS NULL OR status = $3) \
+             AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM case_roles r \
+                  WHERE r.case_id = c.case_id AND r.role = $4)) \
+             AND ($5::text IS NULL OR case_id > $5) \
+             ORDER BY case_id LIMIT $6",
+        )
+        .bind(filter.sop.as_ref().map(SopId::as_str))
+        .bind(filter.sop_version.map(i64::from))
+        .bind(filter.status.map(status_name))
+        .bind(filter.role.as_ref().map(RoleId::as_str))
+        .bind(filter.after.as_ref().map(CaseId::as_str))
+        .bind(filter.limit.map(i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("listing cases", e))?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let lease_until = now + lease;
+        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "UPDATE cases c SET lease_owner = $1, lease_until_us = $2 \
+             FROM (SELECT case_id FROM cases \
+                   WHERE next_timer_us <= $3 AND (lease_until_us IS NULL OR lease_until_us <= $3) \
+                   ORDER BY next_timer_us, case_id LIMIT $4 \
+                   FOR UPDATE SKIP LOCKED) due \
+             WHERE c.case_id = due.case_id \
+             RETURNING c.case_id, c.sop_id, c.sop_version, c.version, c.next_timer_us",
+        )
+        .bind(owner)
+        .bind(micros(lease_until))
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("claiming due timers", e))?;
+        let mut claims = rows
+            .into_iter()
+            .map(|(case, sop, sop_version, version, due)| {
+                let case = CaseId::new(case);
+                Ok(TimerClaim {
+                    sop: sop_from_text(&case, &sop)?,
+                    sop_version: sop_version as u32,
+                    version: version as u64,
+                    due_at: from_micros(&case, due)?,
+                    owner: owner.to_owned(),
+                    lease_until,
+                    case,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        claims.sort_by(|a, b| (a.due_at, &a.case).cmp(&(b.due_at, &b.case)));
+        Ok(claims)
+    }
+
+    async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cases SET lease_owner = NULL, lease_until_us = NULL \
+             WHERE case_id = $1 AND lease_owner = $2 AND lease_until_us = $3",
+        )
+        .bind(claim.case.as_str())
+        .bind(&claim.owner)
+        .bind(micros(claim.lease_until))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            StoreError::database(format!("releasing the timer of case `{}`", claim.case), e)
+        })?;
+        Ok(())
+    }
+
+    async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {
+        let operation = format!("saving SOP `{}` version {}", source.sop, source.version);
+        let fail = |e| StoreError::database(&operation, e);
+        sqlx::query(
+            "INSERT INTO sops (sop_id, version, name, source) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sop_id, version) DO NOTHING",
+        )
+        .bind(source.sop.as_str())
+        .bind(i64::from(source.version))
+        .bind(&source.name)
+        .bind(&source.text)
+        .execute(&self.pool)
+        .await
+        .map_err(fail)?;
+        let stored: String =
+            sqlx::query_scalar("SELECT source FROM sops WHERE sop_id = $1 AND version = $2")
+                .bind(source.sop.as_str())
+                .bind(i64::from(source.version))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(fail)?;
+        check_same_sop(&stored, source)
+    }
+
+    async fn sop_source(&self, sop: &SopId, version: u32) -> Result<SopSource, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT name, source FROM sops WHERE sop_id = $1 AND version = $2")
+                .bind(sop.as_str())
+                .bind(i64::from(version))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::database(format!("loading SOP `{sop}` version {version}"), e)
+                })?;
+        match row {
+            Some((name, text)) => Ok(SopSource {
+                sop: sop.clone(),
+                version,
+                name,
+                text,
+            }),
+            None => Err(StoreError::SopNotFound {
+                sop: sop.clone(),
+                version,
+            }),
+        }
+    }
+
+    async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT sop_id, version FROM sops ORDER BY sop_id, version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| StoreError::database("listing SOP versions", e))?;
+        rows.into_iter()
+            .map(|(sop, version)| {
+                SopId::new(&sop)
+                    .map(|id| (id, version as u32))
+                    .map_err(|reason| StoreError::InvalidSop { name: sop, reason })
+            })
+            .collect()
+    }
+}

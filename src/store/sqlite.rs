@@ -1,0 +1,504 @@
+//! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::engine::{CaseId, CaseState};
+use crate::model::{RoleId, SopId};
+
+use super::batch::{Append, check_same_sop};
+use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
+use super::error::StoreError;
+use super::{
+    CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim, status_from_name,
+    status_name,
+};
+
+/// The schema version this code writes and reads.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for another process's write transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sopflow_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sops (
+    sop_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (sop_id, version)
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY,
+    sop_id TEXT NOT NULL,
+    sop_version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    roles TEXT NOT NULL,
+    next_timer_us INTEGER,
+    updated_at_us INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until_us INTEGER,
+    FOREIGN KEY (sop_id, sop_version) REFERENCES sops (sop_id, version)
+);
+CREATE TABLE IF NOT EXISTS events (
+    case_id TEXT NOT NULL REFERENCES cases (case_id),
+    seq INTEGER NOT NULL,
+    v INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at_us INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS case_roles (
+    case_id TEXT NOT NULL REFERENCES cases (case_id),
+    role TEXT NOT NULL,
+    PRIMARY KEY (case_id, role)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
+CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
+CREATE INDEX IF NOT EXISTS cases_status ON cases (status);
+"#;
+
+/// Cases in one SQLite file: the embedded default.
+///
+/// The file is in WAL mode with `synchronous = FULL`, so an append that returned is on
+/// disk even if the machine loses power; readers never block the writer. Each append is
+/// one `BEGIN IMMEDIATE` transaction that checks the case's version, writes the events
+/// (primary key `(case_id, seq)`, so a `seq` can never be written twice) and rewrites the
+/// case's summary row. Within a process, writes go through one connection; several
+/// processes may share the file (they wait for each other's write lock up to 10 s).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the store at `url`: `sqlite:PATH`, `sqlite://PATH`,
+    /// `sqlite::memory:`, or a plain path.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if rest == ":memory:" || rest.is_empty() {
+            return SqliteStore::in_memory().await;
+        }
+        SqliteStore::open_path(rest).await
+    }
+
+    /// Opens (creating it if missing) the store in the file at `path`.
+    pub async fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let opening = format!("opening the SQLite file {}", path.display());
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::database(&opening, e))?;
+        migrate(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::database(&opening, e))?;
+        Ok(SqliteStore { reader, writer })
+    }
+
+    /// A store in a private in-memory SQLite database, gone when the store is dropped.
+    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true);
+        // One connection that never closes: each in-memory connection is its own database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::database("opening an in-memory SQLite database", e))?;
+        migrate(&pool).await?;
+        Ok(SqliteStore {
+            reader: pool.clone(),
+            writer: pool,
+        })
+    }
+
+    /// Closes the connections, waiting for running operations to finish.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn begin_write(
+        &self,
+        operation: &str,
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| StoreError::database(operation, e))
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let fail = |e| StoreError::database("creating the store's tables", e);
+    sqlx::raw_sql(SCHEMA).execute(pool).await.map_err(fail)?;
+    sqlx::query("INSERT OR IGNORE INTO sopflow_meta (key, value) VALUES ('schema', ?)")
+        .bind(SCHEMA_VERSION.to_string())
+        .execute(pool)
+        .await
+        .map_err(fail)?;
+    let found: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+        .fetch_one(pool)
+        .await
+        .map_err(fail)?;
+    let found: i64 = found.parse().unwrap_or(i64::MAX);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseSummary, sqlx::Error> {
+    let case = CaseId::new(row.try_get::<String, _>("case_id")?);
+    let to_sqlx = |e: StoreError| sqlx::Error::Decode(Box::new(e));
+    let status: String = row.try_get("status")?;
+    Ok(CaseSummary {
+        sop: sop_from_text(&case, &row.try_get::<String, _>("sop_id")?).map_err(to_sqlx)?,
+        sop_version: row.try_get::<i64, _>("sop_version")? as u32,
+        status: status_from_name(&status).ok_or_else(|| {
+            to_sqlx(StoreError::Corrupt {
+                case: case.clone(),
+                seq: 0,
+                reason: format!("its summary row has the status `{status}`"),
+            })
+        })?,
+        version: row.try_get::<i64, _>("version")? as u64,
+        roles: roles_from_text(&case, &row.try_get::<String, _>("roles")?).map_err(to_sqlx)?,
+        next_timer: match row.try_get::<Option<i64>, _>("next_timer_us")? {
+            Some(t) => Some(from_micros(&case, t).map_err(to_sqlx)?),
+            None => None,
+        },
+        updated_at: from_micros(&case, row.try_get("updated_at_us")?).map_err(to_sqlx)?,
+        case,
+    })
+}
+
+/// Turns a driver error into the store's, unwrapping the store errors decoding raised.
+fn db_error(operation: impl Into<String>, error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Decode(inner) => match inner.downcast::<StoreError>() {
+            Ok(store) => *store,
+            Err(other) => StoreError::database(operation, sqlx::Error::Decode(other)),
+        },
+        other => StoreError::database(operation, other),
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+impl CaseStore for SqliteStore {
+    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        let case = batch.case();
+        let operation = format!("appending events to case `{case}`");
+        let fail = |e: sqlx::Error| db_error(&operation, e);
+        let mut tx = self.begin_write(&operation).await?;
+        let current: Option<(i64, String)> =
+            sqlx::query_as("SELECT version, roles FROM cases WHERE case_id = ?")
+                .bind(case.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail)?;
+        let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
+        if actual != batch.expected() {
+            return Err(StoreError::Conflict {
+                case: case.clone(),
+                expected: batch.expected(),
+                actual,
+            });
+        }
+        let summary = batch.summary();
+        let roles = roles_text(&summary.roles);
+        let next_timer = summary.next_timer.map(micros);
+        match &current {
+            None => {
+                if let Some((sop, version)) = batch.starts_on() {
+                    let stored: Option<i64> =
+                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
+                            .bind(sop.as_str())
+                            .bind(i64::from(version))
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(fail)?;
+                    if stored.is_none() {
+                        return Err(batch.sop_not_found());
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
+                     next_timer_us, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(case.as_str())
+                .bind(summary.sop.as_str())
+                .bind(i64::from(summary.sop_version))
+                .bind(status_name(summary.status))
+                .bind(summary.version as i64)
+                .bind(&roles)
+                .bind(next_timer)
+                .bind(micros(summary.updated_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            }
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE cases SET status = ?, version = ?, roles = ?, next_timer_us = ?, \
+                     updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL \
+                     WHERE case_id = ?",
+                )
+                .bind(status_name(summary.status))
+                .bind(summary.version as i64)
+                .bind(&roles)
+                .bind(next_timer)
+                .bind(micros(summary.updated_at))
+                .bind(case.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            }
+        }
+        if current.as_ref().is_none_or(|(_, old)| *old != roles) {
+            sqlx::query("DELETE FROM case_roles WHERE case_id = ?")
+                .bind(case.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            for role in &summary.roles {
+                sqlx::query("INSERT INTO case_roles (case_id, role) VALUES (?, ?)")
+                    .bind(case.as_str())
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        for (event, json) in batch.events().iter().zip(batch.encoded()) {
+            let inserted = sqlx::query(
+                "INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(case.as_str())
+            .bind(event.seq as i64)
+            .bind(i64::from(event.v))
+            .bind(event.kind.name())
+            .bind(micros(event.at))
+            .bind(event.command.as_str())
+            .bind(json.as_str())
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                // The version check makes this unreachable; the key makes it harmless.
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict {
+                        case: case.clone(),
+                        expected: batch.expected(),
+                        actual: event.seq,
+                    });
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        tx.commit().await.map_err(fail)
+    }
+
+    async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload FROM events WHERE case_id = ? ORDER BY seq")
+                .bind(case.as_str())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(|e| db_error(format!("loading case `{case}`"), e))?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound { case: case.clone() });
+        }
+        let events = codec::decode_history(case, rows)?;
+        let state = CaseState::replay(&events);
+        Ok(StoredCase { events, state })
+    }
+
+    async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, sop_id, sop_version, status, version, roles, next_timer_us, \
+             updated_at_us FROM cases c \
+             WHERE (?1 IS NULL OR sop_id = ?1) \
+             AND (?2 IS NULL OR sop_version = ?2) \
+             AND (?3 IS NULL OR status = ?3) \
+             AND (?4 IS NULL OR EXISTS (SELECT 1 FROM case_roles r \
+                  WHERE r.case_id = c.case_id AND r.role = ?4)) \
+             AND (?5 IS NULL OR case_id > ?5) \
+             ORDER BY case_id LIMIT ?6",
+        )
+        .bind(filter.sop.as_ref().map(SopId::as_str))
+        .bind(filter.sop_version.map(i64::from))
+        .bind(filter.status.map(status_name))
+        .bind(filter.role.as_ref().map(RoleId::as_str))
+        .bind(filter.after.as_ref().map(CaseId::as_str))
+        .bind(filter.limit.map_or(-1, i64::from))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db_error("listing cases", e))?;
+        rows.iter()
+            .map(|row| summary_from_row(row).map_err(|e| db_error("listing cases", e)))
+            .collect()
+    }
+
+    async fn claim_timers(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let operation = "claiming due timers";
+        let lease_until = now + lease;
+        let mut tx = self.begin_write(operation).await?;
+        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "UPDATE cases SET lease_owner = ?1, lease_until_us = ?2 \
+             WHERE case_id IN (SELECT case_id FROM cases \
+                 WHERE next_timer_us <= ?3 AND (lease_until_us IS NULL OR lease_until_us <= ?3) \
+                 ORDER BY next_timer_us, case_id LIMIT ?4) \
+             RETURNING case_id, sop_id, sop_version, version, next_timer_us",
+        )
+        .bind(owner)
+        .bind(micros(lease_until))
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db_error(operation, e))?;
+        tx.commit().await.map_err(|e| db_error(operation, e))?;
+        let mut claims = rows
+            .into_iter()
+            .map(|(case, sop, sop_version, version, due)| {
+                let case = CaseId::new(case);
+                Ok(TimerClaim {
+                    sop: sop_from_text(&case, &sop)?,
+                    sop_version: sop_version as u32,
+                    version: version as u64,
+                    due_at: from_micros(&case, due)?,
+                    owner: owner.to_owned(),
+                    lease_until,
+                    case,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        claims.sort_by(|a, b| (a.due_at, &a.case).cmp(&(b.due_at, &b.case)));
+        Ok(claims)
+    }
+
+    async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cases SET lease_owner = NULL, lease_until_us = NULL \
+             WHERE case_id = ? AND lease_owner = ? AND lease_until_us = ?",
+        )
+        .bind(claim.case.as_str())
+        .bind(&claim.owner)
+        .bind(micros(claim.lease_until))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| db_error(format!("releasing the timer of case `{}`", claim.case), e))?;
+        Ok(())
+    }
+
+    async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {
+        let operation = format!("saving SOP `{}` version {}", source.sop, source.version);
+        let fail = |e| db_error(&operation, e);
+        sqlx::query(
+            "INSERT OR IGNORE INTO sops (sop_id, version, name, source) VALUES (?, ?, ?, ?)",
+        )
+        .bind(source.sop.as_str())
+        .bind(i64::from(source.version))
+        .bind(&source.name)
+        .bind(&source.text)
+        .execute(&self.writer)
+        .await
+        .map_err(fail)?;
+        let stored: String =
+            sqlx::query_scalar("SELECT source FROM sops WHERE sop_id = ? AND version = ?")
+                .bind(source.sop.as_str())
+                .bind(i64::from(source.version))
+                .fetch_one(&self.writer)
+                .await
+                .map_err(fail)?;
+        check_same_sop(&stored, source)
+    }
+
+    async fn sop_source(&self, sop: &SopId, version: u32) -> Result<SopSource, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT name, source FROM sops WHERE sop_id = ? AND version = ?")
+                .bind(sop.as_str())
+                .bind(i64::from(version))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(|e| db_error(format!("loading SOP `{sop}` version {version}"), e))?;
+        match row {
+            Some((name, text)) => Ok(SopSource {
+                sop: sop.clone(),
+                version,
+                name,
+                text,
+            }),
+            None => Err(StoreError::SopNotFound {
+                sop: sop.clone(),
+                version,
+            }),
+        }
+    }
+
+    async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT sop_id, version FROM sops ORDER BY sop_id, version")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(|e| db_error("listing SOP versions", e))?;
+        rows.into_iter()
+            .map(|(sop, version)| {
+                SopId::new(&sop)
+                    .map(|id| (id, version as u32))
+                    .map_err(|reason| StoreError::InvalidSop { name: sop, reason })
+            })
+            .collect()
+    }
+}
