@@ -1476,3 +1476,24 @@ fn clock_cannot_act_on_steps() {
     let replayed = CaseState::replay(&case.log);
     assert_eq!(replayed, case.state);
 }
+
+#[test]
+fn non_finite_numbers_are_refused() {
+    // They have no JSON form: a stored event holding one could not be read back.
+    let mut case = start(SLA);
+    for (value, reason) in [
+        (f64::NAN, "value NaN is not a finite number"),
+        (f64::INFINITY, "value inf is not a finite number"),
+        (f64::NEG_INFINITY, "value -inf is below the minimum 0"),
+    ] {
+        let mut values = no_fields();
+        values.insert("weight".parse().unwrap(), FieldValue::Number(value));
+        let error = case.refuse(&ana(), Action::UpdateFields { fields: values });
+        assert!(
+            matches!(&error, CommandError::InvalidValue { field, reason: r }
+                if field.as_str() == "weight" && r == reason),
+            "{value}: {error:?}"
+        );
+    }
+    case.assert_replays();
+}

@@ -640,6 +640,16 @@ impl Transition<'_> {
                 field: field.clone(),
                 reason,
             })?;
+            // NaN and infinities have no JSON form: a stored event holding one could not
+            // be read back, and NaN never equals itself, so replays would differ.
+            if let FieldValue::Number(n) = value
+                && !n.is_finite()
+            {
+                return Err(CommandError::InvalidValue {
+                    field: field.clone(),
+                    reason: format!("value {n} is not a finite number"),
+                });
+            }
             let value = match (spec.field_type, value) {
                 (FieldType::Number, FieldValue::Integer(i)) => FieldValue::Number(*i as f64),
                 _ => value.clone(),
