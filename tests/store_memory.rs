@@ -1,0 +1,11 @@
+//! The conformance suite on the memory store.
+
+mod store_support;
+
+use sopflow::store::MemoryStore;
+
+async fn make(_test: &str) -> MemoryStore {
+    MemoryStore::new()
+}
+
+conformance_tests!(make);

@@ -1,0 +1,772 @@
+//! The conformance suite: what every [`CaseStore`] must do, run against memory, SQLite and
+//! PostgreSQL by `conformance_tests!`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sopflow::engine::{self, Action, CaseId, CaseState, CaseStatus, Command, CommandError};
+use sopflow::graph::Process;
+use sopflow::model::{RoleId, SopId};
+use sopflow::store::{
+    Append, CaseFilter, CaseStore, CaseSummary, ExecuteError, Processes, StoreError, execute,
+    execute_with_retry, fire_due_timers,
+};
+
+use super::{agent, customer_support, hello, lead, minutes, next_command, note, start, t0, timed};
+
+/// Generates one `#[tokio::test]` per conformance check; `$make` is an async fn taking the
+/// test's name and returning a fresh, empty store.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@tests $make;
+            round_trip, version_conflicts, concurrent_appends_all_land, new_case_conflict,
+            duplicate_seq_impossible, list_filters, timer_claims_exclusive,
+            timer_claims_released, fire_due_timers_once, old_sop_versions_loadable,
+            errors_typed, drive_to_the_end);
+    };
+    (@tests $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = std::sync::Arc::new($make(stringify!($name)).await);
+                store_support::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+async fn save<S: CaseStore>(store: &S, (name, text): (String, String)) -> Process {
+    store.save_sop(&name, &text).await.unwrap()
+}
+
+/// Sends commands one after the other, returning every event written.
+async fn run<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &str,
+    commands: impl IntoIterator<Item = Command>,
+) -> Vec<engine::Event> {
+    let mut events = Vec::new();
+    for command in commands {
+        let executed = execute(store, process, &CaseId::new(case), command, t0())
+            .await
+            .unwrap();
+        events.extend(executed.events);
+    }
+    events
+}
+
+/// Drives a case with [`next_command`] until it ends or `limit` commands were sent.
+async fn drive<S: CaseStore>(store: &S, process: &Process, case: &str, limit: usize) -> CaseState {
+    let id = CaseId::new(case);
+    let mut state = match store.load(&id).await {
+        Ok(stored) => stored.state,
+        Err(_) => CaseState::new(),
+    };
+    for _ in 0..limit {
+        let Some(command) = next_command(process, &state, case) else {
+            break;
+        };
+        state = execute(store, process, &id, command, t0())
+            .await
+            .unwrap()
+            .state;
+    }
+    state
+}
+
+async fn summary<S: CaseStore>(store: &S, case: &str) -> CaseSummary {
+    let all = store.list(&CaseFilter::all()).await.unwrap();
+    all.into_iter()
+        .find(|s| s.case.as_str() == case)
+        .unwrap_or_else(|| panic!("case {case} is not listed"))
+}
+
+fn ids(summaries: &[CaseSummary]) -> Vec<&str> {
+    summaries.iter().map(|s| s.case.as_str()).collect()
+}
+
+pub async fn round_trip<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, customer_support()).await;
+    let mut written = Vec::new();
+    let mut state = CaseState::new();
+    for _ in 0..6 {
+        let command = next_command(&process, &state, "RT-1").unwrap();
+        let executed = execute(&*store, &process, &CaseId::new("RT-1"), command, t0())
+            .await
+            .unwrap();
+        written.extend(executed.events);
+        state = executed.state;
+    }
+    let loaded = store.load(&CaseId::new("RT-1")).await.unwrap();
+    assert_eq!(loaded.events, written);
+    assert_eq!(loaded.state, CaseState::replay(&written));
+    assert_eq!(loaded.state, state);
+    let seqs: Vec<u64> = loaded.events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=written.len() as u64).collect::<Vec<_>>());
+
+    let row = summary(&*store, "RT-1").await;
+    assert_eq!(
+        row,
+        CaseSummary::of(&process, &state, written[written.len() - 1].at).unwrap()
+    );
+    assert_eq!(row.sop.as_str(), "customer-support");
+    assert_eq!(row.sop_version, 1);
+    assert_eq!(row.status, CaseStatus::Open);
+    assert_eq!(row.version, written.len() as u64);
+}
+
+pub async fn version_conflicts<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    run(&*store, &process, "VC-1", [start("VC-1", "c1")]).await;
+    let stale = store.load(&CaseId::new("VC-1")).await.unwrap().state;
+    assert_eq!(stale.version(), 2);
+
+    let first = engine::handle(&process, &stale, note("n1", "first"), t0()).unwrap();
+    let second = engine::handle(&process, &stale, note("n2", "second"), t0()).unwrap();
+    store
+        .append(&Append::new(&process, &stale, first).unwrap())
+        .await
+        .unwrap();
+    let error = store
+        .append(&Append::new(&process, &stale, second).unwrap())
+        .await
+        .unwrap_err();
+    match &error {
+        StoreError::Conflict {
+            case,
+            expected,
+            actual,
+        } => {
+            assert_eq!(case.as_str(), "VC-1");
+            assert_eq!((*expected, *actual), (2, 3));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(error.is_conflict());
+    assert_eq!(
+        error.to_string(),
+        "case `VC-1` changed while the command was decided: expected version 2, found 3; load the case again and retry"
+    );
+    // Nothing of the losing append was written.
+    let loaded = store.load(&CaseId::new("VC-1")).await.unwrap();
+    assert_eq!(loaded.events.len(), 3);
+
+    // Retrying decides again on the new state and lands.
+    let retried = execute_with_retry(
+        &*store,
+        &process,
+        &CaseId::new("VC-1"),
+        note("n2", "second"),
+        t0(),
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried.events[0].seq, 4);
+    // The same command again is a duplicate: its earlier events, nothing written.
+    let again = execute(
+        &*store,
+        &process,
+        &CaseId::new("VC-1"),
+        note("n2", "second"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events, retried.events);
+    assert_eq!(
+        store.load(&CaseId::new("VC-1")).await.unwrap().events.len(),
+        4
+    );
+}
+
+pub async fn concurrent_appends_all_land<S: CaseStore + 'static>(store: Arc<S>) {
+    let process = Arc::new(save(&*store, hello(1)).await);
+    run(&*store, &process, "CA-1", [start("CA-1", "c1")]).await;
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = Arc::clone(&store);
+        let process = Arc::clone(&process);
+        tasks.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            for n in 0..5 {
+                let command = note(&format!("w{worker}-n{n}"), &format!("note {n} of {worker}"));
+                let executed = execute_with_retry(
+                    &*store,
+                    &process,
+                    &CaseId::new("CA-1"),
+                    command,
+                    t0(),
+                    1_000,
+                )
+                .await
+                .unwrap();
+                assert!(!executed.duplicate);
+                conflicts += executed.conflicts;
+            }
+            conflicts
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let loaded = store.load(&CaseId::new("CA-1")).await.unwrap();
+    assert_eq!(loaded.events.len(), 2 + 8 * 5);
+    let commands: BTreeSet<&str> = loaded.events[2..]
+        .iter()
+        .map(|e| e.command.as_str())
+        .collect();
+    assert_eq!(commands.len(), 40, "every note landed exactly once");
+    assert_eq!(summary(&*store, "CA-1").await.version, 42);
+}
+
+pub async fn new_case_conflict<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    let empty = CaseState::new();
+    let mine = engine::handle(&process, &empty, start("NC-1", "a"), t0()).unwrap();
+    let theirs = engine::handle(&process, &empty, start("NC-1", "b"), t0()).unwrap();
+    store
+        .append(&Append::new(&process, &empty, mine).unwrap())
+        .await
+        .unwrap();
+    let error = store
+        .append(&Append::new(&process, &empty, theirs).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Conflict {
+                expected: 0,
+                actual: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let loaded = store.load(&CaseId::new("NC-1")).await.unwrap();
+    assert_eq!(loaded.events[0].command.as_str(), "a");
+    assert_eq!(loaded.events.len(), 2);
+}
+
+pub async fn duplicate_seq_impossible<S: CaseStore + 'static>(store: Arc<S>) {
+    let process = Arc::new(save(&*store, hello(1)).await);
+    run(&*store, &process, "DS-1", [start("DS-1", "c1")]).await;
+    let state = store.load(&CaseId::new("DS-1")).await.unwrap().state;
+
+    // Events that do not follow on are refused before reaching the store.
+    let mut events = engine::handle(&process, &state, note("n", "x"), t0()).unwrap();
+    events[0].seq = 2;
+    let error = Append::new(&process, &state, events).unwrap_err();
+    assert!(
+        matches!(error, StoreError::InvalidBatch { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "events for case `DS-1` cannot be appended: event 1 of the batch has seq 2, but the case has 2 events so it must be 3"
+    );
+
+    // Eight writers append seq 3 at once: one wins, the others conflict.
+    let batches: Vec<Append> = (0..8)
+        .map(|i| {
+            let events =
+                engine::handle(&process, &state, note(&format!("n{i}"), "race"), t0()).unwrap();
+            Append::new(&process, &state, events).unwrap()
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for batch in batches {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move { store.append(&batch).await }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict {
+                expected: 2,
+                actual: 3,
+                ..
+            }) => {}
+            Err(other) => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    // The same batch again (a retried request) is a conflict too, never a second copy.
+    let loaded = store.load(&CaseId::new("DS-1")).await.unwrap();
+    assert_eq!(
+        loaded.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let events = engine::handle(&process, &state, note("n0", "race"), t0()).unwrap();
+    let again = store
+        .append(&Append::new(&process, &state, events).unwrap())
+        .await
+        .unwrap_err();
+    assert!(again.is_conflict());
+}
+
+pub async fn list_filters<S: CaseStore>(store: Arc<S>) {
+    let v1 = save(&*store, hello(1)).await;
+    let v2 = save(&*store, hello(2)).await;
+    let support = save(&*store, customer_support()).await;
+    let greet = |id: &str| {
+        Command::new(
+            id,
+            agent(),
+            Action::Complete {
+                step: "greet".parse().unwrap(),
+                fields: Default::default(),
+            },
+        )
+    };
+    run(&*store, &v1, "H-1", [start("H-1", "s")]).await;
+    run(&*store, &v2, "H-2", [start("H-2", "s"), greet("g")]).await;
+    run(&*store, &v1, "H-3", [start("H-3", "s"), greet("g")]).await;
+    let cancel = Command::new(
+        "x",
+        agent(),
+        Action::Cancel {
+            reason: "duplicate".into(),
+        },
+    );
+    run(&*store, &v1, "H-4", [start("H-4", "s"), cancel]).await;
+    // Receive, identify: the case waits for a team leader to assign it.
+    drive(&*store, &support, "S-1", 3).await;
+
+    let list = |filter: CaseFilter| {
+        let store = Arc::clone(&store);
+        async move { store.list(&filter).await.unwrap() }
+    };
+    assert_eq!(
+        ids(&list(CaseFilter::all()).await),
+        ["H-1", "H-2", "H-3", "H-4", "S-1"]
+    );
+    let hello_id: SopId = "hello".parse().unwrap();
+    assert_eq!(
+        ids(&list(CaseFilter::all().sop(hello_id.clone())).await),
+        ["H-1", "H-2", "H-3", "H-4"]
+    );
+    assert_eq!(
+        ids(&list(CaseFilter::all().sop(hello_id.clone()).sop_version(1)).await),
+        ["H-1", "H-3", "H-4"]
+    );
+    assert_eq!(
+        ids(&list(CaseFilter::all().status(CaseStatus::Open)).await),
+        ["H-1", "H-2", "S-1"]
+    );
+    assert_eq!(
+        ids(&list(CaseFilter::all().status(CaseStatus::Closed)).await),
+        ["H-3"]
+    );
+    assert_eq!(
+        ids(&list(CaseFilter::all().status(CaseStatus::Cancelled)).await),
+        ["H-4"]
+    );
+    let role = |r: &str| RoleId::new(r).unwrap();
+    assert_eq!(
+        ids(&list(CaseFilter::all().role(role("agent"))).await),
+        ["H-1", "H-2"]
+    );
+    assert_eq!(
+        ids(&list(CaseFilter::all().role(role("team_leader"))).await),
+        ["S-1"]
+    );
+    assert!(
+        list(CaseFilter::all().role(role("qa_manager")))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&list(
+            CaseFilter::all()
+                .role(role("agent"))
+                .status(CaseStatus::Open)
+        )
+        .await),
+        ["H-1", "H-2"]
+    );
+    // Paging.
+    let page = list(CaseFilter::all().limit(2)).await;
+    assert_eq!(ids(&page), ["H-1", "H-2"]);
+    let next = list(CaseFilter::all().after(page[1].case.clone()).limit(2)).await;
+    assert_eq!(ids(&next), ["H-3", "H-4"]);
+    let last = list(CaseFilter::all().after(next[1].case.clone()).limit(2)).await;
+    assert_eq!(ids(&last), ["S-1"]);
+
+    let h2 = summary(&*store, "H-2").await;
+    assert_eq!(h2.roles, [role("agent")]);
+    assert_eq!(h2.sop_version, 2);
+    let h3 = summary(&*store, "H-3").await;
+    assert!(h3.roles.is_empty());
+    assert_eq!(h3.next_timer, None);
+}
+
+/// Starts `n` cases of the timed SOP at `t0`; their timers are due at `t0 + 1h`.
+async fn timed_cases<S: CaseStore>(store: &S, prefix: &str, n: usize) -> Process {
+    let process = save(store, timed()).await;
+    for i in 0..n {
+        let case = format!("{prefix}-{i:02}");
+        run(store, &process, &case, [start(&case, "s")]).await;
+    }
+    process
+}
+
+pub async fn timer_claims_exclusive<S: CaseStore + 'static>(store: Arc<S>) {
+    timed_cases(&*store, "T", 6).await;
+    let lease = minutes(5);
+    let due = t0() + minutes(60);
+    assert_eq!(summary(&*store, "T-00").await.next_timer, Some(due));
+    // Nothing is due before the hour.
+    let early = store
+        .claim_timers(t0() + minutes(59), "a", lease, 10)
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+
+    let now = t0() + minutes(90);
+    let a = store.claim_timers(now, "a", lease, 4).await.unwrap();
+    assert_eq!(
+        ids_of(&a),
+        ["T-00", "T-01", "T-02", "T-03"],
+        "earliest timer first, then by case"
+    );
+    assert!(
+        a.iter()
+            .all(|c| c.due_at == due && c.owner == "a" && c.version == 2)
+    );
+    assert_eq!(a[0].lease_until, now + lease);
+    let b = store.claim_timers(now, "b", lease, 10).await.unwrap();
+    assert_eq!(ids_of(&b), ["T-04", "T-05"]);
+    assert!(
+        store
+            .claim_timers(now, "c", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Leases that nobody released expire.
+    let later = now + lease;
+    assert_eq!(
+        store
+            .claim_timers(later, "c", lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+
+    // Many workers claiming at once never share a case.
+    timed_cases(&*store, "U", 24).await;
+    let now = later + lease + minutes(1);
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_timers(now, &format!("w{worker}"), lease, 5)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.unwrap());
+    }
+    let distinct: BTreeSet<&str> = claimed.iter().map(|c| c.case.as_str()).collect();
+    assert_eq!(distinct.len(), claimed.len(), "a case was claimed twice");
+    assert_eq!(claimed.len(), 30, "every due case was claimed");
+}
+
+fn ids_of(claims: &[sopflow::store::TimerClaim]) -> Vec<&str> {
+    claims.iter().map(|c| c.case.as_str()).collect()
+}
+
+pub async fn timer_claims_released<S: CaseStore>(store: Arc<S>) {
+    let process = timed_cases(&*store, "R", 2).await;
+    let lease = minutes(10);
+    let now = t0() + minutes(61);
+    let claims = store.claim_timers(now, "a", lease, 10).await.unwrap();
+    assert_eq!(claims.len(), 2);
+
+    // Released by hand: claimable again at once. Someone else's release does nothing.
+    let mut foreign = claims[1].clone();
+    foreign.owner = "b".to_owned();
+    store.release_timer(&foreign).await.unwrap();
+    store.release_timer(&claims[0]).await.unwrap();
+    let again = store.claim_timers(now, "b", lease, 10).await.unwrap();
+    assert_eq!(ids_of(&again), ["R-00"]);
+
+    // Released by the next append to the case, whatever it is.
+    run(&*store, &process, "R-01", [note("n", "customer called")]).await;
+    let again = store.claim_timers(now, "c", lease, 10).await.unwrap();
+    assert_eq!(ids_of(&again), ["R-01"]);
+    assert_eq!(again[0].version, 3);
+
+    // A tick that fires the timer moves the case on: nothing is due any more.
+    let tick = again[0].tick_command();
+    let fired = execute(&*store, &process, &again[0].case, tick, now)
+        .await
+        .unwrap();
+    assert_eq!(fired.events[0].kind.name(), "sla_breached");
+    assert_eq!(summary(&*store, "R-01").await.next_timer, None);
+    assert_eq!(
+        summary(&*store, "R-01").await.roles,
+        [RoleId::new("lead").unwrap()]
+    );
+    assert!(
+        store
+            .claim_timers(now + minutes(60), "d", lease, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.case.as_str() != "R-01")
+    );
+}
+
+pub async fn fire_due_timers_once<S: CaseStore + 'static>(store: Arc<S>) {
+    timed_cases(&*store, "F", 10).await;
+    let processes = Arc::new(Processes::new());
+    let now = t0() + minutes(61);
+    // Three instances fire timers at the same moment.
+    let mut tasks = Vec::new();
+    for worker in 0..3 {
+        let store = Arc::clone(&store);
+        let processes = Arc::clone(&processes);
+        tasks.push(tokio::spawn(async move {
+            fire_due_timers(
+                &*store,
+                &processes,
+                &format!("w{worker}"),
+                now,
+                minutes(5),
+                4,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut fired = Vec::new();
+    for task in tasks {
+        let run = task.await.unwrap();
+        assert!(run.failed.is_empty(), "{:?}", run.failed);
+        fired.extend(run.fired.into_iter().map(|(case, _)| case));
+    }
+    // Whatever was left after the first round goes in a second one.
+    let rest = fire_due_timers(&*store, &processes, "w0", now, minutes(5), 100)
+        .await
+        .unwrap();
+    fired.extend(rest.fired.into_iter().map(|(case, _)| case));
+    fired.sort();
+    let expected: Vec<CaseId> = (0..10).map(|i| CaseId::new(format!("F-{i:02}"))).collect();
+    assert_eq!(fired, expected, "each timer fired exactly once");
+    for case in &expected {
+        let loaded = store.load(case).await.unwrap();
+        let breaches = loaded
+            .events
+            .iter()
+            .filter(|e| e.kind.name() == "sla_breached")
+            .count();
+        assert_eq!(breaches, 1, "{case}");
+    }
+    let idle = fire_due_timers(&*store, &processes, "w0", now, minutes(5), 100)
+        .await
+        .unwrap();
+    assert!(idle.fired.is_empty() && idle.idle.is_empty());
+}
+
+pub async fn old_sop_versions_loadable<S: CaseStore>(store: Arc<S>) {
+    let v1 = save(&*store, hello(1)).await;
+    run(&*store, &v1, "O-1", [start("O-1", "s")]).await;
+    let v2 = save(&*store, hello(2)).await;
+    run(&*store, &v2, "O-2", [start("O-2", "s")]).await;
+    let hello_id: SopId = "hello".parse().unwrap();
+    assert_eq!(
+        store.sop_versions().await.unwrap(),
+        [(hello_id.clone(), 1), (hello_id.clone(), 2)]
+    );
+
+    // The case started on version 1 finishes on version 1, loaded from the store.
+    let case = store.load(&CaseId::new("O-1")).await.unwrap();
+    let (sop, version) = case.state.sop().unwrap();
+    assert_eq!(version, 1);
+    let process = store.load_process(sop, version).await.unwrap();
+    assert_eq!(process.version(), 1);
+    assert!(process.step(&"wave".parse().unwrap()).is_none());
+    let greet = || {
+        Command::new(
+            "g",
+            agent(),
+            Action::Complete {
+                step: "greet".parse().unwrap(),
+                fields: Default::default(),
+            },
+        )
+    };
+    let error = execute(&*store, &v2, &CaseId::new("O-1"), greet(), t0())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ExecuteError::Refused(CommandError::WrongProcess {
+                case_version: 1,
+                process_version: 2,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    let done = execute(&*store, &process, &CaseId::new("O-1"), greet(), t0())
+        .await
+        .unwrap();
+    assert_eq!(done.state.status(), CaseStatus::Closed);
+    assert_eq!(summary(&*store, "O-1").await.sop_version, 1);
+    assert_eq!(summary(&*store, "O-2").await.sop_version, 2);
+
+    // A stored version is immutable; saving the same text again is harmless.
+    let (name, text) = hello(1);
+    store.save_sop(&name, &text).await.unwrap();
+    let changed = text.replace("Greet the customer", "Greet the customer warmly");
+    let error = store.save_sop(&name, &changed).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::SopVersionExists { version: 1, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "SOP `hello` version 1 is already stored with different text; give the changed SOP a new version"
+    );
+    assert_eq!(store.sop_source(&hello_id, 1).await.unwrap().text, text);
+}
+
+pub async fn errors_typed<S: CaseStore>(store: Arc<S>) {
+    let missing = store.load(&CaseId::new("nope")).await.unwrap_err();
+    assert!(matches!(&missing, StoreError::NotFound { case } if case.as_str() == "nope"));
+    assert_eq!(
+        missing.to_string(),
+        "case `nope` does not exist in this store"
+    );
+
+    let hello_id: SopId = "hello".parse().unwrap();
+    let error = store.load_process(&hello_id, 7).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::SopNotFound { version: 7, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "SOP `hello` version 7 is not in this store; save it with `save_sop` first"
+    );
+
+    let error = store
+        .save_sop("broken.yaml", "id: broken\ntitel: Oops\n")
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, StoreError::InvalidSop { name, .. } if name == "broken.yaml"));
+    assert!(
+        error
+            .to_string()
+            .starts_with("SOP `broken.yaml` cannot be used: 2:1: "),
+        "{error}"
+    );
+
+    // A case cannot start on an SOP version the store does not have.
+    let (name, text) = hello(1);
+    let unsaved = sopflow::graph::compile(&sopflow::parse::parse_sop(&name, &text).unwrap())
+        .process
+        .unwrap();
+    let error = execute(
+        &*store,
+        &unsaved,
+        &CaseId::new("E-1"),
+        start("E-1", "s"),
+        t0(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ExecuteError::Store(StoreError::SopNotFound { version: 1, .. })
+        ),
+        "{error:?}"
+    );
+    assert!(store.load(&CaseId::new("E-1")).await.is_err());
+
+    // A refused command is the engine's error, and writes nothing.
+    let process = save(&*store, hello(1)).await;
+    run(&*store, &process, "E-1", [start("E-1", "s")]).await;
+    let approve = Command::new(
+        "a",
+        lead(),
+        Action::Complete {
+            step: "greet".parse().unwrap(),
+            fields: Default::default(),
+        },
+    );
+    let error = execute(&*store, &process, &CaseId::new("E-1"), approve, t0())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ExecuteError::Refused(CommandError::NotAuthorized { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_conflict());
+    assert_eq!(
+        store.load(&CaseId::new("E-1")).await.unwrap().events.len(),
+        2
+    );
+
+    // A start command for another case than the one named.
+    let error = execute(
+        &*store,
+        &process,
+        &CaseId::new("E-2"),
+        start("E-3", "s"),
+        t0(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, ExecuteError::Store(StoreError::InvalidBatch { .. })),
+        "{error:?}"
+    );
+
+    // No events, or events of another process.
+    let state = store.load(&CaseId::new("E-1")).await.unwrap().state;
+    let error = Append::new(&process, &state, Vec::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "events for case `E-1` cannot be appended: there are no events to append"
+    );
+    let events = engine::handle(&process, &state, note("n", "x"), t0()).unwrap();
+    let v2 = save(&*store, hello(2)).await;
+    let error = Append::new(&v2, &state, events).unwrap_err();
+    assert!(
+        matches!(error, StoreError::InvalidBatch { .. }),
+        "{error:?}"
+    );
+}
+
+/// The customer support process from start to end through the store, and the history
+/// tells the same story as a fresh replay.
+pub async fn drive_to_the_end<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, customer_support()).await;
+    let state = drive(&*store, &process, "D-1", 200).await;
+    assert_eq!(state.status(), CaseStatus::Closed);
+    let loaded = store.load(&CaseId::new("D-1")).await.unwrap();
+    assert_eq!(loaded.state, state);
+    assert_eq!(CaseState::replay(&loaded.events), state);
+    let row = summary(&*store, "D-1").await;
+    assert_eq!(row.status, CaseStatus::Closed);
+    assert!(row.roles.is_empty());
+    assert_eq!(row.version, loaded.events.len() as u64);
+}
