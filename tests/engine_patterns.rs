@@ -1497,3 +1497,31 @@ fn non_finite_numbers_are_refused() {
     }
     case.assert_replays();
 }
+
+#[test]
+fn tick_fires_a_timeout_after_a_breach_that_keeps_the_step() {
+    // `due` without `on_overdue` marks the step breached and keeps it active; its `after`
+    // timer, due too, still fires in the same tick.
+    let steps = "  - { id: wait, title: Wait for the reply, role: agent, due: 1h, after: 2h, on_timeout: remind, next: done }
+  - { id: remind, title: Remind the customer, role: agent, end: true }
+  - { id: done, title: Done, role: agent, end: true }
+";
+    let mut late = start(steps);
+    let events = late.tick(t(180));
+    assert_eq!(
+        kinds(&events),
+        ["sla_breached", "timer_fired", "step_activated"],
+        "a late tick fires both timers"
+    );
+    assert_eq!(late.active(), ["remind"]);
+    late.assert_replays();
+
+    let mut on_time = start(steps);
+    assert_eq!(kinds(&on_time.tick(t(60))), ["sla_breached"]);
+    assert_eq!(on_time.state.next_timer(), Some(t(120)));
+    assert_eq!(
+        kinds(&on_time.tick(t(120))),
+        ["timer_fired", "step_activated"]
+    );
+    on_time.assert_replays();
+}

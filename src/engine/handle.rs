@@ -409,7 +409,18 @@ impl Transition<'_> {
             // The earlier deadline wins the race; on a tie the SLA breach is recorded first.
             match (overdue, timeout) {
                 (Some(o), Some(t)) if t < o => self.fire_timeout(&active, node)?,
-                (Some(_), _) => self.fire_overdue(&active, node)?,
+                (Some(_), timeout) => {
+                    self.fire_overdue(&active, node)?;
+                    // A breach without `on_overdue` keeps the step: its timeout still fires.
+                    let kept = self
+                        .state
+                        .active_steps()
+                        .iter()
+                        .any(|a| a.token == active.token);
+                    if timeout.is_some() && kept {
+                        self.fire_timeout(&active, node)?;
+                    }
+                }
                 (None, Some(_)) => self.fire_timeout(&active, node)?,
                 (None, None) => {}
             }
