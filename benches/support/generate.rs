@@ -163,7 +163,7 @@ fn write_task(
 fn write_case(out: &mut String, n: usize, last: bool, shape: &Shape, sentence: &mut usize) {
     let due = ["4h", "90m", "1d", "2d"][n % 4];
     let limit = 500 + (n % 7) * 250;
-    let rework = if n % REOPEN_EVERY == 0 {
+    let rework = if n.is_multiple_of(REOPEN_EVERY) {
         format!("receive_{n}")
     } else {
         format!("prepare_{n}")
