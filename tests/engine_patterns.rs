@@ -1525,3 +1525,24 @@ fn tick_fires_a_timeout_after_a_breach_that_keeps_the_step() {
     );
     on_time.assert_replays();
 }
+
+#[test]
+fn decisions_compare_number_fields_with_integer_literals() {
+    let steps = "  - { id: intake, title: Intake, role: agent, collects: [weight] }
+  - id: route
+    decide:
+      - { if: 'weight > 100', goto: heavy }
+      - else: light
+  - { id: heavy, title: Heavy, role: agent, end: true }
+  - { id: light, title: Light, role: agent, end: true }
+";
+    for (weight, path) in [
+        (json!(150), "heavy"),
+        (json!(150.5), "heavy"),
+        (json!(3), "light"),
+    ] {
+        let mut case = start(steps);
+        case.complete("intake", &ana(), fields(json!({ "weight": weight })));
+        assert_eq!(case.active(), [path], "weight {weight}");
+    }
+}

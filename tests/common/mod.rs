@@ -402,8 +402,12 @@ impl Case {
 
     /// The log as one `describe` line per event.
     pub fn describe_lines(&self) -> String {
-        let lines: Vec<String> = self.log.iter().map(engine::describe).collect();
-        lines.join("\n") + "\n"
+        let lines: Vec<String> = self
+            .log
+            .iter()
+            .map(|e| engine::describe(e) + "\n")
+            .collect();
+        lines.concat()
     }
 
     /// The log as JSON lines, the form stores persist.
@@ -411,9 +415,9 @@ impl Case {
         let lines: Vec<String> = self
             .log
             .iter()
-            .map(|e| serde_json::to_string(e).expect("an event serializes"))
+            .map(|e| serde_json::to_string(e).expect("an event serializes") + "\n")
             .collect();
-        lines.join("\n") + "\n"
+        lines.concat()
     }
 
     /// Replaying the log, and the log read back from its JSON lines, rebuild the live state.
