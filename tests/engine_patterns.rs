@@ -1546,3 +1546,33 @@ fn decisions_compare_number_fields_with_integer_literals() {
         assert_eq!(case.active(), [path], "weight {weight}");
     }
 }
+
+#[test]
+fn a_cycle_of_decisions_is_refused_without_events() {
+    let steps = "  - { id: intake, title: Intake, role: agent, collects: [resolved] }
+  - id: first
+    decide:
+      - { if: 'resolved == true', goto: second }
+      - else: done
+  - id: second
+    decide:
+      - { if: 'resolved == true', goto: first }
+      - else: done
+  - { id: done, title: Done, role: agent, end: true }
+";
+    let mut case = start(steps);
+    let error = case.refuse(
+        &ana(),
+        Action::Complete {
+            step: step("intake"),
+            fields: fields(json!({ "resolved": true })),
+        },
+    );
+    assert!(
+        matches!(error, CommandError::RoutingLoop { .. }),
+        "{error:?}"
+    );
+    assert_eq!(case.active(), ["intake"]);
+    case.complete("intake", &ana(), fields(json!({ "resolved": false })));
+    assert_eq!(case.active(), ["done"]);
+}

@@ -12,8 +12,10 @@ use crate::graph::{EdgeKind, NodeKind, Process, check_field_value};
 use crate::model::{FieldType, FieldValue, RoleId, StepId};
 
 /// Most automatic hops (decisions, splits, joins) one command may cause. Real SOPs need a
-/// handful; the limit turns a cycle of decisions into an error instead of a hang.
-const MAX_HOPS: u32 = 1_000;
+/// handful; the limit turns a cycle of decisions into an error instead of a hang. Routing
+/// recurses once per hop, so the limit also bounds the stack: keep it well within a 2 MiB
+/// thread stack in debug builds (a hop takes a few KiB there).
+const MAX_HOPS: u32 = 100;
 
 /// Decides a command against a case: the events it causes, or why it is refused.
 ///
