@@ -1576,3 +1576,28 @@ fn a_cycle_of_decisions_is_refused_without_events() {
     case.complete("intake", &ana(), fields(json!({ "resolved": false })));
     assert_eq!(case.active(), ["done"]);
 }
+
+#[test]
+fn a_condition_that_fails_at_run_time_is_refused_without_events() {
+    let steps = "  - { id: intake, title: Intake, role: agent, collects: [score] }
+  - id: route
+    decide:
+      - { if: '10 / (score - score) > 1', goto: high }
+      - else: low
+  - { id: high, title: High, role: agent, end: true }
+  - { id: low, title: Low, role: agent, end: true }
+";
+    let mut case = start(steps);
+    let error = case.refuse(
+        &ana(),
+        Action::Complete {
+            step: step("intake"),
+            fields: fields(json!({ "score": 3 })),
+        },
+    );
+    assert!(
+        matches!(&error, CommandError::DecisionFailed { step, .. } if step.as_str() == "route"),
+        "{error:?}"
+    );
+    assert_eq!(case.active(), ["intake"]);
+}
