@@ -87,6 +87,9 @@ pub struct PostgresOptions {
     pub schema: Option<String>,
     /// Most connections the pool opens.
     pub max_connections: u32,
+    /// Session settings for every connection, such as `("synchronous_commit", "off")`
+    /// where losing the last commits in a crash of the database server is acceptable.
+    pub settings: Vec<(String, String)>,
 }
 
 impl PostgresOptions {
@@ -96,6 +99,7 @@ impl PostgresOptions {
             url: url.into(),
             schema: None,
             max_connections: 10,
+            settings: Vec::new(),
         }
     }
 
@@ -110,14 +114,22 @@ impl PostgresOptions {
         self.max_connections = max;
         self
     }
+
+    /// Sets a session setting (a PostgreSQL run-time parameter) on every connection.
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> PostgresOptions {
+        self.settings.push((name.into(), value.into()));
+        self
+    }
 }
 
 /// Cases in PostgreSQL: for several app instances sharing the work.
 ///
-/// An append is one transaction that locks the case's summary row (`SELECT … FOR
-/// UPDATE`), checks its version, writes the events (primary key `(case_id, seq)`) and
-/// rewrites the row; two instances starting the same case meet on the primary key of
-/// `cases` and one gets a [`StoreError::Conflict`]. Timers are claimed with
+/// An append is one statement, so one transaction and one round trip: it updates the
+/// case's summary row only where the row still has the expected version (the row lock
+/// makes a concurrent append wait, then see the new version and write nothing), and
+/// writes the events (primary key `(case_id, seq)`) and roles through that row. Two
+/// instances starting the same case meet on the primary key of `cases`, and the loser
+/// gets a [`StoreError::Conflict`]. Timers are claimed with
 /// `FOR UPDATE SKIP LOCKED`, so instances polling at once take disjoint cases.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -144,8 +156,17 @@ impl PostgresStore {
             check_schema_name(schema).map_err(unsupported)?;
             connect = connect.options([("search_path", schema.as_str())]);
         }
+        connect = connect.options(
+            options
+                .settings
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            // A broken connection fails its query, which the caller sees as a database
+            // error; pinging before every use would double the round trips of a load.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect)
             .await
@@ -280,115 +301,101 @@ impl PostgresStore {
         Ok(version.map_or(0, |v| v as u64))
     }
 
-    async fn try_append(&self, batch: &Append) -> Result<(), AppendFailure> {
-        let case = batch.case();
-        let mut tx = self.pool.begin().await?;
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, roles FROM cases WHERE case_id = $1 FOR UPDATE")
-                .bind(case.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
+    /// Writes the batch in one statement (so one implicit transaction and one round
+    /// trip): the summary row is updated only if it still has the expected version (or
+    /// inserted, for a new case, only if the SOP version is stored and the case is not),
+    /// and the events and roles are written only through that row. Zero events written
+    /// means the row did not qualify; [`PostgresStore::why_not_appended`] says why.
+    async fn try_append(&self, batch: &Append) -> Result<u64, AppendFailure> {
+        let summary = batch.summary();
+        let events = batch.events();
+        let row_sql = if batch.expected() == 0 {
+            "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
+             next_timer_us, updated_at_us) \
+             SELECT $1, $9, $10, $3, $4, $5, $6, $7 \
+             WHERE EXISTS (SELECT 1 FROM sops WHERE sop_id = $9 AND version = $10) \
+             ON CONFLICT (case_id) DO NOTHING RETURNING case_id"
+        } else {
+            "UPDATE cases SET status = $3, version = $4, roles = $5, next_timer_us = $6, \
+             updated_at_us = $7, lease_owner = NULL, lease_until_us = NULL \
+             WHERE case_id = $1 AND version = $2 AND sop_id = $9 AND sop_version = $10 \
+             RETURNING case_id"
+        };
+        let sql = format!(
+            "WITH row AS ({row_sql}), \
+             gone AS (DELETE FROM case_roles r USING row \
+                 WHERE r.case_id = row.case_id AND NOT (r.role = ANY($8::text[]))), \
+             roles AS (INSERT INTO case_roles (case_id, role) \
+                 SELECT row.case_id, x FROM row, unnest($8::text[]) AS x \
+                 ON CONFLICT DO NOTHING) \
+             INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
+             SELECT row.case_id, s, v, t, a, c, p::json FROM row, \
+                 unnest($11::bigint[], $12::int[], $13::text[], $14::bigint[], $15::text[], \
+                        $16::text[]) AS u(s, v, t, a, c, p)"
+        );
+        let (sop, sop_version) = (summary.sop.as_str(), i64::from(summary.sop_version));
+        let written = sqlx::query(AssertSqlSafe(sql))
+            .bind(batch.case().as_str())
+            .bind(batch.expected() as i64)
+            .bind(status_name(summary.status))
+            .bind(summary.version as i64)
+            .bind(roles_text(&summary.roles))
+            .bind(summary.next_timer.map(micros))
+            .bind(micros(summary.updated_at))
+            .bind(summary.roles.iter().map(RoleId::as_str).collect::<Vec<_>>())
+            .bind(sop)
+            .bind(sop_version)
+            .bind(events.iter().map(|e| e.seq as i64).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| i32::from(e.v)).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.kind.name()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| micros(e.at)).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.command.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(batch.encoded())
+            .execute(&self.pool)
+            .await?;
+        Ok(written.rows_affected())
+    }
+
+    /// Why an append wrote nothing: a conflict, or a new case on an SOP version that is
+    /// not stored.
+    async fn why_not_appended(&self, batch: &Append) -> StoreError {
+        let actual = match self.committed_version(batch.case()).await {
+            Ok(actual) => actual,
+            Err(error) => return error,
+        };
         if actual != batch.expected() {
-            return Err(AppendFailure::Store(StoreError::Conflict {
-                case: case.clone(),
+            return StoreError::Conflict {
+                case: batch.case().clone(),
                 expected: batch.expected(),
                 actual,
-            }));
+            };
         }
-        let summary = batch.summary();
-        let roles = roles_text(&summary.roles);
-        let next_timer = summary.next_timer.map(micros);
-        match &current {
-            None => {
-                if let Some((sop, version)) = batch.starts_on() {
-                    let stored: Option<i32> =
-                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = $1 AND version = $2")
-                            .bind(sop.as_str())
-                            .bind(i64::from(version))
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if stored.is_none() {
-                        return Err(AppendFailure::Store(batch.sop_not_found()));
-                    }
-                }
-                let inserted = sqlx::query(
-                    "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
-                     next_timer_us, updated_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (case_id) DO NOTHING",
-                )
-                .bind(case.as_str())
-                .bind(summary.sop.as_str())
-                .bind(i64::from(summary.sop_version))
-                .bind(status_name(summary.status))
-                .bind(summary.version as i64)
-                .bind(&roles)
-                .bind(next_timer)
-                .bind(micros(summary.updated_at))
-                .execute(&mut *tx)
-                .await?;
-                if inserted.rows_affected() == 0 {
-                    // Another instance started the same case since the lock was looked for.
-                    return Err(AppendFailure::Raced);
-                }
-            }
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE cases SET status = $1, version = $2, roles = $3, next_timer_us = $4, \
-                     updated_at_us = $5, lease_owner = NULL, lease_until_us = NULL \
-                     WHERE case_id = $6",
-                )
-                .bind(status_name(summary.status))
-                .bind(summary.version as i64)
-                .bind(&roles)
-                .bind(next_timer)
-                .bind(micros(summary.updated_at))
-                .bind(case.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
+        if let Some((sop, version)) = batch.starts_on() {
+            return match self.sop_source(sop, version).await {
+                Err(error) => error,
+                // Stored after all: the case was started and removed in between, which
+                // this store never does.
+                Ok(_) => StoreError::Conflict {
+                    case: batch.case().clone(),
+                    expected: batch.expected(),
+                    actual,
+                },
+            };
         }
-        if current.as_ref().is_none_or(|(_, old)| *old != roles) {
-            sqlx::query("DELETE FROM case_roles WHERE case_id = $1")
-                .bind(case.as_str())
-                .execute(&mut *tx)
-                .await?;
-            let names: Vec<String> = summary.roles.iter().map(|r| r.to_string()).collect();
-            sqlx::query("INSERT INTO case_roles (case_id, role) SELECT $1, unnest($2::text[])")
-                .bind(case.as_str())
-                .bind(names)
-                .execute(&mut *tx)
-                .await?;
+        StoreError::InvalidBatch {
+            case: batch.case().clone(),
+            reason: "the stored case runs another SOP version than the events, or its summary row disagrees with its events".to_owned(),
         }
-        let events = batch.events();
-        sqlx::query(
-            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
-             SELECT $1, s, v, t, a, c, p::json \
-             FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[]) \
-             AS u(s, v, t, a, c, p)",
-        )
-        .bind(case.as_str())
-        .bind(events.iter().map(|e| e.seq as i64).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| i32::from(e.v)).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.kind.name()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| micros(e.at)).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.command.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(batch.encoded())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 
 /// How an append attempt failed.
 enum AppendFailure {
-    Store(StoreError),
     /// Someone else wrote the case first, seen as a key violation.
     Raced,
     Database(sqlx::Error),
@@ -407,13 +414,8 @@ impl From<sqlx::Error> for AppendFailure {
 impl CaseStore for PostgresStore {
     async fn append(&self, batch: &Append) -> Result<(), StoreError> {
         match self.try_append(batch).await {
-            Ok(()) => Ok(()),
-            Err(AppendFailure::Store(error)) => Err(error),
-            Err(AppendFailure::Raced) => Err(StoreError::Conflict {
-                case: batch.case().clone(),
-                expected: batch.expected(),
-                actual: self.committed_version(batch.case()).await?,
-            }),
+            Ok(written) if written == batch.events().len() as u64 => Ok(()),
+            Ok(_) | Err(AppendFailure::Raced) => Err(self.why_not_appended(batch).await),
             Err(AppendFailure::Database(error)) => Err(StoreError::database(
                 format!("appending events to case `{}`", batch.case()),
                 error,

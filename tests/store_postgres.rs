@@ -1,0 +1,251 @@
+//! The conformance suite on PostgreSQL, and eight workers driving a thousand cases at once.
+//!
+//! Needs a server: set `SOPFLOW_TEST_POSTGRES` to a database URL (`.ci/run` creates one).
+//! Without it these tests fail, they do not skip. Each test works in its own schema, so
+//! they run in parallel.
+#![cfg(feature = "postgres")]
+
+mod store_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sopflow::engine::{CaseId, CaseState, CaseStatus, CommandError};
+use sopflow::store::{
+    CaseFilter, CaseStore, CaseSummary, ExecuteError, MemoryStore, PostgresOptions, PostgresStore,
+    StoreError, execute_with_retry,
+};
+use store_support::{customer_support, next_command, note, t0};
+
+fn database_url() -> String {
+    std::env::var("SOPFLOW_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "SOPFLOW_TEST_POSTGRES is not set: the PostgreSQL store tests need a server. \
+             Set it to a database URL the tests may create schemas in, for example \
+             `export SOPFLOW_TEST_POSTGRES=postgres://sopflow:sopflow@localhost/sopflow_test` \
+             (.ci/run installs PostgreSQL and creates that role and database), or build \
+             without the `postgres` feature to leave these tests out"
+        )
+    })
+}
+
+/// A store in a fresh schema named after the test (dropped first if a previous run left it).
+async fn store_in_schema(test: &str, connections: u32) -> PostgresStore {
+    let url = database_url();
+    let schema = format!("sopflow_t_{test}");
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to SOPFLOW_TEST_POSTGRES ({url}): {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    PostgresStore::connect_with(
+        &PostgresOptions::new(url)
+            .schema(schema)
+            .max_connections(connections)
+            // Each commit waiting for its own fsync (~5 ms here) would make these tests
+            // about the disk; they are about concurrency. The bench measures durable commits.
+            .setting("synchronous_commit", "off"),
+    )
+    .await
+    .unwrap()
+}
+
+async fn make(test: &str) -> PostgresStore {
+    store_in_schema(test, 8).await
+}
+
+conformance_tests!(make);
+
+#[tokio::test]
+async fn a_wrong_password_is_a_database_error_without_the_password() {
+    let url = database_url();
+    let Some((before, after)) = url.split_once('@') else {
+        panic!("SOPFLOW_TEST_POSTGRES has no credentials: {url}");
+    };
+    let user = before.rsplit_once(':').map_or(before, |(user, _)| user);
+    let wrong = format!("{user}:not-the-password@{after}");
+    let error = PostgresStore::connect(&wrong).await.unwrap_err();
+    assert!(matches!(error, StoreError::Database { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("the database failed while connecting to "),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-password"), "{message}");
+}
+
+const WORKERS: usize = 8;
+const CASES: usize = 1_000;
+/// How many workers push commands to each case.
+const SENDERS_PER_CASE: usize = 3;
+
+fn case_name(i: usize) -> String {
+    format!("C-{i:04}")
+}
+
+/// Eight workers (tokio tasks, each on its own pool connection) drive 1,000 customer
+/// support cases to their end at once. Every case gets commands from three workers: the
+/// happy path (the same command from whoever decides it first, so the others meet a
+/// conflict and then find it applied) and one note from each (different commands that
+/// must all land). Nothing may be lost or applied twice, every conflict must be retried
+/// to success, and each final state must equal a fresh replay of the stored events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_workers_drive_a_thousand_cases_with_conflicts() {
+    let started = Instant::now();
+    let store = Arc::new(store_in_schema("concurrency", WORKERS as u32).await);
+    let (name, text) = customer_support();
+    let process = Arc::new(store.save_sop(&name, &text).await.unwrap());
+
+    // The path one case takes alone, for the expected history length.
+    let alone = MemoryStore::new();
+    alone.save_sop(&name, &text).await.unwrap();
+    let mut state = CaseState::new();
+    let mut path_events = 0;
+    while let Some(command) = next_command(&process, &state, "X") {
+        let executed = sopflow::store::execute(&alone, &process, &CaseId::new("X"), command, t0())
+            .await
+            .unwrap();
+        path_events += executed.events.len();
+        state = executed.state;
+    }
+    assert_eq!(state.status(), CaseStatus::Closed);
+
+    let mut tasks = Vec::new();
+    for worker in 0..WORKERS {
+        let store = Arc::clone(&store);
+        let process = Arc::clone(&process);
+        tasks.push(tokio::spawn(async move {
+            let mine: Vec<usize> = (0..CASES)
+                .filter(|i| (worker + WORKERS - i % WORKERS) % WORKERS < SENDERS_PER_CASE)
+                .collect();
+            let mut pending: BTreeSet<usize> = mine.iter().copied().collect();
+            let mut noted: BTreeSet<usize> = BTreeSet::new();
+            let mut finals: BTreeMap<usize, CaseState> = BTreeMap::new();
+            let mut notes: BTreeSet<usize> = BTreeSet::new();
+            let mut known: BTreeMap<usize, CaseState> = BTreeMap::new();
+            let (mut conflicts, mut duplicates, mut commands) = (0u32, 0u32, 0u32);
+            while !pending.is_empty() {
+                for i in pending.clone() {
+                    let case = CaseId::new(case_name(i));
+                    // Decide on the state this worker last saw, usually stale by now: the
+                    // store must catch that.
+                    let state = known.get(&i).cloned().unwrap_or_default();
+                    // Each worker adds its note as soon as the case exists: three
+                    // different commands on one case at about the same moment.
+                    let command = if state.version() > 0 && !noted.contains(&i) {
+                        noted.insert(i);
+                        Some(note(&format!("note:{worker}:{i}"), "worker note"))
+                    } else {
+                        next_command(&process, &state, case.as_str())
+                    };
+                    let Some(command) = command else {
+                        pending.remove(&i);
+                        finals.insert(i, state);
+                        continue;
+                    };
+                    let is_note = command.id.as_str().starts_with("note:");
+                    commands += 1;
+                    match execute_with_retry(&*store, &process, &case, command, t0(), 100).await {
+                        Ok(executed) => {
+                            known.insert(i, executed.state);
+                            conflicts += executed.conflicts;
+                            duplicates += u32::from(executed.duplicate);
+                            if is_note {
+                                notes.insert(i);
+                            }
+                        }
+                        // The others may have closed the case since it was loaded.
+                        Err(ExecuteError::Refused(CommandError::CaseNotOpen { .. })) if is_note => {
+                        }
+                        Err(ExecuteError::Refused(e)) => {
+                            panic!("worker {worker} on {case}: refused: {e}")
+                        }
+                        Err(e) => panic!("worker {worker} on {case}: {e}"),
+                    }
+                }
+            }
+            (finals, notes, conflicts, duplicates, commands)
+        }));
+    }
+    let (mut conflicts, mut duplicates, mut commands) = (0, 0, 0);
+    let mut seen_final: BTreeMap<usize, Vec<CaseState>> = BTreeMap::new();
+    let mut landed: BTreeMap<usize, usize> = BTreeMap::new();
+    for task in tasks {
+        let (finals, notes, c, d, n) = task.await.unwrap();
+        for i in notes {
+            *landed.entry(i).or_insert(0) += 1;
+        }
+        conflicts += c;
+        duplicates += d;
+        commands += n;
+        for (i, state) in finals {
+            seen_final.entry(i).or_default().push(state);
+        }
+    }
+    let driven = started.elapsed();
+
+    assert!(
+        conflicts > 0,
+        "the workers were meant to conflict; none did"
+    );
+    assert!(
+        duplicates > 0,
+        "no worker found its command applied by another"
+    );
+    let rows: BTreeMap<CaseId, CaseSummary> = store
+        .list(&CaseFilter::all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.case.clone(), row))
+        .collect();
+    assert_eq!(rows.len(), CASES);
+    for i in 0..CASES {
+        let case = CaseId::new(case_name(i));
+        let stored = store.load(&case).await.unwrap();
+        let replayed = CaseState::replay(&stored.events);
+        assert_eq!(replayed.status(), CaseStatus::Closed, "{case}");
+        for seen in &seen_final[&i] {
+            assert_eq!(
+                *seen, replayed,
+                "{case}: a worker's final state differs from a replay"
+            );
+        }
+        assert_eq!(
+            stored.events.len(),
+            path_events + landed.get(&i).copied().unwrap_or(0),
+            "{case}: events lost or applied twice"
+        );
+        // A command's events are contiguous, and no command was applied twice.
+        let mut runs: Vec<&str> = Vec::new();
+        for event in &stored.events {
+            if runs.last() != Some(&event.command.as_str()) {
+                runs.push(event.command.as_str());
+            }
+        }
+        let distinct: BTreeSet<&str> = runs.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            runs.len(),
+            "{case}: a command was applied twice"
+        );
+        let notes = runs.iter().filter(|c| c.starts_with("note:")).count();
+        assert_eq!(notes, landed.get(&i).copied().unwrap_or(0), "{case}");
+        let expected = CaseSummary::of(
+            &process,
+            &replayed,
+            stored.events[stored.events.len() - 1].at,
+        );
+        assert_eq!(rows.get(&case), expected.as_ref(), "{case}: summary row");
+    }
+    eprintln!(
+        "{CASES} cases, {WORKERS} workers: {commands} commands, {conflicts} conflicts retried, \
+         {duplicates} found already applied, driven in {driven:.1?}"
+    );
+}
