@@ -7,6 +7,7 @@ pub mod engine;
 pub mod graph;
 pub mod model;
 pub mod parse;
+pub mod render;
 pub mod schema;
 pub mod store;
 pub mod simulate;

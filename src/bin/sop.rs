@@ -24,6 +24,17 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the SOP format
     Schema,
+    /// Draw an SOP as a flowchart: Mermaid (for GitHub markdown), Graphviz DOT or SVG
+    Graph {
+        /// The SOP file; `-` reads standard input
+        file: PathBuf,
+        /// Output format
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot", "svg"])]
+        format: String,
+        /// Write the chart to this file instead of standard output
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -66,6 +77,72 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate(args) => validate(&args),
+        Command::Graph {
+            file,
+            format,
+            output,
+        } => graph(&file, &format, output.as_deref()),
+    }
+}
+
+/// `sop graph`: one SOP as a flowchart. Exit 1 with the diagnostics on standard error if
+/// the SOP has errors, 2 for usage and I/O errors.
+fn graph(file: &Path, format: &str, output: Option<&Path>) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let format = match format.parse::<sopflow::render::Format>() {
+        Ok(format) => format,
+        Err(error) => return usage(error.to_string()),
+    };
+    if file.is_dir() {
+        return usage(format!(
+            "{} is a directory: `sop graph` draws one SOP file",
+            file.display()
+        ));
+    }
+    let source = match collect_sources(&[file.to_path_buf()]) {
+        Ok(mut sources) if sources.len() == 1 => sources.remove(0),
+        Ok(_) => return usage(format!("cannot read {}", file.display())),
+        Err(message) => return usage(message),
+    };
+    let color = std::io::stderr().is_terminal();
+    let compilation = match sopflow::parse::parse_sop(&source.name, &source.text) {
+        Ok(sop) => sopflow::graph::compile(&sop),
+        Err(error) => {
+            let diagnostics = [error.to_diagnostic()];
+            eprint!("{}", diagnostic::render_human(&source, &diagnostics, color));
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(process) = compilation.process else {
+        eprint!(
+            "{}",
+            diagnostic::render_human(&source, &compilation.diagnostics, color)
+        );
+        return ExitCode::FAILURE;
+    };
+    let chart = match sopflow::render::render(&process, format, None) {
+        Ok(chart) => chart,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match output {
+        Some(path) => std::fs::write(path, &chart)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(chart.as_bytes())
+                .map_err(|e| format!("cannot write to standard output: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => usage(message),
     }
 }
 

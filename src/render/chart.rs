@@ -1,0 +1,360 @@
+//! What every renderer draws, read once from the [`Process`]: nodes with their shape, text,
+//! role lane and case state, and edges with their label and style. The renderers only
+//! decide how each format says it.
+
+use std::collections::{HashMap, HashSet};
+
+use petgraph::graph::NodeIndex;
+
+use super::Highlight;
+use super::text;
+use crate::graph::{EdgeKind, NodeKind, Process};
+
+/// How a node is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A circle.
+    Start,
+    /// A double circle.
+    End,
+    /// A box with the title and the role.
+    Task,
+    /// A diamond with the title and the approvers' role.
+    Approval,
+    /// A diamond with the title.
+    Decision,
+    /// A bar.
+    Split,
+    /// A bar.
+    Join,
+}
+
+/// How an edge is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EdgeStyle {
+    /// Solid: the normal flow.
+    Normal,
+    /// Dotted: a deferred-choice timer won.
+    Timer,
+    /// Dashed and red: rejection, SLA breach, escalation.
+    Exception,
+}
+
+/// The case overlay state of a node, in drawing priority order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Not highlighted.
+    None,
+    /// The case passed through it.
+    Visited,
+    /// The case waits here now.
+    Active,
+    /// Its SLA was breached.
+    Breached,
+}
+
+/// Palette entry for a role lane: node fill, lane background.
+pub(crate) struct Palette {
+    pub(crate) fill: &'static str,
+    pub(crate) lane: &'static str,
+}
+
+/// Role colours, cycled. Pastel fills keep black text readable; none is red, blue or amber
+/// enough to be mistaken for the exception and highlight strokes.
+pub(crate) const PALETTE: [Palette; 8] = [
+    Palette {
+        fill: "#dbeafe",
+        lane: "#f0f6ff",
+    },
+    Palette {
+        fill: "#dcfce7",
+        lane: "#f2fdf5",
+    },
+    Palette {
+        fill: "#fef3c7",
+        lane: "#fffbeb",
+    },
+    Palette {
+        fill: "#f3e8ff",
+        lane: "#faf5ff",
+    },
+    Palette {
+        fill: "#cffafe",
+        lane: "#ecfeff",
+    },
+    Palette {
+        fill: "#ffe4e6",
+        lane: "#fff5f6",
+    },
+    Palette {
+        fill: "#ecfccb",
+        lane: "#f7fee7",
+    },
+    Palette {
+        fill: "#e2e8f0",
+        lane: "#f8fafc",
+    },
+];
+
+/// Colours shared by every format.
+pub(crate) mod colors {
+    /// Node outlines and normal edges.
+    pub(crate) const INK: &str = "#57606a";
+    /// Text.
+    pub(crate) const TEXT: &str = "#1f2328";
+    /// Exception edges and breached SLAs.
+    pub(crate) const EXCEPTION: &str = "#cf222e";
+    /// Nodes and edges the case went through.
+    pub(crate) const VISITED: &str = "#0969da";
+    /// Nodes the case waits at.
+    pub(crate) const ACTIVE: &str = "#bf8700";
+    /// Bars, the start circle.
+    pub(crate) const SOLID: &str = "#24292f";
+    /// Fill of nodes without a role.
+    pub(crate) const PLAIN: &str = "#ffffff";
+}
+
+/// The line added to a breached node's label.
+pub(crate) const BREACHED_NOTE: &str = "SLA breached";
+
+/// A node to draw.
+pub(crate) struct ChartNode {
+    /// An identifier unique in the chart, safe as a Mermaid id and an XML id: ASCII
+    /// letters, digits and `_` (`s_receive`, `n_start`, `n_join_split`).
+    pub(crate) id: String,
+    /// How it is drawn.
+    pub(crate) shape: Shape,
+    /// Its text, cleaned (may hold line breaks): the step title, or a name.
+    pub(crate) title: String,
+    /// A second, smaller line: the role, `approval: lead`, `2 approvals: lead`.
+    pub(crate) role_line: Option<String>,
+    /// Index into [`Chart::lanes`] of the role that does it.
+    pub(crate) lane: Option<usize>,
+    /// The case overlay.
+    pub(crate) mark: Mark,
+}
+
+impl ChartNode {
+    /// The node's fill colour.
+    pub(crate) fn fill(&self) -> &'static str {
+        match (self.shape, self.lane) {
+            (Shape::Start | Shape::Split | Shape::Join, _) => colors::SOLID,
+            (_, Some(lane)) => PALETTE[lane % PALETTE.len()].fill,
+            (_, None) => colors::PLAIN,
+        }
+    }
+
+    /// Outline colour and width (px) the overlay gives the node, if any.
+    pub(crate) fn mark_stroke(&self) -> Option<(&'static str, u32)> {
+        match self.mark {
+            Mark::None => None,
+            Mark::Visited => Some((colors::VISITED, 3)),
+            Mark::Active => Some((colors::ACTIVE, 4)),
+            Mark::Breached => Some((colors::EXCEPTION, 4)),
+        }
+    }
+}
+
+/// An edge to draw.
+pub(crate) struct ChartEdge {
+    /// Index into [`Chart::nodes`].
+    pub(crate) from: usize,
+    /// Index into [`Chart::nodes`].
+    pub(crate) to: usize,
+    /// The label, cleaned and on one line (may be empty).
+    pub(crate) label: String,
+    /// How it is drawn.
+    pub(crate) style: EdgeStyle,
+    /// Whether the case took it.
+    pub(crate) taken: bool,
+}
+
+impl ChartEdge {
+    /// Stroke colour and width (px).
+    pub(crate) fn stroke(&self) -> (&'static str, f64) {
+        match (self.taken, self.style) {
+            (true, _) => (colors::VISITED, 3.0),
+            (false, EdgeStyle::Exception) => (colors::EXCEPTION, 1.5),
+            (false, _) => (colors::INK, 1.5),
+        }
+    }
+}
+
+/// A role lane.
+pub(crate) struct Lane {
+    /// The role's id.
+    pub(crate) role: String,
+    /// An identifier safe in every format (`lane_0`).
+    pub(crate) id: String,
+}
+
+/// The whole chart.
+pub(crate) struct Chart {
+    /// `title (id vN)`, cleaned, one line.
+    pub(crate) caption: String,
+    /// The SOP id, cleaned.
+    pub(crate) sop_id: String,
+    /// In process order: start, end, then the steps in document order.
+    pub(crate) nodes: Vec<ChartNode>,
+    /// Per node, edges in the order they were written.
+    pub(crate) edges: Vec<ChartEdge>,
+    /// Roles that perform a task or approve a gate, in document order.
+    pub(crate) lanes: Vec<Lane>,
+    /// Whether a non-empty overlay was given.
+    pub(crate) highlighted: bool,
+}
+
+impl Chart {
+    /// Reads `process` and the overlay.
+    pub(crate) fn new(process: &Process, highlight: Option<&Highlight>) -> Chart {
+        let empty = Highlight::default();
+        let highlight = highlight.unwrap_or(&empty);
+
+        let lanes: Vec<Lane> = process
+            .roles_involved()
+            .into_iter()
+            .enumerate()
+            .map(|(i, role)| Lane {
+                role: role.to_string(),
+                id: format!("lane_{i}"),
+            })
+            .collect();
+        let lane_of = |role: &str| lanes.iter().position(|lane| lane.role == role);
+
+        let mut position: HashMap<NodeIndex, usize> = HashMap::new();
+        let mut used_ids: HashSet<String> = HashSet::new();
+        let mut nodes = Vec::new();
+        for (index, node) in process.nodes() {
+            let step = node.step.as_ref().map(|s| s.to_string());
+            let title_or = |fallback: &str| {
+                node.title
+                    .as_ref()
+                    .map(|t| text::clean(t.source()))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| fallback.to_owned())
+            };
+            let step_name = step.clone().unwrap_or_else(|| node.name());
+            let (shape, title, role_line, lane) = match &node.kind {
+                NodeKind::Start => (Shape::Start, "start".to_owned(), None, None),
+                NodeKind::End => (Shape::End, "end".to_owned(), None, None),
+                NodeKind::Task(task) => (
+                    Shape::Task,
+                    title_or(&step_name),
+                    Some(task.role.to_string()),
+                    lane_of(task.role.as_str()),
+                ),
+                NodeKind::Approval(gate) => {
+                    let line = if gate.count > 1 {
+                        format!("{} approvals: {}", gate.count, gate.by)
+                    } else {
+                        format!("approval: {}", gate.by)
+                    };
+                    (
+                        Shape::Approval,
+                        title_or(&step_name),
+                        Some(line),
+                        lane_of(gate.by.as_str()),
+                    )
+                }
+                NodeKind::Decision(_) => (Shape::Decision, title_or(&step_name), None, None),
+                NodeKind::Split(_) => (Shape::Split, title_or(&step_name), None, None),
+                NodeKind::Join(_) => (Shape::Join, "join".to_owned(), None, None),
+            };
+            let base = match (&node.kind, &step) {
+                (NodeKind::Start, _) => "n_start".to_owned(),
+                (NodeKind::End, _) => "n_end".to_owned(),
+                (NodeKind::Join(join), _) => format!("n_join_{}", safe_id(join.split.as_str())),
+                (_, Some(step)) => format!("s_{}", safe_id(step)),
+                (_, None) => format!("n_{}", index.index()),
+            };
+            let mut id = base.clone();
+            let mut n = 1;
+            while !used_ids.insert(id.clone()) {
+                n += 1;
+                id = format!("{base}_{n}");
+            }
+            let mark = if highlight.breached.contains(&index) {
+                Mark::Breached
+            } else if highlight.active.contains(&index) {
+                Mark::Active
+            } else if highlight.visited.contains(&index) {
+                Mark::Visited
+            } else {
+                Mark::None
+            };
+            position.insert(index, nodes.len());
+            nodes.push(ChartNode {
+                id,
+                shape,
+                title,
+                role_line,
+                lane,
+                mark,
+            });
+        }
+
+        let mut edges = Vec::new();
+        for (from, _) in process.nodes() {
+            for (kind, to) in process.successors(from).iter().copied() {
+                let (Some(&from_at), Some(&to_at)) = (position.get(&from), position.get(&to))
+                else {
+                    continue;
+                };
+                let style = if kind.is_exceptional() {
+                    EdgeStyle::Exception
+                } else if matches!(kind, EdgeKind::Timeout(_)) {
+                    EdgeStyle::Timer
+                } else {
+                    EdgeStyle::Normal
+                };
+                edges.push(ChartEdge {
+                    from: from_at,
+                    to: to_at,
+                    label: text::one_line(&process.edge_label(from, kind)),
+                    style,
+                    taken: highlight
+                        .taken
+                        .contains(&super::Transition { from, kind, to }),
+                });
+            }
+        }
+
+        Chart {
+            caption: text::one_line(&format!(
+                "{} ({} v{})",
+                process.title(),
+                process.id(),
+                process.version()
+            )),
+            sop_id: text::one_line(process.id().as_str()),
+            nodes,
+            edges,
+            lanes,
+            highlighted: !highlight.is_empty(),
+        }
+    }
+
+    /// Indices of the nodes in each lane, in node order; nodes without a lane are left out.
+    pub(crate) fn lane_members(&self) -> Vec<Vec<usize>> {
+        let mut members = vec![Vec::new(); self.lanes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let Some(lane) = node.lane {
+                members[lane].push(i);
+            }
+        }
+        members
+    }
+}
+
+/// `id` with every character other than ASCII letters, digits and `_` written as `_`.
+fn safe_id(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,504 @@
+//! Flowcharts of the SOP library: Mermaid and DOT pinned by snapshots, DOT accepted by the
+//! real Graphviz, our SVG well-formed with every step title, a PNG of the customer support
+//! process for people to look at, a case overlay in every format, and `sop graph`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sopflow::graph::{NodeKind, Process, compile};
+use sopflow::model::StepId;
+use sopflow::parse::parse_sop;
+use sopflow::render::{self, Format, Highlight};
+
+#[path = "../benches/support/generate.rs"]
+#[allow(dead_code)]
+mod generate;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `(file stem, text)` of every `sops/*.yaml`, sorted.
+fn sop_sources() -> Vec<(String, String)> {
+    let dir = root().join("sops");
+    let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .map(|path| {
+            let stem = path
+                .file_stem()
+                .expect("file stem")
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            (stem, text)
+        })
+        .collect();
+    sources.sort();
+    assert!(sources.len() >= 7, "the SOP library is missing files");
+    sources
+}
+
+fn compiled(name: &str, text: &str) -> Process {
+    let sop = parse_sop(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let compilation = compile(&sop);
+    compilation
+        .process
+        .unwrap_or_else(|| panic!("{name}: {:#?}", compilation.diagnostics))
+}
+
+fn sops() -> Vec<(String, Process)> {
+    sop_sources()
+        .into_iter()
+        .map(|(stem, text)| {
+            let process = compiled(&stem, &text);
+            (stem, process)
+        })
+        .collect()
+}
+
+fn customer_support() -> Process {
+    let text = std::fs::read_to_string(root().join("sops/customer-support-process.yaml"))
+        .expect("customer support SOP");
+    compiled("customer-support-process.yaml", &text)
+}
+
+/// A process with a parallel split and join, which no SOP of the library has yet.
+fn parallel_process() -> Process {
+    compiled(
+        "parallel.yaml",
+        "id: parallel\nversion: 2\ntitle: Parallel reviews\ndepartment: Support\n\
+         roles: { agent: Agent, lead: Lead }\n\
+         steps:\n\
+         \x20 - { id: intake, title: Take the request, role: agent }\n\
+         \x20 - { id: reviews, title: Reviews, parallel: [legal, tech], join: decide_go }\n\
+         \x20 - { id: legal, title: Legal review, role: lead, next: decide_go }\n\
+         \x20 - { id: tech, title: Technical review, role: agent, next: decide_go }\n\
+         \x20 - { id: decide_go, title: Decide go or no-go, role: lead, end: true }\n",
+    )
+}
+
+fn step(process: &Process, id: &str) -> petgraph::graph::NodeIndex {
+    process
+        .step(&StepId::new(id).expect("step id"))
+        .unwrap_or_else(|| panic!("no step `{id}`"))
+}
+
+/// Records the first edge from `from` to `to` as taken.
+fn take(highlight: &mut Highlight, process: &Process, from: &str, to: &str) {
+    let index = |name: &str| match name {
+        "start" => process.start(),
+        "end" => process.end(),
+        _ => step(process, name),
+    };
+    let (from, to) = (index(from), index(to));
+    let (kind, _) = process
+        .successors(from)
+        .iter()
+        .copied()
+        .find(|&(_, target)| target == to)
+        .unwrap_or_else(|| panic!("no edge {from:?} -> {to:?}"));
+    highlight.take(from, kind, to);
+}
+
+/// A customer support case, built by hand: the first response was late, the team leader
+/// took it over, the information was verified, and a solution is being determined.
+fn support_case(process: &Process) -> Highlight {
+    let mut highlight = Highlight::default();
+    let path = [
+        "start",
+        "receive",
+        "overdue_first_response",
+        "identify",
+        "assign",
+        "review_history",
+        "create_ticket",
+        "research",
+        "verify_customer_info",
+        "determine_solution",
+    ];
+    for pair in path.windows(2) {
+        take(&mut highlight, process, pair[0], pair[1]);
+    }
+    highlight.active.insert(step(process, "determine_solution"));
+    highlight.breached.insert(step(process, "receive"));
+    highlight
+}
+
+#[test]
+fn mermaid_of_every_sop() {
+    for (stem, process) in sops() {
+        insta::assert_snapshot!(format!("mermaid-{stem}"), render::mermaid(&process, None));
+    }
+    insta::assert_snapshot!(
+        "mermaid-parallel",
+        render::mermaid(&parallel_process(), None)
+    );
+}
+
+#[test]
+fn dot_of_every_sop() {
+    for (stem, process) in sops() {
+        insta::assert_snapshot!(format!("dot-{stem}"), render::dot(&process, None));
+    }
+    insta::assert_snapshot!("dot-parallel", render::dot(&parallel_process(), None));
+}
+
+#[test]
+fn case_overlay_in_mermaid_and_dot() {
+    let process = customer_support();
+    let highlight = support_case(&process);
+    insta::assert_snapshot!(
+        "mermaid-customer-support-case",
+        render::mermaid(&process, Some(&highlight))
+    );
+    let dot = render::dot(&process, Some(&highlight));
+    assert!(
+        dot.contains("\"s_receive\" [label=\"Receive inbound\\ncommunication from customer\\nsupport_agent\\nSLA breached\", fillcolor=\"#dbeafe\", color=\"#cf222e\", penwidth=4];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"s_receive\" -> \"s_overdue_first_response\" [label=\"overdue 1h\", style=dashed, color=\"#0969da\", fontcolor=\"#0969da\", penwidth=3];"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"s_determine_solution\" [label=\"Determine appropriate\\nsolution or answer\\nsupport_agent\", fillcolor=\"#dbeafe\", color=\"#bf8700\", penwidth=4];"), "{dot}");
+    // Taken edges, and visited nodes that are neither breached nor active (start included).
+    assert_eq!(dot.matches("penwidth=3").count(), 9 + 8);
+    graphviz_svg(&dot, "the customer support case");
+}
+
+/// Runs the real `dot -Tsvg`; fails the test if Graphviz is missing or complains.
+fn graphviz_svg(dot: &str, what: &str) -> String {
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run Graphviz `dot` ({e}): install it (`apt-get install graphviz`)")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(dot.as_bytes())
+        .expect("write to dot");
+    let output = child.wait_with_output().expect("dot runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "dot rejected {what}:\n{stderr}\n{dot}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "dot warned about {what}:\n{stderr}\n{dot}"
+    );
+    let svg = String::from_utf8(output.stdout).expect("dot writes UTF-8");
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(&svg, options)
+        .unwrap_or_else(|e| panic!("dot's SVG of {what}: {e}"));
+    svg
+}
+
+#[test]
+fn graphviz_accepts_the_dot_of_every_sop() {
+    for (stem, process) in sops() {
+        let svg = graphviz_svg(&render::dot(&process, None), &stem);
+        for title in step_titles(&process) {
+            // Graphviz draws each line of a label as its own text element.
+            for line in title.lines() {
+                let first_word = line.split_whitespace().next().unwrap_or_default();
+                assert!(svg.contains(first_word), "{stem}: {line:?} not drawn");
+            }
+        }
+    }
+    graphviz_svg(
+        &render::dot(&parallel_process(), None),
+        "the parallel process",
+    );
+}
+
+/// Titles Graphviz could read as syntax, entities or escape sequences.
+const NASTY_TITLES: &[&str] = &[
+    r#"Say "hi" & <b>bold</b>"#,
+    "#quot; &amp; &lt; &#35; look-alikes",
+    r"back\slash \N \G \l \n end\",
+    "{braces} [brackets] | pipe",
+    "ünïcödé e\u{301}",
+];
+
+#[test]
+fn graphviz_draws_nasty_titles_as_written() {
+    let mut yaml = String::from(
+        "id: nasty\nversion: 1\ntitle: Nasty\ndepartment: Testing\nroles: { agent: Agent }\nsteps:\n",
+    );
+    for (i, title) in NASTY_TITLES.iter().enumerate() {
+        let quoted = serde_json::to_string(title).expect("a string serializes");
+        yaml.push_str(&format!(
+            "  - {{ id: s{i}, title: {quoted}, role: agent }}\n"
+        ));
+    }
+    yaml.push_str("  - { id: done, title: Done, role: agent, end: true }\n");
+    let process = compiled("nasty.yaml", &yaml);
+    let svg = graphviz_svg(&render::dot(&process, None), "nasty titles");
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let document = roxmltree::Document::parse_with_options(&svg, options).expect("xml");
+    let drawn: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    let drawn = drawn.join(" ");
+    for title in NASTY_TITLES {
+        for word in title.split_whitespace() {
+            assert!(
+                drawn.contains(word),
+                "{word:?} of {title:?} not drawn: {drawn}"
+            );
+        }
+    }
+}
+
+/// Titles of the steps that show one (tasks, gates, decisions, splits).
+fn step_titles(process: &Process) -> Vec<String> {
+    process
+        .nodes()
+        .filter(|(_, node)| node.step.is_some())
+        .filter_map(|(_, node)| node.title.as_ref().map(|t| t.source().trim().to_owned()))
+        .collect()
+}
+
+/// Our SVG parsed, with each node's visible text (its `<text>` lines joined by spaces).
+fn svg_node_texts(svg: &str, what: &str) -> Vec<(String, String)> {
+    let document = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{what}: {e}\n{svg}"));
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert!(root.attribute("viewBox").is_some());
+    document
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("g") && n.attribute("class").is_some_and(|c| c.starts_with("node "))
+        })
+        .map(|g| {
+            let text: Vec<&str> = g
+                .children()
+                .filter(|c| c.has_tag_name("text"))
+                .filter_map(|t| t.text())
+                .collect();
+            (
+                g.attribute("id").unwrap_or_default().to_owned(),
+                text.join(" "),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn our_svg_of_every_sop_is_xml_with_every_step_title() {
+    let mut all = sops();
+    all.push(("parallel".to_owned(), parallel_process()));
+    for (stem, process) in all {
+        let svg = render::svg(&process, None).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let nodes = svg_node_texts(&svg, &stem);
+        assert_eq!(
+            nodes.len(),
+            process.nodes().count(),
+            "{stem}: one group per node"
+        );
+        for (_, node) in process.nodes() {
+            let (Some(step), Some(title)) = (&node.step, &node.title) else {
+                continue;
+            };
+            let id = format!("s_{}", step.as_str().replace('-', "_"));
+            let (_, shown) = nodes
+                .iter()
+                .find(|(g, _)| *g == id)
+                .unwrap_or_else(|| panic!("{stem}: no group for {id}"));
+            let title: Vec<&str> = title.source().split_whitespace().collect();
+            assert!(
+                shown.starts_with(&title.join(" ")),
+                "{stem}: {id} shows {shown:?}, not {title:?}"
+            );
+            if let NodeKind::Task(task) = &node.kind {
+                assert!(shown.ends_with(task.role.as_str()), "{stem}: {id} role");
+            }
+        }
+    }
+}
+
+#[test]
+fn case_overlay_in_our_svg() {
+    let process = customer_support();
+    let svg = render::svg(&process, Some(&support_case(&process))).expect("layout");
+    let document = roxmltree::Document::parse(&svg).expect("xml");
+    let class_of = |id: &str| {
+        document
+            .descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .and_then(|n| n.attribute("class"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(class_of("s_receive"), "node task breached");
+    assert_eq!(class_of("s_determine_solution"), "node task active");
+    assert_eq!(class_of("s_identify"), "node task visited");
+    assert_eq!(class_of("s_close_ticket"), "node task");
+    let taken = document
+        .descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.ends_with(" taken")))
+        .count();
+    assert_eq!(taken, 9);
+    assert!(svg.contains(">SLA breached</text>"));
+    write_png(&svg, "customer-support-process-case.png");
+}
+
+/// Renders our SVG to `target/render/NAME` with resvg, for people to look at.
+fn write_png(svg: &str, name: &str) -> PathBuf {
+    let mut options = resvg::usvg::Options::default();
+    options.fontdb_mut().load_system_fonts();
+    let tree = resvg::usvg::Tree::from_str(svg, &options).expect("resvg reads our SVG");
+    let size = tree.size().to_int_size();
+    let mut pixmap =
+        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("non-empty image");
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    let dir = root().join("target/render");
+    std::fs::create_dir_all(&dir).expect("target/render");
+    let path = dir.join(name);
+    pixmap.save_png(&path).expect("write PNG");
+    path
+}
+
+#[test]
+fn customer_support_png() {
+    let process = customer_support();
+    let svg = render::svg(&process, None).expect("layout");
+    let path = write_png(&svg, "customer-support-process.png");
+    let bytes = std::fs::read(&path).expect("PNG written");
+    assert_eq!(&bytes[1..4], b"PNG");
+    std::fs::write(
+        root().join("target/render/customer-support-process.svg"),
+        svg,
+    )
+    .expect("write SVG");
+}
+
+#[test]
+fn generated_sops_of_every_small_size_lay_out() {
+    for steps in 1..=40 {
+        let process = compiled("generated.yaml", &generate::generate_sop(steps));
+        let svg = render::svg(&process, None).unwrap_or_else(|e| panic!("{steps} steps: {e}"));
+        assert_eq!(
+            svg_node_texts(&svg, "generated").len(),
+            process.nodes().count()
+        );
+    }
+}
+
+#[test]
+fn readme_chart_is_up_to_date() {
+    let path = root().join("docs/customer-support.mmd");
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        written,
+        render::mermaid(&customer_support(), None),
+        "regenerate it: sop graph sops/customer-support-process.yaml --format mermaid -o docs/customer-support.mmd"
+    );
+}
+
+fn sop_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sop"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("sop runs")
+}
+
+#[test]
+fn cli_graph_writes_each_format() {
+    let process = customer_support();
+    for format in Format::ALL {
+        let output = sop_cli(&[
+            "graph",
+            "sops/customer-support-process.yaml",
+            "--format",
+            format.name(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{format}: {output:?}");
+        let expected = render::render(&process, format, None).expect("layout");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "{format}"
+        );
+    }
+    let out = std::env::temp_dir().join(format!("sop-graph-{}.dot", std::process::id()));
+    let output = sop_cli(&[
+        "graph",
+        "sops/customer-support-process.yaml",
+        "--format",
+        "dot",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stdout.is_empty());
+    let written = std::fs::read_to_string(&out).expect("written");
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(written, render::dot(&process, None));
+}
+
+#[test]
+fn cli_graph_exit_codes() {
+    // An SOP with errors: 1, the diagnostics on standard error, nothing on standard output.
+    let invalid = fixture("001-unknown-top-level-key.yaml");
+    let output = sop_cli(&["graph", invalid.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("unknown key `titel`"),
+        "{output:?}"
+    );
+
+    // Usage and I/O errors: 2.
+    for args in [
+        &["graph", "sops/no-such-file.yaml"][..],
+        &["graph", "sops"],
+        &[
+            "graph",
+            "sops/customer-support-process.yaml",
+            "--format",
+            "png",
+        ],
+        &["graph"],
+        &[
+            "graph",
+            "sops/customer-support-process.yaml",
+            "-o",
+            "no-such-dir/x.mmd",
+        ],
+    ] {
+        let output = sop_cli(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    let path = root().join("tests/fixtures/invalid").join(name);
+    assert!(Path::new(&path).exists(), "{} is missing", path.display());
+    path
+}
