@@ -137,8 +137,8 @@ fn values_for(process: &Process, step: &sopflow::model::StepId) -> FieldValues {
 }
 
 /// The next command that moves `case` on along the happy path, or `None` once it has
-/// ended. Its id depends only on the state, so two senders that decide on the same state
-/// send the same command.
+/// ended. Its id names the step activation it acts on, so two senders that decide on the
+/// same activation send the same command, and the engine applies it once.
 pub fn next_command(process: &Process, state: &CaseState, case: &str) -> Option<Command> {
     match state.status() {
         CaseStatus::NotStarted => return Some(start(case, &format!("{case}:start"))),
@@ -150,7 +150,7 @@ pub fn next_command(process: &Process, state: &CaseState, case: &str) -> Option<
     let actor = [agent(), lead(), manager()]
         .into_iter()
         .find(|a| item.actionable_by(a, now))?;
-    let id = format!("{case}:{}:{}", state.version(), item.step);
+    let id = format!("{case}:{}:{}", item.step, item.token);
     let action = match item.kind {
         WorkKind::Task => Action::Complete {
             fields: values_for(process, &item.step),
