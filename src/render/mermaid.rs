@@ -7,10 +7,11 @@ use std::fmt::Write;
 use super::chart::{BREACHED_NOTE, Chart, ChartNode, EdgeStyle, PALETTE, Shape, colors};
 use super::text;
 
-/// Characters per line in boxes.
-const BOX_WIDTH: usize = 30;
+/// Characters per line in boxes: short enough that Mermaid, which wraps labels wider than
+/// 200 px itself, does not break our lines again.
+const BOX_WIDTH: usize = 24;
 /// Characters per line in diamonds, which grow in both directions with their text.
-const DIAMOND_WIDTH: usize = 24;
+const DIAMOND_WIDTH: usize = 20;
 /// Lines of title at most.
 const MAX_LINES: usize = 6;
 
