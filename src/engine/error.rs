@@ -163,6 +163,16 @@ pub enum CommandError {
         /// Why.
         reason: String,
     },
+    /// `now` is earlier than the case's latest event.
+    #[error(
+        "command time {now} is before the case's latest event at {last}; the clock passed to the engine must not run backwards"
+    )]
+    TimeWentBackwards {
+        /// The time given.
+        now: chrono::DateTime<chrono::Utc>,
+        /// The latest event's time.
+        last: chrono::DateTime<chrono::Utc>,
+    },
     /// Decisions kept routing without reaching a step (a cycle of decisions).
     #[error(
         "routing passed {hops} decisions without reaching a step; the SOP's decisions form a cycle for these field values"

@@ -42,6 +42,11 @@ pub fn handle(
             process_version: process.version(),
         });
     }
+    if let Some(last) = state.last_event_at()
+        && now < last
+    {
+        return Err(CommandError::TimeWentBackwards { now, last });
+    }
     let mut transition = Transition {
         process,
         state: state.clone(),
@@ -49,6 +54,7 @@ pub fn handle(
         command: &command,
         now,
         hops: 0,
+        updated_fields: FieldValues::new(),
     };
     transition.run()?;
     Ok(transition.events)
@@ -62,6 +68,8 @@ struct Transition<'a> {
     command: &'a Command,
     now: DateTime<Utc>,
     hops: u32,
+    /// Field values set by this command's events, newer than `state`'s.
+    updated_fields: FieldValues,
 }
 
 impl Transition<'_> {
@@ -74,8 +82,24 @@ impl Transition<'_> {
             actor: self.command.actor.id.clone(),
             kind,
         };
-        self.state.apply(&event);
+        match &event.kind {
+            // Kept beside the working copy rather than in it: merging into the copy would
+            // duplicate the case's whole field map on every command that sets a field.
+            EventKind::FieldsUpdated { fields } => {
+                self.updated_fields
+                    .extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                self.state.apply_version_only(&event);
+            }
+            _ => self.state.apply_to_flow(&event),
+        }
         self.events.push(event);
+    }
+
+    /// A field's value as of the events emitted so far.
+    fn field_value(&self, field: &crate::model::FieldId) -> Option<&FieldValue> {
+        self.updated_fields
+            .get(field)
+            .or_else(|| self.state.fields().get(field))
     }
 
     fn actor(&self) -> &Actor {
@@ -263,7 +287,7 @@ impl Transition<'_> {
             .filter(|f| {
                 self.process.field(f).is_some_and(|spec| spec.required)
                     && !fields.contains_key(*f)
-                    && !self.state.fields().contains_key(*f)
+                    && self.field_value(f).is_none()
             })
             .cloned()
             .collect();
@@ -359,20 +383,17 @@ impl Transition<'_> {
         if reason.trim().is_empty() {
             return Err(CommandError::ReasonRequired { action: "escalate" });
         }
-        let path = self
-            .process
-            .successors(node)
-            .into_iter()
-            .find_map(|(kind, _)| match kind {
-                EdgeKind::Escalate => Some(kind),
-                _ => None,
-            });
-        let path = path.or_else(|| {
-            self.process
-                .successors(node)
-                .into_iter()
-                .find_map(|(kind, _)| matches!(kind, EdgeKind::Overdue(_)).then_some(kind))
-        });
+        // The explicit escalation path first, the SLA-breach path otherwise.
+        let edges = self.process.successors(node);
+        let path = edges
+            .iter()
+            .find(|(kind, _)| *kind == EdgeKind::Escalate)
+            .or_else(|| {
+                edges
+                    .iter()
+                    .find(|(kind, _)| matches!(kind, EdgeKind::Overdue(_)))
+            })
+            .map(|&(kind, _)| kind);
         let Some(path) = path else {
             return Err(CommandError::NoEscalationPath { step: step.clone() });
         };
@@ -387,7 +408,16 @@ impl Transition<'_> {
     /// Fires every timer due at `now`, oldest activation first. Steps activated by this
     /// tick start their timers now, so they are not due yet.
     fn tick(&mut self) -> Result<(), CommandError> {
-        let due: Vec<ActiveStep> = self.state.active_steps().to_vec();
+        let mut due: Vec<ActiveStep> = self.state.active_steps().to_vec();
+        // Earliest deadline first, so the history reads in the order the timers expired.
+        due.sort_by_key(|a| {
+            let held = |t: DateTime<Utc>| a.postponed_until.map_or(t, |until| t.max(until));
+            let overdue = a.due_at.filter(|_| !a.breached).map(held);
+            [overdue, a.timeout_at.map(held)]
+                .into_iter()
+                .flatten()
+                .min()
+        });
         for active in due {
             // An earlier timer in this tick may have withdrawn the step.
             if !self
@@ -434,7 +464,8 @@ impl Transition<'_> {
         let branch = self
             .process
             .successors(node)
-            .into_iter()
+            .iter()
+            .copied()
             .find(|(k, _)| matches!(k, EdgeKind::Overdue(_)));
         self.emit(EventKind::SlaBreached {
             step: active.step.clone(),
@@ -451,7 +482,8 @@ impl Transition<'_> {
         let Some((kind, _)) = self
             .process
             .successors(node)
-            .into_iter()
+            .iter()
+            .copied()
             .find(|(k, _)| matches!(k, EdgeKind::Timeout(_)))
         else {
             return Ok(());
@@ -508,10 +540,9 @@ impl Transition<'_> {
                 Ok(())
             }
             NodeKind::Decision(decision) => {
-                let fields = self.state.fields();
                 let mut chosen = None;
                 for (index, condition) in decision.conditions.iter().enumerate() {
-                    let holds = condition.evaluate(|f| fields.get(f)).map_err(|e| {
+                    let holds = condition.evaluate(|f| self.field_value(f)).map_err(|e| {
                         CommandError::DecisionFailed {
                             step: step(),
                             reason: e.reason,
@@ -539,8 +570,8 @@ impl Transition<'_> {
             NodeKind::Split(_) => {
                 let branches: Vec<NodeIndex> = process
                     .successors(node)
-                    .into_iter()
-                    .filter_map(|(k, t)| (k == EdgeKind::Branch).then_some(t))
+                    .iter()
+                    .filter_map(|&(k, t)| (k == EdgeKind::Branch).then_some(t))
                     .collect();
                 self.emit(EventKind::BranchesStarted {
                     step: step(),
@@ -602,7 +633,11 @@ impl Transition<'_> {
                 role: role.clone(),
             });
         }
+        // An assignment makes a task one person's work; a gate stays open to every
+        // approver of its role, or a gate needing two approvals could never pass.
+        let is_task = matches!(self.process.node(node).kind, NodeKind::Task(_));
         if let Some(assignee) = &active.assignee
+            && is_task
             && *assignee != self.actor().id
             && !matches!(
                 self.command.action,
@@ -653,16 +688,6 @@ impl Transition<'_> {
                 field: field.clone(),
                 reason,
             })?;
-            // NaN and infinities have no JSON form: a stored event holding one could not
-            // be read back, and NaN never equals itself, so replays would differ.
-            if let FieldValue::Number(n) = value
-                && !n.is_finite()
-            {
-                return Err(CommandError::InvalidValue {
-                    field: field.clone(),
-                    reason: format!("value {n} is not a finite number"),
-                });
-            }
             let value = match (spec.field_type, value) {
                 (FieldType::Number, FieldValue::Integer(i)) => FieldValue::Number(*i as f64),
                 _ => value.clone(),

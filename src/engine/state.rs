@@ -1,6 +1,8 @@
 //! The state of one case: the fold of its events.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -66,20 +68,21 @@ pub struct CaseState {
     case: Option<CaseId>,
     sop: Option<(SopId, u32)>,
     status: Option<CaseStatus>,
-    fields: FieldValues,
+    fields: Arc<FieldValues>,
     active: Vec<ActiveStep>,
     joins: Vec<PendingJoin>,
     /// Who performed each step, most recent first, for four-eyes checks.
-    performers: Vec<(StepId, ActorId)>,
+    performers: Arc<Vec<(StepId, ActorId)>>,
     /// Steps active when the case was cancelled, or the last step before it closed: what
     /// a reopen brings back.
     resumable: Vec<StepId>,
     /// Events of each applied command, as `(first seq, count)`.
-    commands: HashMap<CommandId, (u64, u32)>,
+    commands: Arc<FxHashMap<CommandId, (u64, u32)>>,
     next_token: TokenId,
     version: u64,
     started_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
+    last_event_at: Option<DateTime<Utc>>,
 }
 
 impl CaseState {
@@ -160,6 +163,12 @@ impl CaseState {
         self.started_at
     }
 
+    /// When the latest event happened: the engine refuses commands from before it, so a
+    /// case's history never runs backwards.
+    pub fn last_event_at(&self) -> Option<DateTime<Utc>> {
+        self.last_event_at
+    }
+
     /// When the case last closed.
     pub fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.closed_at
@@ -210,13 +219,30 @@ impl CaseState {
     /// completion of a step that is not active) changes only the version, so a damaged log
     /// still loads and can be inspected.
     pub fn apply(&mut self, event: &Event) {
-        self.version = event.seq.max(self.version + 1);
-        match self.commands.get_mut(&event.command) {
-            Some((_, count)) => *count += 1,
-            None => {
-                self.commands.insert(event.command.clone(), (event.seq, 1));
-            }
+        Arc::make_mut(&mut self.commands)
+            .entry(event.command.clone())
+            .and_modify(|(_, count)| *count += 1)
+            .or_insert((event.seq, 1));
+        if let EventKind::StepCompleted { step, .. } = &event.kind {
+            Arc::make_mut(&mut self.performers).push((step.clone(), event.actor.clone()));
         }
+        self.apply_to_flow(event);
+    }
+
+    /// Counts an event without folding what it says.
+    pub(crate) fn apply_version_only(&mut self, event: &Event) {
+        self.version = event.seq.max(self.version + 1);
+        self.last_event_at = Some(
+            self.last_event_at
+                .map_or(event.at, |last| last.max(event.at)),
+        );
+    }
+
+    /// Folds the part of an event that routing depends on: everything but the command
+    /// and performer records. The engine decides a command on a copy of the state kept up
+    /// to date this way, which spares copying those records for every command.
+    pub(crate) fn apply_to_flow(&mut self, event: &Event) {
+        self.apply_version_only(event);
         match &event.kind {
             EventKind::CaseStarted {
                 case,
@@ -227,7 +253,7 @@ impl CaseState {
                 self.case = Some(case.clone());
                 self.sop = Some((sop.clone(), *version));
                 self.status = Some(CaseStatus::Open);
-                self.fields = fields.clone();
+                self.fields = Arc::new(fields.clone());
                 self.started_at = Some(event.at);
             }
             EventKind::StepActivated {
@@ -237,6 +263,9 @@ impl CaseState {
                 timeout_at,
             } => {
                 self.next_token = self.next_token.max(token + 1);
+                // Most cases have one active step; a growth by doubling would reserve room
+                // for four on every parked case.
+                self.active.reserve_exact(1);
                 self.active.push(ActiveStep {
                     step: step.clone(),
                     token: *token,
@@ -276,13 +305,10 @@ impl CaseState {
             }
             EventKind::FieldsUpdated { fields } => {
                 for (field, value) in fields {
-                    self.fields.insert(field.clone(), value.clone());
+                    Arc::make_mut(&mut self.fields).insert(field.clone(), value.clone());
                 }
             }
-            EventKind::StepCompleted { step, token } => {
-                self.performers.push((step.clone(), event.actor.clone()));
-                self.finish(*token, step);
-            }
+            EventKind::StepCompleted { step, token } => self.finish(*token, step),
             EventKind::ApprovalGranted { token, .. } => {
                 if let Some(active) = self.token_mut(*token) {
                     active.approvers.push(event.actor.clone());

@@ -960,10 +960,11 @@ impl<'a> Compiler<'a> {
                 .collect(),
             fields: self.fields,
             field_index,
+            outgoing: super::outgoing_edges(&self.graph),
             graph: self.graph,
             start: self.start,
             end: self.end,
-            steps: self.steps,
+            steps: self.steps.into_iter().collect(),
         }
     }
 }
@@ -1007,6 +1008,11 @@ pub(crate) fn check_value(
                 Err(format!("`{text}` is not an e-mail address"))
             }
         }
+        // NaN and infinities have no JSON form: a stored event holding one could not be
+        // read back, and NaN never equals itself, so replays would differ.
+        (FieldType::Number, FieldValue::Number(n)) if !n.is_finite() => {
+            Err(format!("{n} is not a finite number"))
+        }
         (FieldType::Number, FieldValue::Number(n)) => out_of_range(*n, "value"),
         (FieldType::Number | FieldType::Integer, FieldValue::Integer(n)) => {
             out_of_range(*n as f64, "value")
@@ -1031,7 +1037,12 @@ pub(crate) fn check_value(
             }
         }
         (expected, found) => Err(format!(
-            "a {} field cannot hold {}",
+            "{} {} field cannot hold {}",
+            if matches!(expected, FieldType::Integer | FieldType::Email) {
+                "an"
+            } else {
+                "a"
+            },
             expected.as_str(),
             match found {
                 FieldValue::Bool(_) => "a bool",

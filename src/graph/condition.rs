@@ -3,11 +3,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 use crate::model::{FieldId, FieldType, FieldValue};
+
+/// CEL's standard library, built once: building it is far costlier than evaluating a
+/// condition.
+static STANDARD_ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::stdlib()));
 
 /// A compiled, type-checked CEL condition.
 pub struct Condition {
@@ -182,7 +186,7 @@ impl Condition {
         &self,
         mut value: impl FnMut(&FieldId) -> Option<&'a FieldValue>,
     ) -> Result<bool, EvaluationError> {
-        let mut context = cel::Context::default();
+        let mut context = cel::Context::with_env(Arc::clone(&STANDARD_ENV));
         for field in &self.fields {
             let cel_value = match value(field) {
                 Some(v) => to_cel(v),
@@ -225,7 +229,7 @@ fn to_cel(value: &FieldValue) -> cel::Value {
 /// CEL reports 1-based line and column; conditions are short, usually one line.
 fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usize {
     let line = usize::try_from(line.max(1)).unwrap_or(1);
-    let column = usize::try_from(column.max(0)).unwrap_or(0);
+    let column = usize::try_from(column.max(1) - 1).unwrap_or(0);
     let before: usize = source
         .split('\n')
         .take(line - 1)

@@ -19,7 +19,7 @@ mod condition;
 mod lints;
 mod template;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
@@ -28,6 +28,22 @@ use petgraph::visit::EdgeRef;
 pub use compile::{Compilation, compile};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
 pub use template::{Template, TemplateError, TemplatePart};
+
+/// Outgoing edges of every node, each list in the order the edges were added.
+fn outgoing_edges(graph: &DiGraph<Node, EdgeKind>) -> Vec<Vec<(EdgeKind, NodeIndex)>> {
+    graph
+        .node_indices()
+        .map(|node| {
+            let mut edges: Vec<EdgeReference<'_, EdgeKind>> =
+                graph.edges_directed(node, Direction::Outgoing).collect();
+            edges.sort_by_key(|e| e.id());
+            edges
+                .into_iter()
+                .map(|e| (*e.weight(), e.target()))
+                .collect()
+        })
+        .collect()
+}
 
 use crate::model::{
     FieldId, FieldType, FieldValue, RoleId, SopDuration, SopId, SourceSpan, StepId,
@@ -44,11 +60,14 @@ pub struct Process {
     terms: Vec<(String, String)>,
     roles: Vec<Role>,
     fields: Vec<FieldSpec>,
-    field_index: HashMap<FieldId, usize>,
+    field_index: FxHashMap<FieldId, usize>,
     graph: DiGraph<Node, EdgeKind>,
     start: NodeIndex,
     end: NodeIndex,
-    steps: HashMap<StepId, NodeIndex>,
+    steps: FxHashMap<StepId, NodeIndex>,
+    /// Outgoing edges per node in the order they were written: the engine asks for them
+    /// on every transition, so they are laid out once.
+    outgoing: Vec<Vec<(EdgeKind, NodeIndex)>>,
 }
 
 /// A role of the SOP.
@@ -278,22 +297,17 @@ impl Process {
         self.graph.node_indices().map(|i| (i, &self.graph[i]))
     }
     /// The outgoing edges of a node with their kinds, in the order they were written.
-    pub fn successors(&self, node: NodeIndex) -> Vec<(EdgeKind, NodeIndex)> {
-        let mut edges: Vec<EdgeReference<'_, EdgeKind>> = self
-            .graph
-            .edges_directed(node, Direction::Outgoing)
-            .collect();
-        edges.sort_by_key(|e| e.id());
-        edges
-            .into_iter()
-            .map(|e| (*e.weight(), e.target()))
-            .collect()
+    ///
+    /// # Panics
+    /// If the index is not a node of this process.
+    pub fn successors(&self, node: NodeIndex) -> &[(EdgeKind, NodeIndex)] {
+        &self.outgoing[node.index()]
     }
     /// The first successor reached by an edge of exactly this kind.
     pub fn successor(&self, node: NodeIndex, kind: EdgeKind) -> Option<NodeIndex> {
         self.successors(node)
-            .into_iter()
-            .find_map(|(k, target)| (k == kind).then_some(target))
+            .iter()
+            .find_map(|&(k, target)| (k == kind).then_some(target))
     }
     /// A short label for an edge: the condition, `approved`, `rejected`, `overdue 1h`.
     pub fn edge_label(&self, from: NodeIndex, kind: EdgeKind) -> String {

@@ -64,8 +64,8 @@ fn valid_sop_compiles_with_its_edges() {
     let receive = process.step(&StepId::new("receive").unwrap()).unwrap();
     let kinds: Vec<EdgeKind> = process
         .successors(receive)
-        .into_iter()
-        .map(|(k, _)| k)
+        .iter()
+        .map(|&(k, _)| k)
         .collect();
     assert_eq!(
         kinds,

@@ -1,6 +1,7 @@
 //! Identifier newtypes: an SOP, step, role, field or term name is never a bare `String`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -56,22 +57,25 @@ fn suggest_identifier(text: &str) -> String {
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
+        ///
+        /// Cloning is cheap (a reference count): cases, events and the compiled process
+        /// share one copy of each id.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Checks `text` against [`ID_PATTERN`] and wraps it.
             pub fn new(text: impl Into<String>) -> Result<Self, String> {
                 let text = text.into();
                 check_identifier(&text)?;
-                Ok($name(text))
+                Ok($name(Arc::from(text)))
             }
 
             /// Wraps text without checking it: only for names the crate builds itself.
             #[allow(dead_code)]
             pub(crate) fn unchecked(text: String) -> Self {
-                $name(text)
+                $name(Arc::from(text))
             }
 
             /// The id as written.
