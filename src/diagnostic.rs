@@ -227,6 +227,11 @@ impl SourceFile {
             return start..text.floor_char_boundary(end);
         }
         let rest = &text[start..];
+        // At the end of a line there is no token: point at the position itself rather
+        // than underlining the line break (and so the start of the next line).
+        if rest.is_empty() || rest.starts_with(['\n', '\r']) {
+            return start..start;
+        }
         let token_len = rest
             .find([':', ',', '[', ']', '{', '}', '#', '\n', '\r'])
             .unwrap_or(rest.len());

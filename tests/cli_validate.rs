@@ -481,7 +481,7 @@ fn an_empty_directory_checks_nothing() {
 /// The fixture test reads this file's bytes with `parse_sop_bytes` and gets E006; the CLI
 /// must too, rather than validating the U+FFFD replacement text it displays.
 #[test]
-#[ignore = "known bug: `sop validate` checks the lossy text of a non-UTF-8 file, so the E006 is never reported and it exits 0"]
+
 fn a_file_that_is_not_utf8_is_an_error() {
     let dir = scratch("not-utf8");
     let mut bytes = VALID.as_bytes().to_vec();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sopflow::diagnostic::{self, SourceFile};
+use sopflow::diagnostic;
 
 #[derive(Parser)]
 #[command(
@@ -102,24 +102,17 @@ fn graph(file: &Path, format: &str, output: Option<&Path>) -> ExitCode {
             file.display()
         ));
     }
-    let source = match collect_sources(&[file.to_path_buf()]) {
+    let (name, bytes) = match collect_sources(&[file.to_path_buf()]) {
         Ok(mut sources) if sources.len() == 1 => sources.remove(0),
         Ok(_) => return usage(format!("cannot read {}", file.display())),
         Err(message) => return usage(message),
     };
-    let color = std::io::stderr().is_terminal();
-    let compilation = match sopflow::parse::parse_sop(&source.name, &source.text) {
-        Ok(sop) => sopflow::graph::compile(&sop),
-        Err(error) => {
-            let diagnostics = [error.to_diagnostic()];
-            eprint!("{}", diagnostic::render_human(&source, &diagnostics, color));
-            return ExitCode::FAILURE;
-        }
-    };
-    let Some(process) = compilation.process else {
+    let loaded = sopflow::load(&name, &bytes);
+    let Some(process) = loaded.process else {
+        let color = std::io::stderr().is_terminal();
         eprint!(
             "{}",
-            diagnostic::render_human(&source, &compilation.diagnostics, color)
+            diagnostic::render_human(&loaded.source, &loaded.diagnostics, color)
         );
         return ExitCode::FAILURE;
     };
@@ -156,9 +149,10 @@ fn validate(args: &ValidateArgs) -> ExitCode {
     };
     let color = std::io::stdout().is_terminal();
     let (mut errors, mut warnings) = (0usize, 0usize);
-    for source in &sources {
-        let diagnostics = sopflow::check(source);
-        for d in &diagnostics {
+    for (name, bytes) in &sources {
+        let loaded = sopflow::load(name, bytes);
+        let (source, diagnostics) = (&loaded.source, &loaded.diagnostics);
+        for d in diagnostics {
             if d.is_error() {
                 errors += 1;
             } else {
@@ -166,16 +160,16 @@ fn validate(args: &ValidateArgs) -> ExitCode {
             }
         }
         match args.format {
-            Format::Human => print!("{}", diagnostic::render_human(source, &diagnostics, color)),
+            Format::Human => print!("{}", diagnostic::render_human(source, diagnostics, color)),
             Format::Json => {
-                for d in &diagnostics {
+                for d in diagnostics {
                     let json =
                         serde_json::to_string(&diagnostic::to_json(source, d)).unwrap_or_default();
                     println!("{json}");
                 }
             }
             Format::Github => {
-                for d in &diagnostics {
+                for d in diagnostics {
                     println!("{}", diagnostic::render_github(source, d));
                 }
             }
@@ -198,7 +192,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
 
 /// Reads every named file, every `*.yaml`/`*.yml` under named directories (sorted, so output
 /// is stable), and standard input for `-`.
-fn collect_sources(paths: &[PathBuf]) -> Result<Vec<SourceFile>, String> {
+fn collect_sources(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     let mut sources = Vec::new();
     for path in paths {
@@ -207,7 +201,7 @@ fn collect_sources(paths: &[PathBuf]) -> Result<Vec<SourceFile>, String> {
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .map_err(|e| format!("cannot read standard input: {e}"))?;
-            sources.push(source_from_bytes("<stdin>".to_owned(), bytes));
+            sources.push(("<stdin>".to_owned(), bytes));
         } else if path.is_dir() {
             collect_yaml_files(path, &mut files)?;
         } else if path.exists() {
@@ -219,17 +213,9 @@ fn collect_sources(paths: &[PathBuf]) -> Result<Vec<SourceFile>, String> {
     for file in files {
         let bytes =
             std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        sources.push(source_from_bytes(file.display().to_string(), bytes));
+        sources.push((file.display().to_string(), bytes));
     }
     Ok(sources)
-}
-
-fn source_from_bytes(name: String, bytes: Vec<u8>) -> SourceFile {
-    // Invalid UTF-8 is kept lossily for display; the parser reports it from the raw bytes.
-    match String::from_utf8(bytes) {
-        Ok(text) => SourceFile::new(name, text),
-        Err(error) => SourceFile::new(name, String::from_utf8_lossy(error.as_bytes()).into_owned()),
-    }
 }
 
 fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {

@@ -10,7 +10,8 @@
 //!
 //! Untrusted input never panics and has bounded cost:
 //! - at most [`MAX_SOP_BYTES`] bytes of UTF-8 text (non-UTF-8 input is an error);
-//! - at most [`MAX_NESTING`] levels of nested mappings and sequences;
+//! - at most [`MAX_NESTING`] levels of nested mappings and sequences, and at most
+//!   [`MAX_NODES`] nodes;
 //! - aliases are budgeted (an "alias bomb" that would expand to billions of nodes is
 //!   refused) and anchors are counted, with the parser's default budget.
 
@@ -23,6 +24,10 @@ use crate::model::{Sop, SourceSpan};
 /// Largest SOP source accepted, in bytes (64 MiB). Real SOPs are a few kilobytes; the limit
 /// keeps a stray log file from exhausting memory.
 pub const MAX_SOP_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most YAML nodes (scalars, mappings, sequences) accepted: room for SOPs of a few hundred
+/// thousand steps.
+pub const MAX_NODES: usize = 4_000_000;
 
 /// Deepest nesting of YAML collections accepted.
 pub const MAX_NESTING: usize = 64;
@@ -169,9 +174,16 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
             Some("an SOP needs only a few levels; flatten the structure"),
         ));
     }
+    // The default node budget (250,000) would refuse SOPs of some 17,000 steps, far below
+    // the byte limit. Aliases keep their own budget (a million replayed events), which is
+    // what stops an alias bomb.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 4 * MAX_NODES;
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        budget: Some(budget),
     };
     serde_saphyr::from_str_with_options::<Sop>(text, options).map_err(|e| convert_error(file, &e))
 }
@@ -269,6 +281,18 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
             Some("each key may appear once; remove or rename one of them".to_owned()),
         );
     }
+    // Budget breaches can come wrapped in alias context; the text says what happened.
+    if let Some(rest) = text.split_once("limits breached: ").map(|(_, rest)| rest) {
+        let breach = rest.split(" at line").next().unwrap_or(rest).trim();
+        return (
+            ParseErrorKind::InputLimit,
+            format!("the document is too large or too complex to read safely ({breach})"),
+            Some(
+                "aliases that expand to huge documents are refused; write the values out"
+                    .to_owned(),
+            ),
+        );
+    }
     match error {
         E::Budget { .. } => (
             ParseErrorKind::InputLimit,
@@ -343,11 +367,13 @@ fn suggestion(name: &str, expected: &[&str], what: &str) -> Option<String> {
     }
 }
 
+/// Lowercases the first letter of a sentence, but not of an acronym (`YAML document`).
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    match (chars.next(), chars.next()) {
+        (Some(_), Some(second)) if second.is_uppercase() => text.to_owned(),
+        (Some(first), _) => first.to_lowercase().chain(text.chars().skip(1)).collect(),
+        (None, _) => String::new(),
     }
 }
 
