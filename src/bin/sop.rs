@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sopflow::diagnostic;
 
+#[path = "sop/case.rs"]
+mod case;
+
 #[derive(Parser)]
 #[command(
     name = "sop",
@@ -35,6 +38,8 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
+    Case(case::CaseArgs),
 }
 
 #[derive(clap::Args)]
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             format,
             output,
         } => graph(&file, &format, output.as_deref()),
+        Command::Case(args) => case::run(args),
     }
 }
 
