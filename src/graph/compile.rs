@@ -100,6 +100,8 @@ struct Compiler<'a> {
     steps: HashMap<StepId, NodeIndex>,
     /// Edges into a join step go to its split's join node instead.
     join_redirect: HashMap<StepId, NodeIndex>,
+    /// Conditions compiled so far, by their text.
+    conditions: HashMap<String, Result<Condition, Vec<super::ConditionProblem>>>,
     /// For each decision, the index in `Decision::conditions` of each arm's condition.
     arm_conditions: HashMap<StepId, Vec<Option<usize>>>,
 }
@@ -133,6 +135,7 @@ impl<'a> Compiler<'a> {
             steps: HashMap::new(),
             join_redirect: HashMap::new(),
             arm_conditions: HashMap::new(),
+            conditions: HashMap::new(),
         }
     }
 
@@ -589,7 +592,16 @@ impl<'a> Compiler<'a> {
     }
 
     fn condition(&mut self, text: &Spanned<String>) -> Option<Condition> {
-        match Condition::compile(text, &self.field_types) {
+        // The same condition is often written on many decisions; compile it once.
+        let compiled = match self.conditions.get(text.as_str()) {
+            Some(cached) => cached.clone(),
+            None => {
+                let compiled = Condition::compile(text, &self.field_types);
+                self.conditions.insert(text.value.clone(), compiled.clone());
+                compiled
+            }
+        };
+        match compiled {
             Ok(condition) => {
                 self.used_fields.extend(condition.fields().iter().cloned());
                 Some(condition)

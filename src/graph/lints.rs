@@ -287,6 +287,14 @@ impl<'a> Texts<'a> {
 /// with their character offset in the text.
 fn acronyms(text: &str) -> Vec<(usize, &str)> {
     let mut found = Vec::new();
+    // Most prose has no two capitals in a row: skip it without walking its characters.
+    let has_capital_pair = text
+        .as_bytes()
+        .windows(2)
+        .any(|pair| pair[0].is_ascii_uppercase() && pair[1].is_ascii_uppercase());
+    if !has_capital_pair {
+        return found;
+    }
     let mut in_template = false;
     let mut word_start: Option<(usize, usize)> = None;
     let mut chars = text.char_indices().enumerate().peekable();
@@ -363,12 +371,14 @@ fn undefined_acronyms(sop: &Sop, texts: &Texts<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 fn unused_terms(sop: &Sop, texts: &Texts<'_>, out: &mut Vec<Diagnostic>) {
-    let mut words: HashSet<&str> = HashSet::new();
-    let mut lowered = String::new();
-    let extra: Vec<&str> = sop
-        .roles
+    if sop.terms.is_empty() {
+        return;
+    }
+    let pieces: Vec<&str> = texts
+        .pieces
         .iter()
-        .map(|(_, d)| d.as_str())
+        .map(|t| t.as_str())
+        .chain(sop.roles.iter().map(|(_, d)| d.as_str()))
         .chain(
             sop.fields
                 .iter()
@@ -377,21 +387,22 @@ fn unused_terms(sop: &Sop, texts: &Texts<'_>, out: &mut Vec<Diagnostic>) {
         .chain(sop.terms.iter().map(|(_, d)| d.as_str()))
         .chain(std::iter::once(sop.department.as_str()))
         .collect();
-    for text in texts.pieces.iter().map(|t| t.as_str()).chain(extra) {
-        words.extend(
-            text.split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty()),
-        );
-        lowered.push_str(&text.to_lowercase());
-        lowered.push('\n');
-    }
+    // Searched per term (terms are few, the prose may be megabytes): a substring search
+    // is far cheaper than splitting all the prose into words.
+    let mut lowered: Option<Vec<String>> = None;
     for (key, _) in sop.terms.iter() {
         let name = key.value.0.as_str();
         let head = name.split([' ', '(']).next().unwrap_or(name);
-        let used = words.contains(head)
-            || words.contains(format!("{head}s").as_str())
-            || (head.chars().any(char::is_lowercase)
-                && contains_word(&lowered, &name.to_lowercase()));
+        let plural = format!("{head}s");
+        let mut used = pieces
+            .iter()
+            .any(|text| contains_word(text, head) || contains_word(text, &plural));
+        if !used && head.chars().any(char::is_lowercase) {
+            let lowered =
+                lowered.get_or_insert_with(|| pieces.iter().map(|t| t.to_lowercase()).collect());
+            let name = name.to_lowercase();
+            used = lowered.iter().any(|text| contains_word(text, &name));
+        }
         if !used {
             out.push(
                 Diagnostic::new(
