@@ -1,0 +1,487 @@
+//! `sop case` as a user runs it: the built binary on a SQLite store in a temporary
+//! directory, a support ticket driven from start to close on
+//! `sops/customer-support-process.yaml` at fixed times, refused commands that change
+//! nothing, and `tick` firing the first-response SLA.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SOP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/sops/customer-support-process.yaml"
+);
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "sopflow-cli-case-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn db(&self) -> String {
+        format!("sqlite:{}", self.0.join("t.db").display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `sop case --db <dir>/t.db ARGS` in `dir`.
+fn sop(dir: &TempDir, args: &[&str]) -> Output {
+    let db = dir.db();
+    Command::new(env!("CARGO_BIN_EXE_sop"))
+        .current_dir(&dir.0)
+        .arg("case")
+        .args(["--db", &db])
+        .args(args)
+        .output()
+        .expect("run sop")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+#[track_caller]
+fn ok(dir: &TempDir, args: &[&str]) -> String {
+    let output = sop(dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "sop case {args:?} failed:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Runs a command that must fail with `code`; returns its standard error.
+#[track_caller]
+fn fails(dir: &TempDir, code: i32, args: &[&str]) -> String {
+    let output = sop(dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "sop case {args:?} should exit {code}:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let err = stderr(&output);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+    err
+}
+
+fn show(dir: &TempDir, case: &str) -> String {
+    ok(dir, &["show", case])
+}
+
+const AGENT: &str = "ana:support_agent";
+const LEADER: &str = "lee:team_leader";
+const QA: &str = "quinn:qa_specialist";
+const QA_MANAGER: &str = "max:qa_manager";
+
+#[test]
+fn a_ticket_from_start_to_close() {
+    let dir = TempDir::new("ticket");
+    let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
+
+    let out = ok(
+        &dir,
+        &[
+            "start",
+            SOP,
+            "--field",
+            "priority=High",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:00"),
+        ],
+    );
+    assert!(
+        out.contains("started case T-1 on customer-support v1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("active: receive (support_agent, due 2026-01-05 10:00)"),
+        "{out}"
+    );
+
+    // Wrong role: refused, one line, and the case is unchanged.
+    let before = show(&dir, "T-1");
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "complete",
+            "T-1",
+            "receive",
+            "--field",
+            "customer_name=Carla",
+            "--field",
+            "channel=Email",
+            "--as",
+            LEADER,
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert!(err.contains("needs the role `support_agent`"), "{err}");
+    assert_eq!(show(&dir, "T-1"), before);
+
+    // A required field missing: refused too.
+    fails(
+        &dir,
+        1,
+        &[
+            "complete",
+            "T-1",
+            "receive",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert_eq!(show(&dir, "T-1"), before);
+
+    // A value that does not fit its field's type: a usage error.
+    fails(
+        &dir,
+        2,
+        &[
+            "complete",
+            "T-1",
+            "follow_up",
+            "--field",
+            "resolved=maybe",
+            "--as",
+            AGENT,
+        ],
+    );
+
+    let out = ok(
+        &dir,
+        &[
+            "claim",
+            "T-1",
+            "receive",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert!(out.contains("assigned receive to ana"), "{out}");
+    let steps: &[(&str, &[&str], &str, &str)] = &[
+        (
+            "receive",
+            &[
+                "customer_name=Carla Diaz",
+                "customer_email=carla@example.com",
+                "channel=Email",
+            ],
+            AGENT,
+            "09:10",
+        ),
+        (
+            "identify",
+            &["issue=Invoice shows the wrong VAT"],
+            AGENT,
+            "09:20",
+        ),
+        ("assign", &["assignee=ana"], LEADER, "09:30"),
+        (
+            "review_history",
+            &["history_summary=Two earlier invoices, no complaints"],
+            AGENT,
+            "09:40",
+        ),
+        (
+            "create_ticket",
+            &["ticket_id=TCK-1001", "priority=High"],
+            AGENT,
+            "09:50",
+        ),
+        (
+            "research",
+            &[
+                "research_sources=Knowledge Base,Internal Documentation",
+                "research_findings=VAT rate changed on January 1st",
+            ],
+            AGENT,
+            "10:00",
+        ),
+    ];
+    for (step, fields, actor, at) in steps {
+        let mut args = vec!["complete", "T-1", step];
+        for field in *fields {
+            args.extend(["--field", field]);
+        }
+        let now = t(at);
+        args.extend(["--as", actor, "--now", &now]);
+        let out = ok(&dir, &args);
+        assert!(out.contains(&format!("completed {step}")), "{out}");
+    }
+
+    // Four eyes: ana received the communication, so she may not verify it.
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "approve",
+            "T-1",
+            "verify_customer_info",
+            "--as",
+            "ana:support_agent,team_leader",
+            "--now",
+            &t("10:05"),
+        ],
+    );
+    assert!(err.contains("ana"), "{err}");
+    // The gate as the team leader sees it: who may not approve, the rendered instructions.
+    insta::assert_snapshot!("show_at_verification_gate", show(&dir, "T-1"));
+    let out = ok(
+        &dir,
+        &[
+            "approve",
+            "T-1",
+            "verify_customer_info",
+            "--comment",
+            "Details match the CRM",
+            "--as",
+            LEADER,
+            "--now",
+            &t("10:10"),
+        ],
+    );
+    assert!(
+        out.contains("approved verify_customer_info: Details match the CRM"),
+        "{out}"
+    );
+    assert!(out.contains("active: determine_solution"), "{out}");
+
+    let out = ok(
+        &dir,
+        &[
+            "note",
+            "T-1",
+            "Customer prefers e-mail",
+            "--step",
+            "determine_solution",
+            "--as",
+            AGENT,
+            "--now",
+            &t("10:15"),
+        ],
+    );
+    assert!(
+        out.contains("note on determine_solution: Customer prefers e-mail"),
+        "{out}"
+    );
+
+    let steps: &[(&str, &[&str], &str, &str)] = &[
+        (
+            "determine_solution",
+            &["solution=Issue a corrected invoice"],
+            AGENT,
+            "11:00",
+        ),
+        ("communicate_solution", &[], AGENT, "11:10"),
+        ("follow_up", &["resolved=true"], AGENT, "12:00"),
+        ("update_ticket", &["status=In Progress"], AGENT, "12:10"),
+        (
+            "prepare_report",
+            &["interaction_report=Wrong VAT rate; corrected invoice sent"],
+            AGENT,
+            "12:20",
+        ),
+        (
+            "perform_qa",
+            &[
+                "qa_criteria_met=Communication,Timeliness,Accuracy",
+                "qa_notes=Quick and accurate",
+                "feedback_needed=false",
+            ],
+            QA,
+            "13:00",
+        ),
+    ];
+    for (step, fields, actor, at) in steps {
+        let mut args = vec!["complete", "T-1", step];
+        for field in *fields {
+            args.extend(["--field", field]);
+        }
+        let now = t(at);
+        args.extend(["--as", actor, "--now", &now]);
+        let out = ok(&dir, &args);
+        assert!(out.contains(&format!("completed {step}")), "{out}");
+    }
+    let out = ok(
+        &dir,
+        &[
+            "approve",
+            "T-1",
+            "approve_qa",
+            "--as",
+            QA_MANAGER,
+            "--now",
+            &t("13:30"),
+        ],
+    );
+    assert!(out.contains("active: close_ticket"), "{out}");
+    ok(
+        &dir,
+        &[
+            "complete",
+            "T-1",
+            "close_ticket",
+            "--field",
+            "status=Closed",
+            "--field",
+            "closure_notes=Customer thanked us",
+            "--as",
+            AGENT,
+            "--now",
+            &t("14:00"),
+        ],
+    );
+    let out = ok(
+        &dir,
+        &[
+            "complete",
+            "T-1",
+            "satisfaction_survey",
+            "--field",
+            "csat=5",
+            "--field",
+            "survey_comments=Fast and clear",
+            "--as",
+            AGENT,
+            "--now",
+            &t("15:00"),
+        ],
+    );
+    assert!(out.contains("case closed"), "{out}");
+    assert!(out.contains("case T-1 is closed"), "{out}");
+
+    // A closed case refuses more work.
+    let closed = show(&dir, "T-1");
+    let err = fails(
+        &dir,
+        1,
+        &["note", "T-1", "late", "--as", AGENT, "--now", &t("16:00")],
+    );
+    assert!(err.contains("closed"), "{err}");
+    assert_eq!(show(&dir, "T-1"), closed);
+
+    let list = ok(&dir, &["list", "--status", "closed"]);
+    assert!(list.contains("T-1") && list.contains("closed"), "{list}");
+    let list = ok(&dir, &["list", "--status", "open"]);
+    assert!(!list.contains("T-1"), "{list}");
+
+    insta::assert_snapshot!("show_closed_ticket", closed);
+}
+
+#[test]
+fn tick_after_the_first_response_sla_escalates() {
+    let dir = TempDir::new("tick");
+    ok(
+        &dir,
+        &["start", SOP, "--as", AGENT, "--now", "2026-01-05T09:00:00Z"],
+    );
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T09:59:00Z"]);
+    assert!(out.contains("no timer due"), "{out}");
+
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T10:01:00Z"]);
+    assert!(
+        out.contains("T-1: 2026-01-05 10:01 sopflow-timer: SLA of receive breached; escalated"),
+        "{out}"
+    );
+    assert!(
+        out.contains("step overdue_first_response became active"),
+        "{out}"
+    );
+    let shown = show(&dir, "T-1");
+    assert!(shown.contains("overdue_first_response [task]"), "{shown}");
+    assert!(shown.contains("who: role team_leader"), "{shown}");
+
+    // The team leader's queue has the case; the agent's does not.
+    assert!(ok(&dir, &["list", "--role", "team_leader"]).contains("T-1"));
+    assert!(!ok(&dir, &["list", "--role", "support_agent"]).contains("T-1"));
+
+    // Nothing more is due.
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T10:02:00Z"]);
+    assert!(out.contains("no timer due"), "{out}");
+
+    // A second case gets the next number; cancelling closes it.
+    let out = ok(
+        &dir,
+        &["start", SOP, "--as", AGENT, "--now", "2026-01-05T11:00:00Z"],
+    );
+    assert!(out.contains("started case T-2"), "{out}");
+    let out = ok(
+        &dir,
+        &[
+            "cancel",
+            "T-2",
+            "--reason",
+            "Duplicate of T-1",
+            "--as",
+            LEADER,
+            "--now",
+            "2026-01-05T11:05:00Z",
+        ],
+    );
+    assert!(out.contains("case T-2 is cancelled"), "{out}");
+    assert!(ok(&dir, &["list", "--status", "cancelled"]).contains("T-2"));
+}
+
+#[test]
+fn usage_errors() {
+    let dir = TempDir::new("usage");
+    // An unknown case.
+    let err = fails(&dir, 1, &["show", "T-9"]);
+    assert!(err.contains("T-9"), "{err}");
+    // A bad time.
+    fails(&dir, 2, &["start", SOP, "--as", AGENT, "--now", "tomorrow"]);
+    // An unknown field.
+    let err = fails(
+        &dir,
+        2,
+        &["start", SOP, "--as", AGENT, "--field", "colour=red"],
+    );
+    assert!(err.contains("no field `colour`"), "{err}");
+    // A missing file.
+    fails(&dir, 2, &["start", "missing.yaml", "--as", AGENT]);
+    // Nothing was stored by any of them.
+    assert!(ok(&dir, &["list"]).is_empty());
+}
+
+#[test]
+fn an_invalid_sop_prints_its_diagnostics() {
+    let dir = TempDir::new("invalid");
+    let path: &Path = &dir.0.join("bad.yaml");
+    std::fs::write(path, "id: bad\nversion: 1\ntitle: Bad\nsteps: []\n").unwrap();
+    let output = sop(&dir, &["start", path.to_str().unwrap(), "--as", AGENT]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("error"), "{}", stderr(&output));
+}
