@@ -424,6 +424,33 @@ fn tick_after_the_first_response_sla_escalates() {
     assert!(shown.contains("overdue_first_response [task]"), "{shown}");
     assert!(shown.contains("who: role team_leader"), "{shown}");
 
+    // The chart shows the breach and the escalation path taken.
+    let dot = ok(&dir, &["graph", "T-1", "--format", "dot"]);
+    let breached = dot
+        .lines()
+        .find(|l| l.trim_start().starts_with("\"s_receive\" ["))
+        .unwrap_or_default();
+    assert!(
+        breached.contains("#cf222e"),
+        "receive is drawn as breached: {breached}"
+    );
+    let escalation = dot
+        .lines()
+        .find(|l| l.contains("\"s_receive\" -> \"s_overdue_first_response\""))
+        .unwrap_or_default();
+    assert!(
+        escalation.contains("#0969da"),
+        "the overdue edge is drawn as taken: {escalation}"
+    );
+    let active = dot
+        .lines()
+        .find(|l| l.trim_start().starts_with("\"s_overdue_first_response\" ["))
+        .unwrap_or_default();
+    assert!(
+        active.contains("penwidth"),
+        "the active step stands out: {active}"
+    );
+
     // The team leader's queue has the case; the agent's does not.
     assert!(ok(&dir, &["list", "--role", "team_leader"]).contains("T-1"));
     assert!(!ok(&dir, &["list", "--role", "support_agent"]).contains("T-1"));

@@ -43,7 +43,9 @@ use std::str::FromStr;
 
 use petgraph::graph::NodeIndex;
 
+use crate::engine::{CaseState, Event, EventKind};
 use crate::graph::{EdgeKind, Process};
+use crate::model::StepId;
 
 pub use svg::LayoutError;
 
@@ -145,6 +147,135 @@ impl Highlight {
         self.taken.insert(Transition { from, kind, to });
         self.visited.insert(from);
         self.visited.insert(to);
+    }
+
+    /// The overlay of a case, computed from its events: the path taken (each activation
+    /// linked to the step that led to it), the active steps and every breached SLA.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use sopflow::engine::{self, Action, Actor, CaseState, Command};
+    /// use sopflow::render::Highlight;
+    /// # let sop = sopflow::parse::parse_sop("t.yaml", "id: t\nversion: 1\ntitle: T\n\
+    /// #   department: D\nroles: { agent: A }\nsteps:\n  - { id: a, title: A, role: agent }\n  - { id: b, title: B, role: agent, end: true }\n").unwrap();
+    /// # let process = sopflow::graph::compile(&sop).process.unwrap();
+    /// let ana = Actor::new("ana", ["agent".parse().unwrap()]);
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    /// let mut case = CaseState::new();
+    /// let mut log = Vec::new();
+    /// for (id, action) in [
+    ///     ("c1", Action::Start { case: "T-1".into(), fields: Default::default() }),
+    ///     ("c2", Action::Complete { step: "a".parse().unwrap(), fields: Default::default() }),
+    /// ] {
+    ///     for event in engine::handle(&process, &case, Command::new(id, ana.clone(), action), now).unwrap() {
+    ///         case.apply(&event);
+    ///         log.push(event);
+    ///     }
+    /// }
+    /// let highlight = Highlight::from_case(&process, &log, &case);
+    /// assert_eq!(highlight.taken.len(), 2); // start → a → b
+    /// assert!(highlight.active.contains(&process.step(&"b".parse().unwrap()).unwrap()));
+    /// ```
+    pub fn from_case(process: &Process, events: &[Event], state: &CaseState) -> Highlight {
+        let mut highlight = Highlight::default();
+        // Where the flow last left from, and by which kind of edge if known.
+        let mut from: Option<(NodeIndex, Option<EdgeKind>)> = None;
+        let node_of = |step: &StepId| process.step(step);
+        for event in events {
+            match &event.kind {
+                EventKind::CaseStarted { .. } => {
+                    from = Some((process.start(), Some(EdgeKind::Next)));
+                    highlight.visited.insert(process.start());
+                }
+                EventKind::StepActivated { step, .. } => {
+                    if let Some(to) = node_of(step) {
+                        if let Some((source, kind)) = from {
+                            highlight.link(process, source, kind, to);
+                        }
+                        highlight.visited.insert(to);
+                    }
+                }
+                EventKind::DecisionTaken { step, .. } => {
+                    if let Some(decision) = node_of(step) {
+                        if let Some((source, kind)) = from {
+                            highlight.link(process, source, kind, decision);
+                        }
+                        highlight.visited.insert(decision);
+                        from = Some((decision, None));
+                    }
+                }
+                EventKind::BranchesStarted { step, .. } => {
+                    if let Some(split) = node_of(step) {
+                        if let Some((source, kind)) = from {
+                            highlight.link(process, source, kind, split);
+                        }
+                        highlight.visited.insert(split);
+                        from = Some((split, Some(EdgeKind::Branch)));
+                    }
+                }
+                EventKind::StepCompleted { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Next)));
+                }
+                EventKind::GateApproved { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Approved)));
+                }
+                EventKind::GateRejected { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Rejected)));
+                }
+                EventKind::StepEscalated { step, .. } | EventKind::TimerFired { step, .. } => {
+                    from = node_of(step).map(|n| (n, None));
+                }
+                EventKind::SlaBreached {
+                    step, escalated, ..
+                } => {
+                    if let Some(node) = node_of(step) {
+                        highlight.breached.insert(node);
+                        if *escalated {
+                            from = Some((node, None));
+                        }
+                    }
+                }
+                EventKind::CaseClosed => {
+                    if let Some((source, kind)) = from {
+                        highlight.link(process, source, kind, process.end());
+                    }
+                    highlight.visited.insert(process.end());
+                }
+                _ => {}
+            }
+        }
+        for active in state.active_steps() {
+            if let Some(node) = node_of(&active.step) {
+                highlight.active.insert(node);
+                if active.breached {
+                    highlight.breached.insert(node);
+                }
+            }
+        }
+        highlight
+    }
+
+    /// Takes the edge from `from` into `to` (of `kind` when known), also when it passes
+    /// through a parallel join on the way.
+    fn link(&mut self, process: &Process, from: NodeIndex, kind: Option<EdgeKind>, to: NodeIndex) {
+        let fits = |k: EdgeKind| kind.is_none_or(|wanted| wanted == k);
+        let edges = process.successors(from);
+        if let Some(&(k, target)) = edges.iter().find(|&&(k, t)| t == to && fits(k)) {
+            self.take(from, k, target);
+            return;
+        }
+        // Through a join: from → join → to.
+        for &(k, join) in edges {
+            if fits(k)
+                && matches!(process.node(join).kind, crate::graph::NodeKind::Join(_))
+                && let Some(after) = process.successor(join, EdgeKind::Next)
+                && after == to
+            {
+                self.take(from, k, join);
+                self.take(join, EdgeKind::Next, to);
+                return;
+            }
+        }
     }
 
     /// Whether there is nothing to highlight.

@@ -84,6 +84,17 @@ enum CaseCommand {
         /// The case id
         id: String,
     },
+    /// Draw a case's SOP with the path it took, its active steps and breached SLAs
+    Graph {
+        /// The case id
+        id: String,
+        /// Output format: mermaid, dot or svg
+        #[arg(long, default_value = "mermaid")]
+        format: String,
+        /// Write to this file instead of standard output
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Complete a task, filling in its fields
     Complete {
         /// The case id
@@ -252,6 +263,7 @@ fn dispatch(args: CaseArgs) -> Outcome {
         } => start(db, &file, id, &fields, &acting),
         CaseCommand::List { status, sop, role } => list(db, status, sop, role),
         CaseCommand::Show { id } => show(db, &id),
+        CaseCommand::Graph { id, format, output } => graph(db, &id, &format, output.as_deref()),
         CaseCommand::Complete {
             id,
             step,
@@ -646,6 +658,26 @@ fn show(db: &str, id: &str) -> Outcome {
     let process = process_of(&store, &stored.state)?;
     print!("{}", render_case(&process, &stored.state, &stored.events));
     Ok(())
+}
+
+fn graph(db: &str, id: &str, format: &str, output: Option<&std::path::Path>) -> Outcome {
+    let format = format
+        .parse::<sopflow::render::Format>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let store = open(db)?;
+    let stored = store.load(&CaseId::new(id))?;
+    let process = process_of(&store, &stored.state)?;
+    let highlight = sopflow::render::Highlight::from_case(&process, &stored.events, &stored.state);
+    let chart = sopflow::render::render(&process, format, Some(&highlight))
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    match output {
+        Some(path) => std::fs::write(path, chart)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            print!("{chart}");
+            Ok(())
+        }
+    }
 }
 
 /// The text `sop case show` prints.
