@@ -146,18 +146,7 @@ pub fn work_queue<'a>(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Vec<WorkItem> {
-    let mut queue: Vec<WorkItem> = cases
-        .into_iter()
-        .filter(|c| {
-            c.status() == CaseStatus::Open
-                && c.sop()
-                    .is_some_and(|(id, v)| id == process.id() && v == process.version())
-        })
-        .flat_map(|c| work_items(process, c))
-        .filter(|item| item.actionable_by(actor, now))
-        .collect();
-    sort_queue(&mut queue);
-    queue
+    queue(process, cases, |item| item.actionable_by(actor, now))
 }
 
 /// Every open work item for a role across many cases, whoever holds it.
@@ -165,6 +154,15 @@ pub fn role_queue<'a>(
     process: &Process,
     cases: impl IntoIterator<Item = &'a CaseState>,
     role: &RoleId,
+) -> Vec<WorkItem> {
+    queue(process, cases, |item| item.role.as_ref() == Some(role))
+}
+
+/// The work items of the open cases running on `process` that `keep` accepts, sorted.
+fn queue<'a>(
+    process: &Process,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+    keep: impl Fn(&WorkItem) -> bool,
 ) -> Vec<WorkItem> {
     let mut queue: Vec<WorkItem> = cases
         .into_iter()
@@ -174,7 +172,7 @@ pub fn role_queue<'a>(
                     .is_some_and(|(id, v)| id == process.id() && v == process.version())
         })
         .flat_map(|c| work_items(process, c))
-        .filter(|item| item.role.as_ref() == Some(role))
+        .filter(|item| keep(item))
         .collect();
     sort_queue(&mut queue);
     queue
