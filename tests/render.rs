@@ -417,6 +417,11 @@ fn readme_chart_is_up_to_date() {
         render::mermaid(&customer_support(), None),
         "regenerate it: sop graph sops/customer-support-process.yaml --format mermaid -o docs/customer-support.mmd"
     );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap_or_default();
+    assert!(
+        readme.contains(&format!("```mermaid\n{written}```")),
+        "README.md embeds docs/customer-support.mmd in a ```mermaid block; paste the new chart there"
+    );
 }
 
 fn sop_cli(args: &[&str]) -> std::process::Output {
