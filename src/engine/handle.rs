@@ -405,19 +405,12 @@ impl Transition<'_> {
         self.follow(node, path)
     }
 
-    /// Fires every timer due at `now`, oldest activation first. Steps activated by this
+    /// Fires every timer due at `now`, earliest deadline first. Steps activated by this
     /// tick start their timers now, so they are not due yet.
     fn tick(&mut self) -> Result<(), CommandError> {
         let mut due: Vec<ActiveStep> = self.state.active_steps().to_vec();
         // Earliest deadline first, so the history reads in the order the timers expired.
-        due.sort_by_key(|a| {
-            let held = |t: DateTime<Utc>| a.postponed_until.map_or(t, |until| t.max(until));
-            let overdue = a.due_at.filter(|_| !a.breached).map(held);
-            [overdue, a.timeout_at.map(held)]
-                .into_iter()
-                .flatten()
-                .min()
-        });
+        due.sort_by_key(ActiveStep::next_deadline);
         for active in due {
             // An earlier timer in this tick may have withdrawn the step.
             if !self
@@ -428,13 +421,8 @@ impl Transition<'_> {
             {
                 continue;
             }
-            let held = |t: DateTime<Utc>| active.postponed_until.map_or(t, |until| t.max(until));
-            let overdue = active
-                .due_at
-                .filter(|_| !active.breached)
-                .map(held)
-                .filter(|t| *t <= self.now);
-            let timeout = active.timeout_at.map(held).filter(|t| *t <= self.now);
+            let overdue = active.overdue_at().filter(|t| *t <= self.now);
+            let timeout = active.timeout_fires_at().filter(|t| *t <= self.now);
             let Some(node) = self.process.step(&active.step) else {
                 continue;
             };

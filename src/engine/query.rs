@@ -96,9 +96,9 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
             NodeKind::Approval(gate) => {
                 let mut excluded: Vec<ActorId> = Vec::new();
                 for reviewed in &gate.reviews {
-                    for event_actor in state_performers(state, reviewed) {
-                        if !excluded.contains(&event_actor) {
-                            excluded.push(event_actor);
+                    for performer in state.performers_of(reviewed) {
+                        if !excluded.contains(performer) {
+                            excluded.push(performer.clone());
                         }
                     }
                 }
@@ -132,10 +132,6 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
         });
     }
     items
-}
-
-fn state_performers(state: &CaseState, step: &StepId) -> Vec<ActorId> {
-    state.performers_of(step).cloned().collect()
 }
 
 /// The work `actor` may do now across many cases, earliest deadline first (items without

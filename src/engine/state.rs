@@ -50,6 +50,31 @@ pub struct ActiveStep {
     pub approvers: Vec<ActorId>,
 }
 
+impl ActiveStep {
+    /// When the SLA timer fires: the due time, not before the end of a postponement, and
+    /// not again once breached.
+    pub fn overdue_at(&self) -> Option<DateTime<Utc>> {
+        self.due_at.filter(|_| !self.breached).map(|t| self.held(t))
+    }
+
+    /// When the deferred-choice timer fires, not before the end of a postponement.
+    pub fn timeout_fires_at(&self) -> Option<DateTime<Utc>> {
+        self.timeout_at.map(|t| self.held(t))
+    }
+
+    /// The earlier of the two timers.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        [self.overdue_at(), self.timeout_fires_at()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn held(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.postponed_until.map_or(at, |until| at.max(until))
+    }
+}
+
 /// A parallel split waiting for its branches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingJoin {
@@ -195,13 +220,7 @@ impl CaseState {
         }
         self.active
             .iter()
-            .flat_map(|a| {
-                let due = a.due_at.filter(|_| !a.breached);
-                [due, a.timeout_at]
-                    .into_iter()
-                    .flatten()
-                    .map(move |t| a.postponed_until.map_or(t, |until| t.max(until)))
-            })
+            .filter_map(ActiveStep::next_deadline)
             .min()
     }
 
