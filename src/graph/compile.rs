@@ -379,10 +379,12 @@ impl<'a> Compiler<'a> {
     }
 
     fn step_kind(&mut self, step: &Step) -> NodeKind {
-        let kinds: Vec<(&str, SourceSpan)> = [
-            step.approval.as_ref().map(|a| ("approval", a.span)),
-            step.decide.as_ref().map(|d| ("decide", d.span)),
-            step.parallel.as_ref().map(|p| ("parallel", p.span)),
+        let kinds: Vec<(StepShape, SourceSpan)> = [
+            step.approval
+                .as_ref()
+                .map(|a| (StepShape::Approval, a.span)),
+            step.decide.as_ref().map(|d| (StepShape::Decision, d.span)),
+            step.parallel.as_ref().map(|p| (StepShape::Split, p.span)),
         ]
         .into_iter()
         .flatten()
@@ -392,14 +394,14 @@ impl<'a> Compiler<'a> {
                 Diagnostic::new(
                     Code::ConflictingKeys,
                     kinds[1].1,
-                    format!("step `{}` has both `{}` and `{}`", step.id.value, kinds[0].0, kinds[1].0),
+                    format!("step `{}` has both `{}` and `{}`", step.id.value, kinds[0].0.key(), kinds[1].0.key()),
                 )
                 .with_related(kinds[0].1, "first kind given here")
                 .with_help("a step is one thing: a task, an approval, a decision or a parallel split; split it in two"),
             );
         }
-        let kind_name = kinds.first().map_or("task", |k| k.0);
-        self.check_allowed_keys(step, kind_name);
+        let shape = kinds.first().map_or(StepShape::Task, |k| k.0);
+        self.check_allowed_keys(step, shape);
         let instructions = self.template(step.instructions.as_ref());
         if let Some(approval) = &step.approval {
             let by = self.role(&approval.by);
@@ -497,7 +499,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Keys that make no sense on this kind of step.
-    fn check_allowed_keys(&mut self, step: &Step, kind: &str) {
+    fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
         let present: [(&str, Option<SourceSpan>); 8] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
@@ -508,8 +510,8 @@ impl<'a> Compiler<'a> {
             ("end", step.end.as_ref().map(|s| s.span)),
             ("join", step.join.as_ref().map(|s| s.span)),
         ];
-        let allowed: &[&str] = match kind {
-            "task" => &[
+        let allowed: &[&str] = match shape {
+            StepShape::Task => &[
                 "role",
                 "collects",
                 "after",
@@ -518,31 +520,28 @@ impl<'a> Compiler<'a> {
                 "next",
                 "end",
             ],
-            "approval" => &["due", "next", "end"],
-            "decide" => &[],
-            _ => &["join"],
+            StepShape::Approval => &["due", "next", "end"],
+            StepShape::Decision => &[],
+            StepShape::Split => &["join"],
         };
         for (key, span) in present {
             if let Some(span) = span
                 && !allowed.contains(&key)
             {
-                let what = match kind {
-                    "approval" => "an approval gate",
-                    "decide" => "a decision",
-                    "parallel" => "a parallel split",
-                    _ => "a task",
-                };
-                let help = match (kind, key) {
-                    ("approval", "role") => {
+                let what = shape.described();
+                let help = match (shape, key) {
+                    (StepShape::Approval, "role") => {
                         "the approvers' role goes in `approval: { by: ... }`".to_owned()
                     }
-                    ("decide", "next" | "end") => {
+                    (StepShape::Decision, "next" | "end") => {
                         "a decision continues through its `goto`/`else` arms".to_owned()
                     }
-                    ("parallel", "next") => {
+                    (StepShape::Split, "next") => {
                         "after the branches, the case continues at `join:`".to_owned()
                     }
-                    ("task", "join") => "`join` belongs on a step with `parallel:`".to_owned(),
+                    (StepShape::Task, "join") => {
+                        "`join` belongs on a step with `parallel:`".to_owned()
+                    }
                     _ => format!("remove `{key}` from step `{}`", step.id.value),
                 };
                 self.report(
@@ -555,7 +554,7 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        if kind == "parallel" && step.join.is_none() {
+        if shape == StepShape::Split && step.join.is_none() {
             self.report(
                 Diagnostic::new(
                     Code::MissingKey,
@@ -977,6 +976,35 @@ impl<'a> Compiler<'a> {
             start: self.start,
             end: self.end,
             steps: self.steps.into_iter().collect(),
+        }
+    }
+}
+
+/// What a step is, as its keys say: the key that makes it so, and how to name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepShape {
+    Task,
+    Approval,
+    Decision,
+    Split,
+}
+
+impl StepShape {
+    fn key(self) -> &'static str {
+        match self {
+            StepShape::Task => "role",
+            StepShape::Approval => "approval",
+            StepShape::Decision => "decide",
+            StepShape::Split => "parallel",
+        }
+    }
+
+    fn described(self) -> &'static str {
+        match self {
+            StepShape::Task => "a task",
+            StepShape::Approval => "an approval gate",
+            StepShape::Decision => "a decision",
+            StepShape::Split => "a parallel split",
         }
     }
 }
