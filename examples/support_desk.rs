@@ -224,7 +224,7 @@ impl Report {
             self.events
         );
         println!(
-            "engine             {:.0} commands/s",
+            "engine + team      {:.0} commands/s (the simulated team choosing each command included)",
             self.commands as f64 / engine_time.as_secs_f64().max(1e-9)
         );
         println!(
