@@ -11,7 +11,8 @@ use crate::graph::{NodeKind, Process, Template};
 use crate::model::{FieldId, FieldValue, RoleId, StepId};
 
 /// Whether an active step is a task or a gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WorkKind {
     /// Complete it.
     Task,
@@ -20,7 +21,9 @@ pub enum WorkKind {
 }
 
 /// An active step as a work item: what to do, who may do it, by when.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its JSON form (`serde_json::to_value(&item)`) is what `sop case --format json` prints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct WorkItem {
     /// The case.
     pub case: Option<CaseId>,

@@ -45,6 +45,25 @@ pub enum AnyStore {
 /// # });
 /// ```
 pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+    open_url(url, true).await
+}
+
+/// Opens the store a URL names, like [`open`], but never creates one: a SQLite file that
+/// does not exist is [`StoreError::NoStore`] instead of a new, empty store. For callers
+/// that only read, or that act on cases which must already exist, so that a mistyped
+/// path is an error rather than "no case".
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let error = sopflow::store::open_existing("sqlite:no/such/cases.db").await.unwrap_err();
+/// assert_eq!(error.to_string(), "there is no store at `no/such/cases.db`: check the path, or start a case to create it");
+/// # });
+/// ```
+pub async fn open_existing(url: &str) -> Result<AnyStore, StoreError> {
+    open_url(url, false).await
+}
+
+async fn open_url(url: &str, create: bool) -> Result<AnyStore, StoreError> {
     let unsupported = |reason: &str| StoreError::UnsupportedUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -67,6 +86,15 @@ pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
         // A plain path: no scheme, or a Windows drive letter.
         || scheme.is_none_or(|s| s.len() == 1 || s.contains(['/', '\\', '.']));
     if is_sqlite {
+        let path = sqlite_path(url);
+        if !create
+            && let Some(path) = path
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(StoreError::NoStore {
+                path: path.to_owned(),
+            });
+        }
         #[cfg(feature = "sqlite")]
         return Ok(AnyStore::Sqlite(super::SqliteStore::open(url).await?));
         #[cfg(not(feature = "sqlite"))]
@@ -77,6 +105,16 @@ pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
     Err(unsupported(
         "use `sqlite:PATH`, `postgres://user:password@host/database` or `memory:`",
     ))
+}
+
+/// The file a SQLite URL names: `sqlite:PATH`, `sqlite://PATH` or a plain path; `None` for
+/// an in-memory database.
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    (!rest.is_empty() && rest != ":memory:").then_some(rest)
 }
 
 macro_rules! each {
@@ -116,6 +154,10 @@ impl CaseStore for AnyStore {
 
     async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         each!(self, store => store.release_timer(claim).await)
+    }
+
+    async fn allocate_case_id(&self, prefix: &str) -> Result<CaseId, StoreError> {
+        each!(self, store => store.allocate_case_id(prefix).await)
     }
 
     async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {

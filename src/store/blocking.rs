@@ -30,6 +30,12 @@ impl BlockingStore<AnyStore> {
     pub fn open(url: &str) -> Result<BlockingStore<AnyStore>, StoreError> {
         BlockingStore::with(|| super::open(url))
     }
+
+    /// Opens an existing store (see [`open_existing`](super::open_existing)): never creates
+    /// a SQLite file.
+    pub fn open_existing(url: &str) -> Result<BlockingStore<AnyStore>, StoreError> {
+        BlockingStore::with(|| super::open_existing(url))
+    }
 }
 
 impl<S: CaseStore> BlockingStore<S> {
@@ -93,6 +99,11 @@ impl<S: CaseStore> BlockingStore<S> {
     /// [`CaseStore::release_timer`].
     pub fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         self.block_on(self.store.release_timer(claim))
+    }
+
+    /// [`CaseStore::allocate_case_id`].
+    pub fn allocate_case_id(&self, prefix: &str) -> Result<CaseId, StoreError> {
+        self.block_on(self.store.allocate_case_id(prefix))
     }
 
     /// [`CaseStore::save_sop`]: parses, compiles and stores an SOP text.

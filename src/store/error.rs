@@ -64,6 +64,21 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// [`open_existing`](super::open_existing) was pointed at a SQLite file that does not
+    /// exist.
+    #[error("there is no store at `{path}`: check the path, or start a case to create it")]
+    NoStore {
+        /// The path given.
+        path: String,
+    },
+    /// A case id prefix whose counter has given every number it can.
+    #[error(
+        "no case number is left for the prefix `{prefix}`: give the case an explicit id or use another prefix"
+    )]
+    CaseNumbersExhausted {
+        /// The prefix.
+        prefix: String,
+    },
     /// The stored history of a case cannot be read back.
     #[error("the stored history of case `{case}` is damaged at event {seq}: {reason}")]
     Corrupt {

@@ -25,6 +25,8 @@ pub struct MemoryStore {
 struct Inner {
     cases: BTreeMap<CaseId, MemoryCase>,
     sops: BTreeMap<(SopId, u32), SopSource>,
+    /// The last number given per case id prefix.
+    case_numbers: BTreeMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -195,6 +197,28 @@ impl CaseStore for MemoryStore {
                 sop: sop.clone(),
                 version,
             })
+    }
+
+    async fn allocate_case_id(&self, prefix: &str) -> Result<CaseId, StoreError> {
+        let mut inner = self.lock();
+        let Inner {
+            cases,
+            case_numbers,
+            ..
+        } = &mut *inner;
+        let last = case_numbers.entry(prefix.to_owned()).or_insert_with(|| {
+            cases
+                .keys()
+                .filter_map(|case| super::case_number(case, prefix))
+                .max()
+                .unwrap_or(0)
+        });
+        *last = last
+            .checked_add(1)
+            .ok_or_else(|| StoreError::CaseNumbersExhausted {
+                prefix: prefix.to_owned(),
+            })?;
+        Ok(super::numbered_case(prefix, *last))
     }
 
     async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {

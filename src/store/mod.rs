@@ -70,7 +70,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-pub use any::{AnyStore, DEFAULT_URL, open};
+pub use any::{AnyStore, DEFAULT_URL, open, open_existing};
 pub use batch::Append;
 pub use blocking::BlockingStore;
 pub use error::{ExecuteError, StoreError};
@@ -133,6 +133,20 @@ pub trait CaseStore: Send + Sync {
         &self,
         claim: &TimerClaim,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A new case id: `prefix` followed by the next number of that prefix's counter
+    /// (`T-` gives `T-1`, `T-2`, …).
+    ///
+    /// Atomic across every process sharing the store: two callers never get the same id,
+    /// and a number once given is never given again, even if its case is never started
+    /// (numbers may have gaps). A counter created on a store that already holds cases
+    /// starts after the highest `prefix` + number among them; a case started with an
+    /// explicit id that the counter later reaches makes the start conflict, and the caller
+    /// asks for the next id.
+    fn allocate_case_id(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<CaseId, StoreError>> + Send;
 
     /// Stores the text of an SOP version. Saving the same text again does nothing; other
     /// text under a stored version is [`StoreError::SopVersionExists`]. Checks nothing
@@ -246,7 +260,7 @@ pub struct StoredCase {
 
 /// The per-case row a store keeps beside the events, rewritten by every append from the
 /// state the events fold into. What lists and work queues filter on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CaseSummary {
     /// The case.
     pub case: CaseId,
@@ -418,6 +432,21 @@ impl TimerClaim {
             Action::Tick,
         )
     }
+}
+
+/// The number that follows `prefix` in a case id such as `T-42`, for seeding counters;
+/// `None` for any other id.
+pub(crate) fn case_number(case: &CaseId, prefix: &str) -> Option<u64> {
+    let digits = case.as_str().strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The case id for number `n` of `prefix`.
+pub(crate) fn numbered_case(prefix: &str, n: u64) -> CaseId {
+    CaseId::new(format!("{prefix}{n}"))
 }
 
 /// The status as stored (its JSON name).

@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS case_roles (
     role TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (case_id, role)
 );
+CREATE TABLE IF NOT EXISTS case_numbers (
+    prefix TEXT COLLATE "C" PRIMARY KEY,
+    last BIGINT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
 CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
@@ -567,6 +571,35 @@ impl CaseStore for PostgresStore {
                 version,
             }),
         }
+    }
+
+    async fn allocate_case_id(&self, prefix: &str) -> Result<CaseId, StoreError> {
+        // One statement: the row lock of the upsert orders concurrent callers. The first
+        // number of a prefix follows the highest one already used (see the SQLite store).
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO case_numbers (prefix, last) VALUES ($1, 1 + COALESCE(( \
+                 SELECT MAX(substr(case_id, length($1) + 1)::bigint) FROM cases \
+                 WHERE starts_with(case_id, $1) \
+                 AND substr(case_id, length($1) + 1) ~ '^[0-9]{1,18}$'), 0)) \
+             ON CONFLICT (prefix) DO UPDATE SET last = case_numbers.last + 1 \
+             RETURNING last",
+        )
+        .bind(prefix)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if e.as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| code == "22003")
+            {
+                StoreError::CaseNumbersExhausted {
+                    prefix: prefix.to_owned(),
+                }
+            } else {
+                StoreError::database(format!("allocating a case number for `{prefix}`"), e)
+            }
+        })?;
+        Ok(super::numbered_case(prefix, last as u64))
     }
 
     async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {

@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS case_roles (
     role TEXT NOT NULL,
     PRIMARY KEY (case_id, role)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS case_numbers (
+    prefix TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
 CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
@@ -90,14 +94,10 @@ impl SqliteStore {
     /// Opens (creating it if missing) the store at `url`: `sqlite:PATH`, `sqlite://PATH`,
     /// `sqlite::memory:`, or a plain path.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        if rest == ":memory:" || rest.is_empty() {
-            return SqliteStore::in_memory().await;
+        match super::any::sqlite_path(url) {
+            Some(path) => SqliteStore::open_path(path).await,
+            None => SqliteStore::in_memory().await,
         }
-        SqliteStore::open_path(rest).await
     }
 
     /// Opens (creating it if missing) the store in the file at `path`.
@@ -440,6 +440,36 @@ impl CaseStore for SqliteStore {
         .await
         .map_err(|e| db_error(format!("releasing the timer of case `{}`", claim.case), e))?;
         Ok(())
+    }
+
+    async fn allocate_case_id(&self, prefix: &str) -> Result<CaseId, StoreError> {
+        let operation = format!("allocating a case number for `{prefix}`");
+        let fail = |e| db_error(&operation, e);
+        let mut tx = self.begin_write(&operation).await?;
+        // The first number of a prefix follows the highest one already used, so a store
+        // filled before counters existed (or with explicit ids) does not hand them out again.
+        // SQLite would turn an overflowing integer into a float: stop at the largest one.
+        let last: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO case_numbers (prefix, last) VALUES (?1, 1 + COALESCE(( \
+                 SELECT MAX(CAST(substr(case_id, length(?1) + 1) AS INTEGER)) FROM cases \
+                 WHERE substr(case_id, 1, length(?1)) = ?1 \
+                 AND length(case_id) > length(?1) AND length(case_id) <= length(?1) + 18 \
+                 AND substr(case_id, length(?1) + 1) NOT GLOB '*[^0-9]*'), 0)) \
+             ON CONFLICT (prefix) DO UPDATE SET last = last + 1 \
+                 WHERE last < 9223372036854775807 \
+             RETURNING last",
+        )
+        .bind(prefix)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let Some(last) = last else {
+            return Err(StoreError::CaseNumbersExhausted {
+                prefix: prefix.to_owned(),
+            });
+        };
+        tx.commit().await.map_err(fail)?;
+        Ok(super::numbered_case(prefix, last as u64))
     }
 
     async fn put_sop_source(&self, source: &SopSource) -> Result<(), StoreError> {
