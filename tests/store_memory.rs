@@ -1,5 +1,7 @@
 //! The conformance suite on the memory store.
 
+#![cfg(feature = "store")]
+
 mod store_support;
 
 use sopflow::store::MemoryStore;

@@ -115,6 +115,19 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another writer held the database longer than the store waits for it (SQLite's busy
+    /// timeout), or the database ended a deadlock or a serialization conflict by failing
+    /// this operation. Nothing was written; trying again is safe.
+    #[error(
+        "the database was busy while {operation}, and nothing was written; try again: {source}"
+    )]
+    Busy {
+        /// What the store was doing.
+        operation: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The blocking wrapper could not start its runtime.
     #[error("cannot start the store's runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -127,16 +140,48 @@ impl StoreError {
         matches!(self, StoreError::Conflict { .. })
     }
 
+    /// Whether the same operation may succeed if tried again: a version conflict (after
+    /// loading the case again) or a busy database. Nothing was written in either case.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. } | StoreError::Busy { .. })
+    }
+
+    /// A driver error, as [`StoreError::Busy`] when the database says it was only busy.
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn database(
         operation: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> StoreError {
-        StoreError::Database {
-            operation: operation.into(),
-            source: Box::new(source),
+        let source: Box<dyn std::error::Error + Send + Sync> = Box::new(source);
+        let operation = operation.into();
+        if is_busy(source.as_ref()) {
+            StoreError::Busy { operation, source }
+        } else {
+            StoreError::Database { operation, source }
         }
     }
+}
+
+/// Whether a driver error only says the database was busy: SQLite's `SQLITE_BUSY` and
+/// `SQLITE_LOCKED` (with their extended codes), PostgreSQL's deadlock, serialization
+/// failure and lock-not-available.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    match code.parse::<i32>() {
+        Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6),
+        Err(_) => matches!(&*code, "40P01" | "40001" | "55P03"),
+    }
+}
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+fn is_busy(_: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    false
 }
 
 /// Why [`execute`](super::execute) did not move a case on.
@@ -152,8 +197,14 @@ pub enum ExecuteError {
 }
 
 impl ExecuteError {
-    /// Whether it is a version conflict, worth retrying.
+    /// Whether it is a version conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, ExecuteError::Store(e) if e.is_conflict())
+    }
+
+    /// Whether deciding the command again may succeed: a version conflict or a busy
+    /// database ([`StoreError::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ExecuteError::Store(e) if e.is_retryable())
     }
 }

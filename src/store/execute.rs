@@ -95,7 +95,8 @@ pub async fn execute<S: CaseStore>(
     })
 }
 
-/// [`execute`], retried up to `attempts` times in all while it meets version conflicts.
+/// [`execute`], retried up to `attempts` times in all while it meets version conflicts or a
+/// busy database ([`ExecuteError::is_retryable`]).
 ///
 /// Each retry loads the case again and decides the command again on the new state, so a
 /// command that no longer fits is refused then, and one that another sender already
@@ -116,7 +117,7 @@ pub async fn execute_with_retry<S: CaseStore>(
                 executed.conflicts = conflicts;
                 return Ok(executed);
             }
-            Err(e) if e.is_conflict() && conflicts + 1 < attempts.max(1) => {
+            Err(e) if e.is_retryable() && conflicts + 1 < attempts.max(1) => {
                 conflicts += 1;
                 tokio::task::yield_now().await;
             }

@@ -17,8 +17,8 @@ use super::{
     status_name,
 };
 
-/// The schema version this code writes and reads.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code writes and reads. 2 added `case_numbers`.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -219,6 +219,12 @@ fn check_schema_name(schema: &str) -> Result<(), String> {
 
 async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> {
     let fail = |e| StoreError::database("creating the store's tables", e);
+    // A store already at this version needs no DDL, and must not get any: `CREATE INDEX IF
+    // NOT EXISTS` locks its table even when the index exists, and deadlocks with appends
+    // running in other processes.
+    if stored_schema_version(pool).await.map_err(fail)? == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
     let mut tx = pool.begin().await.map_err(fail)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
@@ -233,30 +239,55 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> 
             .await
             .map_err(fail)?;
     }
-    sqlx::raw_sql(SCHEMA)
-        .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
-    sqlx::query(
-        "INSERT INTO sopflow_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(SCHEMA_VERSION.to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(fail)?;
-    let found: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(fail)?;
-    tx.commit().await.map_err(fail)?;
-    let found: i64 = found.parse().unwrap_or(i64::MAX);
+    let found: Option<String> =
+        match sqlx::query_scalar::<_, Option<String>>("SELECT to_regclass('sopflow_meta')::text")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail)?
+        {
+            Some(_) => sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail)?,
+            None => None,
+        };
+    let found: i64 = found.map_or(0, |v| v.parse().unwrap_or(i64::MAX));
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
     }
-    Ok(())
+    if found < SCHEMA_VERSION {
+        sqlx::raw_sql(SCHEMA)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        sqlx::query(
+            "INSERT INTO sopflow_meta (key, value) VALUES ('schema', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(SCHEMA_VERSION.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
+}
+
+/// The schema version the store records, `None` when it has no tables yet.
+async fn stored_schema_version(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('sopflow_meta')::text")
+        .fetch_one(pool)
+        .await?;
+    if table.is_none() {
+        return Ok(None);
+    }
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.map(|v| v.parse().unwrap_or(i64::MAX)))
 }
 
 fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<CaseSummary, StoreError> {

@@ -20,8 +20,8 @@ use super::{
     status_name,
 };
 
-/// The schema version this code writes and reads.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code writes and reads. 2 added `case_numbers`.
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,18 +165,44 @@ impl SqliteStore {
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    let fail = |e| StoreError::database("creating the store's tables", e);
-    sqlx::raw_sql(SCHEMA).execute(pool).await.map_err(fail)?;
-    sqlx::query("INSERT OR IGNORE INTO sopflow_meta (key, value) VALUES ('schema', ?)")
-        .bind(SCHEMA_VERSION.to_string())
-        .execute(pool)
+    let fail = |e| db_error("creating the store's tables", e);
+    // A store already at this version is only read: opening it takes no write lock, so
+    // many processes open it at once without waiting for each other.
+    let mut conn = pool.acquire().await.map_err(fail)?;
+    let found = stored_schema_version(&mut conn).await.map_err(fail)?;
+    if found == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
         .await
         .map_err(fail)?;
-    let found: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
-        .fetch_one(pool)
-        .await
-        .map_err(fail)?;
-    let found: i64 = found.parse().unwrap_or(i64::MAX);
+    let migrated = async {
+        // Read again under the write lock: another process may have migrated meanwhile.
+        let found: i64 = match stored_schema_version(&mut *conn).await? {
+            Some(found) => found,
+            None => 0,
+        };
+        if found < SCHEMA_VERSION {
+            sqlx::raw_sql(SCHEMA).execute(&mut *conn).await?;
+            sqlx::query(
+                "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(SCHEMA_VERSION.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok::<_, sqlx::Error>(found)
+    }
+    .await;
+    let end = if matches!(migrated, Ok(found) if found <= SCHEMA_VERSION) {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    sqlx::raw_sql(end).execute(&mut *conn).await.map_err(fail)?;
+    let found = migrated.map_err(fail)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found,
@@ -184,6 +210,25 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         });
     }
     Ok(())
+}
+
+/// The schema version the store records, `None` when it has no tables yet.
+async fn stored_schema_version(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Option<i64>, sqlx::Error> {
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sopflow_meta'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if table.is_none() {
+        return Ok(None);
+    }
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.map(|v| v.parse().unwrap_or(i64::MAX)))
 }
 
 fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseSummary, sqlx::Error> {

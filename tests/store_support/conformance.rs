@@ -23,7 +23,7 @@ macro_rules! conformance_tests {
             round_trip, version_conflicts, concurrent_appends_all_land, new_case_conflict,
             duplicate_seq_impossible, list_filters, timer_claims_exclusive,
             timer_claims_released, fire_due_timers_once, old_sop_versions_loadable,
-            errors_typed, drive_to_the_end);
+            errors_typed, drive_to_the_end, case_ids_allocated_once);
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
         $(
@@ -769,4 +769,45 @@ pub async fn drive_to_the_end<S: CaseStore>(store: Arc<S>) {
     assert_eq!(row.status, CaseStatus::Closed);
     assert!(row.roles.is_empty());
     assert_eq!(row.version, loaded.events.len() as u64);
+}
+
+/// Case numbers: concurrent callers get distinct, consecutive numbers; prefixes count
+/// apart; a counter starts after the ids already used.
+pub async fn case_ids_allocated_once<S: CaseStore + 'static>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    // Cases that existed before the counter did: it must not give their ids again.
+    run(&*store, &process, "AL-7", [start("AL-7", "s7")]).await;
+    run(&*store, &process, "AL-x9", [start("AL-x9", "sx")]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..10 {
+                ids.push(store.allocate_case_id("AL-").await.unwrap());
+            }
+            ids
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        for id in task.await.unwrap() {
+            let number: u64 = id.as_str().strip_prefix("AL-").unwrap().parse().unwrap();
+            numbers.push(number);
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (8..88).collect::<Vec<u64>>(),
+        "distinct and consecutive"
+    );
+    assert_eq!(
+        store.allocate_case_id("OTHER-").await.unwrap(),
+        CaseId::new("OTHER-1")
+    );
+    assert_eq!(
+        store.allocate_case_id("AL-").await.unwrap(),
+        CaseId::new("AL-88")
+    );
 }
