@@ -148,10 +148,11 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
             SourceSpan::at(1, 1),
             ParseErrorKind::InputLimit,
             format!(
-                "the file is {} bytes, more than the {MAX_SOP_BYTES} bytes an SOP may have",
-                text.len()
+                "this file is {} bytes, more than {} bytes (the limit, 64 MiB)",
+                thousands(text.len()),
+                thousands(MAX_SOP_BYTES)
             ),
-            Some("split the procedure into several SOPs"),
+            Some(SPLIT_HELP),
         ));
     }
     if text.trim().is_empty()
@@ -170,23 +171,33 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
         return Err(error(
             span,
             ParseErrorKind::InputLimit,
-            format!("the document nests deeper than {MAX_NESTING} levels"),
-            Some("an SOP needs only a few levels; flatten the structure"),
+            format!(
+                "this file nests lists and mappings more than {MAX_NESTING} levels deep (the limit)"
+            ),
+            Some(FLATTEN_HELP),
         ));
     }
-    // The default node budget (250,000) would refuse SOPs of some 17,000 steps, far below
-    // the byte limit. Aliases keep their own budget (a million replayed events), which is
-    // what stops an alias bomb.
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = MAX_NODES;
-    budget.max_events = 4 * MAX_NODES;
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
-        budget: Some(budget),
+        budget: Some(budget()),
     };
     serde_saphyr::from_str_with_options::<Sop>(text, options).map_err(|e| convert_error(file, &e))
 }
+
+/// The parser's limits. The default node budget (250,000) would refuse SOPs of some 17,000
+/// steps, far below the byte limit. Aliases keep their own budget (a million replayed
+/// events), which is what stops an alias bomb.
+fn budget() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 4 * MAX_NODES;
+    budget
+}
+
+const SPLIT_HELP: &str = "split the procedure into several SOPs";
+const FLATTEN_HELP: &str = "an SOP needs only a few levels; flatten the structure";
+const ALIAS_HELP: &str = "aliases that expand to huge documents are refused; write the values out";
 
 const MINIMAL_SOP_HELP: &str =
     "an SOP needs at least `id`, `version`, `title`, `department`, `roles` and `steps`";
@@ -247,6 +258,10 @@ fn convert_error(file: &str, error: &serde_saphyr::Error) -> ParseError {
 /// Sorts a parser message into a kind and rewrites the common ones for an SOP author.
 fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String, Option<String>) {
     use serde_saphyr::Error as E;
+    // Limits are checked wherever the parser is, inside an alias's replay too.
+    if let Some(limit) = limit_exceeded(error) {
+        return limit;
+    }
     if let Some(rest) = text.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
         let help = suggestion(name, &expected, "keys");
@@ -281,27 +296,7 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
             Some("each key may appear once; remove or rename one of them".to_owned()),
         );
     }
-    // Budget breaches can come wrapped in alias context; the text says what happened.
-    if let Some(rest) = text.split_once("limits breached: ").map(|(_, rest)| rest) {
-        let breach = rest.split(" at line").next().unwrap_or(rest).trim();
-        return (
-            ParseErrorKind::InputLimit,
-            format!("the document is too large or too complex to read safely ({breach})"),
-            Some(
-                "aliases that expand to huge documents are refused; write the values out"
-                    .to_owned(),
-            ),
-        );
-    }
     match error {
-        E::Budget { .. } => (
-            ParseErrorKind::InputLimit,
-            format!("the document is too complex to read safely: {text}"),
-            Some(
-                "aliases that expand to huge documents are refused; write the values out"
-                    .to_owned(),
-            ),
-        ),
         E::InvalidUtf8Input => (
             ParseErrorKind::InputLimit,
             "the file is not UTF-8 text".to_owned(),
@@ -328,6 +323,180 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
                 .then(|| "indent with spaces; YAML does not allow tabs for indentation".to_owned()),
         ),
     }
+}
+
+/// The input limit `error` reports, if it is one (possibly wrapped in alias context), in
+/// words: a sentence naming the limit and how far the file goes, and the help that fits the
+/// limit (only the alias limits mention aliases).
+fn limit_exceeded(error: &serde_saphyr::Error) -> Option<(ParseErrorKind, String, Option<String>)> {
+    use serde_saphyr::Error as E;
+    let mut error = error;
+    while let E::AliasError { error: inner, .. } | E::WithSnippet { error: inner, .. } = error {
+        error = inner;
+    }
+    let limit = |message: String, help: &str| {
+        Some((ParseErrorKind::InputLimit, message, Some(help.to_owned())))
+    };
+    match error {
+        E::Budget { breach, .. } => Some(budget_breach(breach, &budget())),
+        E::AliasReplayLimitExceeded {
+            max_total_replayed_events,
+            ..
+        } => limit(
+            format!(
+                "the aliases in this file expand to more than {} YAML events (the limit)",
+                thousands(*max_total_replayed_events)
+            ),
+            ALIAS_HELP,
+        ),
+        E::AliasExpansionLimitExceeded {
+            max_expansions_per_anchor,
+            ..
+        } => limit(
+            format!(
+                "an anchor in this file is expanded by aliases more than {} times (the limit)",
+                thousands(*max_expansions_per_anchor)
+            ),
+            ALIAS_HELP,
+        ),
+        E::AliasReplayStackDepthExceeded { max_depth, .. } => limit(
+            format!(
+                "the aliases in this file nest more than {} levels deep (the limit)",
+                thousands(*max_depth)
+            ),
+            ALIAS_HELP,
+        ),
+        E::AliasReplayCounterOverflow { .. } => limit(
+            "the aliases in this file expand to more YAML events than can be counted".to_owned(),
+            ALIAS_HELP,
+        ),
+        _ => None,
+    }
+}
+
+/// A budget breach in words, with the limit from `budget` (the one the parser ran with).
+fn budget_breach(
+    breach: &serde_saphyr::budget::BudgetBreach,
+    budget: &serde_saphyr::Budget,
+) -> (ParseErrorKind, String, Option<String>) {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let n = |n: usize| thousands(n);
+    let (message, help) = match breach {
+        B::Nodes { .. } => (
+            format!(
+                "this file has more than {} YAML nodes (the limit): keys, values, lists and mappings",
+                n(budget.max_nodes)
+            ),
+            SPLIT_HELP,
+        ),
+        B::Events { .. } => (
+            format!(
+                "this file has more than {} YAML events (the limit): the starts and ends of lists and mappings, keys and values",
+                n(budget.max_events)
+            ),
+            SPLIT_HELP,
+        ),
+        B::ScalarBytes { .. } => (
+            format!(
+                "the keys and values of this file add up to more than {} bytes of text (the limit)",
+                n(budget.max_total_scalar_bytes)
+            ),
+            SPLIT_HELP,
+        ),
+        B::InputBytes { input_bytes } => (
+            format!(
+                "this file is more than {} bytes (the limit); {} were read",
+                n(budget.max_reader_input_bytes.unwrap_or(MAX_SOP_BYTES)),
+                n(*input_bytes)
+            ),
+            SPLIT_HELP,
+        ),
+        B::Depth { depth } => (
+            format!(
+                "this file nests lists and mappings {} levels deep, more than {} (the limit)",
+                n(*depth),
+                n(budget.max_depth)
+            ),
+            FLATTEN_HELP,
+        ),
+        B::Documents { .. } => (
+            format!(
+                "this file holds more than {} YAML documents (the limit)",
+                n(budget.max_documents)
+            ),
+            "an SOP file holds one document; remove the `---` separators",
+        ),
+        B::Aliases { .. } => (
+            format!(
+                "this file uses more than {} aliases `*name` (the limit)",
+                n(budget.max_aliases)
+            ),
+            ALIAS_HELP,
+        ),
+        B::Anchors { .. } => (
+            format!(
+                "this file defines more than {} anchors `&name` (the limit)",
+                n(budget.max_anchors)
+            ),
+            ALIAS_HELP,
+        ),
+        B::MergeKeys { .. } => (
+            format!(
+                "this file has more than {} merge keys `<<` (the limit)",
+                n(budget.max_merge_keys)
+            ),
+            ALIAS_HELP,
+        ),
+        B::AliasAnchorRatio { aliases, anchors } => (
+            format!(
+                "this file has {} aliases for {} anchors, more than {} aliases per anchor (the limit)",
+                n(*aliases),
+                n(*anchors),
+                n(budget.alias_anchor_ratio_multiplier)
+            ),
+            ALIAS_HELP,
+        ),
+        B::RecordedAnchorEvents { .. } => (
+            format!(
+                "the anchors of this file, with the aliases inside them, expand to more than {} YAML events (the limit)",
+                n(budget.max_recorded_anchor_events)
+            ),
+            ALIAS_HELP,
+        ),
+        B::RecordedAnchorBytes { .. } => (
+            format!(
+                "the anchors of this file, with the aliases inside them, expand to more than {} bytes (the limit)",
+                n(budget.max_recorded_anchor_bytes)
+            ),
+            ALIAS_HELP,
+        ),
+        B::SequenceUnbalanced => {
+            return (
+                ParseErrorKind::Syntax,
+                "a list or mapping closes that was never opened".to_owned(),
+                None,
+            );
+        }
+        // Limits of features an SOP does not use (includes, properties, comments kept).
+        _ => (
+            "this file is too large or too complex to read safely".to_owned(),
+            SPLIT_HELP,
+        ),
+    };
+    (ParseErrorKind::InputLimit, message, Some(help.to_owned()))
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Splits "`titel`, expected one of `a`, `b`" into the name and the expected names.
@@ -436,6 +605,192 @@ mod tests {
     fn deep_flow_nesting_is_refused_before_parsing() {
         let text = format!("id: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
         assert_eq!(error_of(&text).kind, ParseErrorKind::InputLimit);
+    }
+
+    /// Input-limit messages are sentences with figures, never the parser's debug output.
+    #[track_caller]
+    fn assert_plain_limit(error: &ParseError) {
+        assert_eq!(error.kind, ParseErrorKind::InputLimit, "{error:?}");
+        for debug in ['{', '}', '_'] {
+            assert!(!error.message.contains(debug), "{}", error.message);
+        }
+        assert!(error.message.contains("(the limit"), "{}", error.message);
+    }
+
+    fn step_collecting(collects: &str) -> String {
+        MINIMAL.replace("end: true", &format!("end: true, collects: {collects}"))
+    }
+
+    #[test]
+    fn numbers_have_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(67_108_864), "67,108,864");
+        assert_eq!(thousands(4_000_000), "4,000,000");
+    }
+
+    #[test]
+    fn every_budget_breach_is_a_sentence_with_its_limit() {
+        use serde_saphyr::budget::BudgetBreach as B;
+        let budget = budget();
+        let breaches = [
+            (
+                B::Nodes { nodes: 4_000_001 },
+                "more than 4,000,000 YAML nodes",
+                false,
+            ),
+            (
+                B::Events { events: 16_000_001 },
+                "more than 16,000,000 YAML events",
+                false,
+            ),
+            (
+                B::ScalarBytes {
+                    total_scalar_bytes: usize::MAX,
+                },
+                "bytes of text",
+                false,
+            ),
+            (
+                B::InputBytes {
+                    input_bytes: 300_000_000,
+                },
+                "300,000,000 were read",
+                false,
+            ),
+            (
+                B::Depth { depth: 65 },
+                "65 levels deep, more than 64",
+                false,
+            ),
+            (
+                B::Documents { documents: 1_025 },
+                "more than 1,024 YAML documents",
+                false,
+            ),
+            (
+                B::Aliases { aliases: 50_001 },
+                "more than 50,000 aliases",
+                true,
+            ),
+            (
+                B::Anchors { anchors: 50_001 },
+                "more than 50,000 anchors",
+                true,
+            ),
+            (
+                B::MergeKeys { merge_keys: 10_001 },
+                "more than 10,000 merge keys",
+                true,
+            ),
+            (
+                B::AliasAnchorRatio {
+                    aliases: 2_000,
+                    anchors: 3,
+                },
+                "2,000 aliases for 3 anchors",
+                true,
+            ),
+            (
+                B::RecordedAnchorEvents {
+                    recorded_anchor_events: 1_000_001,
+                },
+                "1,000,000 YAML events",
+                true,
+            ),
+            (
+                B::RecordedAnchorBytes {
+                    recorded_anchor_bytes: usize::MAX,
+                },
+                "expand to more than",
+                true,
+            ),
+        ];
+        for (breach, expected, about_aliases) in breaches {
+            let (kind, message, help) = budget_breach(&breach, &budget);
+            let error = ParseError {
+                file: "t.yaml".to_owned(),
+                span: SourceSpan::at(1, 1),
+                kind,
+                message,
+                help,
+            };
+            assert_plain_limit(&error);
+            assert!(
+                error.message.contains(expected),
+                "{breach:?}: {}",
+                error.message
+            );
+            let help = error.help.unwrap_or_default();
+            assert_eq!(help.contains("alias"), about_aliases, "{breach:?}: {help}");
+            assert!(
+                !error.message.contains("alias") || about_aliases,
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_nodes_names_the_limit_and_not_aliases() {
+        // The parser's own limit on nodes, hit by a smaller budget than `parse_sop` uses;
+        // the message quotes the limit `parse_sop` runs with.
+        let mut small = budget();
+        small.max_nodes = 20;
+        let options = serde_saphyr::options! {
+            strict_booleans: true,
+            with_snippet: false,
+            budget: Some(small),
+        };
+        let text = step_collecting(&format!("[{}]", vec!["f"; 30].join(", ")));
+        let error = serde_saphyr::from_str_with_options::<Sop>(&text, options).unwrap_err();
+        let error = convert_error("t.yaml", &error);
+        assert_plain_limit(&error);
+        assert!(
+            error
+                .message
+                .starts_with("this file has more than 4,000,000 YAML nodes (the limit)"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.help.as_deref(), Some(SPLIT_HELP));
+    }
+
+    #[test]
+    fn an_alias_flood_is_refused_with_a_word_on_aliases() {
+        let text = step_collecting(&format!("[&f f, {}]", vec!["*f"; 60_000].join(", ")));
+        let error = error_of(&text);
+        assert_plain_limit(&error);
+        assert!(error.message.contains("alias"), "{}", error.message);
+        assert_eq!(error.help.as_deref(), Some(ALIAS_HELP));
+    }
+
+    #[test]
+    fn too_many_bytes_names_the_size_and_the_limit() {
+        let text = format!("{MINIMAL}#{}\n", "x".repeat(MAX_SOP_BYTES));
+        let error = error_of(&text);
+        assert_plain_limit(&error);
+        assert_eq!(
+            error.message,
+            format!(
+                "this file is {} bytes, more than 67,108,864 bytes (the limit, 64 MiB)",
+                thousands(text.len())
+            )
+        );
+        assert!(!error.help.unwrap().contains("alias"));
+    }
+
+    #[test]
+    fn deep_nesting_names_the_limit() {
+        let text = format!("id: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let error = error_of(&text);
+        assert_plain_limit(&error);
+        assert!(
+            error.message.contains("more than 64 levels deep"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
