@@ -1,0 +1,60 @@
+//! `sop validate`: check SOP files like a compiler.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use sopflow::diagnostic;
+
+use crate::sources::collect_sources;
+use crate::{EXIT_USAGE, Format, ValidateArgs};
+
+pub fn run(args: &ValidateArgs) -> ExitCode {
+    let sources = match collect_sources(&args.paths) {
+        Ok(sources) => sources,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let color = std::io::stdout().is_terminal();
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    for (name, bytes) in &sources {
+        let loaded = sopflow::load(name, bytes);
+        let (source, diagnostics) = (&loaded.source, &loaded.diagnostics);
+        for d in diagnostics {
+            if d.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+        }
+        match args.format {
+            Format::Human => print!("{}", diagnostic::render_human(source, diagnostics, color)),
+            Format::Json => {
+                for d in diagnostics {
+                    let json =
+                        serde_json::to_string(&diagnostic::to_json(source, d)).unwrap_or_default();
+                    println!("{json}");
+                }
+            }
+            Format::Github => {
+                for d in diagnostics {
+                    println!("{}", diagnostic::render_github(source, d));
+                }
+            }
+        }
+    }
+    let files = sources.len();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "checked {}: {}, {}",
+        plural(files, "file"),
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    );
+    if errors > 0 || (args.deny.is_some() && warnings > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
