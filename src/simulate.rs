@@ -2,7 +2,7 @@
 //! actors claim and complete work items, fill in plausible field values, approve or
 //! reject gates, and sometimes let time run past an SLA.
 //!
-//! It only sends commands through [`engine::handle`](crate::engine::handle), so it doubles
+//! It only sends commands through [`engine::handle`], so it doubles
 //! as a load generator for benchmarks and a demo driver for examples. Everything random
 //! comes from a seeded generator: the same seed gives the same cases.
 

@@ -1,6 +1,8 @@
 //! The committed JSON Schema is the one the model generates, every SOP in `sops/` validates
 //! against it, and the schema and the parser reject the same broken documents.
 
+#![cfg(feature = "schema")]
+
 use std::path::PathBuf;
 
 use serde_json::Value;

@@ -8,7 +8,23 @@ use serde::{Deserialize, Serialize};
 use super::ids::{Actor, ActorId, CaseId, CommandId};
 use crate::model::{FieldId, FieldValue, RoleId, StepId};
 
-/// Field values sent with a command, by field id.
+/// Field values sent with a command (or held by a case), by field id: a plain
+/// [`BTreeMap`], so build it as any map, and iterate it in field id order.
+///
+/// ```
+/// use sopflow::engine::FieldValues;
+/// use sopflow::model::FieldValue;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut fields = FieldValues::from([
+///     ("priority".parse()?, FieldValue::Text("High".into())),
+///     ("csat".parse()?, FieldValue::Integer(5)),
+/// ]);
+/// fields.insert("resolved".parse()?, FieldValue::Bool(true));
+/// assert_eq!(fields.len(), 3);
+/// assert_eq!(fields.keys().next().map(|id| id.as_str()), Some("csat"));
+/// # Ok(()) }
+/// ```
 pub type FieldValues = BTreeMap<FieldId, FieldValue>;
 
 /// A request to change a case. Its JSON form is part of the persisted format:

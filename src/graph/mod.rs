@@ -1,7 +1,7 @@
 //! `model::Sop` → [`Process`]: the SOP compiled into an immutable petgraph graph, with every
 //! id resolved, conditions compiled and templates checked, plus the lints an ops lead needs.
 //!
-//! [`compile`] never stops at the first problem: it returns every [`Diagnostic`] it finds and
+//! [`compile`] never stops at the first problem: it returns every [`Diagnostic`](crate::diagnostic::Diagnostic) it finds and
 //! a [`Process`] only when none of them is an error. A `Process` is what the engine runs and
 //! the renderers draw; it is shared (`Arc`) by every case on that SOP version.
 //!

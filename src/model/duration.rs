@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -104,6 +105,7 @@ impl Serialize for SopDuration {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for SopDuration {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Duration".into()

@@ -6,13 +6,15 @@
 //! problem with its location instead of stopping at the first. Every id and reference is
 //! [`Spanned`] so those reports can point at line and column.
 //!
-//! Architecture invariant: this module knows nothing about YAML. It derives `serde` and
-//! `schemars` traits; [`crate::parse`] drives them from YAML text.
+//! Architecture invariant: this module knows nothing about YAML. It derives `serde` traits
+//! (and `schemars` ones with the `schema` feature); [`crate::parse`] drives them from YAML
+//! text.
 
 mod duration;
 mod ids;
 mod span;
 
+#[cfg(feature = "schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +24,13 @@ pub use span::{OrderedMap, SourceSpan, Spanned};
 
 /// One standard operating procedure: metadata, glossary, roles, the case's form fields and
 /// the steps a case goes through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "sopflow standard operating procedure")]
+#[cfg_attr(
+    feature = "schema",
+    schemars(title = "sopflow standard operating procedure")
+)]
 pub struct Sop {
     /// Unique id of the SOP across the library (`customer-support`).
     pub id: Spanned<SopId>,
@@ -50,7 +56,8 @@ pub struct Sop {
 }
 
 /// The type of a case field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum FieldType {
     /// Free text.
@@ -88,7 +95,8 @@ impl FieldType {
 }
 
 /// A typed form field of the case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     /// What kind of value the field holds.
@@ -118,7 +126,8 @@ pub struct Field {
 ///
 /// YAML decides the variant (`3` is an integer, `"3"` text); the compiler and the engine
 /// check it against the field's [`FieldType`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(untagged)]
 pub enum FieldValue {
     /// `true` or `false`.
@@ -137,7 +146,8 @@ pub enum FieldValue {
 ///
 /// Which it is follows from its keys: `approval` makes a gate, `decide` a decision,
 /// `parallel` a split, anything else is a task. See [`crate::graph`] for the rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Unique id of the step within the SOP.
@@ -191,7 +201,8 @@ pub struct Step {
 }
 
 /// An approval gate: the case waits until enough holders of a role approve, or one rejects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// The role whose holders may approve or reject.
@@ -207,7 +218,8 @@ pub struct Approval {
 }
 
 /// One arm of a decision: `if` a CEL condition `goto` a step, or the final `else`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DecisionArm {
     /// A CEL condition over the case's fields (`priority == "High"`).

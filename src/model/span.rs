@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Deref;
 
+#[cfg(feature = "schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -150,6 +151,7 @@ impl<T: Serialize> Serialize for Spanned<T> {
     }
 }
 
+#[cfg(feature = "schema")]
 impl<T: JsonSchema> JsonSchema for Spanned<T> {
     fn inline_schema() -> bool {
         true
@@ -269,6 +271,7 @@ impl<K: Serialize, V: Serialize> Serialize for OrderedMap<K, V> {
     }
 }
 
+#[cfg(feature = "schema")]
 impl<K: JsonSchema, V: JsonSchema> JsonSchema for OrderedMap<K, V> {
     fn inline_schema() -> bool {
         true

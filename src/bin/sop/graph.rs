@@ -1,0 +1,64 @@
+//! `sop graph`: draw one SOP as a flowchart.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use sopflow::diagnostic;
+
+use crate::EXIT_USAGE;
+use crate::sources::collect_sources;
+
+/// `sop graph`: one SOP as a flowchart. Exit 1 with the diagnostics on standard error if
+/// the SOP has errors, 2 for usage and I/O errors.
+pub fn run(file: &Path, format: &str, output: Option<&Path>) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let format = match format.parse::<sopflow::render::Format>() {
+        Ok(format) => format,
+        Err(error) => return usage(error.to_string()),
+    };
+    if file.is_dir() {
+        return usage(format!(
+            "{} is a directory: `sop graph` draws one SOP file",
+            file.display()
+        ));
+    }
+    let (name, bytes) = match collect_sources(&[file.to_path_buf()]) {
+        Ok(mut sources) if sources.len() == 1 => sources.remove(0),
+        Ok(_) => return usage(format!("cannot read {}", file.display())),
+        Err(message) => return usage(message),
+    };
+    let loaded = sopflow::load(&name, &bytes);
+    let Some(process) = loaded.process else {
+        let color = std::io::stderr().is_terminal();
+        eprint!(
+            "{}",
+            diagnostic::render_human(&loaded.source, &loaded.diagnostics, color)
+        );
+        return ExitCode::FAILURE;
+    };
+    let chart = match sopflow::render::render(&process, format, None) {
+        Ok(chart) => chart,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match output {
+        Some(path) => std::fs::write(path, &chart)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(chart.as_bytes())
+                .map_err(|e| format!("cannot write to standard output: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => usage(message),
+    }
+}
