@@ -3,6 +3,8 @@
 //! `sops/customer-support-process.yaml` at fixed times, refused commands that change
 //! nothing, and `tick` firing the first-response SLA.
 
+#![cfg(feature = "cli")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -121,7 +123,7 @@ fn a_ticket_from_start_to_close() {
         "{out}"
     );
     assert!(
-        out.contains("active: receive (support_agent, due 2026-01-05 10:00)"),
+        out.contains("active: receive (support_agent, due 2026-01-05 10:00 UTC)"),
         "{out}"
     );
 
@@ -485,22 +487,234 @@ fn tick_after_the_first_response_sla_escalates() {
 #[test]
 fn usage_errors() {
     let dir = TempDir::new("usage");
-    // An unknown case.
-    let err = fails(&dir, 1, &["show", "T-9"]);
-    assert!(err.contains("T-9"), "{err}");
+    // Reading a store that does not exist: not found, and no file is created.
+    let err = fails(&dir, 3, &["show", "T-9"]);
+    assert!(err.contains("there is no store at"), "{err}");
+    let err = fails(&dir, 3, &["list"]);
+    assert!(err.contains("t.db"), "{err}");
+    assert!(!dir.0.join("t.db").exists(), "reading created the store");
     // A bad time.
     fails(&dir, 2, &["start", SOP, "--as", AGENT, "--now", "tomorrow"]);
-    // An unknown field.
+    // An unknown field, with a suggestion.
     let err = fails(
         &dir,
         2,
-        &["start", SOP, "--as", AGENT, "--field", "colour=red"],
+        &["start", SOP, "--as", AGENT, "--field", "priorty=High"],
     );
-    assert!(err.contains("no field `colour`"), "{err}");
+    assert!(
+        err.contains("no field `priorty`; did you mean `priority`?"),
+        "{err}"
+    );
+    // A bool is `true` or `false`, as in YAML.
+    let err = fails(
+        &dir,
+        2,
+        &[
+            "start",
+            SOP,
+            "--as",
+            AGENT,
+            "--field",
+            "feedback_needed=yes",
+        ],
+    );
+    assert!(err.contains("written `true` or `false`"), "{err}");
+    // A request id on a start needs the case id it would find again.
+    fails(
+        &dir,
+        2,
+        &["start", SOP, "--as", AGENT, "--request-id", "r1"],
+    );
     // A missing file.
     fails(&dir, 2, &["start", "missing.yaml", "--as", AGENT]);
-    // Nothing was stored by any of them.
-    assert!(ok(&dir, &["list"]).is_empty());
+    // Nothing was stored by any of them: there is still no store.
+    assert!(
+        !dir.0.join("t.db").exists(),
+        "a failed start created the store"
+    );
+
+    // An unknown case in a store that exists names the store.
+    ok(&dir, &["start", SOP, "--as", AGENT]);
+    let err = fails(&dir, 3, &["show", "T-9"]);
+    assert!(
+        err.contains("case `T-9` does not exist in the store `sqlite:") && err.contains("t.db`"),
+        "{err}"
+    );
+    assert!(ok(&dir, &["list"]).contains("T-1"));
+}
+
+/// Every engine action has a subcommand: set, assign, transfer, postpone, reopen.
+#[test]
+fn assign_transfer_postpone_set_and_reopen() {
+    let dir = TempDir::new("actions");
+    let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
+    ok(&dir, &["start", SOP, "--as", AGENT, "--now", &t("09:00")]);
+    let out = ok(
+        &dir,
+        &[
+            "set",
+            "T-1",
+            "--field",
+            "priority=Low",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:01"),
+        ],
+    );
+    assert!(out.contains("case T-1 is open"), "{out}");
+    assert!(show(&dir, "T-1").contains("Low"), "{}", show(&dir, "T-1"));
+    let out = ok(
+        &dir,
+        &[
+            "assign",
+            "T-1",
+            "receive",
+            "--to",
+            "bo",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:02"),
+        ],
+    );
+    assert!(
+        out.contains("active: receive (support_agent, assigned to bo"),
+        "{out}"
+    );
+    // Someone else may not complete bo's item.
+    fails(
+        &dir,
+        1,
+        &[
+            "complete",
+            "T-1",
+            "receive",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:03"),
+        ],
+    );
+    let out = ok(
+        &dir,
+        &[
+            "postpone",
+            "T-1",
+            "receive",
+            "--until",
+            &t("15:00"),
+            "--as",
+            "bo:support_agent",
+            "--now",
+            &t("09:04"),
+        ],
+    );
+    assert!(out.contains("on hold until 2026-01-05 15:00 UTC"), "{out}");
+    let out = ok(
+        &dir,
+        &[
+            "transfer",
+            "T-1",
+            "receive",
+            "--to",
+            "team_leader",
+            "--as",
+            "bo:support_agent",
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert!(out.contains("active: receive (team_leader"), "{out}");
+    ok(
+        &dir,
+        &[
+            "cancel",
+            "T-1",
+            "--reason",
+            "Spam",
+            "--as",
+            LEADER,
+            "--now",
+            &t("09:06"),
+        ],
+    );
+    let out = ok(
+        &dir,
+        &[
+            "reopen",
+            "T-1",
+            "--reason",
+            "Not spam",
+            "--as",
+            LEADER,
+            "--now",
+            &t("09:07"),
+        ],
+    );
+    assert!(out.contains("case T-1 is open"), "{out}");
+    // Reopening an open case is refused by the rules.
+    fails(
+        &dir,
+        1,
+        &[
+            "reopen",
+            "T-1",
+            "--reason",
+            "Again",
+            "--as",
+            LEADER,
+            "--now",
+            &t("09:08"),
+        ],
+    );
+}
+
+/// `--format json`: one object per command on standard output, results and errors alike.
+#[test]
+fn json_output() {
+    let dir = TempDir::new("json");
+    let json = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let mut args = args.to_vec();
+        args.extend(["--format", "json"]);
+        let output = sop(&dir, &args);
+        let text = stdout(&output);
+        assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+        let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (output.status.code(), value)
+    };
+    let now = "2026-01-05T09:00:00Z";
+    let (code, started) = json(&["start", SOP, "--as", AGENT, "--now", now]);
+    assert_eq!(code, Some(0));
+    assert_eq!(started["case"], "T-1");
+    assert_eq!(started["status"], "open");
+    assert_eq!(started["duplicate"], false);
+    assert_eq!(started["events"][0]["type"], "case_started");
+    assert_eq!(started["active"][0]["step"], "receive");
+    assert_eq!(started["active"][0]["due_at"], "2026-01-05T10:00:00Z");
+
+    let (code, listed) = json(&["list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(listed["cases"][0]["case"], "T-1");
+    assert_eq!(listed["cases"][0]["roles"][0], "support_agent");
+
+    let (code, shown) = json(&["show", "T-1"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(shown["title"], "Customer Support Process");
+    assert_eq!(shown["events"].as_array().map(Vec::len), Some(2));
+
+    let (code, refused) = json(&["complete", "T-1", "receive", "--as", LEADER, "--now", now]);
+    assert_eq!(code, Some(1));
+    assert_eq!(refused["error"]["kind"], "refused");
+    assert_eq!(refused["error"]["exit"], 1);
+
+    let (code, missing) = json(&["show", "T-404"]);
+    assert_eq!(code, Some(3));
+    assert_eq!(missing["error"]["kind"], "not_found");
+
+    let (code, ticked) = json(&["tick", "--now", "2026-01-05T10:01:00Z"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ticked["fired"][0]["case"], "T-1");
 }
 
 #[test]

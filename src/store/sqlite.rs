@@ -179,10 +179,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         .map_err(fail)?;
     let migrated = async {
         // Read again under the write lock: another process may have migrated meanwhile.
-        let found: i64 = match stored_schema_version(&mut *conn).await? {
-            Some(found) => found,
-            None => 0,
-        };
+        let found = stored_schema_version(&mut conn).await?.unwrap_or(0);
         if found < SCHEMA_VERSION {
             sqlx::raw_sql(SCHEMA).execute(&mut *conn).await?;
             sqlx::query(

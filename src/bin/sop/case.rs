@@ -1,40 +1,81 @@
 //! `sop case`: run cases of an SOP from the command line, kept in a store (`--db`, SQLite
 //! by default).
 //!
-//! Exit codes: 0 when the command was accepted, 1 when the engine refused it (or the case
-//! or SOP does not exist), 2 for usage, I/O and database errors. A refused command writes
-//! nothing.
+//! Every command that changes a case has an idempotency key: `--request-id` when given,
+//! otherwise a digest of everything the command says (case, action, step, fields, reason,
+//! actor and roles, time). Two different commands are never taken for one, and the same
+//! command sent twice (a script that retries, with the same `--now`) applies once. When
+//! several people act on one case at once, a command that loses the race is decided again
+//! on the case as it now is, up to [`ATTEMPTS`] times.
+//!
+//! Exit codes: see [`Exit`]. A command that fails writes nothing.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
+use serde_json::json;
 use sopflow::diagnostic;
 use sopflow::engine::{
-    self, Action, Actor, CaseId, CaseState, CaseStatus, Command, Event, FieldValues, WorkKind,
+    self, Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, CommandError, Event,
+    FieldValues, WorkKind,
 };
 use sopflow::graph::Process;
 use sopflow::model::{FieldId, FieldType, FieldValue, RoleId, SopId, StepId};
-use sopflow::store::{BlockingStore, CaseFilter, ExecuteError, Processes, StoreError};
+use sopflow::store::{
+    BlockingStore, CaseFilter, ExecuteError, Executed, Processes, StoreError, StoredCase,
+};
 
-/// Exit code for a refused command.
-const EXIT_REFUSED: u8 = 1;
-/// Exit code for usage, I/O and database errors.
-const EXIT_USAGE: u8 = 2;
+/// How often a command that met a concurrent change is decided again before giving up.
+const ATTEMPTS: u32 = 20;
 
 /// The actor id under which `sop case tick` claims due timers.
 const TIMER_OWNER: &str = "sop-cli";
 
+/// The exit codes of `sop case`, distinct so a script can tell what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// 1: the SOP's rules refused the command (wrong role, step not active, four eyes,
+    /// invalid field value, an SOP file with errors). Nothing was written.
+    Refused = 1,
+    /// 2: a usage error (bad arguments), or the store or a file could not be read or
+    /// written.
+    Usage = 2,
+    /// 3: the case, its SOP version or the store does not exist.
+    NotFound = 3,
+    /// 4: the case kept changing under the command ([`ATTEMPTS`] tries): nothing was
+    /// written; send it again.
+    Conflict = 4,
+}
+
+impl Exit {
+    fn name(self) -> &'static str {
+        match self {
+            Exit::Refused => "refused",
+            Exit::Usage => "usage",
+            Exit::NotFound => "not_found",
+            Exit::Conflict => "conflict",
+        }
+    }
+}
+
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 done (or already done: a repeated command applies once), \
+1 refused by the SOP's rules, 2 usage or I/O error, 3 case, SOP version or store not found, \
+4 the case kept changing under the command (send it again)."
+)]
 pub struct CaseArgs {
-    /// The store: `sqlite:PATH` (created if missing) or `postgres://user:password@host/db`
+    /// The store: `sqlite:PATH` or `postgres://user:password@host/db`. Only `start` creates
+    /// a SQLite file; every other command needs an existing store
     #[arg(
         long,
         global = true,
         value_name = "URL",
-        default_value = "sqlite:sopflow.db"
+        default_value = sopflow::store::DEFAULT_URL
     )]
     db: String,
     #[command(subcommand)]
@@ -50,6 +91,29 @@ struct Acting {
     /// The time of the command, RFC 3339 (`2026-01-05T09:00:00Z`); default now
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// The command's idempotency key: sending the same request id to a case again
+    /// applies the command once. Default: a digest of everything the command says
+    #[arg(long, value_name = "ID")]
+    request_id: Option<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// How results are printed.
+#[derive(clap::Args, Clone, Copy)]
+struct Output {
+    /// `human`, or `json`: exactly one JSON object on standard output, the result or
+    /// `{"error": {...}}`
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// Lines for people
+    Human,
+    /// One JSON object per command
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -58,9 +122,12 @@ enum CaseCommand {
     Start {
         /// The SOP file
         file: PathBuf,
-        /// The case id; default `T-<n>`, the next free number
+        /// The case id; default the next number of `--prefix`, given out by the store
         #[arg(long)]
         id: Option<String>,
+        /// The prefix of numbered case ids
+        #[arg(long, default_value = "T-", conflicts_with = "id")]
+        prefix: String,
         /// Initial field values, by the field's type: `priority=High`, `csat=4`, `tags=A,B`
         #[arg(long = "field", value_name = "FIELD=VALUE")]
         fields: Vec<String>,
@@ -78,17 +145,21 @@ enum CaseCommand {
         /// Only cases with an active step for this role (its work queue)
         #[arg(long)]
         role: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
     /// Show a case: status, fields, active steps and who may act, history
     Show {
         /// The case id
         id: String,
+        #[command(flatten)]
+        output: Output,
     },
     /// Draw a case's SOP with the path it took, its active steps and breached SLAs
     Graph {
         /// The case id
         id: String,
-        /// Output format: mermaid, dot or svg
+        /// Chart format: mermaid, dot or svg
         #[arg(long, default_value = "mermaid")]
         format: String,
         /// Write to this file instead of standard output
@@ -155,13 +226,13 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
-    /// Cancel the case
-    Cancel {
+    /// Change field values outside any step
+    Set {
         /// The case id
         id: String,
-        /// Why
-        #[arg(long)]
-        reason: String,
+        /// Field values, by the field's type: `priority=High`, `csat=4`, `resolved=true`, `tags=A,B`
+        #[arg(long = "field", value_name = "FIELD=VALUE", required = true)]
+        fields: Vec<String>,
         #[command(flatten)]
         acting: Acting,
     },
@@ -174,11 +245,70 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Give an active step to someone: it becomes their work item
+    Assign {
+        /// The case id
+        id: String,
+        /// The step
+        step: String,
+        /// Who gets it (an actor id)
+        #[arg(long, value_name = "ACTOR")]
+        to: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Hand an active step to another role
+    Transfer {
+        /// The case id
+        id: String,
+        /// The step
+        step: String,
+        /// The role that takes it over
+        #[arg(long, value_name = "ROLE")]
+        to: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Put an active step on hold until a time: it leaves work queues and its SLA clock
+    /// stops until then
+    Postpone {
+        /// The case id
+        id: String,
+        /// The step
+        step: String,
+        /// When it comes back, RFC 3339 (`2026-01-07T09:00:00Z`)
+        #[arg(long, value_name = "TIME")]
+        until: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Cancel the case
+    Cancel {
+        /// The case id
+        id: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Reopen a closed or cancelled case
+    Reopen {
+        /// The case id
+        id: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Fire the due timers of every case (SLA breaches, timeouts) and print what fired
     Tick {
         /// The time to fire timers at, RFC 3339; default now
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -191,49 +321,99 @@ enum StatusArg {
 
 /// Why a `sop case` command failed: the message and the exit code.
 struct Failure {
-    code: u8,
+    exit: Exit,
     message: String,
 }
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
         Failure {
-            code: EXIT_USAGE,
+            exit: Exit::Usage,
             message: message.into(),
         }
     }
 
     fn refused(message: impl Into<String>) -> Failure {
         Failure {
-            code: EXIT_REFUSED,
+            exit: Exit::Refused,
             message: message.into(),
         }
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Failure {
-        let code = match error {
-            StoreError::NotFound { .. }
-            | StoreError::SopNotFound { .. }
-            | StoreError::SopVersionExists { .. }
-            | StoreError::InvalidSop { .. } => EXIT_REFUSED,
-            _ => EXIT_USAGE,
+/// Where the command runs: the store's URL (for messages) and how to print.
+struct Context {
+    db: String,
+    format: OutputFormat,
+}
+
+impl Context {
+    /// The store URL as it may be shown: without a password.
+    fn store_name(&self) -> String {
+        redact_password(&self.db)
+    }
+
+    /// A store error as the user should read it: with the store it happened in.
+    fn store_failure(&self, error: StoreError) -> Failure {
+        let exit = match &error {
+            StoreError::NotFound { .. } | StoreError::SopNotFound { .. } => Exit::NotFound,
+            StoreError::NoStore { .. } => Exit::NotFound,
+            StoreError::Conflict { .. } => Exit::Conflict,
+            StoreError::SopVersionExists { .. } | StoreError::InvalidSop { .. } => Exit::Refused,
+            _ => Exit::Usage,
         };
-        Failure {
-            code,
-            message: error.to_string(),
+        let message = match &error {
+            StoreError::NotFound { case } => {
+                format!(
+                    "case `{case}` does not exist in the store `{}`",
+                    self.store_name()
+                )
+            }
+            StoreError::NoStore { .. } => error.to_string(),
+            StoreError::UnsupportedUrl { reason, .. } => {
+                format!("cannot open the store `{}`: {reason}", self.store_name())
+            }
+            _ => format!("{error} (store `{}`)", self.store_name()),
+        };
+        Failure { exit, message }
+    }
+
+    fn execute_failure(&self, error: ExecuteError) -> Failure {
+        match error {
+            ExecuteError::Refused(refused) => Failure::refused(refused.to_string()),
+            ExecuteError::Store(store) => self.store_failure(store),
+            other => Failure::usage(other.to_string()),
+        }
+    }
+
+    fn open(&self) -> Result<BlockingStore, Failure> {
+        BlockingStore::open(&self.db).map_err(|e| self.store_failure(e))
+    }
+
+    fn open_existing(&self) -> Result<BlockingStore, Failure> {
+        BlockingStore::open_existing(&self.db).map_err(|e| self.store_failure(e))
+    }
+
+    /// Prints a result: the JSON object, or the human lines.
+    fn print(&self, json: impl FnOnce() -> serde_json::Value, human: impl FnOnce() -> String) {
+        match self.format {
+            OutputFormat::Json => println!("{}", json()),
+            OutputFormat::Human => print!("{}", human()),
         }
     }
 }
 
-impl From<ExecuteError> for Failure {
-    fn from(error: ExecuteError) -> Failure {
-        match error {
-            ExecuteError::Refused(refused) => Failure::refused(refused.to_string()),
-            ExecuteError::Store(store) => store.into(),
-            other => Failure::usage(other.to_string()),
-        }
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -241,35 +421,68 @@ type Outcome = Result<(), Failure>;
 
 /// Runs `sop case …`.
 pub fn run(args: CaseArgs) -> ExitCode {
-    match dispatch(args) {
+    let format = match &args.command {
+        CaseCommand::Start { acting, .. }
+        | CaseCommand::Complete { acting, .. }
+        | CaseCommand::Approve { acting, .. }
+        | CaseCommand::Reject { acting, .. }
+        | CaseCommand::Escalate { acting, .. }
+        | CaseCommand::Note { acting, .. }
+        | CaseCommand::Set { acting, .. }
+        | CaseCommand::Claim { acting, .. }
+        | CaseCommand::Assign { acting, .. }
+        | CaseCommand::Transfer { acting, .. }
+        | CaseCommand::Postpone { acting, .. }
+        | CaseCommand::Cancel { acting, .. }
+        | CaseCommand::Reopen { acting, .. } => acting.output.format,
+        CaseCommand::List { output, .. }
+        | CaseCommand::Show { output, .. }
+        | CaseCommand::Tick { output, .. } => output.format,
+        CaseCommand::Graph { .. } => OutputFormat::Human,
+    };
+    let context = Context {
+        db: args.db.clone(),
+        format,
+    };
+    match dispatch(&context, args.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            if !failure.message.is_empty() {
+            if format == OutputFormat::Json {
+                let error = json!({"error": {
+                    "kind": failure.exit.name(),
+                    "message": failure.message,
+                    "exit": failure.exit as u8,
+                    "store": context.store_name(),
+                }});
+                println!("{error}");
+            } else if !failure.message.is_empty() {
                 eprintln!("error: {}", failure.message);
             }
-            ExitCode::from(failure.code)
+            ExitCode::from(failure.exit as u8)
         }
     }
 }
 
-fn dispatch(args: CaseArgs) -> Outcome {
-    let db = args.db.as_str();
-    match args.command {
+fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
+    match command {
         CaseCommand::Start {
             file,
             id,
+            prefix,
             fields,
             acting,
-        } => start(db, &file, id, &fields, &acting),
-        CaseCommand::List { status, sop, role } => list(db, status, sop, role),
-        CaseCommand::Show { id } => show(db, &id),
-        CaseCommand::Graph { id, format, output } => graph(db, &id, &format, output.as_deref()),
+        } => start(cx, &file, id, &prefix, &fields, &acting),
+        CaseCommand::List {
+            status, sop, role, ..
+        } => list(cx, status, sop, role),
+        CaseCommand::Show { id, .. } => show(cx, &id),
+        CaseCommand::Graph { id, format, output } => graph(cx, &id, &format, output.as_deref()),
         CaseCommand::Complete {
             id,
             step,
             fields,
             acting,
-        } => send(db, &id, &acting, |process| {
+        } => send(cx, &id, &acting, |process| {
             Ok(Action::Complete {
                 step: parse_step(&step)?,
                 fields: parse_fields(process, &fields)?,
@@ -280,7 +493,7 @@ fn dispatch(args: CaseArgs) -> Outcome {
             step,
             comment,
             acting,
-        } => send(db, &id, &acting, |_| {
+        } => send(cx, &id, &acting, |_| {
             Ok(Action::Approve {
                 step: parse_step(&step)?,
                 comment,
@@ -291,7 +504,7 @@ fn dispatch(args: CaseArgs) -> Outcome {
             step,
             reason,
             acting,
-        } => send(db, &id, &acting, |_| {
+        } => send(cx, &id, &acting, |_| {
             Ok(Action::Reject {
                 step: parse_step(&step)?,
                 reason,
@@ -302,7 +515,7 @@ fn dispatch(args: CaseArgs) -> Outcome {
             step,
             reason,
             acting,
-        } => send(db, &id, &acting, |_| {
+        } => send(cx, &id, &acting, |_| {
             Ok(Action::Escalate {
                 step: parse_step(&step)?,
                 reason,
@@ -313,39 +526,125 @@ fn dispatch(args: CaseArgs) -> Outcome {
             text,
             step,
             acting,
-        } => send(db, &id, &acting, |_| {
+        } => send(cx, &id, &acting, |_| {
             Ok(Action::AddNote {
                 text,
                 step: step.as_deref().map(parse_step).transpose()?,
             })
         }),
-        CaseCommand::Cancel { id, reason, acting } => {
-            send(db, &id, &acting, |_| Ok(Action::Cancel { reason }))
-        }
-        CaseCommand::Claim { id, step, acting } => send(db, &id, &acting, |_| {
+        CaseCommand::Set { id, fields, acting } => send(cx, &id, &acting, |process| {
+            Ok(Action::UpdateFields {
+                fields: parse_fields(process, &fields)?,
+            })
+        }),
+        CaseCommand::Claim { id, step, acting } => send(cx, &id, &acting, |_| {
             Ok(Action::Claim {
                 step: parse_step(&step)?,
             })
         }),
-        CaseCommand::Tick { now } => tick(db, now.as_deref()),
+        CaseCommand::Assign {
+            id,
+            step,
+            to,
+            acting,
+        } => send(cx, &id, &acting, |_| {
+            if to.trim().is_empty() {
+                return Err(Failure::usage("--to names no actor"));
+            }
+            Ok(Action::Assign {
+                step: parse_step(&step)?,
+                assignee: ActorId::new(to.trim()),
+            })
+        }),
+        CaseCommand::Transfer {
+            id,
+            step,
+            to,
+            acting,
+        } => send(cx, &id, &acting, |_| {
+            Ok(Action::Transfer {
+                step: parse_step(&step)?,
+                to: RoleId::new(&to).map_err(|e| Failure::usage(format!("--to `{to}`: {e}")))?,
+            })
+        }),
+        CaseCommand::Postpone {
+            id,
+            step,
+            until,
+            acting,
+        } => send(cx, &id, &acting, |_| {
+            Ok(Action::Postpone {
+                step: parse_step(&step)?,
+                until: parse_time("--until", &until)?,
+            })
+        }),
+        CaseCommand::Cancel { id, reason, acting } => {
+            send(cx, &id, &acting, |_| Ok(Action::Cancel { reason }))
+        }
+        CaseCommand::Reopen { id, reason, acting } => {
+            send(cx, &id, &acting, |_| Ok(Action::Reopen { reason }))
+        }
+        CaseCommand::Tick { now, .. } => tick(cx, now.as_deref()),
     }
 }
 
-fn open(db: &str) -> Result<BlockingStore, Failure> {
-    Ok(BlockingStore::open(db)?)
+/// An RFC 3339 time given in option `option`.
+fn parse_time(option: &str, text: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Failure::usage(format!(
+                "{option} `{text}` is not an RFC 3339 time like 2026-01-05T09:00:00Z: {e}"
+            ))
+        })
 }
 
-/// `--now`, or the clock.
+/// `--now`, or the clock (read again on every attempt, so a retried command is never
+/// older than what another process wrote meanwhile).
 fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     match now {
         None => Ok(Utc::now()),
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "--now `{text}` is not an RFC 3339 time like 2026-01-05T09:00:00Z: {e}"
-                ))
-            }),
+        Some(text) => parse_time("--now", text),
+    }
+}
+
+/// How far the clock of another process (or machine) may be ahead of ours before a
+/// command without `--now` is refused for coming before the case's latest event.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// The time of a command on each attempt: `--now`, or the clock, but never before the
+/// case's latest event when that is only a skew away.
+struct Clock {
+    given: Option<DateTime<Utc>>,
+    not_before: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    fn new(now: Option<&str>) -> Result<Clock, Failure> {
+        Ok(Clock {
+            given: now.map(|t| parse_time("--now", t)).transpose()?,
+            not_before: None,
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.given
+            .unwrap_or_else(|| Utc::now().max(self.not_before.unwrap_or(DateTime::UNIX_EPOCH)))
+    }
+
+    /// Takes in a failure: `Ok` when it was only the clock lagging behind the case's
+    /// latest event (written by a process whose clock runs a little ahead), which the next
+    /// attempt avoids; the failure itself otherwise.
+    fn behind(&mut self, error: ExecuteError) -> Result<(), ExecuteError> {
+        match &error {
+            ExecuteError::Refused(CommandError::TimeWentBackwards { now, last })
+                if self.given.is_none() && *last - *now <= CLOCK_SKEW =>
+            {
+                self.not_before = Some(*last);
+                Ok(())
+            }
+            _ => Err(error),
+        }
     }
 }
 
@@ -373,7 +672,8 @@ fn parse_step(text: &str) -> Result<StepId, Failure> {
     StepId::new(text).map_err(|e| Failure::usage(format!("step `{text}`: {e}")))
 }
 
-/// `--field k=v` values, each parsed by the type of its field in `process`.
+/// `--field k=v` values, each parsed by the type of its field in `process`, with the
+/// rules YAML has in an SOP file (`true`/`false` only for a bool).
 fn parse_fields(process: &Process, fields: &[String]) -> Result<FieldValues, Failure> {
     let mut values = FieldValues::new();
     for assignment in fields {
@@ -386,8 +686,16 @@ fn parse_fields(process: &Process, fields: &[String]) -> Result<FieldValues, Fai
         let id = FieldId::new(name).map_err(|e| Failure::usage(format!("field `{name}`: {e}")))?;
         let Some(spec) = process.field(&id) else {
             let known: Vec<&str> = process.fields().iter().map(|f| f.id.as_str()).collect();
+            let hint = known
+                .iter()
+                .filter(|k| strsim::jaro_winkler(k, name) > 0.8)
+                .max_by(|a, b| {
+                    strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name))
+                })
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             return Err(Failure::usage(format!(
-                "SOP `{}` has no field `{name}`; its fields: {}",
+                "SOP `{}` has no field `{name}`; {hint}its fields: {}",
                 process.id(),
                 known.join(", ")
             )));
@@ -404,12 +712,16 @@ fn parse_fields(process: &Process, fields: &[String]) -> Result<FieldValues, Fai
                     .map_err(|_| bad("an integer (a whole number)"))?,
             ),
             FieldType::Number => {
-                FieldValue::Number(text.trim().parse().map_err(|_| bad("a number"))?)
+                let number: f64 = text.trim().parse().map_err(|_| bad("a number"))?;
+                if !number.is_finite() {
+                    return Err(bad("a finite number"));
+                }
+                FieldValue::Number(number)
             }
-            FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" => FieldValue::Bool(true),
-                "false" | "no" => FieldValue::Bool(false),
-                _ => return Err(bad("true or false")),
+            FieldType::Bool => match text.trim() {
+                "true" => FieldValue::Bool(true),
+                "false" => FieldValue::Bool(false),
+                _ => return Err(bad("a yes/no field, written `true` or `false`")),
             },
             FieldType::MultiChoice => FieldValue::List(
                 text.split(',')
@@ -425,28 +737,45 @@ fn parse_fields(process: &Process, fields: &[String]) -> Result<FieldValues, Fai
     Ok(values)
 }
 
-/// A command id: deterministic for a given case version, action, step and time (so that
-/// repeating a command given with `--now` applies it once), unique otherwise.
-fn command_id(case: &CaseId, version: u64, action: &Action, now: DateTime<Utc>) -> String {
-    let step = match action {
-        Action::Claim { step }
-        | Action::Assign { step, .. }
-        | Action::Complete { step, .. }
-        | Action::Approve { step, .. }
-        | Action::Reject { step, .. }
-        | Action::Escalate { step, .. }
-        | Action::Transfer { step, .. }
-        | Action::Postpone { step, .. } => Some(step.as_str()),
-        Action::AddNote { step, .. } => step.as_ref().map(StepId::as_str),
-        _ => None,
-    };
-    format!(
-        "cli:{case}:{version}:{}{}{}:{}",
-        action.name(),
-        if step.is_some() { ":" } else { "" },
-        step.unwrap_or(""),
-        now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-    )
+/// The command id: the `--request-id`, or a digest of everything the command says, so
+/// that two different commands never share an id and a repeated one does.
+fn command_id(
+    case: &CaseId,
+    actor: &Actor,
+    action: &Action,
+    now: DateTime<Utc>,
+    request_id: Option<&str>,
+) -> String {
+    if let Some(request) = request_id {
+        return format!("request:{request}");
+    }
+    let said = json!({
+        "case": case,
+        "actor": actor,
+        "action": action,
+        "at": now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    });
+    format!("cli:{:032x}", fnv1a_128(said.to_string().as_bytes()))
+}
+
+/// FNV-1a, 128 bits: stable across builds and platforms (unlike `DefaultHasher`), and
+/// wide enough that two commands on one case never collide by chance.
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    bytes.iter().fold(OFFSET, |hash, &b| {
+        (hash ^ u128::from(b)).wrapping_mul(PRIME)
+    })
+}
+
+/// Waits a little before deciding a command again, longer each time and different per
+/// process, so racing processes do not meet again at once.
+fn back_off(attempt: u32) {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() % 7_000_000) as u64;
+    let millis = 2 * u64::from(attempt.min(10)) + jitter / 1_000_000;
+    std::thread::sleep(std::time::Duration::from_millis(millis));
 }
 
 fn status_name(status: CaseStatus) -> &'static str {
@@ -458,14 +787,34 @@ fn status_name(status: CaseStatus) -> &'static str {
     }
 }
 
+/// A time as people read it, with its zone.
 fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M").to_string()
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// `sop case start`.
-fn start(db: &str, file: &Path, id: Option<String>, fields: &[String], acting: &Acting) -> Outcome {
+fn start(
+    cx: &Context,
+    file: &Path,
+    id: Option<String>,
+    prefix: &str,
+    fields: &[String],
+    acting: &Acting,
+) -> Outcome {
     let actor = parse_actor(&acting.actor)?;
-    let now = parse_now(acting.now.as_deref())?;
+    if acting.request_id.is_some() && id.is_none() {
+        return Err(Failure::usage(
+            "--request-id on `start` needs --id: a repeated start finds its case by id",
+        ));
+    }
+    let explicit = match id {
+        Some(id) if id.trim().is_empty() => return Err(Failure::usage("--id is empty")),
+        Some(id) => Some(CaseId::new(id.trim())),
+        None => None,
+    };
+    if prefix.trim().is_empty() {
+        return Err(Failure::usage("--prefix is empty"));
+    }
     let bytes = std::fs::read(file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();
@@ -476,98 +825,162 @@ fn start(db: &str, file: &Path, id: Option<String>, fields: &[String], acting: &
             "{}",
             diagnostic::render_human(&loaded.source, &loaded.diagnostics, color)
         );
-        return Err(Failure::refused(String::new()));
+        return Err(Failure::refused(format!("{name} has errors")));
     };
     let fields = parse_fields(&process, fields)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Failure::usage(format!("{} is not UTF-8: {e}", file.display())))?;
-    let store = open(db)?;
-    let case = match id {
-        Some(id) if id.trim().is_empty() => return Err(Failure::usage("--id is empty")),
-        Some(id) => CaseId::new(id),
-        None => next_case_id(&store)?,
+    // Decide on an empty case first, so that a refused start stores nothing, not even the
+    // SOP text or a case number.
+    let probe = Action::Start {
+        case: explicit.clone().unwrap_or_else(|| CaseId::new(prefix)),
+        fields: fields.clone(),
     };
-    let action = Action::Start {
-        case: case.clone(),
-        fields,
-    };
-    let command = Command::new(command_id(&case, 0, &action, now), actor, action);
-    // Decide first, so that a refused start stores nothing, not even the SOP text.
-    if let Ok(stored) = store.load(&case) {
-        engine::handle(&process, &stored.state, command.clone(), now)
-            .map_err(|e| Failure::refused(e.to_string()))?;
-    } else {
-        engine::handle(&process, &CaseState::new(), command.clone(), now)
-            .map_err(|e| Failure::refused(e.to_string()))?;
-    }
-    let process = store.save_sop(&name, &text)?;
-    let executed = store.execute(&process, &case, command, now)?;
-    println!(
-        "started case {case} on {} v{}",
-        process.id(),
-        process.version()
-    );
-    print_active(&process, &executed.state);
-    Ok(())
-}
-
-/// `T-<n>` for the first free n from the number of cases + 1.
-fn next_case_id(store: &BlockingStore) -> Result<CaseId, Failure> {
-    let mut n = store.list(&CaseFilter::all())?.len() + 1;
-    loop {
-        let case = CaseId::new(format!("T-{n}"));
-        match store.load(&case) {
-            Err(StoreError::NotFound { .. }) => return Ok(case),
-            Err(e) => return Err(e.into()),
-            Ok(_) => n += 1,
+    engine::handle(
+        &process,
+        &CaseState::new(),
+        Command::new("probe", actor.clone(), probe),
+        parse_now(acting.now.as_deref())?,
+    )
+    .map_err(|e| Failure::refused(e.to_string()))?;
+    let store = cx.open()?;
+    let process = store
+        .save_sop(&name, &text)
+        .map_err(|e| cx.store_failure(e))?;
+    let mut clock = Clock::new(acting.now.as_deref())?;
+    for attempt in 0..ATTEMPTS {
+        let case = match &explicit {
+            Some(case) => case.clone(),
+            None => store
+                .allocate_case_id(prefix)
+                .map_err(|e| cx.store_failure(e))?,
+        };
+        let now = clock.now();
+        let action = Action::Start {
+            case: case.clone(),
+            fields: fields.clone(),
+        };
+        let id = command_id(&case, &actor, &action, now, acting.request_id.as_deref());
+        let command = Command::new(id, actor.clone(), action);
+        match store.execute(&process, &case, command, now) {
+            Ok(executed) => {
+                report(cx, &process, &case, &executed, "started");
+                return Ok(());
+            }
+            // A number the counter gave that a case started with an explicit id took:
+            // take the next one. With an explicit id, decide again on the stored case.
+            Err(e) if e.is_retryable() => back_off(attempt),
+            Err(e) => clock.behind(e).map_err(|e| cx.execute_failure(e))?,
         }
     }
+    Err(conflict(&explicit.unwrap_or_else(|| CaseId::new(prefix))))
 }
 
-/// Sends the action `make` builds (from the case's process) to case `id` as `acting`.
+fn conflict(case: &CaseId) -> Failure {
+    Failure {
+        exit: Exit::Conflict,
+        message: format!(
+            "case `{case}` kept changing while the command was decided ({ATTEMPTS} tries); \
+             nothing was written: send the command again"
+        ),
+    }
+}
+
+/// Sends the action `make` builds (from the case's process) to case `id` as `acting`,
+/// deciding it again on the new state when another process changed the case meanwhile.
 fn send(
-    db: &str,
+    cx: &Context,
     id: &str,
     acting: &Acting,
     make: impl FnOnce(&Process) -> Result<Action, Failure>,
 ) -> Outcome {
     let actor = parse_actor(&acting.actor)?;
-    let now = parse_now(acting.now.as_deref())?;
-    let store = open(db)?;
+    let store = cx.open_existing()?;
     let case = CaseId::new(id);
-    let stored = store.load(&case)?;
-    let process = process_of(&store, &stored.state)?;
+    let stored = store.load(&case).map_err(|e| cx.store_failure(e))?;
+    let process = process_of(cx, &store, &stored.state)?;
     let action = make(&process)?;
-    let command = Command::new(
-        command_id(&case, stored.state.version(), &action, now),
-        actor,
-        action,
+    let mut clock = Clock::new(acting.now.as_deref())?;
+    for attempt in 0..ATTEMPTS {
+        let now = clock.now();
+        let id = command_id(&case, &actor, &action, now, acting.request_id.as_deref());
+        let command = Command::new(id, actor.clone(), action.clone());
+        match store.execute(&process, &case, command, now) {
+            Ok(executed) => {
+                let verb = if executed.duplicate {
+                    "already applied to"
+                } else {
+                    "updated"
+                };
+                report(cx, &process, &case, &executed, verb);
+                return Ok(());
+            }
+            Err(e) if e.is_retryable() => back_off(attempt),
+            Err(e) => clock.behind(e).map_err(|e| cx.execute_failure(e))?,
+        }
+    }
+    Err(conflict(&case))
+}
+
+/// Prints what a command did: its events, the case's status and active steps.
+fn report(cx: &Context, process: &Process, case: &CaseId, executed: &Executed, verb: &str) {
+    let work = engine::work_items(process, &executed.state);
+    cx.print(
+        || {
+            json!({
+                "case": case,
+                "sop": process.id(),
+                "sop_version": process.version(),
+                "status": executed.state.status(),
+                "duplicate": executed.duplicate,
+                "events": executed.events,
+                "active": work,
+            })
+        },
+        || {
+            let mut out = String::new();
+            if verb == "started" {
+                let _ = writeln!(
+                    out,
+                    "started case {case} on {} v{}",
+                    process.id(),
+                    process.version()
+                );
+            } else {
+                if executed.duplicate {
+                    let _ = writeln!(out, "already applied to case {case}");
+                }
+                for event in &executed.events {
+                    let _ = writeln!(out, "{}", engine::describe(event));
+                }
+                let _ = writeln!(
+                    out,
+                    "case {case} is {}",
+                    status_name(executed.state.status())
+                );
+            }
+            out.push_str(&active_lines(&work));
+            out
+        },
     );
-    let executed = store.execute(&process, &case, command, now)?;
-    if executed.duplicate {
-        println!("already applied to case {case}");
-    }
-    for event in &executed.events {
-        println!("{}", engine::describe(event));
-    }
-    println!("case {case} is {}", status_name(executed.state.status()));
-    print_active(&process, &executed.state);
-    Ok(())
 }
 
 /// The process version a case runs on.
-fn process_of(store: &BlockingStore, state: &CaseState) -> Result<Process, Failure> {
+fn process_of(cx: &Context, store: &BlockingStore, state: &CaseState) -> Result<Process, Failure> {
     let Some((sop, version)) = state.sop() else {
         return Err(Failure::usage(
             "the case has no SOP: its history is damaged",
         ));
     };
-    Ok(store.load_process(sop, version)?)
+    store
+        .load_process(sop, version)
+        .map_err(|e| cx.store_failure(e))
 }
 
-/// One line per active step: `active: receive (support_agent, due 2026-01-05 10:00)`.
-fn print_active(process: &Process, state: &CaseState) {
-    for item in engine::work_items(process, state) {
+/// One line per active step: `active: receive (support_agent, due 2026-01-05 10:00 UTC)`.
+fn active_lines(work: &[engine::WorkItem]) -> String {
+    let mut out = String::new();
+    for item in work {
         let mut details = Vec::new();
         if let Some(role) = &item.role {
             details.push(role.to_string());
@@ -581,17 +994,26 @@ fn print_active(process: &Process, state: &CaseState) {
         if item.breached {
             details.push("SLA breached".to_owned());
         }
+        if let Some(until) = item.postponed_until {
+            details.push(format!("on hold until {}", time(until)));
+        }
         let details = if details.is_empty() {
             String::new()
         } else {
             format!(" ({})", details.join(", "))
         };
-        println!("active: {}{details}", item.step);
+        let _ = writeln!(out, "active: {}{details}", item.step);
     }
+    out
 }
 
 /// `sop case list`.
-fn list(db: &str, status: Option<StatusArg>, sop: Option<String>, role: Option<String>) -> Outcome {
+fn list(
+    cx: &Context,
+    status: Option<StatusArg>,
+    sop: Option<String>,
+    role: Option<String>,
+) -> Outcome {
     let mut filter = CaseFilter::all();
     if let Some(status) = status {
         filter = filter.status(match status {
@@ -608,65 +1030,97 @@ fn list(db: &str, status: Option<StatusArg>, sop: Option<String>, role: Option<S
         let id = RoleId::new(&role).map_err(|e| Failure::usage(format!("--role `{role}`: {e}")))?;
         filter = filter.role(id);
     }
-    let store = open(db)?;
-    let cases = store.list(&filter)?;
-    if cases.is_empty() {
-        eprintln!("no case");
+    let store = cx.open_existing()?;
+    let cases = store.list(&filter).map_err(|e| cx.store_failure(e))?;
+    if cx.format == OutputFormat::Human && cases.is_empty() {
+        eprintln!("no case in the store `{}`", cx.store_name());
         return Ok(());
     }
-    let rows: Vec<[String; 6]> = cases
-        .iter()
-        .map(|c| {
-            let roles: Vec<&str> = c.roles.iter().map(RoleId::as_str).collect();
-            [
-                c.case.to_string(),
-                format!("{} v{}", c.sop, c.sop_version),
-                status_name(c.status).to_owned(),
-                if roles.is_empty() {
-                    "-".to_owned()
-                } else {
-                    roles.join(",")
-                },
-                c.next_timer.map_or_else(|| "-".to_owned(), time),
-                time(c.updated_at),
-            ]
-        })
-        .collect();
-    let header = ["CASE", "SOP", "STATUS", "ROLES", "NEXT TIMER", "UPDATED"].map(str::to_owned);
+    cx.print(
+        || json!({ "cases": cases }),
+        || {
+            let rows: Vec<[String; 6]> = cases
+                .iter()
+                .map(|c| {
+                    let roles: Vec<&str> = c.roles.iter().map(RoleId::as_str).collect();
+                    [
+                        c.case.to_string(),
+                        format!("{} v{}", c.sop, c.sop_version),
+                        status_name(c.status).to_owned(),
+                        if roles.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            roles.join(",")
+                        },
+                        c.next_timer.map_or_else(|| "-".to_owned(), time),
+                        time(c.updated_at),
+                    ]
+                })
+                .collect();
+            table(
+                ["CASE", "SOP", "STATUS", "ROLES", "NEXT TIMER", "UPDATED"],
+                &rows,
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Rows under a header, in columns as wide as their widest cell.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let header = header.map(str::to_owned);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = row
             .iter()
             .zip(widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    Ok(())
+    out
 }
 
 /// `sop case show`.
-fn show(db: &str, id: &str) -> Outcome {
-    let store = open(db)?;
+fn show(cx: &Context, id: &str) -> Outcome {
+    let store = cx.open_existing()?;
     let case = CaseId::new(id);
-    let stored = store.load(&case)?;
-    let process = process_of(&store, &stored.state)?;
-    print!("{}", render_case(&process, &stored.state, &stored.events));
+    let StoredCase { events, state } = store.load(&case).map_err(|e| cx.store_failure(e))?;
+    let process = process_of(cx, &store, &state)?;
+    cx.print(
+        || {
+            json!({
+                "case": case,
+                "sop": process.id(),
+                "sop_version": process.version(),
+                "title": process.title(),
+                "status": state.status(),
+                "fields": state.fields(),
+                "active": engine::work_items(&process, &state),
+                "next_timer": state.next_timer(),
+                "events": events,
+            })
+        },
+        || render_case(&process, &state, &events),
+    );
     Ok(())
 }
 
-fn graph(db: &str, id: &str, format: &str, output: Option<&std::path::Path>) -> Outcome {
+fn graph(cx: &Context, id: &str, format: &str, output: Option<&Path>) -> Outcome {
     let format = format
         .parse::<sopflow::render::Format>()
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let store = open(db)?;
-    let stored = store.load(&CaseId::new(id))?;
-    let process = process_of(&store, &stored.state)?;
+    let store = cx.open_existing()?;
+    let stored = store
+        .load(&CaseId::new(id))
+        .map_err(|e| cx.store_failure(e))?;
+    let process = process_of(cx, &store, &stored.state)?;
     let highlight = sopflow::render::Highlight::from_case(&process, &stored.events, &stored.state);
     let chart = sopflow::render::render(&process, format, Some(&highlight))
         .map_err(|e| Failure::refused(e.to_string()))?;
@@ -759,43 +1213,66 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
 }
 
 /// `sop case tick`: rounds of [`BlockingStore::fire_due_timers`] until no case is due.
-fn tick(db: &str, now: Option<&str>) -> Outcome {
+fn tick(cx: &Context, now: Option<&str>) -> Outcome {
     let now = parse_now(now)?;
-    let store = open(db)?;
+    let store = cx.open_existing()?;
     let processes = Processes::new();
-    let mut fired = 0usize;
-    let mut failed = 0usize;
+    let mut fired: Vec<(CaseId, Vec<Event>)> = Vec::new();
+    let mut failed: Vec<(CaseId, String)> = Vec::new();
     // A fired timer can activate a step whose own timer is already due: go on while
     // timers fire, a bounded number of rounds.
     for _ in 0..100 {
-        let run = store.fire_due_timers(
-            &processes,
-            TIMER_OWNER,
-            now,
-            chrono::Duration::minutes(1),
-            1000,
-        )?;
-        for (case, events) in &run.fired {
-            for event in events {
-                println!("{case}: {}", engine::describe(event));
-            }
-        }
-        for (case, error) in &run.failed {
-            eprintln!("error: case {case}: {error}");
-        }
-        fired += run.fired.len();
-        failed += run.failed.len();
-        if run.fired.is_empty() {
+        let run = store
+            .fire_due_timers(
+                &processes,
+                TIMER_OWNER,
+                now,
+                chrono::Duration::minutes(1),
+                1000,
+            )
+            .map_err(|e| cx.store_failure(e))?;
+        let done = run.fired.is_empty();
+        fired.extend(run.fired);
+        failed.extend(
+            run.failed
+                .into_iter()
+                .map(|(case, e)| (case, e.to_string())),
+        );
+        if done {
             break;
         }
     }
-    if fired == 0 && failed == 0 {
-        println!("no timer due at {}", time(now));
+    cx.print(
+        || {
+            json!({
+                "at": now,
+                "fired": fired.iter().map(|(case, events)| json!({"case": case, "events": events})).collect::<Vec<_>>(),
+                "failed": failed.iter().map(|(case, error)| json!({"case": case, "error": error})).collect::<Vec<_>>(),
+            })
+        },
+        || {
+            let mut out = String::new();
+            for (case, events) in &fired {
+                for event in events {
+                    let _ = writeln!(out, "{case}: {}", engine::describe(event));
+                }
+            }
+            if fired.is_empty() && failed.is_empty() {
+                let _ = writeln!(out, "no timer due at {}", time(now));
+            }
+            out
+        },
+    );
+    if failed.is_empty() {
+        return Ok(());
     }
-    if failed > 0 {
-        return Err(Failure::refused(format!(
-            "{failed} case(s) could not fire their timers"
-        )));
+    if cx.format == OutputFormat::Human {
+        for (case, error) in &failed {
+            eprintln!("error: case {case}: {error}");
+        }
     }
-    Ok(())
+    Err(Failure::refused(format!(
+        "{} case(s) could not fire their timers",
+        failed.len()
+    )))
 }
