@@ -732,31 +732,6 @@ fn input_limits_are_reported_in_words() {
     assert!(!human.contains('{'), "{human}");
 }
 
-/// More YAML nodes than the parser reads (4,000,000): the report of the issue this test
-/// pins. Parsing 12 MB takes about a minute in a debug build; the unit tests of
-/// `sopflow::parse` cover the same message on a smaller budget.
-#[test]
-#[ignore = "parses 12 MB; run with `cargo test --release --test cli_validate -- --ignored`"]
-fn too_many_nodes_is_reported_in_words() {
-    let dir = scratch("nodes");
-    let nodes = VALID.replace(
-        "end: true",
-        &format!(
-            "end: true\n    collects: [{}]",
-            vec!["f"; 4_000_001].join(", ")
-        ),
-    );
-    write(&dir.join("nodes.yaml"), nodes);
-    let output = sop(&dir, &["validate", "--format", "json", "nodes.yaml"]);
-    assert_exit(&output, 1);
-    let d: serde_json::Value = serde_json::from_str(stdout(&output).trim_end()).unwrap();
-    assert_eq!(
-        d["message"],
-        "this file has more than 4,000,000 YAML nodes (the limit): keys, values, lists and mappings"
-    );
-    assert!(!d["help"].as_str().unwrap().contains("alias"));
-}
-
 /// The fixture test reads this file's bytes with `parse_sop_bytes` and gets E006; the CLI
 /// must too, rather than validating the U+FFFD replacement text it displays.
 #[test]
