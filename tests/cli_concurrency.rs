@@ -7,6 +7,8 @@
 //! and every command must be found exactly once, with its own actor and fields.
 #![cfg(feature = "cli")]
 
+mod outside;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -403,13 +405,11 @@ mod postgres {
 
     impl TempDatabase {
         fn new(test: &str) -> Option<TempDatabase> {
-            let Ok(admin_url) = std::env::var("SOPFLOW_TEST_POSTGRES") else {
-                eprintln!(
-                    "skipped: set SOPFLOW_TEST_POSTGRES to a PostgreSQL URL to run {test} \
-                     (.ci/run does)"
-                );
-                return None;
-            };
+            let admin_url = outside::enabled(
+                outside::POSTGRES,
+                &format!("{test} on PostgreSQL"),
+                "a database URL the tests may create databases from; .ci/run sets one",
+            )?;
             let name = format!("sopflow_cli_{test}_{}", std::process::id());
             let (base, _) = admin_url
                 .rsplit_once('/')

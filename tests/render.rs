@@ -8,6 +8,8 @@
 //! they are skipped with a note on standard error. The real Graphviz `dot`:
 //! `SOPFLOW_TEST_GRAPHVIZ=1` (CI sets it).
 
+mod outside;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -181,19 +183,14 @@ fn case_overlay_in_mermaid_and_dot() {
     }
 }
 
-/// The environment variable that turns on the checks with the real Graphviz `dot`.
-const GRAPHVIZ_VAR: &str = "SOPFLOW_TEST_GRAPHVIZ";
-
-/// Whether the real-Graphviz checks run; when not, says on standard error how to run them.
+/// Whether the real-Graphviz checks run ([`outside::GRAPHVIZ`]).
 fn graphviz_enabled(what: &str) -> bool {
-    let enabled = std::env::var_os(GRAPHVIZ_VAR).is_some_and(|v| !v.is_empty());
-    if !enabled {
-        eprintln!(
-            "skipping the real Graphviz check of {what}: set {GRAPHVIZ_VAR}=1 to run it \
-             (it then fails if Graphviz `dot` is not installed: `apt-get install graphviz`)"
-        );
-    }
-    enabled
+    outside::enabled(
+        outside::GRAPHVIZ,
+        &format!("the real Graphviz check of {what}"),
+        "it then fails if Graphviz `dot` is not installed: `apt-get install graphviz`",
+    )
+    .is_some()
 }
 
 /// Runs the real `dot -Tsvg` (call it when [`graphviz_enabled`]); fails the test if
