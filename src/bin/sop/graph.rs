@@ -1,7 +1,7 @@
 //! `sop graph`: draw one SOP as a flowchart.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sopflow::diagnostic;
@@ -9,9 +9,26 @@ use sopflow::diagnostic;
 use crate::EXIT_USAGE;
 use crate::sources::collect_sources;
 
+#[derive(clap::Args)]
+pub struct GraphArgs {
+    /// The SOP file; `-` reads standard input
+    file: PathBuf,
+    /// Output format
+    #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot", "svg"])]
+    format: String,
+    /// Write the chart to this file instead of standard output
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
 /// `sop graph`: one SOP as a flowchart. Exit 1 with the diagnostics on standard error if
 /// the SOP has errors, 2 for usage and I/O errors.
-pub fn run(file: &Path, format: &str, output: Option<&Path>) -> ExitCode {
+pub fn run(args: &GraphArgs) -> ExitCode {
+    let (file, format, output) = (
+        args.file.as_path(),
+        args.format.as_str(),
+        args.output.as_deref(),
+    );
     let usage = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_USAGE)

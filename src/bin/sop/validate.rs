@@ -1,12 +1,38 @@
 //! `sop validate`: check SOP files like a compiler.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sopflow::diagnostic;
 
+use clap::ValueEnum;
+
+use crate::EXIT_USAGE;
 use crate::sources::collect_sources;
-use crate::{EXIT_USAGE, Format, ValidateArgs};
+
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// Files or directories (searched for *.yaml and *.yml, skipping hidden folders, `target/` and what `.gitignore` or `.sopignore` list); `-` reads standard input
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Treat warnings as errors (`--deny warnings`)
+    #[arg(long, value_parser = ["warnings"])]
+    deny: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// rustc-style messages with source snippets
+    Human,
+    /// one JSON object per diagnostic, one per line
+    Json,
+    /// GitHub Actions workflow commands that annotate pull requests
+    Github,
+}
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
     let sources = match collect_sources(&args.paths) {
