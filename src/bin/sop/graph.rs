@@ -68,10 +68,8 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         Some(path) => std::fs::write(path, &chart)
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(chart.as_bytes())
-                .map_err(|e| format!("cannot write to standard output: {e}"))
+            crate::output::stdout(&chart);
+            Ok(())
         }
     };
     match written {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod case;
 mod graph;
+mod output;
 mod simulate;
 mod sources;
 mod validate;
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Schema => {
-            print!("{}", sopflow::schema::sop_schema_json());
+            output::stdout(&sopflow::schema::sop_schema_json());
             ExitCode::SUCCESS
         }
         Command::Validate(args) => validate::run(&args),

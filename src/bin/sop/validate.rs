@@ -55,17 +55,19 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             }
         }
         match args.format {
-            Format::Human => print!("{}", diagnostic::render_human(source, diagnostics, color)),
+            Format::Human => {
+                crate::output::stdout(&diagnostic::render_human(source, diagnostics, color));
+            }
             Format::Json => {
                 for d in diagnostics {
                     let json =
                         serde_json::to_string(&diagnostic::to_json(source, d)).unwrap_or_default();
-                    println!("{json}");
+                    crate::output::stdout(&format!("{json}\n"));
                 }
             }
             Format::Github => {
                 for d in diagnostics {
-                    println!("{}", diagnostic::render_github(source, d));
+                    crate::output::stdout(&format!("{}\n", diagnostic::render_github(source, d)));
                 }
             }
         }

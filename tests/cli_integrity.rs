@@ -1,0 +1,209 @@
+//! `sop case` against inputs and states that once broke it: unbounded ids, a far-future
+//! time, control characters in stored text, a closed pipe, a read-only store, timers held
+//! by a worker that died. Each test failed before the fix it pins.
+#![cfg(feature = "cli")]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use chrono::{TimeZone, Utc};
+use sopflow::store::BlockingStore;
+
+const SOP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/sops/customer-support-process.yaml"
+);
+const AGENT: &str = "ana:support_agent";
+const NOW: &str = "2026-01-05T09:00:00Z";
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "sopflow-cli-integrity-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn db(&self) -> String {
+        format!("sqlite:{}", self.0.join("t.db").display())
+    }
+
+    fn sop(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sop"))
+            .current_dir(&self.0)
+            .arg("case")
+            .args(["--db", &self.db()])
+            .args(args)
+            .output()
+            .expect("run sop")
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.sop(args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    #[track_caller]
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let output = self.sop(args);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn an_unbounded_case_id_is_refused_and_listing_never_panics() {
+    let dir = TempDir::new("ids");
+    let long = "T".repeat(65_536);
+    let err = dir.fails(
+        1,
+        &["start", SOP, "--id", &long, "--as", AGENT, "--now", NOW],
+    );
+    assert!(
+        err.contains("the case id is 65536 characters long; the most is 200"),
+        "{err}"
+    );
+    // The longest id allowed is listed, shortened to fit the table.
+    let longest = "L".repeat(200);
+    dir.ok(&["start", SOP, "--id", &longest, "--as", AGENT, "--now", NOW]);
+    let list = dir.ok(&["list"]);
+    assert!(list.contains(&format!("{}…", "L".repeat(47))), "{list}");
+    assert!(list.lines().all(|l| l.chars().count() < 200), "{list}");
+}
+
+#[test]
+fn a_far_future_time_needs_allow_future_and_timers_stay_in_range() {
+    let dir = TempDir::new("future");
+    let far = "9999-12-31T23:00:00Z";
+    let err = dir.fails(2, &["start", SOP, "--as", AGENT, "--now", far]);
+    assert!(err.contains("more than a day ahead"), "{err}");
+    // Even when allowed, a step whose SLA would fall due after the last second sopflow
+    // accepts is refused: no tick could ever fire it.
+    let err = dir.fails(
+        1,
+        &["start", SOP, "--as", AGENT, "--now", far, "--allow-future"],
+    );
+    assert!(err.contains("would fall due at"), "{err}");
+    let err = dir.fails(2, &["tick", "--now", "3000-01-01T00:00:00Z"]);
+    assert!(err.contains("--allow-future"), "{err}");
+}
+
+#[test]
+fn stored_control_characters_are_escaped_in_human_output() {
+    let dir = TempDir::new("escapes");
+    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    dir.ok(&[
+        "note",
+        "T-1",
+        "red \u{1b}[31malert\u{7}",
+        "--as",
+        AGENT,
+        "--now",
+        NOW,
+    ]);
+    let show = dir.ok(&["show", "T-1"]);
+    assert!(
+        !show.contains('\u{1b}') && !show.contains('\u{7}'),
+        "{show:?}"
+    );
+    assert!(show.contains("red \\u{1b}[31malert\\u{7}"), "{show}");
+}
+
+#[test]
+fn a_closed_pipe_ends_a_read_command_quietly() {
+    let dir = TempDir::new("pipe");
+    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    // More than a pipe holds, so the writer meets the closed end.
+    dir.ok(&[
+        "note",
+        "T-1",
+        &"x".repeat(99_000),
+        "--as",
+        AGENT,
+        "--now",
+        NOW,
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sop"))
+        .current_dir(&dir.0)
+        .args(["case", "--db", &dir.db(), "show", "T-1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sop");
+    let mut first = [0u8; 16];
+    let mut stdout = child.stdout.take().expect("piped");
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let output = child.wait_with_output().expect("sop ends");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_store_opens_for_reading() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("read-only");
+    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    let file = dir.0.join("t.db");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    assert!(dir.ok(&["list"]).contains("T-1"));
+    assert!(dir.ok(&["show", "T-1"]).contains("receive"));
+    let err = dir.fails(
+        2,
+        &[
+            "note",
+            "T-1",
+            "hello",
+            "--as",
+            AGENT,
+            "--now",
+            "2026-01-05T09:01:00Z",
+        ],
+    );
+    assert!(err.contains("the store is read-only"), "{err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+#[test]
+fn tick_reports_timers_held_by_another_worker() {
+    let dir = TempDir::new("held");
+    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    // A worker claims the due timer and dies before firing it.
+    let at = Utc.with_ymd_and_hms(2026, 1, 5, 10, 30, 0).unwrap();
+    {
+        let store = BlockingStore::open_existing(&dir.db()).unwrap();
+        let claims = store
+            .claim_timers(at, "worker-7", chrono::Duration::minutes(10), 10)
+            .unwrap();
+        assert_eq!(claims.len(), 1);
+    }
+    let out = dir.ok(&["tick", "--now", "2026-01-05T10:31:00Z"]);
+    assert!(
+        out.contains(
+            "T-1: timer due 2026-01-05 10:00 UTC is held by worker-7 until 2026-01-05 10:40 UTC"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("no timer due"), "{out}");
+    // Once the lease ends, the timer fires.
+    let out = dir.ok(&["tick", "--now", "2026-01-05T10:41:00Z"]);
+    assert!(out.contains("SLA of receive breached"), "{out}");
+}
