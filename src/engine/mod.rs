@@ -49,6 +49,7 @@ mod handle;
 mod ids;
 mod query;
 mod state;
+mod verify;
 
 pub use command::{Action, Command, FieldValues};
 pub use error::CommandError;
@@ -60,3 +61,4 @@ pub use query::{
     work_items, work_queue,
 };
 pub use state::{ActiveStep, CaseState, CaseStatus, PendingJoin};
+pub use verify::{HistoryError, HistoryProblem, StepKind, check_history};

@@ -1,6 +1,9 @@
 //! Events to and from their stored JSON, and the checks that a stored history is whole.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::engine::{CaseId, EVENT_SCHEMA_VERSION, Event, EventKind};
 use crate::model::{RoleId, SopId};
@@ -12,15 +15,92 @@ pub(crate) fn encode(event: &Event) -> Result<String, serde_json::Error> {
     serde_json::to_string(event)
 }
 
-/// Reads a case's stored rows `(seq, json)`, in `seq` order, back into events, checking
-/// that the history is whole: every row parses, carries the `seq` of its row, the `seq`s run
-/// 1, 2, 3 … without a gap, and the first event starts this case.
-pub(crate) fn decode_history<S: AsRef<str>>(
+/// The hash of an event in a case's chain: SHA-256 over the previous event's hash (32
+/// bytes) followed by the event's stored JSON, byte for byte.
+pub(crate) type Hash = [u8; 32];
+
+/// The "previous hash" of a case's first event: 32 zero bytes.
+pub(crate) const GENESIS: Hash = [0; 32];
+
+/// The link after `previous` for an event stored as `json`.
+pub(crate) fn chain(previous: &Hash, json: &str) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(json.as_bytes());
+    hasher.finalize().into()
+}
+
+/// The hashes of events stored as `jsons` following `previous`, as stored (hex).
+pub(crate) fn chain_all<S: AsRef<str>>(previous: Hash, jsons: &[S]) -> Vec<String> {
+    let mut previous = previous;
+    jsons
+        .iter()
+        .map(|json| {
+            previous = chain(&previous, json.as_ref());
+            to_hex(&previous)
+        })
+        .collect()
+}
+
+/// A hash as stored: 64 lowercase hex digits.
+pub(crate) fn to_hex(hash: &Hash) -> String {
+    let mut text = String::with_capacity(64);
+    for byte in hash {
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
+/// A stored hash back, `None` when it is not 64 hex digits.
+pub(crate) fn from_hex(text: &str) -> Option<Hash> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut hash = [0; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let digits = std::str::from_utf8(pair).ok()?;
+        hash[i] = u8::from_str_radix(digits, 16).ok()?;
+    }
+    Some(hash)
+}
+
+/// The stored hash of the event a new batch follows (`seq` `expected`), as the chain's
+/// previous link: [`GENESIS`] for a new case. A missing or unreadable hash is
+/// [`StoreError::Corrupt`]: appending after it would seal the damage.
+pub(crate) fn previous_link(
     case: &CaseId,
-    rows: impl IntoIterator<Item = (i64, S)>,
+    expected: u64,
+    stored: Option<&str>,
+) -> Result<Hash, StoreError> {
+    if expected == 0 {
+        return Ok(GENESIS);
+    }
+    stored
+        .and_then(from_hex)
+        .ok_or_else(|| StoreError::Corrupt {
+            case: case.clone(),
+            seq: expected,
+            reason: "its hash is missing or unreadable".to_owned(),
+        })
+}
+
+/// Reads a case's stored rows `(seq, json, hash)`, in `seq` order, back into events,
+/// checking that the history is whole and untouched: the `seq`s run 1, 2, 3 … without a
+/// gap, every row parses and carries the `seq` of its row, every row's hash is the link
+/// after the previous one over its exact JSON (the first after [`GENESIS`]), and the first
+/// event starts this case. The first problem is a [`StoreError::Corrupt`] naming its event.
+///
+/// This checks the chain only: whether the events fit the process they run on is
+/// [`engine::check_history`](crate::engine::check_history), for callers that have it.
+pub(crate) fn decode_history<S: AsRef<str>, H: AsRef<str>>(
+    case: &CaseId,
+    rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
 ) -> Result<Vec<Event>, StoreError> {
     let mut events: Vec<Event> = Vec::new();
-    for (row_seq, json) in rows {
+    let mut previous = GENESIS;
+    for (row_seq, json, hash) in rows {
         let expected = events.len() as u64 + 1;
         let corrupt = |seq: u64, reason: String| StoreError::Corrupt {
             case: case.clone(),
@@ -53,6 +133,18 @@ pub(crate) fn decode_history<S: AsRef<str>>(
                 ),
             ));
         }
+        let Some(hash) = hash else {
+            return Err(corrupt(expected, "it has no hash".to_owned()));
+        };
+        let link = chain(&previous, json.as_ref());
+        if from_hex(hash.as_ref()) != Some(link) {
+            return Err(corrupt(
+                expected,
+                "its content does not match its hash: it was changed after it was written"
+                    .to_owned(),
+            ));
+        }
+        previous = link;
         if expected == 1 {
             match &event.kind {
                 EventKind::CaseStarted { case: started, .. } if started == case => {}

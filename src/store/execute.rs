@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{self, Action, CaseId, CaseState, Command, Event};
+use crate::engine::{self, Action, CaseId, CaseState, Command, Event, HistoryError};
 use crate::graph::Process;
 use crate::model::SopId;
 
@@ -35,6 +35,10 @@ pub struct Executed {
 /// with no event starts empty), decides the command with [`engine::handle`] and appends the
 /// events with the version it loaded. Returns the events and the new state.
 ///
+/// The loaded history is checked against `process` first
+/// ([`engine::check_history`]): an event that does not fit it (a step or token that does
+/// not exist or is not active) is [`StoreError::Corrupt`], never a case stuck on it.
+///
 /// A command whose id the case already applied writes nothing and returns its earlier
 /// events (`duplicate`). A command the engine refuses is [`ExecuteError::Refused`]. If
 /// someone appended in between, the result is a [`StoreError::Conflict`] and nothing is
@@ -63,6 +67,11 @@ pub async fn execute<S: CaseStore>(
         },
         Err(e) => return Err(e.into()),
     };
+    // A case on another SOP version is refused by `Append::new` below, as a caller's
+    // mistake rather than damage.
+    if state.sop() == Some((process.id(), process.version())) {
+        engine::check_history(process, &events).map_err(|e| history_damaged(case, e))?;
+    }
     if let Some(seqs) = state.outcome_of(&command.id) {
         let earlier = events
             .into_iter()
@@ -124,6 +133,43 @@ pub async fn execute_with_retry<S: CaseStore>(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A history that does not fit its process, reported as the store reports damage.
+pub(crate) fn history_damaged(case: &CaseId, error: HistoryError) -> StoreError {
+    StoreError::Corrupt {
+        case: case.clone(),
+        seq: error.seq,
+        reason: format!(
+            "`{}` does not fit the SOP version the case runs on: {}",
+            error.event, error.problem
+        ),
+    }
+}
+
+/// Loads a case and checks it whole: the store's hash chain ([`CaseStore::load`]), then
+/// every event against the SOP version the case runs on ([`engine::check_history`]),
+/// compiled through `processes`. Returns the case and its process.
+///
+/// Fails with [`StoreError::Corrupt`] naming the first event that was changed after it was
+/// written or that does not fit the process, and with [`StoreError::NotFound`] or
+/// [`StoreError::SopNotFound`] when the case or its SOP version is not stored.
+pub async fn load_verified<S: CaseStore>(
+    store: &S,
+    processes: &Processes,
+    case: &CaseId,
+) -> Result<(StoredCase, Arc<Process>), StoreError> {
+    let stored = store.load(case).await?;
+    let Some((sop, version)) = stored.state.sop() else {
+        return Err(StoreError::Corrupt {
+            case: case.clone(),
+            seq: 1,
+            reason: "the case does not start with `case_started`".to_owned(),
+        });
+    };
+    let process = processes.get(store, sop, version).await?;
+    engine::check_history(&process, &stored.events).map_err(|e| history_damaged(case, e))?;
+    Ok((stored, process))
 }
 
 /// Compiled processes by SOP id and version, loaded from a store once and shared.

@@ -31,7 +31,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct MemoryCase {
-    events: Vec<String>,
+    /// Each event's JSON and its hash in the case's chain.
+    events: Vec<(String, String)>,
     summary: CaseSummary,
     lease: Option<(String, DateTime<Utc>)>,
 }
@@ -40,6 +41,30 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// Edits the stored JSON of event `seq` of `case` in place, leaving its hash as it was,
+    /// as damage on disk would: for tests of tamper detection. Returns whether the event
+    /// exists.
+    #[doc(hidden)]
+    pub fn tamper_with_event(
+        &self,
+        case: &CaseId,
+        seq: u64,
+        edit: impl FnOnce(&mut String),
+    ) -> bool {
+        let mut inner = self.lock();
+        let stored = inner.cases.get_mut(case).and_then(|c| {
+            let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+            c.events.get_mut(index)
+        });
+        match stored {
+            Some((json, _)) => {
+                edit(json);
+                true
+            }
+            None => false,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -71,10 +96,21 @@ impl CaseStore for MemoryStore {
                 actual,
             });
         }
+        let previous = codec::previous_link(
+            batch.case(),
+            actual,
+            inner
+                .cases
+                .get(batch.case())
+                .and_then(|c| c.events.last())
+                .map(|(_, hash)| hash.as_str()),
+        )?;
+        let hashes = codec::chain_all(previous, batch.encoded());
+        let rows = batch.encoded().iter().cloned().zip(hashes);
         let summary = batch.summary().clone();
         match inner.cases.get_mut(batch.case()) {
             Some(case) => {
-                case.events.extend(batch.encoded().iter().cloned());
+                case.events.extend(rows);
                 case.summary = summary;
                 case.lease = None;
             }
@@ -82,7 +118,7 @@ impl CaseStore for MemoryStore {
                 inner.cases.insert(
                     batch.case().clone(),
                     MemoryCase {
-                        events: batch.encoded().to_vec(),
+                        events: rows.collect(),
                         summary,
                         lease: None,
                     },
@@ -93,7 +129,7 @@ impl CaseStore for MemoryStore {
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
-        let rows: Vec<String> = {
+        let rows: Vec<(String, String)> = {
             let inner = self.lock();
             match inner.cases.get(case) {
                 Some(stored) => stored.events.clone(),
@@ -104,7 +140,7 @@ impl CaseStore for MemoryStore {
             case,
             rows.iter()
                 .enumerate()
-                .map(|(i, json)| (i as i64 + 1, json)),
+                .map(|(i, (json, hash))| (i as i64 + 1, json, Some(hash))),
         )?;
         let state = CaseState::replay(&events);
         Ok(StoredCase { events, state })

@@ -76,6 +76,7 @@ pub use blocking::BlockingStore;
 pub use error::{ExecuteError, StoreError};
 pub use execute::{
     Executed, Processes, TIMER_ACTOR, TimerRun, execute, execute_with_retry, fire_due_timers,
+    load_verified,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]

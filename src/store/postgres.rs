@@ -17,8 +17,9 @@ use super::{
     status_name,
 };
 
-/// The schema version this code writes and reads. 2 added `case_numbers`.
-const SCHEMA_VERSION: i64 = 2;
+/// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
+/// `events.hash`, the case's hash chain (filled in for existing events when migrating).
+const SCHEMA_VERSION: i64 = 3;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS events (
     at_us BIGINT NOT NULL,
     command TEXT NOT NULL,
     payload JSON NOT NULL,
+    hash TEXT,
     PRIMARY KEY (case_id, seq)
 );
 CREATE TABLE IF NOT EXISTS case_roles (
@@ -263,6 +265,9 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> 
             .execute(&mut *tx)
             .await
             .map_err(fail)?;
+        if found < 3 {
+            add_hashes(&mut tx).await.map_err(fail)?;
+        }
         sqlx::query(
             "INSERT INTO sopflow_meta (key, value) VALUES ('schema', $1) \
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -273,6 +278,39 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> 
         .map_err(fail)?;
     }
     tx.commit().await.map_err(fail)
+}
+
+/// Schema 3: adds `events.hash` to a store written before it, and fills in each case's
+/// chain over its stored events (their JSON text as stored), case by case. Runs inside the
+/// migration's transaction.
+async fn add_hashes(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("ALTER TABLE events ADD COLUMN IF NOT EXISTS hash TEXT")
+        .execute(&mut *conn)
+        .await?;
+    let cases: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT case_id FROM events WHERE hash IS NULL")
+            .fetch_all(&mut *conn)
+            .await?;
+    for case in cases {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload::text FROM events WHERE case_id = $1 ORDER BY seq")
+                .bind(&case)
+                .fetch_all(&mut *conn)
+                .await?;
+        let payloads: Vec<&str> = rows.iter().map(|(_, json)| json.as_str()).collect();
+        let hashes = codec::chain_all(codec::GENESIS, &payloads);
+        let seqs: Vec<i64> = rows.iter().map(|(seq, _)| *seq).collect();
+        sqlx::query(
+            "UPDATE events e SET hash = u.h FROM unnest($2::bigint[], $3::text[]) AS u(s, h) \
+             WHERE e.case_id = $1 AND e.seq = u.s",
+        )
+        .bind(&case)
+        .bind(seqs)
+        .bind(hashes)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The schema version the store records, `None` when it has no tables yet.
@@ -341,7 +379,7 @@ impl PostgresStore {
     /// inserted, for a new case, only if the SOP version is stored and the case is not),
     /// and the events and roles are written only through that row. Zero events written
     /// means the row did not qualify; [`PostgresStore::why_not_appended`] says why.
-    async fn try_append(&self, batch: &Append) -> Result<u64, AppendFailure> {
+    async fn try_append(&self, batch: &Append, hashes: Vec<String>) -> Result<u64, AppendFailure> {
         let summary = batch.summary();
         let events = batch.events();
         let row_sql = if batch.expected() == 0 {
@@ -363,10 +401,10 @@ impl PostgresStore {
              roles AS (INSERT INTO case_roles (case_id, role) \
                  SELECT row.case_id, x FROM row, unnest($8::text[]) AS x \
                  ON CONFLICT DO NOTHING) \
-             INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
-             SELECT row.case_id, s, v, t, a, c, p::json FROM row, \
+             INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
+             SELECT row.case_id, s, v, t, a, c, p::json, h FROM row, \
                  unnest($11::bigint[], $12::int[], $13::text[], $14::bigint[], $15::text[], \
-                        $16::text[]) AS u(s, v, t, a, c, p)"
+                        $16::text[], $17::text[]) AS u(s, v, t, a, c, p, h)"
         );
         let (sop, sop_version) = (summary.sop.as_str(), i64::from(summary.sop_version));
         let written = sqlx::query(AssertSqlSafe(sql))
@@ -391,9 +429,34 @@ impl PostgresStore {
                     .collect::<Vec<_>>(),
             )
             .bind(batch.encoded())
+            .bind(hashes)
             .execute(&self.pool)
             .await?;
         Ok(written.rows_affected())
+    }
+
+    /// The hash the batch's chain continues from: the stored hash of event
+    /// `batch.expected()` (events are never changed, so reading it before the append's
+    /// statement is safe: the statement writes only if the case still has that version).
+    /// `None` when the case has no such event (it is behind the batch: a conflict).
+    async fn previous_hash(&self, batch: &Append) -> Result<Option<codec::Hash>, StoreError> {
+        let case = batch.case();
+        if batch.expected() == 0 {
+            return Ok(Some(codec::GENESIS));
+        }
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT hash FROM events WHERE case_id = $1 AND seq = $2")
+                .bind(case.as_str())
+                .bind(batch.expected() as i64)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::database(format!("appending events to case `{case}`"), e)
+                })?;
+        match stored {
+            None => Ok(None),
+            Some(hash) => codec::previous_link(case, batch.expected(), hash.as_deref()).map(Some),
+        }
     }
 
     /// Why an append wrote nothing: a conflict, or a new case on an SOP version that is
@@ -448,7 +511,12 @@ impl From<sqlx::Error> for AppendFailure {
 
 impl CaseStore for PostgresStore {
     async fn append(&self, batch: &Append) -> Result<(), StoreError> {
-        match self.try_append(batch).await {
+        let previous = match self.previous_hash(batch).await? {
+            Some(previous) => previous,
+            None => return Err(self.why_not_appended(batch).await),
+        };
+        let hashes = codec::chain_all(previous, batch.encoded());
+        match self.try_append(batch, hashes).await {
             Ok(written) if written == batch.events().len() as u64 => Ok(()),
             Ok(_) | Err(AppendFailure::Raced) => Err(self.why_not_appended(batch).await),
             Err(AppendFailure::Database(error)) => Err(StoreError::database(
@@ -459,12 +527,13 @@ impl CaseStore for PostgresStore {
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, payload::text FROM events WHERE case_id = $1 ORDER BY seq")
-                .bind(case.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| StoreError::database(format!("loading case `{case}`"), e))?;
+        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, payload::text, hash FROM events WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(case.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database(format!("loading case `{case}`"), e))?;
         if rows.is_empty() {
             return Err(StoreError::NotFound { case: case.clone() });
         }

@@ -20,8 +20,9 @@ use super::{
     status_name,
 };
 
-/// The schema version this code writes and reads. 2 added `case_numbers`.
-const SCHEMA_VERSION: i64 = 2;
+/// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
+/// `events.hash`, the case's hash chain (filled in for existing events when migrating).
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS events (
     at_us INTEGER NOT NULL,
     command TEXT NOT NULL,
     payload TEXT NOT NULL,
+    hash TEXT,
     PRIMARY KEY (case_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_roles (
@@ -182,6 +184,9 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         let found = stored_schema_version(&mut conn).await?.unwrap_or(0);
         if found < SCHEMA_VERSION {
             sqlx::raw_sql(SCHEMA).execute(&mut *conn).await?;
+            if found < 3 {
+                add_hashes(&mut conn).await?;
+            }
             sqlx::query(
                 "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -205,6 +210,42 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             found,
             supported: SCHEMA_VERSION,
         });
+    }
+    Ok(())
+}
+
+/// Schema 3: adds `events.hash` to a store written before it, and fills in each case's
+/// chain over its stored events, case by case. Runs inside the migration's transaction.
+async fn add_hashes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let has_column: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM pragma_table_info('events') WHERE name = 'hash'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if has_column.is_none() {
+        sqlx::raw_sql("ALTER TABLE events ADD COLUMN hash TEXT")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let cases: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT case_id FROM events WHERE hash IS NULL")
+            .fetch_all(&mut *conn)
+            .await?;
+    for case in cases {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload FROM events WHERE case_id = ? ORDER BY seq")
+                .bind(&case)
+                .fetch_all(&mut *conn)
+                .await?;
+        let payloads: Vec<&str> = rows.iter().map(|(_, json)| json.as_str()).collect();
+        let hashes = codec::chain_all(codec::GENESIS, &payloads);
+        for ((seq, _), hash) in rows.iter().zip(hashes) {
+            sqlx::query("UPDATE events SET hash = ? WHERE case_id = ? AND seq = ?")
+                .bind(hash)
+                .bind(&case)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -290,6 +331,18 @@ impl CaseStore for SqliteStore {
                 actual,
             });
         }
+        let stored_previous: Option<Option<String>> = if actual == 0 {
+            None
+        } else {
+            sqlx::query_scalar("SELECT hash FROM events WHERE case_id = ? AND seq = ?")
+                .bind(case.as_str())
+                .bind(actual as i64)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail)?
+        };
+        let previous = codec::previous_link(case, actual, stored_previous.flatten().as_deref())?;
+        let hashes = codec::chain_all(previous, batch.encoded());
         let summary = batch.summary();
         let roles = roles_text(&summary.roles);
         let next_timer = summary.next_timer.map(micros);
@@ -355,10 +408,10 @@ impl CaseStore for SqliteStore {
                     .map_err(fail)?;
             }
         }
-        for (event, json) in batch.events().iter().zip(batch.encoded()) {
+        for ((event, json), hash) in batch.events().iter().zip(batch.encoded()).zip(hashes) {
             let inserted = sqlx::query(
-                "INSERT INTO events (case_id, seq, v, type, at_us, command, payload) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(case.as_str())
             .bind(event.seq as i64)
@@ -367,6 +420,7 @@ impl CaseStore for SqliteStore {
             .bind(micros(event.at))
             .bind(event.command.as_str())
             .bind(json.as_str())
+            .bind(hash)
             .execute(&mut *tx)
             .await;
             match inserted {
@@ -386,8 +440,8 @@ impl CaseStore for SqliteStore {
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, payload FROM events WHERE case_id = ? ORDER BY seq")
+        let rows: Vec<(i64, String, Option<String>)> =
+            sqlx::query_as("SELECT seq, payload, hash FROM events WHERE case_id = ? ORDER BY seq")
                 .bind(case.as_str())
                 .fetch_all(&self.reader)
                 .await

@@ -1,0 +1,504 @@
+//! Checking a stored history against the process it runs on: a damaged history is an
+//! error, never a stuck case.
+//!
+//! [`CaseState::apply`] never refuses an event (events are facts), so an event that names
+//! a step the process does not have, or a token that is not active, folds into a state no
+//! command can move on. [`check_history`] replays the events and stops at the first one
+//! that does not fit, with its `seq` and what is wrong.
+
+use crate::graph::{NodeKind, Process};
+use crate::model::{FieldId, SopId, StepId};
+
+use super::event::{Event, EventKind, TokenId};
+use super::state::{CaseState, CaseStatus};
+
+/// What kind of step an event needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// A task or an approval gate: something that is activated and finished.
+    Activity,
+    /// A task.
+    Task,
+    /// An approval gate.
+    Gate,
+    /// A decision.
+    Decision,
+    /// A parallel split.
+    Split,
+}
+
+impl StepKind {
+    fn describe(self) -> &'static str {
+        match self {
+            StepKind::Activity => "a task or an approval gate",
+            StepKind::Task => "a task",
+            StepKind::Gate => "an approval gate",
+            StepKind::Decision => "a decision",
+            StepKind::Split => "a parallel split",
+        }
+    }
+
+    fn admits(self, kind: &NodeKind) -> bool {
+        matches!(
+            (self, kind),
+            (
+                StepKind::Activity,
+                NodeKind::Task(_) | NodeKind::Approval(_)
+            ) | (StepKind::Task, NodeKind::Task(_))
+                | (StepKind::Gate, NodeKind::Approval(_))
+                | (StepKind::Decision, NodeKind::Decision(_))
+                | (StepKind::Split, NodeKind::Split(_))
+        )
+    }
+}
+
+/// Why an event does not fit the history before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryProblem {
+    /// Events are not numbered 1, 2, 3 …
+    #[error("it has seq {found} where {expected} was expected")]
+    OutOfSequence {
+        /// The `seq` the position calls for.
+        expected: u64,
+        /// The event's own.
+        found: u64,
+    },
+    /// The first event does not start the case.
+    #[error("the case does not start with `case_started`")]
+    NotStarted,
+    /// A second `case_started`.
+    #[error("the case was already started")]
+    StartedTwice,
+    /// The case starts on another SOP version than the process checked against.
+    #[error(
+        "the case starts on `{sop}` version {version}, not on `{expected}` version {expected_version}"
+    )]
+    OtherProcess {
+        /// The SOP the event names.
+        sop: SopId,
+        /// Its version.
+        version: u32,
+        /// The process's SOP.
+        expected: SopId,
+        /// The process's version.
+        expected_version: u32,
+    },
+    /// The event names a step the process does not have.
+    #[error("it names the step `{step}`, which the SOP does not have")]
+    UnknownStep {
+        /// The step named.
+        step: StepId,
+    },
+    /// The step exists but is of another kind than the event needs.
+    #[error("it needs `{step}` to be {}", needs.describe())]
+    WrongKind {
+        /// The step named.
+        step: StepId,
+        /// What it should be.
+        needs: StepKind,
+    },
+    /// The event acts on an activation that is not active.
+    #[error("step `{step}` is not active with token {token}")]
+    NotActive {
+        /// The step named.
+        step: StepId,
+        /// The token named.
+        token: TokenId,
+    },
+    /// A step activation whose token is not the next one.
+    #[error("it activates `{step}` with token {token}, but the next token is {next}")]
+    TokenOutOfOrder {
+        /// The step named.
+        step: StepId,
+        /// The token named.
+        token: TokenId,
+        /// The token the case gives next.
+        next: TokenId,
+    },
+    /// A branch reached a join nobody waits at.
+    #[error("no branches of the split `{split}` are pending")]
+    NoPendingJoin {
+        /// The split named.
+        split: StepId,
+    },
+    /// The event sets a field the process does not have.
+    #[error("it sets the field `{field}`, which the SOP does not have")]
+    UnknownField {
+        /// The field named.
+        field: FieldId,
+    },
+    /// Work on a case that is not open, or an end of a case that is.
+    #[error("the case is {status}")]
+    WrongStatus {
+        /// What the case is at that point.
+        status: &'static str,
+    },
+}
+
+/// The first event of a history that does not fit the process or the events before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {seq} (`{event}`) does not fit: {problem}")]
+pub struct HistoryError {
+    /// The event's `seq`.
+    pub seq: u64,
+    /// Its kind, as in its JSON `type`.
+    pub event: &'static str,
+    /// What is wrong.
+    pub problem: HistoryProblem,
+}
+
+/// Replays `events` on `process`, checking each against the state before it: they are
+/// numbered from 1, the first starts a case on this process, every step, token and field
+/// they name exists and is in the state the event implies (a `step_completed` names a task
+/// that is active with that token, a `branch_joined` a split with pending branches, a
+/// `case_reopened` a closed case). Returns the state, or the first event that does not
+/// fit.
+///
+/// Pure: it reads nothing but its arguments, so a store, a CLI or a test can call it on
+/// any history.
+pub fn check_history(process: &Process, events: &[Event]) -> Result<CaseState, HistoryError> {
+    let mut state = CaseState::new();
+    for (index, event) in events.iter().enumerate() {
+        check_event(process, &state, index as u64 + 1, event).map_err(|problem| HistoryError {
+            seq: event.seq,
+            event: event.kind.name(),
+            problem,
+        })?;
+        state.apply(event);
+    }
+    Ok(state)
+}
+
+fn check_event(
+    process: &Process,
+    state: &CaseState,
+    expected: u64,
+    event: &Event,
+) -> Result<(), HistoryProblem> {
+    if event.seq != expected {
+        return Err(HistoryProblem::OutOfSequence {
+            expected,
+            found: event.seq,
+        });
+    }
+    match &event.kind {
+        EventKind::CaseStarted {
+            sop,
+            version,
+            fields,
+            ..
+        } => {
+            if expected != 1 {
+                return Err(HistoryProblem::StartedTwice);
+            }
+            if sop != process.id() || *version != process.version() {
+                return Err(HistoryProblem::OtherProcess {
+                    sop: sop.clone(),
+                    version: *version,
+                    expected: process.id().clone(),
+                    expected_version: process.version(),
+                });
+            }
+            return known_fields(process, fields.keys());
+        }
+        _ if expected == 1 => return Err(HistoryProblem::NotStarted),
+        _ => {}
+    }
+    match &event.kind {
+        EventKind::CaseStarted { .. } => Ok(()),
+        EventKind::StepActivated { step, token, .. } => {
+            open(state)?;
+            step_of(process, step, StepKind::Activity)?;
+            let next = state.next_token();
+            if *token != next {
+                return Err(HistoryProblem::TokenOutOfOrder {
+                    step: step.clone(),
+                    token: *token,
+                    next,
+                });
+            }
+            Ok(())
+        }
+        EventKind::StepAssigned { step, token, .. }
+        | EventKind::StepTransferred { step, token, .. }
+        | EventKind::StepPostponed { step, token, .. }
+        | EventKind::StepEscalated { step, token, .. }
+        | EventKind::SlaBreached { step, token, .. }
+        | EventKind::TimerFired { step, token } => {
+            active(process, state, step, *token, StepKind::Activity)
+        }
+        EventKind::StepCompleted { step, token } => {
+            active(process, state, step, *token, StepKind::Task)
+        }
+        EventKind::ApprovalGranted { step, token, .. }
+        | EventKind::GateApproved { step, token }
+        | EventKind::GateRejected { step, token, .. } => {
+            active(process, state, step, *token, StepKind::Gate)
+        }
+        EventKind::FieldsUpdated { fields } => known_fields(process, fields.keys()),
+        EventKind::DecisionTaken { step, target, .. } => {
+            open(state)?;
+            step_of(process, step, StepKind::Decision)?;
+            if process.step(target).is_none() {
+                return Err(HistoryProblem::UnknownStep {
+                    step: target.clone(),
+                });
+            }
+            Ok(())
+        }
+        EventKind::BranchesStarted { step, .. } => {
+            open(state)?;
+            step_of(process, step, StepKind::Split)
+        }
+        EventKind::BranchJoined { split } => {
+            open(state)?;
+            step_of(process, split, StepKind::Split)?;
+            if state.pending_joins().iter().any(|j| j.split == *split) {
+                Ok(())
+            } else {
+                Err(HistoryProblem::NoPendingJoin {
+                    split: split.clone(),
+                })
+            }
+        }
+        EventKind::NoteAdded { step, .. } => match step {
+            Some(step) if process.step(step).is_none() => {
+                Err(HistoryProblem::UnknownStep { step: step.clone() })
+            }
+            _ => Ok(()),
+        },
+        EventKind::CaseClosed | EventKind::CaseCancelled { .. } => open(state),
+        EventKind::CaseReopened { .. } => match state.status() {
+            CaseStatus::Closed | CaseStatus::Cancelled => Ok(()),
+            other => Err(HistoryProblem::WrongStatus {
+                status: status_name(other),
+            }),
+        },
+    }
+}
+
+fn status_name(status: CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::NotStarted => "not started",
+        CaseStatus::Open => "open",
+        CaseStatus::Closed => "closed",
+        CaseStatus::Cancelled => "cancelled",
+    }
+}
+
+fn open(state: &CaseState) -> Result<(), HistoryProblem> {
+    match state.status() {
+        CaseStatus::Open => Ok(()),
+        other => Err(HistoryProblem::WrongStatus {
+            status: status_name(other),
+        }),
+    }
+}
+
+fn step_of(process: &Process, step: &StepId, needs: StepKind) -> Result<(), HistoryProblem> {
+    let Some(node) = process.step(step) else {
+        return Err(HistoryProblem::UnknownStep { step: step.clone() });
+    };
+    if needs.admits(&process.node(node).kind) {
+        Ok(())
+    } else {
+        Err(HistoryProblem::WrongKind {
+            step: step.clone(),
+            needs,
+        })
+    }
+}
+
+fn active(
+    process: &Process,
+    state: &CaseState,
+    step: &StepId,
+    token: TokenId,
+    needs: StepKind,
+) -> Result<(), HistoryProblem> {
+    step_of(process, step, needs)?;
+    if state
+        .active_steps()
+        .iter()
+        .any(|a| a.step == *step && a.token == token)
+    {
+        Ok(())
+    } else {
+        Err(HistoryProblem::NotActive {
+            step: step.clone(),
+            token,
+        })
+    }
+}
+
+fn known_fields<'a>(
+    process: &Process,
+    mut fields: impl Iterator<Item = &'a FieldId>,
+) -> Result<(), HistoryProblem> {
+    match fields.find(|f| process.field(f).is_none()) {
+        Some(field) => Err(HistoryProblem::UnknownField {
+            field: field.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::engine::{Action, Actor, Command, handle};
+    use crate::model::RoleId;
+
+    fn process() -> Process {
+        let sop = crate::parse::parse_sop(
+            "two.yaml",
+            "id: two
+version: 1
+title: Two steps
+department: Customer Service
+roles: { agent: Support team member }
+steps:
+  - { id: identify, title: Identify the customer, role: agent }
+  - { id: answer, title: Answer, role: agent, end: true }
+",
+        )
+        .unwrap();
+        crate::graph::compile(&sop).process.unwrap()
+    }
+
+    /// A started case with `identify` active (token 0), then completed.
+    fn history(process: &Process) -> Vec<Event> {
+        let ana = Actor::new("ana", [RoleId::new("agent").unwrap()]);
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+        let mut state = CaseState::new();
+        let mut events = Vec::new();
+        for command in [
+            Command::new(
+                "c1",
+                ana.clone(),
+                Action::Start {
+                    case: "T-1".into(),
+                    fields: Default::default(),
+                },
+            ),
+            Command::new(
+                "c2",
+                ana,
+                Action::Complete {
+                    step: "identify".parse().unwrap(),
+                    fields: Default::default(),
+                },
+            ),
+        ] {
+            for event in handle(process, &state, command, now).unwrap() {
+                state.apply(&event);
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    fn completion(events: &[Event]) -> usize {
+        events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::StepCompleted { .. }))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_whole_history_replays_to_its_state() {
+        let process = process();
+        let events = history(&process);
+        let state = check_history(&process, &events).unwrap();
+        assert_eq!(state, CaseState::replay(&events));
+    }
+
+    #[test]
+    fn a_missing_step_is_an_error_naming_the_event() {
+        let process = process();
+        let mut events = history(&process);
+        let at = completion(&events);
+        events[at].kind = EventKind::StepCompleted {
+            step: "idzntify".parse().unwrap(),
+            token: 0,
+        };
+        let error = check_history(&process, &events).unwrap_err();
+        assert_eq!(error.seq, events[at].seq);
+        assert_eq!(error.event, "step_completed");
+        assert_eq!(
+            error.problem,
+            HistoryProblem::UnknownStep {
+                step: "idzntify".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "event {} (`step_completed`) does not fit: it names the step `idzntify`, which the SOP does not have",
+                events[at].seq
+            )
+        );
+    }
+
+    #[test]
+    fn a_token_that_is_not_active_is_an_error() {
+        let process = process();
+        let mut events = history(&process);
+        let at = completion(&events);
+        events[at].kind = EventKind::StepCompleted {
+            step: "identify".parse().unwrap(),
+            token: 7,
+        };
+        let error = check_history(&process, &events).unwrap_err();
+        assert_eq!(
+            (error.seq, error.problem),
+            (
+                events[at].seq,
+                HistoryProblem::NotActive {
+                    step: "identify".parse().unwrap(),
+                    token: 7
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn an_activation_of_a_missing_step_is_an_error() {
+        let process = process();
+        let mut events = history(&process);
+        events[1].kind = EventKind::StepActivated {
+            step: "idzntify".parse().unwrap(),
+            token: 0,
+            due_at: None,
+            timeout_at: None,
+        };
+        let error = check_history(&process, &events).unwrap_err();
+        assert_eq!(
+            (error.seq, error.problem),
+            (
+                2,
+                HistoryProblem::UnknownStep {
+                    step: "idzntify".parse().unwrap()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn a_history_on_another_sop_version_is_an_error() {
+        let process = process();
+        let mut events = history(&process);
+        if let EventKind::CaseStarted { version, .. } = &mut events[0].kind {
+            *version = 2;
+        }
+        let error = check_history(&process, &events).unwrap_err();
+        assert_eq!(error.seq, 1);
+        assert!(matches!(
+            error.problem,
+            HistoryProblem::OtherProcess { version: 2, .. }
+        ));
+    }
+}
