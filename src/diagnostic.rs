@@ -81,7 +81,7 @@ codes! {
     /// A `next`, `goto`, `else`, `reviews`, `on_reject`, `on_overdue`, `on_timeout`,
     /// `on_escalate`, `parallel` or `join` names a step that does not exist.
     UnknownStep = ("E011", "unknown-step", Error),
-    /// A step or approval names a role not declared under `roles`.
+    /// A step, approval or field's `editable_by` names a role not declared under `roles`.
     UnknownRole = ("E012", "unknown-role", Error),
     /// A step collects a field not declared under `fields`.
     UnknownField = ("E013", "unknown-field", Error),
@@ -115,6 +115,9 @@ codes! {
     DefaultNotAnOption = ("E027", "default-not-an-option", Error),
     /// An acronym used in a title or instructions is not defined under `terms`.
     UndefinedAcronym = ("E028", "undefined-acronym", Error),
+    /// A field that a reviewed step collects is `editable_by` the role that approves the
+    /// review: the approver could change the work they then approve (four eyes).
+    EditableByReviewer = ("E029", "editable-by-reviewer", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

@@ -105,8 +105,11 @@ fn a_ticket_from_start_to_close() {
     let dir = TempDir::new("ticket");
     let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
 
-    let out = ok(
+    // The priority is the team leader's to change outside its steps: an agent may not
+    // open the ticket with it set. Refused, and nothing is stored.
+    let err = fails(
         &dir,
+        1,
         &[
             "start",
             SOP,
@@ -118,6 +121,11 @@ fn a_ticket_from_start_to_close() {
             &t("09:00"),
         ],
     );
+    assert!(
+        err.contains("field `priority` may be changed outside its step only by `team_leader`"),
+        "{err}"
+    );
+    let out = ok(&dir, &["start", SOP, "--as", AGENT, "--now", &t("09:00")]);
     assert!(
         out.contains("started case T-1 on customer-support v1"),
         "{out}"
@@ -162,6 +170,36 @@ fn a_ticket_from_start_to_close() {
             "--now",
             &t("09:05"),
         ],
+    );
+    assert_eq!(show(&dir, "T-1"), before);
+
+    // Fields the step does not collect: refused, naming the step that owns them.
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "complete",
+            "T-1",
+            "receive",
+            "--field",
+            "customer_name=Carla",
+            "--field",
+            "channel=Email",
+            "--field",
+            "csat=1",
+            "--field",
+            "resolved=true",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert!(
+        err.contains(
+            "field `csat` is collected by step `satisfaction_survey` (role `support_agent`); `receive` does not collect it"
+        ),
+        "{err}"
     );
     assert_eq!(show(&dir, "T-1"), before);
 
@@ -549,6 +587,46 @@ fn assign_transfer_postpone_set_and_reopen() {
     let dir = TempDir::new("actions");
     let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
     ok(&dir, &["start", SOP, "--as", AGENT, "--now", &t("09:00")]);
+    // Only the team leader re-prioritises a ticket outside its steps.
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "set",
+            "T-1",
+            "--field",
+            "priority=Low",
+            "--as",
+            AGENT,
+            "--now",
+            &t("09:01"),
+        ],
+    );
+    assert!(
+        err.contains("field `priority` may be changed outside its step only by `team_leader`"),
+        "{err}"
+    );
+    // A field a step collects is that step's performer's, whoever asks.
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "set",
+            "T-1",
+            "--field",
+            "csat=1",
+            "--as",
+            LEADER,
+            "--now",
+            &t("09:01"),
+        ],
+    );
+    assert!(
+        err.contains(
+            "field `csat` is collected by step `satisfaction_survey` (role `support_agent`) and may not be changed outside it"
+        ),
+        "{err}"
+    );
     let out = ok(
         &dir,
         &[
@@ -557,7 +635,7 @@ fn assign_transfer_postpone_set_and_reopen() {
             "--field",
             "priority=Low",
             "--as",
-            AGENT,
+            LEADER,
             "--now",
             &t("09:01"),
         ],

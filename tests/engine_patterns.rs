@@ -23,15 +23,15 @@ roles:
   lead: Team lead
   reviewer: Quality reviewer
 fields:
-  name: { type: text, label: Customer name, required: true }
+  name: { type: text, label: Customer name, required: true, editable_by: [lead] }
   email: { type: email, label: Customer e-mail }
-  priority: { type: choice, options: [High, Low], default: Low }
+  priority: { type: choice, options: [High, Low], default: Low, editable_by: [lead] }
   resolved: { type: bool }
   score: { type: integer, min: 1, max: 5 }
-  tags: { type: multi-choice, options: [Billing, Bug] }
-  reply_by: { type: date }
-  issue: { type: text, label: Issue }
-  weight: { type: number, min: 0 }
+  tags: { type: multi-choice, options: [Billing, Bug], editable_by: [agent] }
+  reply_by: { type: date, editable_by: [agent] }
+  issue: { type: text, label: Issue, editable_by: [agent] }
+  weight: { type: number, min: 0, editable_by: [agent] }
 steps:
 ";
 
@@ -846,12 +846,12 @@ fn invalid_field_values_are_refused() {
         fields(json!({
             "name": "Ada",
             "email": "ada@example.com",
-            "priority": "High",
             "tags": ["Bug"],
             "reply_by": "2026-02-28",
             "weight": 2,
         })),
     );
+    case.update(&lea(), fields(json!({ "priority": "High" })));
     assert_eq!(
         case.state.fields()[&"weight".parse().unwrap()],
         FieldValue::Number(2.0)
@@ -884,8 +884,8 @@ fn required_fields_are_enforced_on_complete() {
         error.to_string(),
         "step `answer` cannot complete: required field `name` is missing"
     );
-    // A value given earlier counts.
-    case.update(&ana(), fields(json!({ "name": "Ada" })));
+    // A value given earlier (by the lead, who may correct the name at any time) counts.
+    case.update(&lea(), fields(json!({ "name": "Ada" })));
     let events = case.complete("answer", &ana(), no_fields());
     assert_eq!(
         kinds(&events),

@@ -123,6 +123,32 @@ pub enum CommandError {
         /// What is wrong.
         reason: String,
     },
+    /// `complete` wrote a field the step does not collect and the actor's roles may not
+    /// edit (field ownership).
+    #[error("{}", not_collected(.field, .step, .collected_by, .editable_by))]
+    FieldNotCollected {
+        /// The field.
+        field: FieldId,
+        /// The step being completed.
+        step: StepId,
+        /// The tasks that collect the field, with their roles.
+        collected_by: Vec<(StepId, RoleId)>,
+        /// The roles that may change it outside its steps.
+        editable_by: Vec<RoleId>,
+    },
+    /// `update_fields` (or `start`) wrote a field that none of the actor's roles may
+    /// change outside the steps that collect it (field ownership).
+    #[error("{}", not_editable(.field, .action, .collected_by, .editable_by))]
+    FieldNotEditable {
+        /// The field.
+        field: FieldId,
+        /// The action: `update_fields` or `start`.
+        action: &'static str,
+        /// The tasks that collect the field, with their roles.
+        collected_by: Vec<(StepId, RoleId)>,
+        /// The roles that may change it outside its steps.
+        editable_by: Vec<RoleId>,
+    },
     /// Required fields the step collects have no value.
     #[error("step `{step}` cannot complete: required {} missing", missing_list(.missing))]
     MissingRequired {
@@ -200,4 +226,70 @@ fn missing_list(missing: &[FieldId]) -> String {
         names.join(", "),
         if names.len() == 1 { "is" } else { "are" }
     )
+}
+
+/// "step `a` (role `r`), step `b` (role `s`)".
+fn collectors(collected_by: &[(StepId, RoleId)]) -> String {
+    collected_by
+        .iter()
+        .map(|(step, role)| format!("step `{step}` (role `{role}`)"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// "`a`", "`a` or `b`".
+fn roles(roles: &[RoleId]) -> String {
+    roles
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+fn not_collected(
+    field: &FieldId,
+    step: &StepId,
+    collected_by: &[(StepId, RoleId)],
+    editable_by: &[RoleId],
+) -> String {
+    let mut message = if collected_by.is_empty() {
+        format!("field `{field}` is collected by no step; `{step}` does not collect it")
+    } else {
+        format!(
+            "field `{field}` is collected by {}; `{step}` does not collect it",
+            collectors(collected_by)
+        )
+    };
+    if !editable_by.is_empty() {
+        message.push_str(&format!(
+            ", and outside its step only {} may change it",
+            roles(editable_by)
+        ));
+    }
+    message
+}
+
+fn not_editable(
+    field: &FieldId,
+    action: &str,
+    collected_by: &[(StepId, RoleId)],
+    editable_by: &[RoleId],
+) -> String {
+    match (editable_by.is_empty(), collected_by.is_empty()) {
+        (false, _) => format!(
+            "field `{field}` may be changed outside its step only by {}",
+            roles(editable_by)
+        ),
+        (true, false) if action == "start" => format!(
+            "field `{field}` is collected by {}; a case cannot start with it set",
+            collectors(collected_by)
+        ),
+        (true, false) => format!(
+            "field `{field}` is collected by {} and may not be changed outside it",
+            collectors(collected_by)
+        ),
+        (true, true) => {
+            format!("field `{field}` is set when the case starts and may not be changed afterwards")
+        }
+    }
 }

@@ -9,7 +9,7 @@ use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind};
 use super::ids::Actor;
 use super::state::{ActiveStep, CaseState, CaseStatus};
 use crate::graph::{EdgeKind, NodeKind, Process, check_field_value};
-use crate::model::{FieldType, FieldValue, RoleId, StepId};
+use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
 /// Most automatic hops (decisions, splits, joins) one command may cause. Real SOPs need a
 /// handful; the limit turns a cycle of decisions into an error instead of a hang. Routing
@@ -164,6 +164,7 @@ impl Transition<'_> {
             Action::UpdateFields { fields } => {
                 self.require_some_role()?;
                 let fields = self.validated(fields)?;
+                self.check_editable(&fields, "update_fields")?;
                 if !fields.is_empty() {
                     self.emit(EventKind::FieldsUpdated { fields });
                 }
@@ -241,7 +242,9 @@ impl Transition<'_> {
             .iter()
             .filter_map(|f| f.default.clone().map(|d| (f.id.clone(), d)))
             .collect();
-        fields.extend(self.validated(given)?);
+        let given = self.validated(given)?;
+        self.check_editable(&given, "start")?;
+        fields.extend(given);
         self.emit(EventKind::CaseStarted {
             case: case.clone(),
             sop: self.process.id().clone(),
@@ -281,6 +284,17 @@ impl Transition<'_> {
             });
         };
         let fields = self.validated(given)?;
+        for field in fields.keys() {
+            if !task.collects.contains(field) && !self.may_edit(field) {
+                let (collected_by, editable_by) = self.owners(field);
+                return Err(CommandError::FieldNotCollected {
+                    field: field.clone(),
+                    step: step.clone(),
+                    collected_by,
+                    editable_by,
+                });
+            }
+        }
         let missing: Vec<_> = task
             .collects
             .iter()
@@ -659,6 +673,60 @@ impl Transition<'_> {
                 actor: self.actor().id.clone(),
             })
         }
+    }
+
+    /// Whether the actor holds a role the field is `editable_by`.
+    fn may_edit(&self, field: &FieldId) -> bool {
+        self.process
+            .field(field)
+            .is_some_and(|spec| spec.editable_by.iter().any(|r| self.actor().holds(r)))
+    }
+
+    /// Who owns a field: the tasks that collect it (with their roles), and the roles that
+    /// may change it at any time.
+    fn owners(&self, field: &FieldId) -> (Vec<(StepId, RoleId)>, Vec<RoleId>) {
+        let Some(spec) = self.process.field(field) else {
+            return (Vec::new(), Vec::new());
+        };
+        let collected_by = spec
+            .collected_by
+            .iter()
+            .filter_map(|step| {
+                let node = self.process.step(step)?;
+                match &self.process.node(node).kind {
+                    NodeKind::Task(task) => Some((step.clone(), task.role.clone())),
+                    _ => None,
+                }
+            })
+            .collect();
+        (collected_by, spec.editable_by.clone())
+    }
+
+    /// Field ownership outside a step: `update_fields` writes only fields `editable_by` one
+    /// of the actor's roles. `start` may also set fields no step collects (the case's
+    /// intake data), never a field a step collects: that is its performer's to decide.
+    fn check_editable(
+        &self,
+        fields: &FieldValues,
+        action: &'static str,
+    ) -> Result<(), CommandError> {
+        for field in fields.keys() {
+            let uncollected = action == "start"
+                && self
+                    .process
+                    .field(field)
+                    .is_some_and(|spec| spec.collected_by.is_empty());
+            if !uncollected && !self.may_edit(field) {
+                let (collected_by, editable_by) = self.owners(field);
+                return Err(CommandError::FieldNotEditable {
+                    field: field.clone(),
+                    action,
+                    collected_by,
+                    editable_by,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks values against the field definitions; integers for number fields become

@@ -58,6 +58,7 @@ pub fn compile(sop: &Sop) -> Compilation {
     compiler.index_steps();
     compiler.build_nodes();
     compiler.build_edges();
+    compiler.check_reviewed_fields();
     let resolved = !compiler.unresolved;
     let mut diagnostics = std::mem::take(&mut compiler.diagnostics);
     diagnostics.extend(lints::run(sop, &compiler.lint_input(), resolved));
@@ -234,6 +235,7 @@ impl<'a> Compiler<'a> {
                 }
                 self.report(diagnostic);
             }
+            let editable_by = self.editors(id, &field.editable_by);
             self.field_types.insert(id.value.clone(), field_type);
             self.fields.push(FieldSpec {
                 id: id.value.clone(),
@@ -247,7 +249,76 @@ impl<'a> Compiler<'a> {
                 min: field.min.as_deref().copied(),
                 max: field.max.as_deref().copied(),
                 options,
+                editable_by,
+                collected_by: Vec::new(),
             });
+        }
+    }
+
+    /// Resolves a field's `editable_by` roles, reporting unknown and repeated ones.
+    fn editors(&mut self, field: &Spanned<FieldId>, roles: &[Spanned<RoleId>]) -> Vec<RoleId> {
+        let mut editors: Vec<RoleId> = Vec::with_capacity(roles.len());
+        let mut seen: HashMap<&RoleId, SourceSpan> = HashMap::new();
+        for role in roles {
+            if let Some(first) = seen.insert(&role.value, role.span) {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        role.span,
+                        format!(
+                            "role `{}` is listed twice in `editable_by` of field `{}`",
+                            role.value, field.value
+                        ),
+                    )
+                    .with_related(first, "first listed here"),
+                );
+                continue;
+            }
+            editors.push(self.role(role));
+        }
+        editors
+    }
+
+    /// Four eyes over fields: the approvers of a gate may not be able to change, outside
+    /// its step, a field that a step the gate reviews collects.
+    fn check_reviewed_fields(&mut self) {
+        let sop = self.sop;
+        for gate in &sop.steps {
+            let Some(approval) = &gate.approval else {
+                continue;
+            };
+            for reviewed in &approval.reviews {
+                let Some(&position) = self.step_positions.get(&reviewed.value) else {
+                    continue;
+                };
+                for collected in &sop.steps[position].collects {
+                    let Some(field) = sop.fields.get(&collected.value) else {
+                        continue;
+                    };
+                    let Some(editor) = field
+                        .editable_by
+                        .iter()
+                        .find(|r| r.value == approval.by.value)
+                    else {
+                        continue;
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::EditableByReviewer,
+                            editor.span,
+                            format!(
+                                "field `{}` is collected by `{}`, which gate `{}` reviews, so its approvers (`{}`) may not edit it",
+                                collected.value, reviewed.value, gate.id.value, editor.value
+                            ),
+                        )
+                        .with_related(approval.by.span, "the gate's approvers")
+                        .with_help(format!(
+                            "an approver who can change the work under review defeats the four-eyes rule; remove `{}` from `editable_by`",
+                            editor.value
+                        )),
+                    );
+                }
+            }
         }
     }
 
@@ -474,6 +545,11 @@ impl<'a> Compiler<'a> {
             if self.field_types.contains_key(&field.value) {
                 self.used_fields.push(field.value.clone());
                 collects.push(field.value.clone());
+                if let Some(spec) = self.fields.iter_mut().find(|f| f.id == field.value)
+                    && !spec.collected_by.contains(&step.id.value)
+                {
+                    spec.collected_by.push(step.id.value.clone());
+                }
             } else {
                 let help = self.suggest_field(field.as_str());
                 self.report(with_optional_help(

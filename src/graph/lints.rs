@@ -434,6 +434,11 @@ fn unused_roles(sop: &Sop, out: &mut Vec<Diagnostic>) {
                 .into_iter()
                 .chain(s.approval.as_ref().map(|a| &a.by.value))
         })
+        .chain(
+            sop.fields
+                .iter()
+                .flat_map(|(_, f)| f.editable_by.iter().map(|r| &r.value)),
+        )
         .collect();
     for key in sop.roles.keys() {
         if !used.contains(&key.value) {

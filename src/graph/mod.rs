@@ -98,6 +98,10 @@ pub struct FieldSpec {
     pub max: Option<f64>,
     /// Allowed values of choice and multi-choice fields.
     pub options: Vec<String>,
+    /// Roles whose holders may change the field outside any step (`editable_by`).
+    pub editable_by: Vec<RoleId>,
+    /// The tasks that collect the field, in document order: their performers own it.
+    pub collected_by: Vec<StepId>,
 }
 
 /// A node of the process graph.

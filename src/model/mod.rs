@@ -120,6 +120,10 @@ pub struct Field {
     /// The allowed values of a `choice` or `multi-choice` field.
     #[serde(default)]
     pub options: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Roles whose holders may change the field at any time (`sop case set`), outside the
+    /// steps that collect it. Without it, only a step that collects the field writes it.
+    #[serde(default)]
+    pub editable_by: Vec<Spanned<RoleId>>,
 }
 
 /// A value of a case field, as written in a `default:` or sent in a command.
