@@ -13,6 +13,9 @@ use std::io::Write;
 /// The variable that turns on the checks with the real Graphviz `dot`.
 pub const GRAPHVIZ: &str = "SOPFLOW_TEST_GRAPHVIZ";
 
+/// The variable that names an empty directory on a small file system, to fill up.
+pub const DISK_FULL: &str = "SOPFLOW_TEST_DISK_FULL";
+
 /// The variable that holds a PostgreSQL URL the tests may create schemas and databases in.
 pub const POSTGRES: &str = "SOPFLOW_TEST_POSTGRES";
 
