@@ -1601,3 +1601,107 @@ fn a_condition_that_fails_at_run_time_is_refused_without_events() {
     );
     assert_eq!(case.active(), ["intake"]);
 }
+
+#[test]
+fn fields_are_written_only_by_their_owners() {
+    let mut case = start(SLA);
+    // `complete` writes the fields its step collects; `score` belongs to `solve`.
+    let error = case.refuse(
+        &ana(),
+        Action::Complete {
+            step: step("answer"),
+            fields: fields(json!({ "name": "Ada", "score": 1 })),
+        },
+    );
+    assert_eq!(
+        error,
+        CommandError::FieldNotCollected {
+            field: "score".parse().unwrap(),
+            step: step("answer"),
+            collected_by: vec![(step("solve"), common::role("agent"))],
+            editable_by: vec![],
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "field `score` is collected by step `solve` (role `agent`); `answer` does not collect it"
+    );
+    // Outside any step, only a role the field is `editable_by` writes it.
+    let error = case.refuse(
+        &ana(),
+        Action::UpdateFields {
+            fields: fields(json!({ "priority": "High" })),
+        },
+    );
+    assert_eq!(
+        error.to_string(),
+        "field `priority` may be changed outside its step only by `lead`"
+    );
+    let error = case.refuse(
+        &lea(),
+        Action::UpdateFields {
+            fields: fields(json!({ "score": 5 })),
+        },
+    );
+    assert!(
+        matches!(&error, CommandError::FieldNotEditable { field, action: "update_fields", editable_by, .. }
+            if field.as_str() == "score" && editable_by.is_empty()),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "field `score` is collected by step `solve` (role `agent`) and may not be changed outside it"
+    );
+    // One field the actor may not write refuses the whole command.
+    let error = case.refuse(
+        &lea(),
+        Action::UpdateFields {
+            fields: fields(json!({ "priority": "High", "email": "ada@example.com" })),
+        },
+    );
+    assert!(
+        matches!(error, CommandError::FieldNotEditable { .. }),
+        "{error}"
+    );
+    // The lead re-prioritises; an agent completing a step may also write a field her role
+    // may edit at any time.
+    let events = case.update(&lea(), fields(json!({ "priority": "High" })));
+    assert_eq!(kinds(&events), ["fields_updated"]);
+    case.complete(
+        "answer",
+        &ana(),
+        fields(json!({ "name": "Ada", "issue": "refund" })),
+    );
+    assert_eq!(
+        case.state.fields()[&"priority".parse().unwrap()],
+        FieldValue::Text("High".into())
+    );
+    case.assert_replays();
+}
+
+#[test]
+fn start_sets_only_intake_fields_and_the_starters_own() {
+    let process = sop(SLA);
+    // `email` is collected by `answer`: the case may not start with it set.
+    let error = Case::new(&process).refuse(
+        &ana(),
+        Action::Start {
+            case: "T-1".into(),
+            fields: fields(json!({ "email": "ada@example.com" })),
+        },
+    );
+    assert_eq!(
+        error.to_string(),
+        "field `email` is collected by step `answer` (role `agent`); a case cannot start with it set"
+    );
+    // `reply_by` no step collects (intake data); `name` the lead may edit at any time.
+    let case = Case::start(
+        &process,
+        &lea(),
+        fields(json!({ "reply_by": "2026-02-01", "name": "Ada" })),
+    );
+    assert_eq!(
+        case.state.fields()[&"name".parse().unwrap()],
+        FieldValue::Text("Ada".into())
+    );
+}

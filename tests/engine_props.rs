@@ -1,7 +1,8 @@
 //! Random command sequences against the seed SOPs (and a small SOP with a parallel split, an
 //! approval of two and a deferred choice): whatever is sent, the executor never panics, a
-//! refused command changes nothing, the accepted events replay to the live state, and an
-//! open case always has something to wait for.
+//! refused command changes nothing, the accepted events replay to the live state, an open
+//! case always has something to wait for, and no accepted command writes a field its
+//! actor's roles do not own (field ownership).
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use common::{Case, mins, role, sop_file, sop_yaml};
 use proptest::prelude::*;
-use sopflow::engine::{self, Action, Actor, CaseStatus, CommandError, FieldValues};
+use sopflow::engine::{self, Action, Actor, CaseStatus, CommandError, EventKind, FieldValues};
 use sopflow::graph::{FieldSpec, NodeKind, Process};
 use sopflow::model::{FieldId, FieldType, FieldValue, StepId};
 
@@ -19,9 +20,9 @@ title: Parallel checks
 department: Customer Service
 roles: { agent: Support agent, lead: Team lead }
 fields:
-  amount: { type: number, min: 0, max: 1000 }
+  amount: { type: number, min: 0, max: 1000, editable_by: [lead] }
   ok: { type: bool, required: true }
-  note: { type: text, max: 20 }
+  note: { type: text, max: 20, editable_by: [agent] }
 steps:
   - { id: intake, title: Intake, role: agent, collects: [amount], due: 1h, on_overdue: split }
   - { id: split, parallel: [billing, system], join: review }
@@ -391,7 +392,10 @@ impl Run {
         let version = self.case.state.version();
         // `try_send_id` checks that a refused command leaves the state equal and that an
         // accepted one yields numbered, stamped, deterministic events.
-        let result = self.case.try_send_id(&id, &actor, action);
+        let result = self.case.try_send_id(&id, &actor, action.clone());
+        if let Ok(events) = &result {
+            self.check_ownership(&actor, &action, events)?;
+        }
         if reused.is_none() {
             self.ids.push(id);
         }
@@ -411,6 +415,62 @@ impl Run {
             }
         }
         self.check_invariants()
+    }
+
+    /// Field ownership, worked out from the SOP here rather than asked of the engine: a
+    /// field written by `complete` is one the step collects, and any field written (by any
+    /// command) is `editable_by` a role the actor holds, unless `start` sets a field no
+    /// step collects or leaves one at its default.
+    fn check_ownership(
+        &self,
+        actor: &Actor,
+        action: &Action,
+        events: &[engine::Event],
+    ) -> Result<(), TestCaseError> {
+        let process = self.process();
+        let collectors = |field: &FieldId| -> Vec<StepId> {
+            process
+                .nodes()
+                .filter_map(|(_, node)| match &node.kind {
+                    NodeKind::Task(task) if task.collects.contains(field) => node.step.clone(),
+                    _ => None,
+                })
+                .collect()
+        };
+        let editable = |field: &FieldId| {
+            process
+                .field(field)
+                .is_some_and(|spec| spec.editable_by.iter().any(|r| actor.holds(r)))
+        };
+        for event in events {
+            let (fields, started) = match &event.kind {
+                EventKind::CaseStarted { fields, .. } => (fields, true),
+                EventKind::FieldsUpdated { fields } => (fields, false),
+                _ => continue,
+            };
+            for (field, value) in fields {
+                let owned = if started {
+                    let default = process.field(field).and_then(|f| f.default.as_ref());
+                    default == Some(value) || collectors(field).is_empty() || editable(field)
+                } else {
+                    match action {
+                        Action::Complete { step, .. } => {
+                            collectors(field).contains(step) || editable(field)
+                        }
+                        _ => editable(field),
+                    }
+                };
+                prop_assert!(
+                    owned,
+                    "`{}` ({:?}) wrote field `{}` with `{}`, which its roles do not own",
+                    actor.id,
+                    actor.roles,
+                    field,
+                    action.name()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn check_invariants(&self) -> Result<(), TestCaseError> {
@@ -502,4 +562,40 @@ proptest! {
         }
         run.case.assert_replays();
     }
+
+    /// Mostly field writes (start, complete with extra fields, update_fields) by actors
+    /// with random roles: `send` checks that every accepted write is the actor's to make.
+    #[test]
+    fn only_owners_write_fields(
+        sop in 0..processes().len(),
+        role_masks in prop::collection::vec(any::<u8>(), 4),
+        start_values in values(),
+        commands in prop::collection::vec(field_write(), 1..60),
+    ) {
+        let mut run = Run::new(&processes()[sop], &role_masks);
+        let starter = role_masks[0] as usize % 5;
+        run.send(&Sent { op: Op::Start(start_values), actor: starter, advance: 0, reuse_id: None })?;
+        for command in &commands {
+            run.send(command)?;
+        }
+        run.case.assert_replays();
+    }
+}
+
+/// A command that writes fields, by a random actor: completes (filled or not, with extra
+/// values), updates, and now and then a tick so timers move the case too.
+fn field_write() -> impl Strategy<Value = Sent> {
+    let op = prop_oneof![
+        6 => (pick(), prop::option::weighted(0.8, any::<u16>()), values())
+            .prop_map(|(p, fill, v)| Op::Complete(p, fill, v)),
+        4 => (pick(), any::<u16>()).prop_map(|(p, seed)| Op::Advance(p, seed)),
+        4 => values().prop_map(Op::UpdateFields),
+        1 => Just(Op::Tick),
+    ];
+    (op, 0..5usize, 0i64..120).prop_map(|(op, actor, advance)| Sent {
+        op,
+        actor,
+        advance,
+        reuse_id: None,
+    })
 }
