@@ -256,3 +256,103 @@ async fn eight_workers_drive_a_thousand_cases_with_conflicts() {
          {duplicates} found already applied, driven in {driven:.1?}"
     );
 }
+
+/// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
+#[tokio::test]
+async fn tampered_events_are_corrupt() {
+    let Some(store) = store_in_schema("tampered", 2).await else {
+        return;
+    };
+    let url = database_url("tampered").unwrap();
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    store_support::conformance::tampered_events_are_corrupt(
+        std::sync::Arc::new(store),
+        |seq, from, to| {
+            let raw = raw.clone();
+            async move {
+                let changed = sqlx::query(
+                    "UPDATE sopflow_t_tampered.events \
+                     SET payload = replace(payload::text, $1, $2)::json \
+                     WHERE case_id = 'H-1' AND seq = $3",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(seq as i64)
+                .execute(&raw)
+                .await
+                .unwrap();
+                assert_eq!(changed.rows_affected(), 1);
+            }
+        },
+    )
+    .await;
+    raw.close().await;
+}
+
+/// A store written with schema 2 (no `events.hash`) is upgraded when opened: every case's
+/// chain is filled in from its stored events, so it loads and appends go on.
+#[tokio::test]
+async fn a_schema_2_store_gets_its_chain_filled_in() {
+    use sopflow::engine::CaseId;
+    use sopflow::store::execute;
+    use store_support::{hello, start};
+
+    let Some(store) = store_in_schema("schema2", 2).await else {
+        return;
+    };
+    let url = database_url("schema2").unwrap();
+    let (name, text) = hello(1);
+    let process = store.save_sop(&name, &text).await.unwrap();
+    for case in ["M-1", "M-2"] {
+        for command in [start(case, "s"), note("n1", "one")] {
+            execute(&store, &process, &CaseId::new(case), command, t0())
+                .await
+                .unwrap();
+        }
+    }
+    store.close().await;
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "ALTER TABLE sopflow_t_schema2.events DROP COLUMN hash; \
+         UPDATE sopflow_t_schema2.sopflow_meta SET value = '2' WHERE key = 'schema';",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    let store = PostgresStore::connect_with(
+        &PostgresOptions::new(url.clone())
+            .schema("sopflow_t_schema2")
+            .max_connections(2),
+    )
+    .await
+    .unwrap();
+    for case in ["M-1", "M-2"] {
+        assert_eq!(
+            store.load(&CaseId::new(case)).await.unwrap().events.len(),
+            3
+        );
+    }
+    let (version, unhashed): (String, i64) = sqlx::query_as(
+        "SELECT (SELECT value FROM sopflow_t_schema2.sopflow_meta WHERE key = 'schema'), \
+         (SELECT COUNT(*) FROM sopflow_t_schema2.events WHERE hash IS NULL)",
+    )
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert_eq!((version.as_str(), unhashed), ("3", 0));
+    execute(
+        &store,
+        &process,
+        &CaseId::new("M-1"),
+        note("n2", "two"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.load(&CaseId::new("M-1")).await.unwrap().events.len(),
+        4
+    );
+    raw.close().await;
+    store.close().await;
+}

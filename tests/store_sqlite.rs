@@ -17,6 +17,102 @@ async fn make(test: &str) -> SqliteStore {
 
 conformance_tests!(make);
 
+/// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
+#[tokio::test]
+async fn tampered_events_are_corrupt() {
+    let db = TempDb::new("tampered");
+    let store = std::sync::Arc::new(SqliteStore::open(&db.url()).await.unwrap());
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    store_support::conformance::tampered_events_are_corrupt(store, |seq, from, to| {
+        let raw = raw.clone();
+        async move {
+            let changed = sqlx::query(
+                "UPDATE events SET payload = replace(payload, ?, ?) WHERE case_id = 'H-1' AND seq = ?",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(seq as i64)
+            .execute(&raw)
+            .await
+            .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        }
+    })
+    .await;
+    raw.close().await;
+}
+
+/// A store written with schema 2 (no `events.hash`) is upgraded when opened: every case's
+/// chain is filled in from its stored events, so it loads, and damage after the upgrade
+/// is found.
+#[tokio::test]
+async fn a_schema_2_store_gets_its_chain_filled_in() {
+    use sopflow::engine::CaseId;
+    use sopflow::store::{CaseStore, StoreError, execute};
+    use store_support::{hello, note, start, t0};
+
+    let db = TempDb::new("schema2");
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    let (name, text) = hello(1);
+    let process = store.save_sop(&name, &text).await.unwrap();
+    for case in ["M-1", "M-2"] {
+        for command in [start(case, "s"), note("n1", "one")] {
+            execute(&store, &process, &CaseId::new(case), command, t0())
+                .await
+                .unwrap();
+        }
+    }
+    store.close().await;
+    // Back to schema 2 as it was: the table without the column, the version 2.
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "ALTER TABLE events DROP COLUMN hash; \
+         UPDATE sopflow_meta SET value = '2' WHERE key = 'schema';",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    for case in ["M-1", "M-2"] {
+        let loaded = store.load(&CaseId::new(case)).await.unwrap();
+        assert_eq!(loaded.events.len(), 3);
+    }
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    let (version, unhashed): (String, i64) = sqlx::query_as(
+        "SELECT (SELECT value FROM sopflow_meta WHERE key = 'schema'), \
+         (SELECT COUNT(*) FROM events WHERE hash IS NULL)",
+    )
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert_eq!((version.as_str(), unhashed), ("3", 0));
+    // The new case continues the filled-in chain.
+    execute(
+        &store,
+        &process,
+        &CaseId::new("M-1"),
+        note("n2", "two"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.load(&CaseId::new("M-1")).await.unwrap().events.len(),
+        4
+    );
+    sqlx::query("UPDATE events SET payload = replace(payload, 'one', 'onf') WHERE case_id = 'M-2'")
+        .execute(&raw)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.load(&CaseId::new("M-2")).await,
+        Err(StoreError::Corrupt { seq: 3, .. })
+    ));
+    raw.close().await;
+}
+
 /// Damage the file behind the store's back: loading says where and why, as a
 /// `StoreError::Corrupt`, and never panics or returns a partial history.
 #[tokio::test]

@@ -820,3 +820,55 @@ pub async fn case_ids_allocated_once<S: CaseStore + 'static>(store: Arc<S>) {
         CaseId::new("AL-88")
     );
 }
+
+/// A byte changed behind the store's back, in an event's time, actor or payload, is
+/// reported as [`StoreError::Corrupt`] at that event by `load` (its hash no longer
+/// matches), and the case loads again once the byte is restored. `flip(seq, from, to)`
+/// replaces `from` with `to` in the stored JSON of event `seq` of case `H-1`, as damage on
+/// disk would, without touching its hash.
+pub async fn tampered_events_are_corrupt<S, F, Fut>(store: Arc<S>, flip: F)
+where
+    S: CaseStore,
+    F: Fn(u64, &'static str, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("H-1");
+    run(
+        &*store,
+        &process,
+        "H-1",
+        [start("H-1", "s"), note("n1", "one"), note("n2", "two")],
+    )
+    .await;
+    // 1 case_started, 2 step_activated, 3 and 4 note_added.
+    for (seq, from, to) in [
+        (2, "\"2026-", "\"2426-"),
+        (3, "\"ana\"", "\"an!\""),
+        (4, "\"two\"", "\"twp\""),
+    ] {
+        flip(seq, from, to).await;
+        match store.load(&case).await {
+            Err(StoreError::Corrupt {
+                case: damaged,
+                seq: at,
+                reason,
+            }) => {
+                assert_eq!((damaged.as_str(), at), ("H-1", seq), "{reason}");
+                assert_eq!(
+                    reason,
+                    "its content does not match its hash: it was changed after it was written"
+                );
+            }
+            other => panic!("flipping `{from}` in event {seq}: expected corruption, got {other:?}"),
+        }
+        // Nothing can be appended on a damaged history.
+        let refused = execute(&*store, &process, &case, note("n3", "three"), t0()).await;
+        assert!(
+            matches!(refused, Err(ExecuteError::Store(StoreError::Corrupt { seq: at, .. })) if at == seq),
+            "{refused:?}"
+        );
+        flip(seq, to, from).await;
+        assert_eq!(store.load(&case).await.unwrap().events.len(), 4);
+    }
+}
