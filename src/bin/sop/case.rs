@@ -29,6 +29,9 @@ use sopflow::store::{
     BlockingStore, CaseFilter, ExecuteError, Executed, Processes, StoreError, StoredCase,
 };
 
+#[path = "verify.rs"]
+mod verify;
+
 /// How often a command that met a concurrent change is decided again before giving up.
 const ATTEMPTS: u32 = 20;
 
@@ -312,6 +315,9 @@ enum CaseCommand {
     },
 }
 
+    /// Check that stored histories are untouched (hash chain) and fit their SOP version;
+    /// exit 1 when a case is damaged
+    Verify(verify::VerifyArgs),
 #[derive(Clone, Copy, ValueEnum)]
 enum StatusArg {
     Open,
@@ -438,7 +444,8 @@ pub fn run(args: CaseArgs) -> ExitCode {
         CaseCommand::List { output, .. }
         | CaseCommand::Show { output, .. }
         | CaseCommand::Tick { output, .. } => output.format,
-        CaseCommand::Graph { .. } => OutputFormat::Human,
+        // Verify prints its own output, JSON included.
+        CaseCommand::Graph { .. } | CaseCommand::Verify(_) => OutputFormat::Human,
     };
     let context = Context {
         db: args.db.clone(),
@@ -585,6 +592,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             send(cx, &id, &acting, |_| Ok(Action::Reopen { reason }))
         }
         CaseCommand::Tick { now, .. } => tick(cx, now.as_deref()),
+        CaseCommand::Verify(args) => verify::verify(cx, args),
     }
 }
 
