@@ -79,7 +79,12 @@ pub enum StoreError {
         /// The prefix.
         prefix: String,
     },
-    /// The stored history of a case cannot be read back.
+    /// The stored history of a case cannot be read back, or was changed after it was
+    /// written: an event missing or out of order, JSON that does not parse, an event whose
+    /// hash does not match its stored JSON and the previous event's hash (a flipped byte in
+    /// its time, actor or payload), and, where the process is known ([`execute`](super::execute),
+    /// [`load_verified`](super::load_verified)), an event that does not fit the SOP version
+    /// the case runs on. `seq` is the first damaged event (0: the case's summary row).
     #[error("the stored history of case `{case}` is damaged at event {seq}: {reason}")]
     Corrupt {
         /// The case.

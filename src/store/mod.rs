@@ -106,7 +106,10 @@ pub trait CaseStore: Send + Sync {
     /// The events of a case, in order, and the state they fold into.
     ///
     /// Fails with [`StoreError::NotFound`] for a case with no event, and with
-    /// [`StoreError::Corrupt`] when a stored event cannot be read back.
+    /// [`StoreError::Corrupt`] when a stored event cannot be read back or its hash chain is
+    /// broken (it was changed after it was written). Without a process, `load` checks the
+    /// chain only; [`load_verified`] and [`execute`] also check the events against the SOP
+    /// version the case runs on.
     fn load(&self, case: &CaseId) -> impl Future<Output = Result<StoredCase, StoreError>> + Send;
 
     /// Summaries of the cases that match `filter`, ordered by case id.
