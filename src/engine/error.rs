@@ -24,6 +24,59 @@ pub enum CommandError {
         /// Its status.
         status: CaseStatus,
     },
+    /// An id, text or value longer than the engine stores (see [`limits`](super::limits)).
+    #[error("the {what} is {length} characters long; the most is {limit}")]
+    TooLong {
+        /// What was too long.
+        what: &'static str,
+        /// Its length in characters.
+        length: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More items than the engine stores (see [`limits`](super::limits)).
+    #[error("{count} {what}; the most is {limit}")]
+    TooMany {
+        /// What there were too many of.
+        what: &'static str,
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A blank id, or one with control characters.
+    #[error("the {what} `{id}` is blank or holds control characters")]
+    InvalidId {
+        /// Which id.
+        what: &'static str,
+        /// The id, escaped.
+        id: String,
+    },
+    /// A time outside the range the engine works in.
+    #[error("{what} {at} is outside the times sopflow accepts ({earliest} to {latest})")]
+    TimeOutOfRange {
+        /// Which time.
+        what: &'static str,
+        /// The time given.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The earliest accepted.
+        earliest: chrono::DateTime<chrono::Utc>,
+        /// The latest accepted.
+        latest: chrono::DateTime<chrono::Utc>,
+    },
+    /// A timer the command would set after the latest time the engine works in, so that
+    /// no tick could ever fire it.
+    #[error(
+        "the timer of step `{step}` would fall due at {at}, after {latest}, the latest time sopflow accepts"
+    )]
+    TimerOutOfRange {
+        /// The step.
+        step: StepId,
+        /// When it would fire.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The latest accepted time.
+        latest: chrono::DateTime<chrono::Utc>,
+    },
     /// `reopen` on an open case.
     #[error("case is open; only a closed or cancelled case can be reopened")]
     NotClosed,

@@ -7,6 +7,7 @@ use super::command::{Action, Command, FieldValues};
 use super::error::CommandError;
 use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind};
 use super::ids::Actor;
+use super::limits;
 use super::state::{ActiveStep, CaseState, CaseStatus};
 use crate::graph::{EdgeKind, NodeKind, Process, check_field_value};
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
@@ -32,6 +33,7 @@ pub fn handle(
     if state.has_applied(&command.id) {
         return Ok(Vec::new());
     }
+    limits::check_command(&command, now)?;
     if let Some((sop, version)) = state.sop()
         && (sop != process.id() || version != process.version())
     {
@@ -57,6 +59,7 @@ pub fn handle(
         updated_fields: FieldValues::new(),
     };
     transition.run()?;
+    limits::check_timers(state, &transition.state)?;
     Ok(transition.events)
 }
 

@@ -47,6 +47,7 @@ mod error;
 mod event;
 mod handle;
 mod ids;
+pub mod limits;
 mod query;
 mod state;
 mod verify;
