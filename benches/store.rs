@@ -6,7 +6,10 @@
 //!   event), decided by the engine and appended with its expected version. `single_case`
 //!   appends to one case one after the other; `many_cases` has 8 tasks appending to 1,000
 //!   cases at once (PostgreSQL commits them in groups; SQLite has one writer).
-//! - `load_replay/*`: loading a 1,000-event case and folding it into its state.
+//! - `load_replay/*`: loading a 1,000-event case and folding it into its state, its hash
+//!   chain checked (`1000_events`), and also replayed against its process
+//!   (`1000_events_verified`, `store::load_verified`).
+//! - `hash_chain/1000_events`: the SHA-256 chain over the 1,000 events' JSON alone.
 //!
 //! PostgreSQL runs only when `SOPFLOW_TEST_POSTGRES` is set (and the `postgres` feature
 //! is on); it uses the schema `sopflow_bench`, dropped first.
@@ -22,7 +25,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use sopflow::engine::{self, Action, Actor, CaseId, CaseState, Command};
 use sopflow::graph::Process;
 use sopflow::model::RoleId;
-use sopflow::store::{Append, CaseStore, MemoryStore, SqliteStore};
+use sopflow::store::{Append, CaseStore, MemoryStore, Processes, SqliteStore, load_verified};
 use tokio::runtime::Runtime;
 
 const SOP: &str = "id: bench
@@ -186,6 +189,56 @@ fn load_replay<S: CaseStore>(c: &mut Criterion, name: &str, runtime: &Runtime, s
             loaded
         })
     });
+    // The same load, then every event checked against the process (what `execute` and
+    // `sop case verify` add to the hash chain `load` always checks).
+    let processes = Processes::new();
+    processes.insert(process.clone());
+    group.bench_function(BenchmarkId::new(name, "1000_events_verified"), |b| {
+        b.iter(|| {
+            let (loaded, _) = runtime
+                .block_on(load_verified(&store, &processes, black_box(&case)))
+                .unwrap();
+            assert_eq!(loaded.state.version(), HISTORY as u64);
+            loaded
+        })
+    });
+    group.finish();
+}
+
+/// The hash chain alone: SHA-256 over 1,000 stored events' JSON, each after the previous
+/// hash. `load_replay` minus this is what loading cost before histories were hashed.
+fn hash_chain(c: &mut Criterion) {
+    use sha2::{Digest, Sha256};
+    let store = MemoryStore::new();
+    let runtime = runtime();
+    let process = runtime.block_on(store.save_sop("bench.yaml", SOP)).unwrap();
+    let case = CaseId::new("history");
+    let events = runtime.block_on(async {
+        let mut state = new_case(&store, &process, case.as_str()).await;
+        while (state.version() as usize) < HISTORY {
+            let id = format!("h{}", state.version());
+            state = append_note(&store, &process, &state, id).await;
+        }
+        store.load(&case).await.unwrap().events
+    });
+    let jsons: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    let mut group = c.benchmark_group("hash_chain");
+    group.throughput(Throughput::Elements(HISTORY as u64));
+    group.bench_function("1000_events", |b| {
+        b.iter(|| {
+            let mut previous = [0u8; 32];
+            for json in black_box(&jsons) {
+                let mut hasher = Sha256::new();
+                hasher.update(previous);
+                hasher.update(json.as_bytes());
+                previous = hasher.finalize().into();
+            }
+            previous
+        })
+    });
     group.finish();
 }
 
@@ -208,6 +261,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     load_replay(c, "sqlite", &runtime, sqlite);
     load_replay(c, "memory", &runtime, MemoryStore::new());
+    hash_chain(c);
     postgres(c, &runtime);
 }
 
