@@ -152,6 +152,14 @@ impl CaseStore for AnyStore {
         each!(self, store => store.claim_timers(now, owner, lease, limit).await)
     }
 
+    async fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        each!(self, store => store.held_timers(now, limit).await)
+    }
+
     async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         each!(self, store => store.release_timer(claim).await)
     }

@@ -96,6 +96,15 @@ impl<S: CaseStore> BlockingStore<S> {
         self.block_on(self.store.claim_timers(now, owner, lease, limit))
     }
 
+    /// [`CaseStore::held_timers`].
+    pub fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        self.block_on(self.store.held_timers(now, limit))
+    }
+
     /// [`CaseStore::release_timer`].
     pub fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         self.block_on(self.store.release_timer(claim))

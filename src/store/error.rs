@@ -71,6 +71,22 @@ pub enum StoreError {
         /// The path given.
         path: String,
     },
+    /// A write to a store opened read-only (a SQLite file without write permission, or on
+    /// a read-only file system). Nothing was written.
+    #[error("the store is read-only: {operation} needs write access to it")]
+    ReadOnly {
+        /// What the store was asked to do.
+        operation: String,
+    },
+    /// The disk (or the database's quota) is full. Nothing was written; free space and
+    /// send the command again.
+    #[error(
+        "the disk holding the store is full: {operation} wrote nothing; free some space and try again"
+    )]
+    Full {
+        /// What the store was asked to do.
+        operation: String,
+    },
     /// A case id prefix whose counter has given every number it can.
     #[error(
         "no case number is left for the prefix `{prefix}`: give the case an explicit id or use another prefix"
@@ -159,7 +175,11 @@ impl StoreError {
     ) -> StoreError {
         let source: Box<dyn std::error::Error + Send + Sync> = Box::new(source);
         let operation = operation.into();
-        if is_busy(source.as_ref()) {
+        if is_read_only(source.as_ref()) {
+            StoreError::ReadOnly { operation }
+        } else if is_full(source.as_ref()) {
+            StoreError::Full { operation }
+        } else if is_busy(source.as_ref()) {
             StoreError::Busy { operation, source }
         } else {
             StoreError::Database { operation, source }
@@ -182,6 +202,48 @@ fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
         Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6),
         Err(_) => matches!(&*code, "40P01" | "40001" | "55P03"),
     }
+}
+
+/// Whether a driver error says the database cannot be written: SQLite's `SQLITE_READONLY`
+/// (with its extended codes), PostgreSQL's read-only transaction.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn is_read_only(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    match code.parse::<i32>() {
+        Ok(sqlite) => sqlite & 0xff == 8,
+        Err(_) => &*code == "25006",
+    }
+}
+
+/// Whether a driver error says the disk is full: SQLite's `SQLITE_FULL`, PostgreSQL's
+/// disk full (53100).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn is_full(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    match code.parse::<i32>() {
+        Ok(sqlite) => sqlite & 0xff == 13,
+        Err(_) => &*code == "53100",
+    }
+}
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+fn is_full(_: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    false
+}
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+fn is_read_only(_: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    false
 }
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]

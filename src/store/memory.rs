@@ -199,6 +199,34 @@ impl CaseStore for MemoryStore {
         Ok(claims)
     }
 
+    async fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let inner = self.lock();
+        let mut held: Vec<TimerClaim> = inner
+            .cases
+            .values()
+            .filter_map(|c| {
+                let due_at = c.summary.next_timer.filter(|t| *t <= now)?;
+                let (owner, lease_until) = c.lease.as_ref().filter(|(_, until)| *until > now)?;
+                Some(TimerClaim {
+                    case: c.summary.case.clone(),
+                    sop: c.summary.sop.clone(),
+                    sop_version: c.summary.sop_version,
+                    version: c.summary.version,
+                    due_at,
+                    owner: owner.clone(),
+                    lease_until: *lease_until,
+                })
+            })
+            .collect();
+        held.sort_by(|a, b| (a.due_at, &a.case).cmp(&(b.due_at, &b.case)));
+        held.truncate(limit as usize);
+        Ok(held)
+    }
+
     async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if let Some(stored) = inner.cases.get_mut(&claim.case)

@@ -131,6 +131,15 @@ pub trait CaseStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<TimerClaim>, StoreError>> + Send;
 
+    /// Cases whose timer is due at `now` but claimed by a worker until after `now`: what a
+    /// tick cannot fire yet, and until when (a worker that died mid-tick holds its claims
+    /// until their lease ends). Earliest timer first, at most `limit`.
+    fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TimerClaim>, StoreError>> + Send;
+
     /// Gives up a claim that led to no append (the tick had nothing to do). A claim that
     /// is no longer held (expired and taken by someone else) is left alone.
     fn release_timer(

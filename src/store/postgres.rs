@@ -609,6 +609,38 @@ impl CaseStore for PostgresStore {
         Ok(claims)
     }
 
+    async fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let rows: Vec<(String, String, i64, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT case_id, sop_id, sop_version, version, next_timer_us, lease_owner, \
+             lease_until_us FROM cases \
+             WHERE next_timer_us <= $1 AND lease_until_us > $1 AND lease_owner IS NOT NULL \
+             ORDER BY next_timer_us, case_id LIMIT $2",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("listing timers held by other workers", e))?;
+        rows.into_iter()
+            .map(|(case, sop, sop_version, version, due, owner, until)| {
+                let case = CaseId::new(case);
+                Ok(TimerClaim {
+                    sop: sop_from_text(&case, &sop)?,
+                    sop_version: sop_version as u32,
+                    version: version as u64,
+                    due_at: from_micros(&case, due)?,
+                    lease_until: from_micros(&case, until)?,
+                    owner,
+                    case,
+                })
+            })
+            .collect()
+    }
+
     async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE cases SET lease_owner = NULL, lease_until_us = NULL \

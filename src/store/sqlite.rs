@@ -103,15 +103,25 @@ impl SqliteStore {
     }
 
     /// Opens (creating it if missing) the store in the file at `path`.
+    ///
+    /// A file without write permission is opened read-only (SQLite's `mode=ro`): it can be
+    /// listed and loaded, and every write fails with [`StoreError::ReadOnly`].
     pub async fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
+        let read_only = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // The journal mode is written into the file, so a read-only store keeps its own.
+        let options = if read_only {
+            options.read_only(true)
+        } else {
+            options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        };
         let opening = format!("opening the SQLite file {}", path.display());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -522,6 +532,38 @@ impl CaseStore for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         claims.sort_by(|a, b| (a.due_at, &a.case).cmp(&(b.due_at, &b.case)));
         Ok(claims)
+    }
+
+    async fn held_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimerClaim>, StoreError> {
+        let rows: Vec<(String, String, i64, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT case_id, sop_id, sop_version, version, next_timer_us, lease_owner, \
+             lease_until_us FROM cases \
+             WHERE next_timer_us <= ?1 AND lease_until_us > ?1 AND lease_owner IS NOT NULL \
+             ORDER BY next_timer_us, case_id LIMIT ?2",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db_error("listing timers held by other workers", e))?;
+        rows.into_iter()
+            .map(|(case, sop, sop_version, version, due, owner, until)| {
+                let case = CaseId::new(case);
+                Ok(TimerClaim {
+                    sop: sop_from_text(&case, &sop)?,
+                    sop_version: sop_version as u32,
+                    version: version as u64,
+                    due_at: from_micros(&case, due)?,
+                    lease_until: from_micros(&case, until)?,
+                    owner,
+                    case,
+                })
+            })
+            .collect()
     }
 
     async fn release_timer(&self, claim: &TimerClaim) -> Result<(), StoreError> {

@@ -35,8 +35,14 @@ mod verify;
 /// How often a command that met a concurrent change is decided again before giving up.
 const ATTEMPTS: u32 = 20;
 
-/// The actor id under which `sop case tick` claims due timers.
-const TIMER_OWNER: &str = "sop-cli";
+/// How many timers held by other workers `sop case tick` lists.
+const HELD_TIMERS_SHOWN: u32 = 100;
+
+/// The worker name under which `sop case tick` claims due timers: one per process, so a
+/// claim held by a tick that died names it.
+fn timer_owner() -> String {
+    format!("sop-cli-{}", std::process::id())
+}
 
 /// The exit codes of `sop case`, distinct so a script can tell what happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +100,10 @@ struct Acting {
     /// The time of the command, RFC 3339 (`2026-01-05T09:00:00Z`); default now
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Accept a `--now` more than a day ahead of this machine's clock. A case refuses every
+    /// command older than its latest event, so one mistyped year blocks it until then
+    #[arg(long)]
+    allow_future: bool,
     /// The command's idempotency key: sending the same request id to a case again
     /// applies the command once. Default: a digest of everything the command says
     #[arg(long, value_name = "ID")]
@@ -305,19 +315,23 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Check that stored histories are untouched (hash chain) and fit their SOP version;
+    /// exit 1 when a case is damaged
+    Verify(verify::VerifyArgs),
     /// Fire the due timers of every case (SLA breaches, timeouts) and print what fired
     Tick {
         /// The time to fire timers at, RFC 3339; default now
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
+        /// Accept a `--now` more than a day ahead of this machine's clock (it would breach
+        /// every SLA due until then, for good)
+        #[arg(long)]
+        allow_future: bool,
         #[command(flatten)]
         output: Output,
     },
 }
 
-    /// Check that stored histories are untouched (hash chain) and fit their SOP version;
-    /// exit 1 when a case is damaged
-    Verify(verify::VerifyArgs),
 #[derive(Clone, Copy, ValueEnum)]
 enum StatusArg {
     Open,
@@ -403,8 +417,8 @@ impl Context {
     /// Prints a result: the JSON object, or the human lines.
     fn print(&self, json: impl FnOnce() -> serde_json::Value, human: impl FnOnce() -> String) {
         match self.format {
-            OutputFormat::Json => println!("{}", json()),
-            OutputFormat::Human => print!("{}", human()),
+            OutputFormat::Json => crate::output::stdout(&format!("{}\n", json())),
+            OutputFormat::Human => crate::output::human(&human()),
         }
     }
 }
@@ -444,8 +458,8 @@ pub fn run(args: CaseArgs) -> ExitCode {
         CaseCommand::List { output, .. }
         | CaseCommand::Show { output, .. }
         | CaseCommand::Tick { output, .. } => output.format,
-        // Verify prints its own output, JSON included.
-        CaseCommand::Graph { .. } | CaseCommand::Verify(_) => OutputFormat::Human,
+        CaseCommand::Verify(args) => args.output.format,
+        CaseCommand::Graph { .. } => OutputFormat::Human,
     };
     let context = Context {
         db: args.db.clone(),
@@ -461,9 +475,9 @@ pub fn run(args: CaseArgs) -> ExitCode {
                     "exit": failure.exit as u8,
                     "store": context.store_name(),
                 }});
-                println!("{error}");
+                crate::output::stdout(&format!("{error}\n"));
             } else if !failure.message.is_empty() {
-                eprintln!("error: {}", failure.message);
+                eprintln!("error: {}", crate::output::printable(&failure.message));
             }
             ExitCode::from(failure.exit as u8)
         }
@@ -591,7 +605,9 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Reopen { id, reason, acting } => {
             send(cx, &id, &acting, |_| Ok(Action::Reopen { reason }))
         }
-        CaseCommand::Tick { now, .. } => tick(cx, now.as_deref()),
+        CaseCommand::Tick {
+            now, allow_future, ..
+        } => tick(cx, now.as_deref(), allow_future),
         CaseCommand::Verify(args) => verify::verify(cx, args),
     }
 }
@@ -616,6 +632,23 @@ fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     }
 }
 
+/// How far ahead of this machine's clock `--now` may be without `--allow-future`.
+const MAX_AHEAD: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// Refuses a `--now` far ahead of the clock: once a case holds an event at that time, it
+/// refuses every command stamped earlier, and history is never rewritten.
+fn check_not_future(now: DateTime<Utc>, allow_future: bool) -> Result<(), Failure> {
+    if !allow_future && now > Utc::now() + MAX_AHEAD {
+        return Err(Failure::usage(format!(
+            "--now {} is more than a day ahead of this machine's clock; a case refuses every \
+             command older than its latest event, so this would block it until then. \
+             Pass --allow-future if that is what you mean",
+            now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )));
+    }
+    Ok(())
+}
+
 /// How far the clock of another process (or machine) may be ahead of ours before a
 /// command without `--now` is refused for coming before the case's latest event.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
@@ -628,9 +661,13 @@ struct Clock {
 }
 
 impl Clock {
-    fn new(now: Option<&str>) -> Result<Clock, Failure> {
+    fn new(now: Option<&str>, allow_future: bool) -> Result<Clock, Failure> {
+        let given = now.map(|t| parse_time("--now", t)).transpose()?;
+        if let Some(given) = given {
+            check_not_future(given, allow_future)?;
+        }
         Ok(Clock {
-            given: now.map(|t| parse_time("--now", t)).transpose()?,
+            given,
             not_before: None,
         })
     }
@@ -836,6 +873,7 @@ fn start(
         return Err(Failure::refused(format!("{name} has errors")));
     };
     let fields = parse_fields(&process, fields)?;
+    let mut clock = Clock::new(acting.now.as_deref(), acting.allow_future)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Failure::usage(format!("{} is not UTF-8: {e}", file.display())))?;
     // Decide on an empty case first, so that a refused start stores nothing, not even the
@@ -848,14 +886,13 @@ fn start(
         &process,
         &CaseState::new(),
         Command::new("probe", actor.clone(), probe),
-        parse_now(acting.now.as_deref())?,
+        clock.now(),
     )
     .map_err(|e| Failure::refused(e.to_string()))?;
     let store = cx.open()?;
     let process = store
         .save_sop(&name, &text)
         .map_err(|e| cx.store_failure(e))?;
-    let mut clock = Clock::new(acting.now.as_deref())?;
     for attempt in 0..ATTEMPTS {
         let case = match &explicit {
             Some(case) => case.clone(),
@@ -908,7 +945,7 @@ fn send(
     let stored = store.load(&case).map_err(|e| cx.store_failure(e))?;
     let process = process_of(cx, &store, &stored.state)?;
     let action = make(&process)?;
-    let mut clock = Clock::new(acting.now.as_deref())?;
+    let mut clock = Clock::new(acting.now.as_deref(), acting.allow_future)?;
     for attempt in 0..ATTEMPTS {
         let now = clock.now();
         let id = command_id(&case, &actor, &action, now, acting.request_id.as_deref());
@@ -1074,9 +1111,24 @@ fn list(
     Ok(())
 }
 
-/// Rows under a header, in columns as wide as their widest cell.
+/// The widest a table cell is shown; longer ones end in `…` (JSON output has them whole).
+const MAX_CELL_CHARS: usize = 48;
+
+/// Rows under a header, in columns as wide as their widest cell (at most
+/// [`MAX_CELL_CHARS`]), whatever the store holds.
 fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let header = header.map(str::to_owned);
+    let shorten = |cell: &String| {
+        if cell.chars().count() <= MAX_CELL_CHARS {
+            cell.clone()
+        } else {
+            let mut short: String = cell.chars().take(MAX_CELL_CHARS - 1).collect();
+            short.push('…');
+            short
+        }
+    };
+    let rows: Vec<[String; N]> = rows.iter().map(|row| row.each_ref().map(shorten)).collect();
+    let rows = rows.as_slice();
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -1136,7 +1188,7 @@ fn graph(cx: &Context, id: &str, format: &str, output: Option<&Path>) -> Outcome
         Some(path) => std::fs::write(path, chart)
             .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()))),
         None => {
-            print!("{chart}");
+            crate::output::stdout(&chart);
             Ok(())
         }
     }
@@ -1221,8 +1273,9 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
 }
 
 /// `sop case tick`: rounds of [`BlockingStore::fire_due_timers`] until no case is due.
-fn tick(cx: &Context, now: Option<&str>) -> Outcome {
+fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
     let now = parse_now(now)?;
+    check_not_future(now, allow_future)?;
     let store = cx.open_existing()?;
     let processes = Processes::new();
     let mut fired: Vec<(CaseId, Vec<Event>)> = Vec::new();
@@ -1233,7 +1286,7 @@ fn tick(cx: &Context, now: Option<&str>) -> Outcome {
         let run = store
             .fire_due_timers(
                 &processes,
-                TIMER_OWNER,
+                &timer_owner(),
                 now,
                 chrono::Duration::minutes(1),
                 1000,
@@ -1250,12 +1303,23 @@ fn tick(cx: &Context, now: Option<&str>) -> Outcome {
             break;
         }
     }
+    // Timers another worker claimed and has not fired: a worker that died mid-tick holds
+    // them until its lease ends, and saying "no timer due" would hide them.
+    let held = store
+        .held_timers(now, HELD_TIMERS_SHOWN)
+        .map_err(|e| cx.store_failure(e))?;
     cx.print(
         || {
             json!({
                 "at": now,
                 "fired": fired.iter().map(|(case, events)| json!({"case": case, "events": events})).collect::<Vec<_>>(),
                 "failed": failed.iter().map(|(case, error)| json!({"case": case, "error": error})).collect::<Vec<_>>(),
+                "held": held.iter().map(|claim| json!({
+                    "case": claim.case,
+                    "due_at": claim.due_at,
+                    "owner": claim.owner,
+                    "lease_until": claim.lease_until,
+                })).collect::<Vec<_>>(),
             })
         },
         || {
@@ -1265,7 +1329,17 @@ fn tick(cx: &Context, now: Option<&str>) -> Outcome {
                     let _ = writeln!(out, "{case}: {}", engine::describe(event));
                 }
             }
-            if fired.is_empty() && failed.is_empty() {
+            for claim in &held {
+                let _ = writeln!(
+                    out,
+                    "{}: timer due {} is held by {} until {}",
+                    claim.case,
+                    time(claim.due_at),
+                    claim.owner,
+                    time(claim.lease_until)
+                );
+            }
+            if fired.is_empty() && failed.is_empty() && held.is_empty() {
                 let _ = writeln!(out, "no timer due at {}", time(now));
             }
             out
@@ -1276,7 +1350,7 @@ fn tick(cx: &Context, now: Option<&str>) -> Outcome {
     }
     if cx.format == OutputFormat::Human {
         for (case, error) in &failed {
-            eprintln!("error: case {case}: {error}");
+            eprintln!("error: case {case}: {}", crate::output::printable(error));
         }
     }
     Err(Failure::refused(format!(

@@ -6,11 +6,13 @@
 //! names its first broken event and why; the last line sums up. Exit 1 when a case is
 //! damaged, otherwise the codes of `sop case`.
 
+use std::fmt::Write as _;
+
 use serde_json::json;
 use sopflow::engine::CaseId;
 use sopflow::store::{CaseFilter, Processes, StoreError, load_verified};
 
-use super::{Context, Exit, Failure, Outcome, Output, OutputFormat};
+use super::{Context, Exit, Failure, Outcome, Output};
 
 /// How many cases `--all` lists per page.
 const PAGE: u32 = 500;
@@ -25,7 +27,7 @@ pub(super) struct VerifyArgs {
     #[arg(long, conflicts_with = "ids")]
     all: bool,
     #[command(flatten)]
-    output: Output,
+    pub(super) output: Output,
 }
 
 /// A case whose history is damaged, or that cannot be checked.
@@ -36,29 +38,9 @@ struct Damage {
     reason: String,
 }
 
-/// Runs `sop case verify`. Prints its own output in both formats (the caller treats it as
-/// human output), so a failure carries an empty message once it has been printed.
+/// Runs `sop case verify`: exit 1 when a case is damaged, after the report.
 pub(super) fn verify(cx: &Context, args: VerifyArgs) -> Outcome {
-    let format = args.output.format;
-    check(cx, &args).map_err(|failure| {
-        if format == OutputFormat::Json && !failure.message.is_empty() {
-            println!(
-                "{}",
-                json!({"error": {
-                    "kind": failure.exit.name(),
-                    "message": failure.message,
-                    "exit": failure.exit as u8,
-                    "store": cx.store_name(),
-                }})
-            );
-            Failure {
-                exit: failure.exit,
-                message: String::new(),
-            }
-        } else {
-            failure
-        }
-    })
+    check(cx, &args)
 }
 
 fn check(cx: &Context, args: &VerifyArgs) -> Outcome {
@@ -102,29 +84,27 @@ fn check(cx: &Context, args: &VerifyArgs) -> Outcome {
             Err(error) => return Err(cx.store_failure(error)),
         }
     }
-    match args.output.format {
-        OutputFormat::Json => {
-            let damaged_json: Vec<_> = damaged
+    cx.print(
+        || {
+            let damaged: Vec<_> = damaged
                 .iter()
                 .map(|d| json!({"case": d.case.as_str(), "seq": d.seq, "reason": d.reason}))
                 .collect();
-            println!(
-                "{}",
-                json!({
-                    "cases": cases.len(),
-                    "events": events,
-                    "intact": damaged.is_empty(),
-                    "damaged": damaged_json,
-                    "store": cx.store_name(),
-                })
-            );
-        }
-        OutputFormat::Human => {
+            json!({
+                "cases": cases.len(),
+                "events": events,
+                "intact": damaged.is_empty(),
+                "damaged": damaged,
+                "store": cx.store_name(),
+            })
+        },
+        || {
+            let mut out = String::new();
             for d in &damaged {
                 if d.seq == 0 {
-                    println!("{}: {}", d.case, d.reason);
+                    let _ = writeln!(out, "{}: {}", d.case, d.reason);
                 } else {
-                    println!("{}: damaged at event {}: {}", d.case, d.seq, d.reason);
+                    let _ = writeln!(out, "{}: damaged at event {}: {}", d.case, d.seq, d.reason);
                 }
             }
             let outcome = if damaged.is_empty() {
@@ -132,14 +112,16 @@ fn check(cx: &Context, args: &VerifyArgs) -> Outcome {
             } else {
                 format!("{} damaged", damaged.len())
             };
-            println!(
+            let _ = writeln!(
+                out,
                 "verified {} {}, {events} {}: {outcome}",
                 cases.len(),
                 plural(cases.len() as u64, "case", "cases"),
                 plural(events, "event", "events"),
             );
-        }
-    }
+            out
+        },
+    );
     if damaged.is_empty() {
         Ok(())
     } else {
