@@ -105,6 +105,54 @@ fn a_far_future_time_needs_allow_future_and_timers_stay_in_range() {
     assert!(err.contains("--allow-future"), "{err}");
 }
 
+/// A case stamped in the future by mistake refuses every command until then; an operator
+/// sets its clock back with `correct-time`, and history keeps both times.
+#[test]
+fn a_wrong_future_time_is_corrected_on_the_record() {
+    let dir = TempDir::new("correct");
+    let next_year = (Utc::now() + chrono::Duration::days(400))
+        .format("%Y-%m-%dT09:00:00Z")
+        .to_string();
+    dir.ok(&[
+        "start",
+        SOP,
+        "--as",
+        AGENT,
+        "--now",
+        &next_year,
+        "--allow-future",
+    ]);
+    let err = dir.fails(1, &["note", "T-1", "called back", "--as", AGENT]);
+    assert!(err.contains("must not run backwards"), "{err}");
+    let err = dir.fails(1, &["correct-time", "T-1", "--reason", " ", "--as", AGENT]);
+    assert!(err.contains("reason"), "{err}");
+    let out = dir.ok(&[
+        "correct-time",
+        "T-1",
+        "--reason",
+        "started with next year's date",
+        "--as",
+        "lee:team_leader",
+    ]);
+    assert!(out.contains("corrected the case's clock"), "{out}");
+    // The first-response SLA runs from the corrected start again: due within the hour.
+    let show = dir.ok(&["show", "T-1"]);
+    let due = Utc::now() + chrono::Duration::hours(1);
+    assert!(
+        show.contains(&format!("due: {}", due.format("%Y-%m-%d"))),
+        "{show}"
+    );
+    dir.ok(&["note", "T-1", "called back", "--as", AGENT]);
+    // Nothing to correct any more.
+    dir.fails(
+        1,
+        &["correct-time", "T-1", "--reason", "again", "--as", AGENT],
+    );
+    // The history still checks out: the correction explains the earlier times after it.
+    let out = dir.ok(&["verify", "T-1"]);
+    assert!(out.contains("all intact"), "{out}");
+}
+
 #[test]
 fn stored_control_characters_are_escaped_in_human_output() {
     let dir = TempDir::new("escapes");

@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Case, actor, clock, days, fields, kinds, mins, no_fields, sop_yaml, step, t, t0};
+use common::{
+    Case, actor, clock, days, fields, hours, kinds, mins, no_fields, sop_yaml, step, t, t0,
+};
 use serde_json::json;
 use sopflow::engine::{
     self, Action, CaseState, CaseStatus, CommandError, EventKind, WorkKind, work_queue,
@@ -1162,6 +1164,66 @@ fn postpone_moves_the_deadline_and_hides_the_item() {
     );
     assert_eq!(case.active(), ["takeover"]);
     case.assert_replays();
+}
+
+/// A case stamped a year ahead by mistake refuses commands until then; `correct_time` sets
+/// its clock back on the record, and the active step's SLA runs from the corrected time.
+#[test]
+fn a_wrong_future_time_is_corrected_on_the_record() {
+    let mut case = start(SLA);
+    let wrong = t(0) + days(365);
+    case.at(wrong);
+    case.complete("answer", &ana(), fields(json!({ "name": "Ada" })));
+    assert_eq!(case.state.next_timer(), Some(wrong + hours(4)));
+    case.rewind(t(30));
+    assert!(matches!(
+        case.refuse(
+            &ana(),
+            Action::AddNote {
+                text: "called".into(),
+                step: None
+            }
+        ),
+        CommandError::TimeWentBackwards { .. }
+    ));
+    assert!(matches!(
+        case.refuse(
+            &ana(),
+            Action::CorrectTime {
+                reason: String::new()
+            }
+        ),
+        CommandError::ReasonRequired { .. }
+    ));
+    let events = case.send(
+        &lea(),
+        Action::CorrectTime {
+            reason: "typed next year".into(),
+        },
+    );
+    assert_eq!(kinds(&events), ["time_corrected"]);
+    assert!(matches!(
+        &events[0].kind,
+        EventKind::TimeCorrected { wrong: w, .. } if *w == wrong
+    ));
+    assert_eq!(case.state.last_event_at(), Some(t(30)));
+    assert_eq!(
+        case.state.next_timer(),
+        Some(t(30) + hours(4)),
+        "the SLA moved back"
+    );
+    case.note(&ana(), "called");
+    assert!(matches!(
+        case.refuse(
+            &lea(),
+            Action::CorrectTime {
+                reason: "again".into()
+            }
+        ),
+        CommandError::ClockNotAhead { .. }
+    ));
+    case.assert_replays();
+    assert!(engine::check_history(&case.process, &case.log).is_ok());
 }
 
 #[test]

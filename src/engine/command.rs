@@ -144,6 +144,14 @@ pub enum Action {
     },
     /// Fire every timer due at `now`: SLA breaches and deferred-choice timeouts.
     Tick,
+    /// Restart the case's clock at `now`, earlier than its latest event: for a case that
+    /// was given a time in the future by mistake, which otherwise refuses every command
+    /// until then. History keeps the wrong time and says it was corrected; the timers of
+    /// active steps that started "in the future" move back with them.
+    CorrectTime {
+        /// Why; required.
+        reason: String,
+    },
 }
 
 impl Action {
@@ -164,6 +172,7 @@ impl Action {
             Action::Cancel { .. } => "cancel",
             Action::Reopen { .. } => "reopen",
             Action::Tick => "tick",
+            Action::CorrectTime { .. } => "correct_time",
         }
     }
 }

@@ -77,6 +77,17 @@ pub enum CommandError {
         /// The latest accepted time.
         latest: chrono::DateTime<chrono::Utc>,
     },
+    /// `correct_time` on a case whose latest event is not after the command's time.
+    #[error("{}", match .last {
+        Some(last) => format!("the case's latest event ({last}) is not after {now}: its clock needs no correction"),
+        None => "the case has no event: its clock needs no correction".to_owned(),
+    })]
+    ClockNotAhead {
+        /// The time given.
+        now: chrono::DateTime<chrono::Utc>,
+        /// The latest event's time.
+        last: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// `reopen` on an open case.
     #[error("case is open; only a closed or cancelled case can be reopened")]
     NotClosed,

@@ -203,6 +203,15 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// The case's clock was set back to the event's time: its latest event before this one
+    /// was stamped `wrong`, in the future. Later events may be earlier than `wrong`; the
+    /// active steps that started after the event's time start at it instead.
+    TimeCorrected {
+        /// The time of the latest event before the correction.
+        wrong: DateTime<Utc>,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -229,6 +238,7 @@ impl EventKind {
             EventKind::CaseClosed => "case_closed",
             EventKind::CaseCancelled { .. } => "case_cancelled",
             EventKind::CaseReopened { .. } => "case_reopened",
+            EventKind::TimeCorrected { .. } => "time_corrected",
         }
     }
 }

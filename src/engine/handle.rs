@@ -46,6 +46,7 @@ pub fn handle(
     }
     if let Some(last) = state.last_event_at()
         && now < last
+        && !matches!(command.action, Action::CorrectTime { .. })
     {
         return Err(CommandError::TimeWentBackwards { now, last });
     }
@@ -121,6 +122,7 @@ impl Transition<'_> {
                 self.reopen(reason)
             }
             (Action::Reopen { .. }, _) => Err(CommandError::NotClosed),
+            (Action::CorrectTime { reason }, _) => self.correct_time(reason),
             // The clock may tick on any case; nothing is due on a closed one.
             (Action::Tick, CaseStatus::Closed | CaseStatus::Cancelled) => Ok(()),
             (_, CaseStatus::Closed | CaseStatus::Cancelled) => {
@@ -229,7 +231,7 @@ impl Transition<'_> {
                 Ok(())
             }
             Action::Tick => self.tick(),
-            Action::Start { .. } | Action::Reopen { .. } => Ok(()),
+            Action::Start { .. } | Action::Reopen { .. } | Action::CorrectTime { .. } => Ok(()),
         }
     }
 
@@ -273,6 +275,28 @@ impl Transition<'_> {
             }
         }
         Ok(())
+    }
+
+    fn correct_time(&mut self, reason: &str) -> Result<(), CommandError> {
+        self.require_some_role()?;
+        if reason.trim().is_empty() {
+            return Err(CommandError::ReasonRequired {
+                action: "correct_time",
+            });
+        }
+        match self.state.last_event_at() {
+            Some(last) if self.now < last => {
+                self.emit(EventKind::TimeCorrected {
+                    wrong: last,
+                    reason: reason.to_owned(),
+                });
+                Ok(())
+            }
+            last => Err(CommandError::ClockNotAhead {
+                now: self.now,
+                last,
+            }),
+        }
     }
 
     fn complete(&mut self, step: &StepId, given: &FieldValues) -> Result<(), CommandError> {

@@ -72,7 +72,8 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
         Action::Reject { reason, .. }
         | Action::Escalate { reason, .. }
         | Action::Cancel { reason }
-        | Action::Reopen { reason } => check_text("reason", reason),
+        | Action::Reopen { reason }
+        | Action::CorrectTime { reason } => check_text("reason", reason),
         Action::AddNote { text, .. } => check_text("note", text),
         Action::Postpone { until, .. } => check_time("the end of the hold", *until),
         Action::Approve { comment: None, .. }

@@ -290,6 +290,10 @@ pub fn describe(event: &Event) -> String {
         EventKind::CaseClosed => "case closed".to_owned(),
         EventKind::CaseCancelled { reason } => format!("cancelled the case: {reason}"),
         EventKind::CaseReopened { reason } => format!("reopened the case: {reason}"),
+        EventKind::TimeCorrected { wrong, reason } => format!(
+            "corrected the case's clock, whose latest event was stamped {}: {reason}",
+            wrong.format("%Y-%m-%d %H:%M")
+        ),
     };
     format!(
         "{} {}: {what}",

@@ -381,6 +381,17 @@ impl CaseState {
                 self.status = Some(CaseStatus::Open);
                 self.closed_at = None;
             }
+            EventKind::TimeCorrected { .. } => {
+                // The clock restarts here. Active steps that began "in the future" begin
+                // now instead, their timers keeping their distance from the start.
+                self.last_event_at = Some(event.at);
+                for active in self.active.iter_mut().filter(|a| a.since > event.at) {
+                    let shift = active.since - event.at;
+                    active.since = event.at;
+                    active.due_at = active.due_at.map(|t| t - shift);
+                    active.timeout_at = active.timeout_at.map(|t| t - shift);
+                }
+            }
         }
     }
 

@@ -269,6 +269,12 @@ fn check_event(
             _ => Ok(()),
         },
         EventKind::CaseClosed | EventKind::CaseCancelled { .. } => open(state),
+        EventKind::TimeCorrected { wrong, .. } => match state.last_event_at() {
+            Some(last) if last == *wrong && event.at < last => Ok(()),
+            _ => Err(HistoryProblem::WrongStatus {
+                status: "not ahead of its clock",
+            }),
+        },
         EventKind::CaseReopened { .. } => match state.status() {
             CaseStatus::Closed | CaseStatus::Cancelled => Ok(()),
             other => Err(HistoryProblem::WrongStatus {

@@ -178,6 +178,12 @@ impl Case {
         self
     }
 
+    /// Sets the clock back to `when`: only for a case whose clock is to be corrected.
+    pub fn rewind(&mut self, when: DateTime<Utc>) -> &mut Case {
+        self.now = when;
+        self
+    }
+
     /// Moves the clock on by `by`.
     pub fn advance(&mut self, by: TimeDelta) -> &mut Case {
         let when = self.now + by;

@@ -318,6 +318,17 @@ enum CaseCommand {
     /// Check that stored histories are untouched (hash chain) and fit their SOP version;
     /// exit 1 when a case is damaged
     Verify(verify::VerifyArgs),
+    /// Set a case's clock back to now (or `--now`) when its latest event was stamped in the
+    /// future by mistake; history keeps the wrong time and this correction
+    CorrectTime {
+        /// The case id
+        id: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Fire the due timers of every case (SLA breaches, timeouts) and print what fired
     Tick {
         /// The time to fire timers at, RFC 3339; default now
@@ -454,7 +465,8 @@ pub fn run(args: CaseArgs) -> ExitCode {
         | CaseCommand::Transfer { acting, .. }
         | CaseCommand::Postpone { acting, .. }
         | CaseCommand::Cancel { acting, .. }
-        | CaseCommand::Reopen { acting, .. } => acting.output.format,
+        | CaseCommand::Reopen { acting, .. }
+        | CaseCommand::CorrectTime { acting, .. } => acting.output.format,
         CaseCommand::List { output, .. }
         | CaseCommand::Show { output, .. }
         | CaseCommand::Tick { output, .. } => output.format,
@@ -604,6 +616,9 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         }
         CaseCommand::Reopen { id, reason, acting } => {
             send(cx, &id, &acting, |_| Ok(Action::Reopen { reason }))
+        }
+        CaseCommand::CorrectTime { id, reason, acting } => {
+            send(cx, &id, &acting, |_| Ok(Action::CorrectTime { reason }))
         }
         CaseCommand::Tick {
             now, allow_future, ..
