@@ -7,8 +7,11 @@
 //! and every command must be found exactly once, with its own actor and fields.
 #![cfg(feature = "cli")]
 
+mod cli_support;
+
 mod outside;
 
+use cli_support::TempDir;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -56,32 +59,15 @@ steps:
   - { id: wrap, title: Wrap up the findings, role: agent, end: true }
 ";
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "sopflow-cli-concurrency-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("eight-reviews.yaml"), EIGHT_REVIEWS).unwrap();
-        TempDir(dir)
-    }
-
-    fn sop(&self) -> PathBuf {
-        self.0.join("eight-reviews.yaml")
-    }
+/// A scratch directory holding the eight-reviews SOP.
+fn scratch(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("concurrency-{name}"));
+    std::fs::write(sop_file(&dir), EIGHT_REVIEWS).unwrap();
+    dir
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn sop_file(dir: &TempDir) -> PathBuf {
+    dir.path("eight-reviews.yaml")
 }
 
 fn sop_case(db: &str, dir: &Path, args: &[String]) -> Output {
@@ -147,7 +133,7 @@ fn load_all(db: &str) -> BTreeMap<CaseId, StoredCase> {
 /// `--now`, the rest on the clock. Exactly 200 cases, each with the actor and field of the
 /// start that made it.
 fn two_hundred_starts(db: &str, dir: &TempDir) {
-    let sop = dir.sop();
+    let sop = sop_file(dir);
     let sop = sop.to_str().expect("utf-8 path");
     let failures = race(db, &dir.0, |worker, i| {
         let mut a = args(&[
@@ -200,7 +186,7 @@ fn two_hundred_starts(db: &str, dir: &TempDir) {
 /// 8 processes complete different steps of the same 25 cases at once: every completion
 /// lands once, by its own reviewer, with its own field, and every case passes the join.
 fn eight_reviewers_on_the_same_cases(db: &str, dir: &TempDir) {
-    let sop = dir.sop();
+    let sop = sop_file(dir);
     let sop = sop.to_str().expect("utf-8 path");
     for i in 0..PER_WORKER {
         let output = sop_case(
@@ -210,6 +196,9 @@ fn eight_reviewers_on_the_same_cases(db: &str, dir: &TempDir) {
         );
         assert!(output.status.success(), "{output:?}");
     }
+    // Half the reviewers give a time (an hour from now, after the starts), half the clock.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let failures = race(db, &dir.0, |worker, i| {
         let n = worker + 1;
         let mut a = args(&[
@@ -222,7 +211,7 @@ fn eight_reviewers_on_the_same_cases(db: &str, dir: &TempDir) {
             &format!("finding_{n}=case {i} by rev{n}"),
         ]);
         if i.is_multiple_of(2) {
-            a.extend(args(&["--now", "2030-01-01T00:00:00Z"]));
+            a.extend(args(&["--now", &later]));
         }
         a
     });
@@ -271,14 +260,14 @@ fn eight_reviewers_on_the_same_cases(db: &str, dir: &TempDir) {
 
 #[test]
 fn sqlite_two_hundred_concurrent_starts() {
-    let dir = TempDir::new("starts");
+    let dir = scratch("starts");
     let db = format!("sqlite:{}", dir.0.join("cases.db").display());
     two_hundred_starts(&db, &dir);
 }
 
 #[test]
 fn sqlite_eight_reviewers_on_the_same_cases() {
-    let dir = TempDir::new("reviews");
+    let dir = scratch("reviews");
     let db = format!("sqlite:{}", dir.0.join("cases.db").display());
     eight_reviewers_on_the_same_cases(&db, &dir);
 }
@@ -287,9 +276,9 @@ fn sqlite_eight_reviewers_on_the_same_cases() {
 /// other fields, are another command.
 #[test]
 fn a_repeated_command_applies_once_and_different_ones_never_merge() {
-    let dir = TempDir::new("repeat");
+    let dir = scratch("repeat");
     let db = format!("sqlite:{}", dir.0.join("cases.db").display());
-    let sop = dir.sop();
+    let sop = sop_file(&dir);
     let sop = sop.to_str().expect("utf-8 path");
     let run = |a: &[&str]| {
         let output = sop_case(&db, &dir.0, &args(a));
@@ -459,7 +448,7 @@ mod postgres {
         let Some(database) = TempDatabase::new("starts") else {
             return;
         };
-        let dir = TempDir::new("pg-starts");
+        let dir = scratch("pg-starts");
         two_hundred_starts(&database.url, &dir);
     }
 
@@ -468,7 +457,7 @@ mod postgres {
         let Some(database) = TempDatabase::new("reviews") else {
             return;
         };
-        let dir = TempDir::new("pg-reviews");
+        let dir = scratch("pg-reviews");
         eight_reviewers_on_the_same_cases(&database.url, &dir);
     }
 }

@@ -3,8 +3,10 @@
 //! by a worker that died. Each test failed before the fix it pins.
 #![cfg(feature = "cli")]
 
+mod cli_support;
+
+use cli_support::TempDir;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use chrono::{TimeZone, Utc};
@@ -17,62 +19,36 @@ const SOP: &str = concat!(
 const AGENT: &str = "ana:support_agent";
 const NOW: &str = "2026-01-05T09:00:00Z";
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "sopflow-cli-integrity-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn db(&self) -> String {
-        format!("sqlite:{}", self.0.join("t.db").display())
-    }
-
-    fn sop(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sop"))
-            .current_dir(&self.0)
-            .arg("case")
-            .args(["--db", &self.db()])
-            .args(args)
-            .output()
-            .expect("run sop")
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.sop(args);
-        assert!(output.status.success(), "{args:?}: {output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn fails(&self, code: i32, args: &[&str]) -> String {
-        let output = self.sop(args);
-        assert_eq!(output.status.code(), Some(code), "{args:?}: {output:?}");
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
+fn sop(dir: &TempDir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sop"))
+        .current_dir(&dir.0)
+        .arg("case")
+        .args(["--db", &dir.db()])
+        .args(args)
+        .output()
+        .expect("run sop")
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+#[track_caller]
+fn ok(dir: &TempDir, args: &[&str]) -> String {
+    let output = sop(dir, args);
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[track_caller]
+fn fails(dir: &TempDir, code: i32, args: &[&str]) -> String {
+    let output = sop(dir, args);
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
 fn an_unbounded_case_id_is_refused_and_listing_never_panics() {
     let dir = TempDir::new("ids");
     let long = "T".repeat(65_536);
-    let err = dir.fails(
+    let err = fails(
+        &dir,
         1,
         &["start", SOP, "--id", &long, "--as", AGENT, "--now", NOW],
     );
@@ -82,8 +58,11 @@ fn an_unbounded_case_id_is_refused_and_listing_never_panics() {
     );
     // The longest id allowed is listed, shortened to fit the table.
     let longest = "L".repeat(200);
-    dir.ok(&["start", SOP, "--id", &longest, "--as", AGENT, "--now", NOW]);
-    let list = dir.ok(&["list"]);
+    ok(
+        &dir,
+        &["start", SOP, "--id", &longest, "--as", AGENT, "--now", NOW],
+    );
+    let list = ok(&dir, &["list"]);
     assert!(list.contains(&format!("{}…", "L".repeat(47))), "{list}");
     assert!(list.lines().all(|l| l.chars().count() < 200), "{list}");
 }
@@ -92,16 +71,17 @@ fn an_unbounded_case_id_is_refused_and_listing_never_panics() {
 fn a_far_future_time_needs_allow_future_and_timers_stay_in_range() {
     let dir = TempDir::new("future");
     let far = "9999-12-31T23:00:00Z";
-    let err = dir.fails(2, &["start", SOP, "--as", AGENT, "--now", far]);
+    let err = fails(&dir, 2, &["start", SOP, "--as", AGENT, "--now", far]);
     assert!(err.contains("more than a day ahead"), "{err}");
     // Even when allowed, a step whose SLA would fall due after the last second sopflow
     // accepts is refused: no tick could ever fire it.
-    let err = dir.fails(
+    let err = fails(
+        &dir,
         1,
         &["start", SOP, "--as", AGENT, "--now", far, "--allow-future"],
     );
     assert!(err.contains("would fall due at"), "{err}");
-    let err = dir.fails(2, &["tick", "--now", "3000-01-01T00:00:00Z"]);
+    let err = fails(&dir, 2, &["tick", "--now", "3000-01-01T00:00:00Z"]);
     assert!(err.contains("--allow-future"), "{err}");
 }
 
@@ -113,60 +93,74 @@ fn a_wrong_future_time_is_corrected_on_the_record() {
     let next_year = (Utc::now() + chrono::Duration::days(400))
         .format("%Y-%m-%dT09:00:00Z")
         .to_string();
-    dir.ok(&[
-        "start",
-        SOP,
-        "--as",
-        AGENT,
-        "--now",
-        &next_year,
-        "--allow-future",
-    ]);
-    let err = dir.fails(1, &["note", "T-1", "called back", "--as", AGENT]);
+    ok(
+        &dir,
+        &[
+            "start",
+            SOP,
+            "--as",
+            AGENT,
+            "--now",
+            &next_year,
+            "--allow-future",
+        ],
+    );
+    let err = fails(&dir, 1, &["note", "T-1", "called back", "--as", AGENT]);
     assert!(err.contains("must not run backwards"), "{err}");
-    let err = dir.fails(1, &["correct-time", "T-1", "--reason", " ", "--as", AGENT]);
+    let err = fails(
+        &dir,
+        1,
+        &["correct-time", "T-1", "--reason", " ", "--as", AGENT],
+    );
     assert!(err.contains("reason"), "{err}");
-    let out = dir.ok(&[
-        "correct-time",
-        "T-1",
-        "--reason",
-        "started with next year's date",
-        "--as",
-        "lee:team_leader",
-    ]);
+    let out = ok(
+        &dir,
+        &[
+            "correct-time",
+            "T-1",
+            "--reason",
+            "started with next year's date",
+            "--as",
+            "lee:team_leader",
+        ],
+    );
     assert!(out.contains("corrected the case's clock"), "{out}");
     // The first-response SLA runs from the corrected start again: due within the hour.
-    let show = dir.ok(&["show", "T-1"]);
+    let show = ok(&dir, &["show", "T-1"]);
     let due = Utc::now() + chrono::Duration::hours(1);
     assert!(
         show.contains(&format!("due: {}", due.format("%Y-%m-%d"))),
         "{show}"
     );
-    dir.ok(&["note", "T-1", "called back", "--as", AGENT]);
+    ok(&dir, &["note", "T-1", "called back", "--as", AGENT]);
     // Nothing to correct any more.
-    dir.fails(
+    fails(
+        &dir,
         1,
         &["correct-time", "T-1", "--reason", "again", "--as", AGENT],
     );
     // The history still checks out: the correction explains the earlier times after it.
-    let out = dir.ok(&["verify", "T-1"]);
+    let out = ok(&dir, &["verify", "T-1"]);
     assert!(out.contains("all intact"), "{out}");
 }
 
 #[test]
 fn stored_control_characters_are_escaped_in_human_output() {
     let dir = TempDir::new("escapes");
-    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
-    dir.ok(&[
-        "note",
-        "T-1",
-        "red \u{1b}[31malert\u{7}",
-        "--as",
-        AGENT,
-        "--now",
-        NOW,
-    ]);
-    let show = dir.ok(&["show", "T-1"]);
+    ok(&dir, &["start", SOP, "--as", AGENT, "--now", NOW]);
+    ok(
+        &dir,
+        &[
+            "note",
+            "T-1",
+            "red \u{1b}[31malert\u{7}",
+            "--as",
+            AGENT,
+            "--now",
+            NOW,
+        ],
+    );
+    let show = ok(&dir, &["show", "T-1"]);
     assert!(
         !show.contains('\u{1b}') && !show.contains('\u{7}'),
         "{show:?}"
@@ -177,17 +171,20 @@ fn stored_control_characters_are_escaped_in_human_output() {
 #[test]
 fn a_closed_pipe_ends_a_read_command_quietly() {
     let dir = TempDir::new("pipe");
-    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    ok(&dir, &["start", SOP, "--as", AGENT, "--now", NOW]);
     // More than a pipe holds, so the writer meets the closed end.
-    dir.ok(&[
-        "note",
-        "T-1",
-        &"x".repeat(99_000),
-        "--as",
-        AGENT,
-        "--now",
-        NOW,
-    ]);
+    ok(
+        &dir,
+        &[
+            "note",
+            "T-1",
+            &"x".repeat(99_000),
+            "--as",
+            AGENT,
+            "--now",
+            NOW,
+        ],
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_sop"))
         .current_dir(&dir.0)
         .args(["case", "--db", &dir.db(), "show", "T-1"])
@@ -209,12 +206,13 @@ fn a_closed_pipe_ends_a_read_command_quietly() {
 fn a_read_only_store_opens_for_reading() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("read-only");
-    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    ok(&dir, &["start", SOP, "--as", AGENT, "--now", NOW]);
     let file = dir.0.join("t.db");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
-    assert!(dir.ok(&["list"]).contains("T-1"));
-    assert!(dir.ok(&["show", "T-1"]).contains("receive"));
-    let err = dir.fails(
+    assert!(ok(&dir, &["list"]).contains("T-1"));
+    assert!(ok(&dir, &["show", "T-1"]).contains("receive"));
+    let err = fails(
+        &dir,
         2,
         &[
             "note",
@@ -233,7 +231,7 @@ fn a_read_only_store_opens_for_reading() {
 #[test]
 fn tick_reports_timers_held_by_another_worker() {
     let dir = TempDir::new("held");
-    dir.ok(&["start", SOP, "--as", AGENT, "--now", NOW]);
+    ok(&dir, &["start", SOP, "--as", AGENT, "--now", NOW]);
     // A worker claims the due timer and dies before firing it.
     let at = Utc.with_ymd_and_hms(2026, 1, 5, 10, 30, 0).unwrap();
     {
@@ -243,7 +241,7 @@ fn tick_reports_timers_held_by_another_worker() {
             .unwrap();
         assert_eq!(claims.len(), 1);
     }
-    let out = dir.ok(&["tick", "--now", "2026-01-05T10:31:00Z"]);
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T10:31:00Z"]);
     assert!(
         out.contains(
             "T-1: timer due 2026-01-05 10:00 UTC is held by worker-7 until 2026-01-05 10:40 UTC"
@@ -252,6 +250,6 @@ fn tick_reports_timers_held_by_another_worker() {
     );
     assert!(!out.contains("no timer due"), "{out}");
     // Once the lease ends, the timer fires.
-    let out = dir.ok(&["tick", "--now", "2026-01-05T10:41:00Z"]);
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T10:41:00Z"]);
     assert!(out.contains("SLA of receive breached"), "{out}");
 }

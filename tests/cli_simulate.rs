@@ -1,46 +1,18 @@
-#![cfg(feature = "cli")]
 //! `sop simulate` as a user runs it: the built binary, a few hundred cases on a SQLite
 //! store in a temporary directory, a summary that agrees with what the store holds,
 //! progress lines when standard error is not a terminal, and the ways it refuses to run.
+#![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
+mod cli_support;
+
+use cli_support::TempDir;
+use std::path::Path;
 use std::process::{Command, Output};
 
 use sopflow::engine::CaseStatus;
 use sopflow::store::{BlockingStore, CaseFilter};
 
 const SOPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sops");
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "sopflow-cli-simulate-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn db(&self) -> String {
-        format!("sqlite:{}", self.path("t.db").display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `sop simulate ARGS` in `dir`, standard error a pipe (not a terminal).
 fn simulate(dir: &TempDir, args: &[&str]) -> Output {

@@ -2,40 +2,15 @@
 //! event, exit 1, in human and JSON output.
 #![cfg(feature = "cli")]
 
-use std::path::PathBuf;
+mod cli_support;
+
+use cli_support::TempDir;
 use std::process::{Command, Output};
 
 const SOP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/sops/customer-support-process.yaml"
 );
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "sopflow-cli-verify-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn db(&self) -> String {
-        format!("sqlite:{}", self.0.join("t.db").display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn sop(dir: &TempDir, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sop"))
