@@ -29,6 +29,67 @@ pub type FieldValues = BTreeMap<FieldId, FieldValue>;
 
 /// A request to change a case. Its JSON form is part of the persisted format:
 /// `{"id": "...", "actor": {"id": "...", "roles": [...]}, "action": {"type": "complete", ...}}`.
+///
+/// # Refusals
+/// [`handle`](super::handle) refuses a command with a [`CommandError`](super::CommandError)
+/// and no event; the case is unchanged. Those an application meets in normal use, besides
+/// a step that is not active ([`StepNotActive`](super::CommandError::StepNotActive)):
+///
+/// - the actor lacks the step's role: [`NotAuthorized`](super::CommandError::NotAuthorized)
+///   (or [`NoRoleInSop`](super::CommandError::NoRoleInSop) when they hold none of the
+///   SOP's roles). Example below;
+/// - the step is someone else's work item:
+///   [`AssignedToSomeoneElse`](super::CommandError::AssignedToSomeoneElse);
+/// - `complete` on a gate or `approve` on a task:
+///   [`WrongAction`](super::CommandError::WrongAction) (ask
+///   [`ActiveStep::kind`](super::ActiveStep::kind) first);
+/// - fields: see [`Action::Complete`] ([`UnknownField`](super::CommandError::UnknownField),
+///   [`InvalidValue`](super::CommandError::InvalidValue),
+///   [`FieldNotCollected`](super::CommandError::FieldNotCollected),
+///   [`MissingRequired`](super::CommandError::MissingRequired)) and
+///   [`Action::UpdateFields`] ([`FieldNotEditable`](super::CommandError::FieldNotEditable));
+/// - four eyes: see [`Action::Approve`]
+///   ([`ReviewsOwnWork`](super::CommandError::ReviewsOwnWork),
+///   [`AlreadyApproved`](super::CommandError::AlreadyApproved));
+/// - a time before the case's latest event:
+///   [`TimeWentBackwards`](super::CommandError::TimeWentBackwards).
+///
+/// A role the actor does not hold:
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use chrono::{TimeZone, Utc};
+/// # use sopflow::engine::{self, Action, Actor, CaseState, Command, CommandError, FieldValues};
+/// # use sopflow::model::{FieldId, RoleId, StepId};
+/// # let sop = sopflow::parse::parse_sop("review.yaml", "
+/// # id: review
+/// # version: 1
+/// # title: Answer with review
+/// # department: Customer Service
+/// # roles: { agent: Support agent, lead: Team lead }
+/// # fields: { answer: { type: text }, csat: { type: integer } }
+/// # steps:
+/// #   - { id: draft, title: Draft the answer, role: agent, collects: [answer] }
+/// #   - { id: check, title: Check the answer, approval: { by: lead, reviews: [draft], on_reject: draft } }
+/// #   - { id: survey, title: Record satisfaction, role: agent, collects: [csat], end: true }
+/// # ").unwrap();
+/// # let process = sopflow::graph::compile(&sop).process.unwrap();
+/// # let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+/// # let mut case = CaseState::new();
+/// # let send = |case: &mut CaseState, command: Command| -> Result<(), CommandError> {
+/// #     for event in engine::handle(&process, case, command, now)? { case.apply(&event); }
+/// #     Ok(())
+/// # };
+/// let ana = Actor::new("ana", [RoleId::from_static("agent")]);
+/// let lea = Actor::new("lea", [RoleId::from_static("agent"), RoleId::from_static("lead")]);
+/// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
+/// let leo = Actor::new("leo", [RoleId::from_static("lead")]);
+/// let draft = Action::Complete { step: StepId::from_static("draft"), fields: FieldValues::new() };
+/// let refused = send(&mut case, Command::new("c2", leo, draft)).unwrap_err();
+/// assert!(matches!(refused, CommandError::NotAuthorized { ref role, .. } if role.as_str() == "agent"));
+/// assert_eq!(refused.to_string(), "`leo` cannot act on step `draft`: it needs the role `agent`");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Command {
     /// Unique per command; a repeated id is applied once.
@@ -75,6 +136,52 @@ pub enum Action {
         assignee: ActorId,
     },
     /// Finish a task, filling in its fields.
+    ///
+    /// Refused with [`UnknownField`](super::CommandError::UnknownField) for a field the SOP
+    /// does not declare, [`InvalidValue`](super::CommandError::InvalidValue) for a value of
+    /// the wrong type or outside its options or bounds,
+    /// [`FieldNotCollected`](super::CommandError::FieldNotCollected) for a field this step
+    /// does not collect and the actor's roles may not edit, and
+    /// [`MissingRequired`](super::CommandError::MissingRequired) when a required field it
+    /// collects has no value:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use chrono::{TimeZone, Utc};
+    /// # use sopflow::engine::{self, Action, Actor, CaseState, Command, CommandError, FieldValues};
+    /// # use sopflow::model::{FieldId, RoleId, StepId};
+    /// # let sop = sopflow::parse::parse_sop("review.yaml", "
+    /// # id: review
+    /// # version: 1
+    /// # title: Answer with review
+    /// # department: Customer Service
+    /// # roles: { agent: Support agent, lead: Team lead }
+    /// # fields: { answer: { type: text }, csat: { type: integer } }
+    /// # steps:
+    /// #   - { id: draft, title: Draft the answer, role: agent, collects: [answer] }
+    /// #   - { id: check, title: Check the answer, approval: { by: lead, reviews: [draft], on_reject: draft } }
+    /// #   - { id: survey, title: Record satisfaction, role: agent, collects: [csat], end: true }
+    /// # ").unwrap();
+    /// # let process = sopflow::graph::compile(&sop).process.unwrap();
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    /// # let mut case = CaseState::new();
+    /// # let send = |case: &mut CaseState, command: Command| -> Result<(), CommandError> {
+    /// #     for event in engine::handle(&process, case, command, now)? { case.apply(&event); }
+    /// #     Ok(())
+    /// # };
+    /// let ana = Actor::new("ana", [RoleId::from_static("agent")]);
+    /// let lea = Actor::new("lea", [RoleId::from_static("agent"), RoleId::from_static("lead")]);
+    /// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
+    /// let typo = FieldValues::from([(FieldId::from_static("answr"), "Reset your password".into())]);
+    /// let draft = |fields| Action::Complete { step: StepId::from_static("draft"), fields };
+    /// let refused = send(&mut case, Command::new("c2", ana.clone(), draft(typo))).unwrap_err();
+    /// assert!(matches!(refused, CommandError::UnknownField { ref field } if field.as_str() == "answr"));
+    /// // `csat` is collected by `survey`, not by `draft`.
+    /// let early = FieldValues::from([(FieldId::from_static("csat"), 5.into())]);
+    /// let refused = send(&mut case, Command::new("c3", ana.clone(), draft(early))).unwrap_err();
+    /// assert!(matches!(refused, CommandError::FieldNotCollected { .. }));
+    /// # Ok(()) }
+    /// ```
     Complete {
         /// The step.
         step: StepId,
@@ -83,6 +190,47 @@ pub enum Action {
         fields: FieldValues,
     },
     /// Approve an approval gate.
+    ///
+    /// Four eyes: refused with [`ReviewsOwnWork`](super::CommandError::ReviewsOwnWork)
+    /// when the approver performed a step the gate reviews, whatever roles they hold, and
+    /// with [`AlreadyApproved`](super::CommandError::AlreadyApproved) when they approved
+    /// this round already (a gate that needs several approvals needs several people):
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use chrono::{TimeZone, Utc};
+    /// # use sopflow::engine::{self, Action, Actor, CaseState, Command, CommandError, FieldValues};
+    /// # use sopflow::model::{FieldId, RoleId, StepId};
+    /// # let sop = sopflow::parse::parse_sop("review.yaml", "
+    /// # id: review
+    /// # version: 1
+    /// # title: Answer with review
+    /// # department: Customer Service
+    /// # roles: { agent: Support agent, lead: Team lead }
+    /// # fields: { answer: { type: text }, csat: { type: integer } }
+    /// # steps:
+    /// #   - { id: draft, title: Draft the answer, role: agent, collects: [answer] }
+    /// #   - { id: check, title: Check the answer, approval: { by: lead, reviews: [draft], on_reject: draft } }
+    /// #   - { id: survey, title: Record satisfaction, role: agent, collects: [csat], end: true }
+    /// # ").unwrap();
+    /// # let process = sopflow::graph::compile(&sop).process.unwrap();
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    /// # let mut case = CaseState::new();
+    /// # let send = |case: &mut CaseState, command: Command| -> Result<(), CommandError> {
+    /// #     for event in engine::handle(&process, case, command, now)? { case.apply(&event); }
+    /// #     Ok(())
+    /// # };
+    /// let ana = Actor::new("ana", [RoleId::from_static("agent")]);
+    /// let lea = Actor::new("lea", [RoleId::from_static("agent"), RoleId::from_static("lead")]);
+    /// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
+    /// let answer = FieldValues::from([(FieldId::from_static("answer"), "Reset it".into())]);
+    /// // Lea drafts the answer, so she cannot approve it, although she is a lead.
+    /// send(&mut case, Command::new("c2", lea.clone(), Action::Complete { step: StepId::from_static("draft"), fields: answer }))?;
+    /// let approve = Action::Approve { step: StepId::from_static("check"), comment: None };
+    /// let refused = send(&mut case, Command::new("c3", lea, approve)).unwrap_err();
+    /// assert!(matches!(refused, CommandError::ReviewsOwnWork { ref reviewed, .. } if reviewed.as_str() == "draft"));
+    /// # Ok(()) }
+    /// ```
     Approve {
         /// The gate.
         step: StepId,

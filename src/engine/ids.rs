@@ -39,6 +39,18 @@ macro_rules! text_id {
                 $name(Arc::from(id))
             }
         }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(Arc::from(id))
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

@@ -3,14 +3,26 @@
 
 use chrono::{DateTime, Utc};
 
+use super::command::{Action, FieldValues};
 use super::event::{Event, EventKind, TokenId};
 use super::handle::effective_role;
 use super::ids::{Actor, ActorId, CaseId};
-use super::state::{CaseState, CaseStatus};
+use super::state::{ActiveStep, CaseState, CaseStatus};
 use crate::graph::{NodeKind, Process, Template};
 use crate::model::{FieldId, FieldValue, RoleId, StepId};
 
-/// Whether an active step is a task or a gate.
+/// Whether an active step is a task or a gate: which command moves it on.
+///
+/// [`ActiveStep::kind`] and [`WorkItem::kind`] say it; [`WorkKind::finish`] builds the
+/// command that finishes the step (complete a task, approve a gate).
+///
+/// ```
+/// use sopflow::engine::{Action, WorkKind};
+/// use sopflow::model::StepId;
+/// let step = StepId::from_static("review");
+/// assert!(matches!(WorkKind::Approval.finish(step.clone(), Default::default()), Action::Approve { .. }));
+/// assert!(matches!(WorkKind::Task.finish(step, Default::default()), Action::Complete { .. }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkKind {
@@ -18,6 +30,33 @@ pub enum WorkKind {
     Task,
     /// Approve or reject it.
     Approval,
+}
+
+impl WorkKind {
+    /// The action that finishes an active step of this kind: [`Action::Complete`] with
+    /// `fields` for a task, [`Action::Approve`] (without comment) for a gate, which
+    /// collects no field.
+    pub fn finish(self, step: StepId, fields: FieldValues) -> Action {
+        match self {
+            WorkKind::Task => Action::Complete { step, fields },
+            WorkKind::Approval => Action::Approve {
+                step,
+                comment: None,
+            },
+        }
+    }
+}
+
+impl ActiveStep {
+    /// Whether this active step is a task or an approval gate of `process` (the process
+    /// the case runs on); `None` for a step `process` does not have.
+    pub fn kind(&self, process: &Process) -> Option<WorkKind> {
+        match &process.node(process.step(&self.step)?).kind {
+            NodeKind::Task(_) => Some(WorkKind::Task),
+            NodeKind::Approval(_) => Some(WorkKind::Approval),
+            _ => None,
+        }
+    }
 }
 
 /// An active step as a work item: what to do, who may do it, by when.

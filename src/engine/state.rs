@@ -150,7 +150,9 @@ impl CaseState {
         &self.fields
     }
 
-    /// The active steps, oldest activation first.
+    /// The active steps, oldest activation first. Each is a task or an approval gate:
+    /// [`ActiveStep::kind`] says which (and so whether to send `complete` or `approve`);
+    /// [`work_items`](super::work_items) gives them with titles, roles and exclusions.
     pub fn active_steps(&self) -> &[ActiveStep] {
         &self.active
     }

@@ -79,6 +79,25 @@ macro_rules! identifier {
                 $name(Arc::from(text))
             }
 
+            /// Wraps an id written as a literal in the caller's code, like `http`'s
+            /// `HeaderName::from_static`: for ids known when the program is written.
+            ///
+            /// # Panics
+            /// When `text` does not match [`ID_PATTERN`]: a bug in the literal, found the
+            /// first time the line runs. Use [`new`](Self::new) for ids that come from input.
+            ///
+            /// ```
+            #[doc = concat!("let id = sopflow::model::", stringify!($name), "::from_static(\"customer_name\");")]
+            /// assert_eq!(id.as_str(), "customer_name");
+            /// ```
+            #[track_caller]
+            pub fn from_static(text: &'static str) -> Self {
+                match check_identifier(text) {
+                    Ok(()) => $name(Arc::from(text)),
+                    Err(reason) => panic!("{reason}"),
+                }
+            }
+
             /// The id as written.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -146,6 +146,49 @@ pub enum FieldValue {
     List(Vec<String>),
 }
 
+impl From<bool> for FieldValue {
+    fn from(value: bool) -> FieldValue {
+        FieldValue::Bool(value)
+    }
+}
+
+impl From<i64> for FieldValue {
+    fn from(value: i64) -> FieldValue {
+        FieldValue::Integer(value)
+    }
+}
+
+impl From<i32> for FieldValue {
+    fn from(value: i32) -> FieldValue {
+        FieldValue::Integer(i64::from(value))
+    }
+}
+
+impl From<f64> for FieldValue {
+    fn from(value: f64) -> FieldValue {
+        FieldValue::Number(value)
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(value: &str) -> FieldValue {
+        FieldValue::Text(value.to_owned())
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(value: String) -> FieldValue {
+        FieldValue::Text(value)
+    }
+}
+
+/// The chosen options of a multi-choice field.
+impl From<Vec<String>> for FieldValue {
+    fn from(value: Vec<String>) -> FieldValue {
+        FieldValue::List(value)
+    }
+}
+
 /// One entry of `steps`: a task for a role, an approval gate, a decision or a parallel split.
 ///
 /// Which it is follows from its keys: `approval` makes a gate, `decide` a decision,
