@@ -30,6 +30,7 @@ struct Expectation {
 /// Parses `# expect: E002 at 4:1` (anything after the position is a description).
 fn expectation(name: &str, text: &str) -> Expectation {
     let header = text
+        .trim_start_matches('\u{feff}')
         .lines()
         .take_while(|line| line.starts_with('#'))
         .find_map(|line| line.strip_prefix("# expect:"))
@@ -168,6 +169,68 @@ fn invalid_fixtures_render_as_recorded() {
     }, {
         insta::assert_snapshot!("first-diagnostics", json);
     });
+}
+
+/// What the YAML library, serde or the CEL parser say in their own words. None of it may
+/// reach an SOP author: each is retold as a sentence about the SOP.
+const LIBRARY_WORDING: &[&str] = &[
+    "invalid u32",
+    "invalid type",
+    "invalid value:",
+    "expected sequence start",
+    "expected mapping start",
+    "expected string scalar",
+    "null is not allowed here",
+    "mapping values are not allowed",
+    "reference to unknown value",
+    "while parsing",
+    "while scanning",
+    "did not find expected",
+    "simple key expected",
+    "only single yaml document",
+    "tabs disallowed",
+    "illegal placement",
+];
+
+#[test]
+fn no_fixture_output_is_in_library_wording() {
+    let mut failures = Vec::new();
+    for (stem, source, diagnostics) in checked_fixtures() {
+        let rendered = diagnostic::render_human(&source, &diagnostics, false);
+        // The output without the quoted source lines, which are the author's own words.
+        let said: String = rendered
+            .lines()
+            .filter(|line| {
+                !line
+                    .trim_start()
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .to_lowercase();
+        for phrase in LIBRARY_WORDING {
+            if said.contains(phrase) {
+                failures.push(format!("{stem}: `{phrase}` in\n{rendered}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}\n", failures.join("\n"));
+}
+
+/// Every error the parser reports comes with a line saying what to do.
+#[test]
+fn every_parse_error_has_a_help_line() {
+    let mut failures = Vec::new();
+    for (stem, source, _) in checked_fixtures() {
+        if let Err(error) = sopflow::parse::parse_sop(&source.name, &source.text)
+            && error.help.is_none()
+        {
+            failures.push(format!("{stem}: {}", error.message));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}\n", failures.join("\n"));
 }
 
 #[test]

@@ -15,8 +15,12 @@
 //! - aliases are budgeted (an "alias bomb" that would expand to billions of nodes is
 //!   refused) and anchors are counted, with the parser's default budget.
 
+mod explain;
+
 use serde_saphyr::{SnippetMode, UserMessageFormatter};
 use thiserror::Error;
+
+use explain::Lines;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Sop, SourceSpan};
@@ -182,7 +186,8 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
         with_snippet: false,
         budget: Some(budget()),
     };
-    serde_saphyr::from_str_with_options::<Sop>(text, options).map_err(|e| convert_error(file, &e))
+    serde_saphyr::from_str_with_options::<Sop>(text, options)
+        .map_err(|e| convert_error(file, text, &e))
 }
 
 /// The parser's limits. The default node budget (250,000) would refuse SOPs of some 17,000
@@ -233,7 +238,7 @@ fn nesting_beyond_limit(text: &str) -> Option<SourceSpan> {
     None
 }
 
-fn convert_error(file: &str, error: &serde_saphyr::Error) -> ParseError {
+fn convert_error(file: &str, text: &str, error: &serde_saphyr::Error) -> ParseError {
     let span = error
         .location()
         .map(SourceSpan::from_location)
@@ -244,8 +249,8 @@ fn convert_error(file: &str, error: &serde_saphyr::Error) -> ParseError {
         snippets: SnippetMode::Off,
     });
     let suffix = format!(" at line {}, column {}", span.line, span.column);
-    let text = rendered.strip_suffix(&suffix).unwrap_or(&rendered).trim();
-    let (kind, message, help) = classify(error, text);
+    let library = rendered.strip_suffix(&suffix).unwrap_or(&rendered).trim();
+    let (kind, span, message, help) = classify(error, library, &Lines::new(text), span);
     ParseError {
         file: file.to_owned(),
         span,
@@ -255,43 +260,58 @@ fn convert_error(file: &str, error: &serde_saphyr::Error) -> ParseError {
     }
 }
 
-/// Sorts a parser message into a kind and rewrites the common ones for an SOP author.
-fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String, Option<String>) {
+/// Sorts a parser message into a kind and retells it for an SOP author: no message of the
+/// YAML library reaches the author in its own words.
+fn classify(
+    error: &serde_saphyr::Error,
+    library: &str,
+    lines: &Lines<'_>,
+    span: SourceSpan,
+) -> (ParseErrorKind, SourceSpan, String, Option<String>) {
     use serde_saphyr::Error as E;
     // Limits are checked wherever the parser is, inside an alias's replay too.
-    if let Some(limit) = limit_exceeded(error) {
-        return limit;
+    if let Some((kind, message, help)) = limit_exceeded(error) {
+        return (kind, span, message, help);
     }
-    if let Some(rest) = text.strip_prefix("unknown field ") {
+    let explained = |e: explain::Explained| (e.kind, e.span, e.message, Some(e.help));
+    if let Some(rest) = library.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
+        if expected.contains(&"department") && !explain::looks_like_sop(lines.text()) {
+            return explained(explain::not_an_sop(lines));
+        }
         let help = suggestion(name, &expected, "keys");
         return (
             ParseErrorKind::UnknownKey,
+            span,
             format!("unknown key `{name}`"),
             help,
         );
     }
-    if let Some(rest) = text.strip_prefix("unknown variant ") {
+    if let Some(rest) = library.strip_prefix("unknown variant ") {
         let (name, expected) = split_expected(rest);
         let help = suggestion(name, &expected, "values");
         return (
             ParseErrorKind::InvalidValue,
+            span,
             format!("unknown value `{name}`"),
             help,
         );
     }
-    if let Some(rest) = text.strip_prefix("missing field ") {
+    if let Some(rest) = library.strip_prefix("missing field ") {
         let name = rest.trim_matches('`');
         return (
             ParseErrorKind::MissingKey,
+            span,
             format!("missing key `{name}`"),
             Some(format!("add `{name}:` to this mapping")),
         );
     }
-    if text.starts_with("duplicate mapping key") {
+    if library.starts_with("duplicate mapping key") {
         return (
             ParseErrorKind::DuplicateKey,
-            text.replace("mapping key", "key")
+            span,
+            library
+                .replace("mapping key", "key")
                 .replace(" is not allowed here", ""),
             Some("each key may appear once; remove or rename one of them".to_owned()),
         );
@@ -299,29 +319,56 @@ fn classify(error: &serde_saphyr::Error, text: &str) -> (ParseErrorKind, String,
     match error {
         E::InvalidUtf8Input => (
             ParseErrorKind::InputLimit,
+            span,
             "the file is not UTF-8 text".to_owned(),
             Some("save the SOP as UTF-8".to_owned()),
         ),
         E::Eof { .. } => (
             ParseErrorKind::MissingKey,
+            span,
             "the document is empty".to_owned(),
             Some(MINIMAL_SOP_HELP.to_owned()),
         ),
-        E::InvalidBooleanStrict { .. } => (
-            ParseErrorKind::InvalidValue,
-            "invalid boolean: write `true` or `false`".to_owned(),
-            None,
-        ),
-        E::Message { .. } => (ParseErrorKind::InvalidValue, lowercase_first(text), None),
-        _ if text.contains("invalid ") || text.contains("expected") => {
-            (ParseErrorKind::InvalidValue, lowercase_first(text), None)
+        // The model's own checks (ids, durations) speak our words already; their advice
+        // after the colon is the help.
+        E::Message { msg, .. } if !msg.contains("null") => {
+            let message = lowercase_first(msg);
+            match message
+                .split_once(": write ")
+                .or_else(|| message.split_once(": use "))
+            {
+                Some((what, advice)) => {
+                    let verb = if message.contains(": write ") {
+                        "write"
+                    } else {
+                        "use"
+                    };
+                    (
+                        ParseErrorKind::InvalidValue,
+                        span,
+                        what.to_owned(),
+                        Some(format!("{verb} {advice}")),
+                    )
+                }
+                None => {
+                    let help = if message.contains("longer than") {
+                        "use a shorter id: a few words joined with `_`"
+                    } else {
+                        "check this value against the SOP format in the JSON Schema"
+                    };
+                    (
+                        ParseErrorKind::InvalidValue,
+                        span,
+                        message,
+                        Some(help.to_owned()),
+                    )
+                }
+            }
         }
-        _ => (
-            ParseErrorKind::Syntax,
-            lowercase_first(text),
-            text.contains("tab")
-                .then(|| "indent with spaces; YAML does not allow tabs for indentation".to_owned()),
-        ),
+        _ => match explain::explain_value(error, lines, span) {
+            Some(e) => explained(e),
+            None => explained(explain::explain_syntax(error, library, lines, span)),
+        },
     }
 }
 
@@ -745,7 +792,7 @@ mod tests {
         };
         let text = step_collecting(&format!("[{}]", vec!["f"; 30].join(", ")));
         let error = serde_saphyr::from_str_with_options::<Sop>(&text, options).unwrap_err();
-        let error = convert_error("t.yaml", &error);
+        let error = convert_error("t.yaml", &text, &error);
         assert_plain_limit(&error);
         assert!(
             error
