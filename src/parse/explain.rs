@@ -785,6 +785,321 @@ pub(super) fn explain_syntax(
     )
 }
 
+/// The mapping a key at `span` belongs to.
+#[derive(Debug)]
+enum Enclosing<'a> {
+    /// The top level of the document.
+    Top,
+    /// An entry of a `-` list (a step, a decision arm): where its `-` is.
+    Item {
+        span: SourceSpan,
+        list: Option<&'a str>,
+    },
+    /// The value of a key (`approval:`, a field's name): where that key is, and its indent.
+    Key {
+        key: &'a str,
+        span: SourceSpan,
+        indent: usize,
+    },
+}
+
+fn enclosing<'a>(lines: &Lines<'a>, span: SourceSpan) -> Enclosing<'a> {
+    let text = lines.get(span.line);
+    let before = &text[..byte_of_column(text, span.column)];
+    // In a flow mapping: the key before its `{`.
+    let mut depth = 0i32;
+    for (i, c) in before.char_indices().rev() {
+        match c {
+            '}' | ']' => depth += 1,
+            '[' => depth -= 1,
+            '{' if depth == 0 => {
+                let column = u32::try_from(before[..i].chars().count() + 1).unwrap_or(1);
+                if let Some(owner) = owner(lines, span.line, column) {
+                    return Enclosing::Key {
+                        key: owner.key,
+                        span: owner.span,
+                        indent: indent_of(text),
+                    };
+                }
+                return Enclosing::Top;
+            }
+            '{' => depth -= 1,
+            _ => {}
+        }
+    }
+    let own = before.chars().count();
+    if own == 0 {
+        return Enclosing::Top;
+    }
+    // The key may itself start an item (`- id: x`).
+    let mut current = Some((span.line, text));
+    while let Some((line, line_text)) = current {
+        let indent = indent_of(line_text);
+        if line_text.trim_start().starts_with("- ")
+            && line_key(line_text).is_some_and(|(_, c)| c as usize == own + 1)
+        {
+            let list = lines
+                .previous_content(line)
+                .into_iter()
+                .chain((1..line).rev().map(|k| (k, lines.get(k))))
+                .find(|(_, l)| indent_of(l) < indent && line_key(l).is_some())
+                .and_then(|(_, l)| line_key(l))
+                .map(|(key, _)| key);
+            return Enclosing::Item {
+                span: lines.span(line, u32::try_from(indent + 1).unwrap_or(1), 1),
+                list,
+            };
+        }
+        if line != span.line && indent < own {
+            return match line_key(line_text) {
+                Some((key, column)) => Enclosing::Key {
+                    key,
+                    span: lines.span(line, column, key.chars().count()),
+                    indent: column as usize - 1,
+                },
+                None => Enclosing::Top,
+            };
+        }
+        current = lines.previous_content(line);
+    }
+    Enclosing::Top
+}
+
+/// The keys of each mapping of the format, and which mapping holds which.
+const TOP_KEYS: &[&str] = &[
+    "id",
+    "version",
+    "title",
+    "department",
+    "purpose",
+    "terms",
+    "roles",
+    "fields",
+    "steps",
+];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "role",
+    "instructions",
+    "collects",
+    "due",
+    "on_overdue",
+    "after",
+    "on_timeout",
+    "on_escalate",
+    "next",
+    "end",
+    "approval",
+    "decide",
+    "parallel",
+    "join",
+];
+const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
+const ARM_KEYS: &[&str] = &["if", "goto", "else"];
+
+/// A key written in the wrong mapping: one level up or down from where it belongs.
+pub(super) fn explain_misplaced(
+    name: &str,
+    allowed: &[&str],
+    lines: &Lines<'_>,
+    span: SourceSpan,
+) -> Option<Explained> {
+    let is =
+        |keys: &[&str]| allowed.len() == keys.len() && keys.iter().all(|k| allowed.contains(k));
+    let key_span = lines.span(span.line, span.column, name.chars().count());
+    let (message, help) = if is(STEP_KEYS) && APPROVAL_KEYS.contains(&name) {
+        (
+            format!("`{name}` belongs under `approval`, not directly in the step"),
+            "indent it under `approval:`, lined up with `by`".to_owned(),
+        )
+    } else if is(STEP_KEYS) && ARM_KEYS.contains(&name) {
+        (
+            format!("`{name}` belongs in an entry under `decide`, not directly in the step"),
+            "write the decision as `decide:` with entries `- if: ...` and `goto: step` under it, and `- else: step` last".to_owned(),
+        )
+    } else if (is(APPROVAL_KEYS) || is(ARM_KEYS)) && STEP_KEYS.contains(&name) {
+        let owner = if is(APPROVAL_KEYS) {
+            "approval"
+        } else {
+            "decide"
+        };
+        let column = match enclosing(lines, span) {
+            Enclosing::Key { span, .. } => format!(" (column {})", span.column),
+            _ => String::new(),
+        };
+        (
+            format!("`{name}` belongs to the step, not under `{owner}`"),
+            format!("move it out of `{owner}`: line it up with `{owner}:`{column}"),
+        )
+    } else if is(TOP_KEYS) && STEP_KEYS.contains(&name) {
+        (
+            format!("`{name}` belongs to a step, not to the top level of the SOP"),
+            "indent it under the step it belongs to, lined up with that step's `id`".to_owned(),
+        )
+    } else {
+        return None;
+    };
+    Some(Explained::new(
+        ParseErrorKind::UnknownKey,
+        key_span,
+        message,
+        help,
+    ))
+}
+
+/// A required key that is absent: reported on the key that owns the mapping (or on a key
+/// of that name written at the wrong indentation nearby).
+pub(super) fn explain_missing(name: &str, lines: &Lines<'_>, span: SourceSpan) -> Explained {
+    let missing = |span: SourceSpan, message: String, help: String| {
+        Explained::new(ParseErrorKind::MissingKey, span, message, help)
+    };
+    match enclosing(lines, span) {
+        Enclosing::Top => {
+            let first = (1..=lines.count())
+                .find(|&n| line_key(lines.get(n)).is_some())
+                .unwrap_or(1);
+            let what = match name {
+                "id" => "`id: customer-support`, the SOP's id",
+                "version" => "`version: 1`, the SOP's version",
+                "title" => "`title: ...`, the SOP's name",
+                "department" => "`department: ...`, the department that owns the SOP",
+                "roles" => "`roles:` with each role id and its name",
+                "steps" => "`steps:` with the steps, each starting with `- id:`",
+                _ => "it",
+            };
+            missing(
+                lines.span(
+                    first,
+                    1,
+                    line_key(lines.get(first)).map_or(1, |(k, _)| k.chars().count()),
+                ),
+                format!("the SOP has no `{name}`"),
+                format!("add {what}, at the top level with no indentation"),
+            )
+        }
+        Enclosing::Item { span: item, list } => {
+            let what = match list {
+                Some("steps") => "step",
+                Some("decide") => "entry of `decide`",
+                _ => "entry",
+            };
+            missing(
+                item,
+                format!("this {what} has no `{name}`"),
+                if name == "id" {
+                    "start the step with `- id: some_name`; other steps refer to it by that id"
+                        .to_owned()
+                } else {
+                    format!("add `{name}:` to it")
+                },
+            )
+        }
+        Enclosing::Key {
+            key,
+            span: key_span,
+            indent,
+        } => {
+            if let Some(found) = misplaced_nearby(name, lines, key_span.line, indent) {
+                return Explained::new(
+                    ParseErrorKind::UnknownKey,
+                    found,
+                    format!("`{name}` belongs under `{key}`"),
+                    format!("indent `{name}` to line up with the other keys under `{key}:`"),
+                );
+            }
+            let help = match name {
+                "on_reject" => format!(
+                    "add `on_reject: step_id` under `{key}:`: the step a rejected case goes back to"
+                ),
+                "by" => format!("add `by: role_id` under `{key}:`: the role whose holders approve"),
+                "type" => format!(
+                    "add `type:` to field `{key}`: text, email, number, integer, bool, date, choice or multi-choice"
+                ),
+                _ => format!("add `{name}:` under `{key}:`"),
+            };
+            missing(key_span, format!("`{key}` has no `{name}`"), help)
+        }
+    }
+}
+
+/// A key `name` in the lines around `owner_line` (same step) at an indentation that puts
+/// it outside the mapping of the key on `owner_line`.
+fn misplaced_nearby(
+    name: &str,
+    lines: &Lines<'_>,
+    owner_line: u32,
+    owner_indent: usize,
+) -> Option<SourceSpan> {
+    let matches = |n: u32| {
+        let text = lines.get(n);
+        line_key(text)
+            .filter(|(key, _)| *key == name)
+            .map(|(key, column)| lines.span(n, column, key.chars().count()))
+    };
+    let mut n = owner_line;
+    for _ in 0..40 {
+        n += 1;
+        if n > lines.count() {
+            break;
+        }
+        let text = lines.get(n);
+        let t = text.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if indent_of(text) < owner_indent
+            || (indent_of(text) == owner_indent.saturating_sub(2) && t.starts_with("- "))
+        {
+            break;
+        }
+        if indent_of(text) <= owner_indent
+            && let Some(span) = matches(n)
+        {
+            return Some(span);
+        }
+    }
+    let mut n = owner_line;
+    while let Some((above, text)) = lines.previous_content(n) {
+        n = above;
+        if indent_of(text) < owner_indent || text.trim_start().starts_with("- ") {
+            break;
+        }
+        if let Some(span) = matches(n) {
+            return Some(span);
+        }
+    }
+    None
+}
+
+/// A decision entry written `- else:` with its step on a `goto:` line below: YAML reads an
+/// `else` without a step and a `goto` without an `if`.
+pub(super) fn empty_else(sop: &crate::model::Sop, lines: &Lines<'_>) -> Option<Explained> {
+    let arms = sop.steps.iter().filter_map(|step| step.decide.as_ref());
+    for arm in arms.flat_map(|arms| arms.value.iter()) {
+        let (None, None, Some(goto)) = (&arm.condition, &arm.otherwise, &arm.goto) else {
+            continue;
+        };
+        let Some((line, text)) = lines.previous_content(goto.span.line) else {
+            continue;
+        };
+        let trimmed = text.trim();
+        if trimmed == "- else:" || trimmed.starts_with("- else: #") || trimmed == "else:" {
+            let column = u32::try_from(text.find("else").unwrap_or(0) + 1).unwrap_or(1);
+            return Some(Explained::new(
+                ParseErrorKind::InvalidValue,
+                lines.span(line, column, 4),
+                "`else:` has no step, and a `goto:` follows it".to_owned(),
+                format!(
+                    "an `else` names its step itself: write `- else: {}` and remove the `goto:` line",
+                    goto.value.as_str()
+                ),
+            ));
+        }
+    }
+    None
+}
+
 /// A `[` or `{` on or before `line` that is not closed on its line: flow collections in an
 /// SOP fit on one line, so an unclosed one is where the author forgot the bracket.
 fn unclosed_bracket(lines: &Lines<'_>, line: u32) -> Option<(u32, u32, char)> {

@@ -186,8 +186,12 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
         with_snippet: false,
         budget: Some(budget()),
     };
-    serde_saphyr::from_str_with_options::<Sop>(text, options)
-        .map_err(|e| convert_error(file, text, &e))
+    let sop = serde_saphyr::from_str_with_options::<Sop>(text, options)
+        .map_err(|e| convert_error(file, text, &e))?;
+    if let Some(e) = explain::empty_else(&sop, &Lines::new(text)) {
+        return Err(error(e.span, e.kind, e.message, Some(&e.help)));
+    }
+    Ok(sop)
 }
 
 /// The parser's limits. The default node budget (250,000) would refuse SOPs of some 17,000
@@ -280,6 +284,12 @@ fn classify(
             return explained(explain::not_an_sop(lines));
         }
         let help = suggestion(name, &expected, "keys");
+        let close = help
+            .as_deref()
+            .is_some_and(|h| h.starts_with("did you mean"));
+        if !close && let Some(e) = explain::explain_misplaced(name, &expected, lines, span) {
+            return explained(e);
+        }
         return (
             ParseErrorKind::UnknownKey,
             span,
@@ -299,12 +309,7 @@ fn classify(
     }
     if let Some(rest) = library.strip_prefix("missing field ") {
         let name = rest.trim_matches('`');
-        return (
-            ParseErrorKind::MissingKey,
-            span,
-            format!("missing key `{name}`"),
-            Some(format!("add `{name}:` to this mapping")),
-        );
+        return explained(explain::explain_missing(name, lines, span));
     }
     if library.starts_with("duplicate mapping key") {
         return (
