@@ -130,9 +130,12 @@ use diagnostic::{Diagnostic, SourceFile};
 /// assert_eq!(diagnostics[0].span.line, 2);
 /// ```
 pub fn check(source: &SourceFile) -> Vec<Diagnostic> {
-    match parse::parse_sop(&source.name, &source.text) {
+    match parse::parse_sop_all(&source.name, &source.text) {
         Ok(sop) => graph::compile(&sop).diagnostics,
-        Err(error) => vec![error.to_diagnostic()],
+        Err(errors) => errors
+            .iter()
+            .map(parse::ParseError::to_diagnostic)
+            .collect(),
     }
 }
 
@@ -158,12 +161,18 @@ pub struct Loaded {
 /// ```
 pub fn load(name: &str, bytes: &[u8]) -> Loaded {
     let source = SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned());
-    let (process, diagnostics) = match parse::parse_sop_bytes(name, bytes) {
+    let (process, diagnostics) = match parse::parse_sop_bytes_all(name, bytes) {
         Ok(sop) => {
             let compilation = graph::compile(&sop);
             (compilation.process, compilation.diagnostics)
         }
-        Err(error) => (None, vec![error.to_diagnostic()]),
+        Err(errors) => (
+            None,
+            errors
+                .iter()
+                .map(parse::ParseError::to_diagnostic)
+                .collect(),
+        ),
     };
     Loaded {
         source,

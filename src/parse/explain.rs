@@ -1100,6 +1100,65 @@ pub(super) fn empty_else(sop: &crate::model::Sop, lines: &Lines<'_>) -> Option<E
     None
 }
 
+/// `text` with the key at `span` and its value replaced by spaces (line breaks and byte
+/// offsets kept), so the parser can read on past an unknown key. `None` when the key
+/// cannot be removed cleanly (the first key of a `- ` entry).
+pub(super) fn blank_key(text: &str, span: SourceSpan) -> Option<String> {
+    let lines = Lines::new(text);
+    let start = *lines.starts.get((span.line as usize).checked_sub(1)?)?;
+    let line = lines.get(span.line);
+    let skip = text.len() - text[start..].trim_start_matches('\u{feff}').len() - start;
+    let key_at = byte_of_column(line, span.column);
+    let before = &line[..key_at];
+    let mut bytes = text.as_bytes().to_vec();
+    let mut blank = |from: usize, to: usize| {
+        for b in &mut bytes[from..to] {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b' ';
+            }
+        }
+    };
+    if before.chars().all(|c| c == ' ') {
+        // A block key: its line and the more indented lines under it.
+        let indent = before.len();
+        blank(start + skip, start + skip + line.len());
+        for n in span.line + 1..=lines.count() {
+            let next = lines.get(n);
+            let t = next.trim();
+            if !t.is_empty() && !t.starts_with('#') && indent_of(next) <= indent {
+                break;
+            }
+            let from = lines.starts[n as usize - 1];
+            blank(from, from + next.len());
+        }
+    } else if before.trim_end().ends_with(['{', ',']) {
+        // A key of a flow mapping: up to and with the comma after its value.
+        let rest = &line[key_at..];
+        let mut depth = 0i32;
+        let mut end = rest.len();
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' if depth > 0 => depth -= 1,
+                '}' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                ',' if depth == 0 => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let from = start + skip + key_at;
+        blank(from, from + end);
+    } else {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// A `[` or `{` on or before `line` that is not closed on its line: flow collections in an
 /// SOP fit on one line, so an unclosed one is where the author forgot the bracket.
 fn unclosed_bracket(lines: &Lines<'_>, line: u32) -> Option<(u32, u32, char)> {

@@ -194,6 +194,56 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
     Ok(sop)
 }
 
+/// Most problems [`parse_sop_all`] reports from one file.
+const MAX_REPORTED: usize = 20;
+
+/// Parses like [`parse_sop`], and when a problem is a key the format does not know (a
+/// typo, or a key one level off), reads on past it to report the unknown keys further down
+/// as well, in source order: a step with `remind:` and `notify:` gets both reported in one
+/// run. Broken YAML further down is reported and ends the list; any other problem ends it
+/// unreported, since it may come from reading past the unknown key.
+pub fn parse_sop_all(file: &str, text: &str) -> Result<Sop, Vec<ParseError>> {
+    let first = match parse_sop(file, text) {
+        Ok(sop) => return Ok(sop),
+        Err(error) => error,
+    };
+    let mut errors = vec![first];
+    let mut text = text.to_owned();
+    while errors.len() < MAX_REPORTED {
+        let last = &errors[errors.len() - 1];
+        if last.kind != ParseErrorKind::UnknownKey {
+            break;
+        }
+        let Some(blanked) = explain::blank_key(&text, last.span) else {
+            break;
+        };
+        text = blanked;
+        match parse_sop(file, &text) {
+            Err(error)
+                if error.kind == ParseErrorKind::UnknownKey
+                    && errors.iter().all(|e| e.span < error.span) =>
+            {
+                errors.push(error);
+            }
+            // Broken YAML further down is reported too, and ends the list.
+            Err(error) if error.kind == ParseErrorKind::Syntax => {
+                errors.push(error);
+                break;
+            }
+            _ => break,
+        }
+    }
+    Err(errors)
+}
+
+/// Like [`parse_sop_all`], for source bytes that must be UTF-8.
+pub fn parse_sop_bytes_all(file: &str, bytes: &[u8]) -> Result<Sop, Vec<ParseError>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_sop_all(file, text),
+        Err(_) => parse_sop_bytes(file, bytes).map_err(|error| vec![error]),
+    }
+}
+
 /// The parser's limits. The default node budget (250,000) would refuse SOPs of some 17,000
 /// steps, far below the byte limit. Aliases keep their own budget (a million replayed
 /// events), which is what stops an alias bomb.
@@ -637,6 +687,36 @@ mod tests {
         let error = error_of(&format!("{MINIMAL}zzzzzz: 1\n"));
         let help = error.help.unwrap();
         assert!(help.starts_with("the keys allowed here are `id`"), "{help}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_and_broken_yaml_stops_the_list() {
+        let text = MINIMAL.replace(
+            "  - { id: s, role: agent, end: true }\n",
+            "  - id: s\n    remind: 2h\n    role: agent\n    notify: lead\n    end: true\n",
+        );
+        let errors = parse_sop_all("t.yaml", &text).unwrap_err();
+        let found: Vec<_> = errors.iter().map(|e| (e.kind, e.span.line)).collect();
+        assert_eq!(
+            found,
+            [
+                (ParseErrorKind::UnknownKey, 8),
+                (ParseErrorKind::UnknownKey, 10)
+            ]
+        );
+        let broken = format!("{text}  - id: t\n\trole: agent\n");
+        let errors = parse_sop_all("t.yaml", &broken).unwrap_err();
+        let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ParseErrorKind::UnknownKey,
+                ParseErrorKind::UnknownKey,
+                ParseErrorKind::Syntax
+            ]
+        );
+        let only_broken = format!("{MINIMAL}  - id: t\n\trole: agent\n");
+        assert_eq!(parse_sop_all("t.yaml", &only_broken).unwrap_err().len(), 1);
     }
 
     #[test]
