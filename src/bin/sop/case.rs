@@ -480,16 +480,21 @@ pub fn run(args: CaseArgs) -> ExitCode {
     match dispatch(&context, args.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            if format == OutputFormat::Json {
-                let error = json!({"error": {
-                    "kind": failure.exit.name(),
-                    "message": failure.message,
-                    "exit": failure.exit as u8,
-                    "store": context.store_name(),
-                }});
-                crate::output::stdout(&format!("{error}\n"));
-            } else if !failure.message.is_empty() {
-                eprintln!("error: {}", crate::output::printable(&failure.message));
+            // An empty message: the command has printed its own report (verify).
+            match format {
+                _ if failure.message.is_empty() => {}
+                OutputFormat::Json => {
+                    let error = json!({"error": {
+                        "kind": failure.exit.name(),
+                        "message": failure.message,
+                        "exit": failure.exit as u8,
+                        "store": context.store_name(),
+                    }});
+                    crate::output::stdout(&format!("{error}\n"));
+                }
+                OutputFormat::Human => {
+                    eprintln!("error: {}", crate::output::printable(&failure.message));
+                }
             }
             ExitCode::from(failure.exit as u8)
         }
