@@ -524,6 +524,25 @@ impl Run {
             state,
             "replay differs from the live state"
         );
+        // A snapshot of the state (what a store writes every N events and resumes from)
+        // reads back as the same state, and the events after a snapshot taken halfway fit it
+        // and fold into the same state again.
+        let snapshot = serde_json::to_string(state).expect("a state can be written as JSON");
+        let resumed: sopflow::engine::CaseState =
+            serde_json::from_str(&snapshot).expect("a snapshot reads back");
+        prop_assert_eq!(&resumed, state, "the snapshot reads back as another state");
+        let half = self.case.log.len() / 2;
+        let prefix = sopflow::engine::CaseState::replay(&self.case.log[..half]);
+        let prefix: sopflow::engine::CaseState =
+            serde_json::from_str(&serde_json::to_string(&prefix).unwrap()).unwrap();
+        if state.sop().is_some() && half > 0 {
+            let continued = engine::check_history_from(process, prefix, &self.case.log[half..]);
+            prop_assert_eq!(
+                continued.as_ref(),
+                Ok(state),
+                "resuming from a snapshot halfway"
+            );
+        }
         // Queries never panic and agree with the state.
         let items = engine::work_items(process, state);
         prop_assert_eq!(items.len(), state.active_steps().len());

@@ -257,6 +257,32 @@ async fn eight_workers_drive_a_thousand_cases_with_conflicts() {
     );
 }
 
+/// A snapshot changed with raw SQL is not trusted: its digest no longer matches.
+#[tokio::test]
+async fn damaged_snapshots_are_replayed() {
+    let Some(store) = store_in_schema("snapshot", 2).await else {
+        return;
+    };
+    let url = database_url("snapshot").unwrap();
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    store_support::conformance::damaged_snapshots_are_replayed(std::sync::Arc::new(store), || {
+        let raw = raw.clone();
+        async move {
+            let changed = sqlx::query(
+                "UPDATE sopflow_t_snapshot.snapshots \
+                 SET state = replace(state, '\"version\":100', '\"version\":101') \
+                 WHERE case_id = 'Z-1'",
+            )
+            .execute(&raw)
+            .await
+            .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        }
+    })
+    .await;
+    raw.close().await;
+}
+
 /// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
 #[tokio::test]
 async fn tampered_events_are_corrupt() {
@@ -314,6 +340,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(
         "ALTER TABLE sopflow_t_schema2.events DROP COLUMN hash; \
+         DROP TABLE sopflow_t_schema2.snapshots; \
          UPDATE sopflow_t_schema2.sopflow_meta SET value = '2' WHERE key = 'schema';",
     )
     .execute(&raw)
@@ -339,7 +366,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("3", 0));
+    assert_eq!((version.as_str(), unhashed), ("4", 0));
     execute(
         &store,
         &process,

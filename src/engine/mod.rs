@@ -62,4 +62,5 @@ pub use query::{
     work_items, work_queue,
 };
 pub use state::{ActiveStep, CaseState, CaseStatus, PendingJoin};
-pub use verify::{HistoryError, HistoryProblem, StepKind, check_history};
+pub(crate) use verify::check_next;
+pub use verify::{HistoryError, HistoryProblem, StepKind, check_history, check_history_from};

@@ -26,7 +26,7 @@ pub enum CaseStatus {
 }
 
 /// An active step: one activation (token) of a task or approval gate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveStep {
     /// The step.
     pub step: StepId,
@@ -76,7 +76,7 @@ impl ActiveStep {
 }
 
 /// A parallel split waiting for its branches.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingJoin {
     /// The split.
     pub split: StepId,
@@ -88,7 +88,11 @@ pub struct PendingJoin {
 ///
 /// Folding the same events always gives the same state: it is what the engine decides
 /// commands against, and what a store rebuilds after loading a case.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Its serde form is what a store keeps as a snapshot of a case, inside a versioned
+/// envelope and beside the hash of the last event it covers; it is not a format of its
+/// own, and a deserialized state is only as good as the check that it matches the events.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CaseState {
     case: Option<CaseId>,
     sop: Option<(SopId, u32)>,

@@ -158,16 +158,37 @@ pub struct HistoryError {
 /// Pure: it reads nothing but its arguments, so a store, a CLI or a test can call it on
 /// any history.
 pub fn check_history(process: &Process, events: &[Event]) -> Result<CaseState, HistoryError> {
-    let mut state = CaseState::new();
-    for (index, event) in events.iter().enumerate() {
-        check_event(process, &state, index as u64 + 1, event).map_err(|problem| HistoryError {
-            seq: event.seq,
-            event: event.kind.name(),
-            problem,
-        })?;
+    check_history_from(process, CaseState::new(), events)
+}
+
+/// [`check_history`] for the events that follow `state` (a snapshot of the case after its
+/// first `state.version()` events, or a state the caller holds): checks each against the
+/// state before it, numbered on from `state.version() + 1`, and returns the state after
+/// the last.
+pub fn check_history_from(
+    process: &Process,
+    mut state: CaseState,
+    events: &[Event],
+) -> Result<CaseState, HistoryError> {
+    for event in events {
+        check_next(process, &state, event)?;
         state.apply(event);
     }
     Ok(state)
+}
+
+/// Checks that `event` fits `process` right after `state` (it is event `state.version() +
+/// 1`), without applying it.
+pub(crate) fn check_next(
+    process: &Process,
+    state: &CaseState,
+    event: &Event,
+) -> Result<(), HistoryError> {
+    check_event(process, state, state.version() + 1, event).map_err(|problem| HistoryError {
+        seq: event.seq,
+        event: event.kind.name(),
+        problem,
+    })
 }
 
 fn check_event(

@@ -8,7 +8,7 @@ use crate::model::SopId;
 use super::batch::Append;
 use super::error::StoreError;
 use super::memory::MemoryStore;
-use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
 
 /// The store the CLI uses when none is given: the SQLite file `sopflow.db` in the current
 /// directory.
@@ -136,6 +136,10 @@ impl CaseStore for AnyStore {
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {
         each!(self, store => store.load(case).await)
+    }
+
+    async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        each!(self, store => store.load_latest(case).await)
     }
 
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {

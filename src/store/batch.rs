@@ -22,6 +22,13 @@ pub struct Append {
     summary: CaseSummary,
     state: CaseState,
     starts_on: Option<(crate::model::SopId, u32)>,
+    /// The snapshot of `state` to store with the events (JSON), when they cross a
+    /// multiple of [`codec::SNAPSHOT_EVERY`] or end the case.
+    snapshot: Option<String>,
+    /// The stored hash the event before the batch must have: set by callers that decided
+    /// on a state they held (a cache), so that the append goes through only if the store
+    /// still holds the very events that state folds.
+    after_hash: Option<codec::Hash>,
 }
 
 impl Append {
@@ -30,10 +37,23 @@ impl Append {
     ///
     /// Fails with [`StoreError::InvalidBatch`] when there is no event, when their `seq`s do
     /// not run on from `before.version() + 1`, when a new case does not start with
-    /// `case_started`, or when `process` is not the SOP version the case runs on.
+    /// `case_started`, when `process` is not the SOP version the case runs on, or when an
+    /// event does not fit `process` after the events before it
+    /// ([`engine::check_history`](crate::engine::check_history)).
     pub fn new(
         process: &Process,
         before: &CaseState,
+        events: Vec<Event>,
+    ) -> Result<Append, StoreError> {
+        Append::after(process, before.clone(), events)
+    }
+
+    /// [`Append::new`] taking the state before the events by value: the state after them
+    /// is built in place, without copying the records of an old case that nobody else
+    /// holds.
+    pub fn after(
+        process: &Process,
+        before: CaseState,
         events: Vec<Event>,
     ) -> Result<Append, StoreError> {
         let named = before.case().cloned().or_else(|| {
@@ -81,8 +101,14 @@ impl Append {
                 "`case_started` can only be the first event of a case".to_owned(),
             ));
         }
-        let mut state = before.clone();
+        let was_open = before.is_open();
+        let mut state = before;
         for event in &events {
+            // A new case is checked once it names its SOP version, below.
+            if expected > 0 {
+                crate::engine::check_next(process, &state, event)
+                    .map_err(|e| invalid(e.to_string()))?;
+            }
             state.apply(event);
         }
         let Some((sop, version)) = state.sop() else {
@@ -95,6 +121,9 @@ impl Append {
                 process.version()
             )));
         }
+        if expected == 0 {
+            crate::engine::check_history(process, &events).map_err(|e| invalid(e.to_string()))?;
+        }
         let starts_on = (expected == 0).then(|| (sop.clone(), version));
         let last_at = events[events.len() - 1].at;
         let Some(summary) = CaseSummary::of(process, &state, last_at) else {
@@ -105,6 +134,16 @@ impl Append {
             .map(codec::encode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(format!("an event cannot be written as JSON: {e}")))?;
+        let crossed = expected / codec::SNAPSHOT_EVERY != state.version() / codec::SNAPSHOT_EVERY;
+        let ended = !state.is_open() && (was_open || expected == 0);
+        let snapshot =
+            if crossed || ended {
+                Some(serde_json::to_string(&state).map_err(|e| {
+                    invalid(format!("the case's state cannot be written as JSON: {e}"))
+                })?)
+            } else {
+                None
+            };
         Ok(Append {
             case: summary.case.clone(),
             expected,
@@ -113,7 +152,37 @@ impl Append {
             summary,
             state,
             starts_on,
+            snapshot,
+            after_hash: None,
         })
+    }
+
+    /// Pins the append to the stored hash of the event before it: it goes through only if
+    /// the store's event `expected()` has that hash, else it is a
+    /// [`StoreError::Conflict`].
+    pub(crate) fn pinned(mut self, hash: codec::Hash) -> Append {
+        self.after_hash = Some(hash);
+        self
+    }
+
+    /// The snapshot to store with the batch, given the hash of its last event.
+    pub(crate) fn snapshot(&self, last_hash: &str) -> Option<codec::StoredSnapshot> {
+        self.snapshot
+            .as_ref()
+            .map(|json| codec::StoredSnapshot::new(self.state.version(), last_hash, json.clone()))
+    }
+
+    /// Checks the stored hash of the event before the batch against the pin: a
+    /// [`StoreError::Conflict`] when it differs.
+    pub(crate) fn check_pin(&self, previous: &codec::Hash) -> Result<(), StoreError> {
+        match &self.after_hash {
+            Some(pinned) if pinned != previous => Err(StoreError::Conflict {
+                case: self.case.clone(),
+                expected: self.expected,
+                actual: self.expected,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The case.

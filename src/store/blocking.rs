@@ -3,15 +3,16 @@
 use chrono::{DateTime, Utc};
 use tokio::runtime::Runtime;
 
-use crate::engine::{CaseId, Command};
+use crate::engine::{CaseId, CaseState, Command};
 use crate::graph::Process;
 use crate::model::SopId;
 
 use super::any::AnyStore;
 use super::batch::Append;
+use super::cache::CaseCache;
 use super::error::{ExecuteError, StoreError};
 use super::execute::{Executed, Processes, TimerRun};
-use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
 
 /// A store with its own current-thread tokio runtime, for the CLI and other synchronous
 /// callers: each method runs the store's async method to completion.
@@ -80,6 +81,11 @@ impl<S: CaseStore> BlockingStore<S> {
         self.block_on(self.store.load(case))
     }
 
+    /// [`CaseStore::load_latest`].
+    pub fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        self.block_on(self.store.load_latest(case))
+    }
+
     /// [`CaseStore::list`].
     pub fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
         self.block_on(self.store.list(filter))
@@ -144,6 +150,39 @@ impl<S: CaseStore> BlockingStore<S> {
         now: DateTime<Utc>,
     ) -> Result<Executed, ExecuteError> {
         self.block_on(super::execute(&self.store, process, case, command, now))
+    }
+
+    /// [`execute_on`](super::execute_on): decide on a state the caller holds, append only
+    /// if the store is still at its version.
+    pub fn execute_on(
+        &self,
+        process: &Process,
+        case: &CaseId,
+        state: &CaseState,
+        command: Command,
+        now: DateTime<Utc>,
+    ) -> Result<Executed, ExecuteError> {
+        self.block_on(super::execute_on(
+            &self.store,
+            process,
+            case,
+            state,
+            command,
+            now,
+        ))
+    }
+
+    /// [`CaseCache::execute_with_retry`]: execute through a cache of case states.
+    pub fn execute_cached(
+        &self,
+        cache: &CaseCache,
+        process: &Process,
+        case: &CaseId,
+        command: Command,
+        now: DateTime<Utc>,
+        attempts: u32,
+    ) -> Result<Executed, ExecuteError> {
+        self.block_on(cache.execute_with_retry(&self.store, process, case, command, now, attempts))
     }
 
     /// [`execute_with_retry`](super::execute_with_retry).

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{CaseId, EVENT_SCHEMA_VERSION, Event, EventKind};
+use crate::engine::{CaseId, CaseState, EVENT_SCHEMA_VERSION, Event, EventKind};
 use crate::model::{RoleId, SopId};
 
 use super::error::StoreError;
@@ -98,10 +98,22 @@ pub(crate) fn decode_history<S: AsRef<str>, H: AsRef<str>>(
     case: &CaseId,
     rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
 ) -> Result<Vec<Event>, StoreError> {
+    decode_history_from(case, 0, GENESIS, rows).map(|(events, _)| events)
+}
+
+/// [`decode_history`] for the rows after event `after`, whose stored hash is `previous`:
+/// the rows must run on from `after + 1` and chain from `previous`. Returns the events
+/// and the hash of the last one (`previous` when there is none).
+pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
+    case: &CaseId,
+    after: u64,
+    previous: Hash,
+    rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
+) -> Result<(Vec<Event>, Hash), StoreError> {
     let mut events: Vec<Event> = Vec::new();
-    let mut previous = GENESIS;
+    let mut previous = previous;
     for (row_seq, json, hash) in rows {
-        let expected = events.len() as u64 + 1;
+        let expected = after + events.len() as u64 + 1;
         let corrupt = |seq: u64, reason: String| StoreError::Corrupt {
             case: case.clone(),
             seq,
@@ -161,7 +173,64 @@ pub(crate) fn decode_history<S: AsRef<str>, H: AsRef<str>>(
         }
         events.push(event);
     }
-    Ok(events)
+    Ok((events, previous))
+}
+
+/// The format of stored snapshots this code writes and reads: a snapshot of another
+/// format is ignored, and the case replayed from its events.
+pub(crate) const SNAPSHOT_FORMAT: i64 = 1;
+
+/// A case's state is written as a snapshot (in the append's transaction) every this many
+/// events, and when it closes or is cancelled.
+pub(crate) const SNAPSHOT_EVERY: u64 = 100;
+
+/// A snapshot as stored: the state after event `seq` as JSON, the stored hash of event
+/// `seq` (what ties it to the events), and a digest over both, so a damaged snapshot is
+/// ignored rather than trusted.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSnapshot {
+    pub seq: u64,
+    pub format: i64,
+    pub event_hash: String,
+    pub digest: String,
+    pub state: String,
+}
+
+impl StoredSnapshot {
+    /// The snapshot of `state` (JSON already encoded), whose last event has hash
+    /// `event_hash`.
+    pub(crate) fn new(seq: u64, event_hash: &str, state: String) -> StoredSnapshot {
+        StoredSnapshot {
+            seq,
+            format: SNAPSHOT_FORMAT,
+            event_hash: event_hash.to_owned(),
+            digest: snapshot_digest(event_hash, &state),
+            state,
+        }
+    }
+
+    /// The state it holds and the hash of its last event, or `None` when it cannot be
+    /// trusted: another format, a digest that does not match, JSON that does not read, or a
+    /// state that is not of this case after `seq` events. The caller still checks that
+    /// `event_hash` is the stored hash of event `seq`.
+    pub(crate) fn open(&self, case: &CaseId) -> Option<(CaseState, Hash)> {
+        if self.format != SNAPSHOT_FORMAT
+            || snapshot_digest(&self.event_hash, &self.state) != self.digest
+        {
+            return None;
+        }
+        let hash = from_hex(&self.event_hash)?;
+        let state: CaseState = serde_json::from_str(&self.state).ok()?;
+        (state.version() == self.seq && state.case() == Some(case)).then_some((state, hash))
+    }
+}
+
+fn snapshot_digest(event_hash: &str, state: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(SNAPSHOT_FORMAT.to_le_bytes());
+    hasher.update(event_hash.as_bytes());
+    hasher.update(state.as_bytes());
+    to_hex(&hasher.finalize().into())
 }
 
 /// A time as stored: microseconds since the Unix epoch.

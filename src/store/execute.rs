@@ -10,6 +10,7 @@ use crate::graph::Process;
 use crate::model::SopId;
 
 use super::batch::Append;
+use super::codec::Hash;
 use super::error::{ExecuteError, StoreError};
 use super::{CaseStore, StoredCase, TimerClaim};
 
@@ -35,14 +36,19 @@ pub struct Executed {
 /// with no event starts empty), decides the command with [`engine::handle`] and appends the
 /// events with the version it loaded. Returns the events and the new state.
 ///
-/// The loaded history is checked against `process` first
-/// ([`engine::check_history`]): an event that does not fit it (a step or token that does
-/// not exist or is not active) is [`StoreError::Corrupt`], never a case stuck on it.
+/// The case is read from its latest snapshot and the events after it
+/// ([`CaseStore::load_latest`]), so a command costs the same on a case of ten events and on
+/// one of ten thousand. Those events are checked against `process` first
+/// ([`engine::check_history_from`]): an event that does not fit it (a step or token that
+/// does not exist or is not active) is [`StoreError::Corrupt`], never a case stuck on it.
+/// The append is pinned to the stored hash of the last event loaded.
 ///
 /// A command whose id the case already applied writes nothing and returns its earlier
 /// events (`duplicate`). A command the engine refuses is [`ExecuteError::Refused`]. If
 /// someone appended in between, the result is a [`StoreError::Conflict`] and nothing is
-/// written: call again, or use [`execute_with_retry`].
+/// written: call again, or use [`execute_with_retry`]. [`CaseCache`](super::CaseCache)
+/// keeps the states of recently used cases between commands, and [`execute_on`] decides on
+/// a state the caller holds.
 pub async fn execute<S: CaseStore>(
     store: &S,
     process: &Process,
@@ -50,6 +56,25 @@ pub async fn execute<S: CaseStore>(
     command: Command,
     now: DateTime<Utc>,
 ) -> Result<Executed, ExecuteError> {
+    check_start(case, &command)?;
+    let held = load_checked(store, process, case).await?;
+    execute_held(store, process, case, held, command, now)
+        .await
+        .map(|(executed, _)| executed)
+        .map_err(|(error, _)| error)
+}
+
+/// A case's state as loaded and checked, with the stored hash of its last event.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub state: CaseState,
+    pub hash: Hash,
+    /// The events after the snapshot the state was loaded from, when just loaded.
+    pub tail: Vec<Event>,
+}
+
+/// Refuses a start command sent to another case than it opens.
+pub(crate) fn check_start(case: &CaseId, command: &Command) -> Result<(), ExecuteError> {
     if let Action::Start { case: started, .. } = &command.action
         && started != case
     {
@@ -59,41 +84,221 @@ pub async fn execute<S: CaseStore>(
         }
         .into());
     }
-    let StoredCase { events, state } = match store.load(case).await {
-        Ok(stored) => stored,
-        Err(StoreError::NotFound { .. }) => StoredCase {
-            events: Vec::new(),
-            state: CaseState::new(),
-        },
-        Err(e) => return Err(e.into()),
+    Ok(())
+}
+
+/// Loads a case from its latest snapshot and checks the events after it against
+/// `process`; a case with no event is empty.
+pub(crate) async fn load_checked<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &CaseId,
+) -> Result<Held, StoreError> {
+    let (base, tail, hash) = match store.load_latest(case).await {
+        Ok(latest) => latest.into_parts(),
+        Err(StoreError::NotFound { .. }) => (CaseState::new(), Vec::new(), super::codec::GENESIS),
+        Err(e) => return Err(e),
     };
-    // A case on another SOP version is refused by `Append::new` below, as a caller's
-    // mistake rather than damage.
-    if state.sop() == Some((process.id(), process.version())) {
-        engine::check_history(process, &events).map_err(|e| history_damaged(case, e))?;
+    // A case on another SOP version is refused by `engine::handle`, as a caller's mistake
+    // rather than damage.
+    let runs_on_process =
+        |state: &CaseState| state.sop() == Some((process.id(), process.version()));
+    let state = if runs_on_process(&base) || (base.version() == 0 && starts_on(&tail, process)) {
+        engine::check_history_from(process, base, &tail).map_err(|e| history_damaged(case, e))?
+    } else {
+        let mut state = base;
+        for event in &tail {
+            state.apply(event);
+        }
+        state
+    };
+    Ok(Held { state, hash, tail })
+}
+
+fn starts_on(events: &[Event], process: &Process) -> bool {
+    matches!(events.first().map(|e| &e.kind), Some(engine::EventKind::CaseStarted { sop, version, .. })
+        if sop == process.id() && *version == process.version())
+}
+
+/// Decides `command` on a held state and appends its events pinned to the held hash.
+/// Returns what happened and the state and hash to hold next (the held ones when nothing
+/// was appended), or the error with the held state when it still holds (the command was
+/// refused).
+pub(crate) async fn execute_held<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &CaseId,
+    held: Held,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<(Executed, Option<Held>), (ExecuteError, Option<Held>)> {
+    let Held { state, hash, tail } = held;
+    if let Some(seqs) = state.outcome_of(&command.id) {
+        let first_in_tail = tail.first().map_or(u64::MAX, |e| e.seq);
+        let earlier: Vec<Event> = if *seqs.start() >= first_in_tail {
+            tail.into_iter().filter(|e| seqs.contains(&e.seq)).collect()
+        } else {
+            store
+                .load(case)
+                .await
+                .map_err(|e| (e.into(), None))?
+                .events
+                .into_iter()
+                .filter(|e| seqs.contains(&e.seq))
+                .collect()
+        };
+        let executed = Executed {
+            events: earlier,
+            state: state.clone(),
+            duplicate: true,
+            conflicts: 0,
+        };
+        return Ok((
+            executed,
+            Some(Held {
+                state,
+                hash,
+                tail: Vec::new(),
+            }),
+        ));
+    }
+    let new_events = match engine::handle(process, &state, command, now) {
+        Ok(events) => events,
+        Err(refused) => {
+            let held = Held {
+                state,
+                hash,
+                tail: Vec::new(),
+            };
+            return Err((refused.into(), Some(held)));
+        }
+    };
+    if new_events.is_empty() {
+        let executed = Executed {
+            events: new_events,
+            state: state.clone(),
+            duplicate: false,
+            conflicts: 0,
+        };
+        return Ok((
+            executed,
+            Some(Held {
+                state,
+                hash,
+                tail: Vec::new(),
+            }),
+        ));
+    }
+    let batch = Append::after(process, state, new_events)
+        .map_err(|e| (e.into(), None))?
+        .pinned(hash);
+    store.append(&batch).await.map_err(|e| (e.into(), None))?;
+    let hash = super::codec::chain_all(hash, batch.encoded())
+        .last()
+        .and_then(|last| super::codec::from_hex(last))
+        .unwrap_or(hash);
+    let (events, state) = batch.into_parts();
+    let next = Held {
+        state: state.clone(),
+        hash,
+        tail: Vec::new(),
+    };
+    Ok((
+        Executed {
+            events,
+            state,
+            duplicate: false,
+            conflicts: 0,
+        },
+        Some(next),
+    ))
+}
+
+/// Decides `command` on `state`, a state of case `case` the caller already holds (from an
+/// earlier [`Executed::state`] or a load), and appends the events only if the store still
+/// holds exactly `state.version()` events: nothing is loaded first.
+///
+/// A store that moved on is a [`StoreError::Conflict`] and nothing is written: load the
+/// case again (or use [`execute`]). The caller vouches that `state` is the fold of the
+/// case's stored events; the store checks only the version, and [`Append`] checks that the
+/// new events fit the process after `state`. A command `state` already applied comes back
+/// as a duplicate with its earlier events, read from the store.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// use chrono::{TimeZone, Utc};
+/// use sopflow::engine::{Action, Actor, CaseId, CaseState, Command};
+/// use sopflow::model::{RoleId, StepId};
+/// use sopflow::store::{CaseStore, MemoryStore, StoreError, execute_on, ExecuteError};
+///
+/// let store = MemoryStore::new();
+/// let process = store.save_sop("hello.yaml", "
+/// id: hello
+/// version: 1
+/// title: Say hello
+/// department: Customer Service
+/// roles: { agent: Support team member }
+/// steps:
+///   - { id: greet, title: Greet the customer, role: agent, end: true }
+/// ").await?;
+/// let ana = Actor::new("ana", [RoleId::from_static("agent")]);
+/// let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+/// let case = CaseId::from("T-1");
+/// let start = Command::new("c1", ana.clone(), Action::Start { case: case.clone(), fields: Default::default() });
+/// let started = execute_on(&store, &process, &case, &CaseState::new(), start, now).await?;
+/// let greet = |id: &str| Command::new(id, ana.clone(), Action::Complete { step: StepId::from_static("greet"), fields: Default::default() });
+/// let done = execute_on(&store, &process, &case, &started.state, greet("c2"), now).await?;
+/// assert_eq!(done.state.version(), 4); // step_completed, case_closed
+/// // The state held before `c2` is stale now: nothing is written.
+/// let stale = execute_on(&store, &process, &case, &started.state, greet("c3"), now).await;
+/// assert!(matches!(stale, Err(ExecuteError::Store(StoreError::Conflict { expected: 2, actual: 4, .. }))));
+/// # Ok::<_, Box<dyn std::error::Error>>(()) })?;
+/// # Ok(()) }
+/// ```
+pub async fn execute_on<S: CaseStore>(
+    store: &S,
+    process: &Process,
+    case: &CaseId,
+    state: &CaseState,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Executed, ExecuteError> {
+    check_start(case, &command)?;
+    if let Some(started) = state.case()
+        && started != case
+    {
+        return Err(StoreError::InvalidBatch {
+            case: case.clone(),
+            reason: format!("the state given is the state of case `{started}`"),
+        }
+        .into());
     }
     if let Some(seqs) = state.outcome_of(&command.id) {
-        let earlier = events
+        let earlier = store
+            .load(case)
+            .await?
+            .events
             .into_iter()
             .filter(|e| seqs.contains(&e.seq))
             .collect();
         return Ok(Executed {
             events: earlier,
-            state,
+            state: state.clone(),
             duplicate: true,
             conflicts: 0,
         });
     }
-    let new_events = engine::handle(process, &state, command, now)?;
+    let new_events = engine::handle(process, state, command, now)?;
     if new_events.is_empty() {
         return Ok(Executed {
             events: new_events,
-            state,
+            state: state.clone(),
             duplicate: false,
             conflicts: 0,
         });
     }
-    let batch = Append::new(process, &state, new_events)?;
+    let batch = Append::new(process, state, new_events)?;
     store.append(&batch).await?;
     let (events, state) = batch.into_parts();
     Ok(Executed {

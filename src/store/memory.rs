@@ -11,7 +11,7 @@ use crate::model::SopId;
 use super::batch::{Append, check_same_sop};
 use super::codec;
 use super::error::StoreError;
-use super::{CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim};
+use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
 
 /// A store in memory: everything is lost when the last clone is dropped. Clones share
 /// the same cases. Events are kept as their JSON, like the database stores do, so a test on
@@ -35,6 +35,8 @@ struct MemoryCase {
     events: Vec<(String, String)>,
     summary: CaseSummary,
     lease: Option<(String, DateTime<Utc>)>,
+    /// The latest snapshot of its state.
+    snapshot: Option<codec::StoredSnapshot>,
 }
 
 impl MemoryStore {
@@ -65,6 +67,33 @@ impl MemoryStore {
             }
             None => false,
         }
+    }
+
+    /// Edits the stored JSON of a case's snapshot in place, as damage on disk would: for
+    /// tests that a damaged snapshot is not trusted. Returns whether the case has one.
+    #[doc(hidden)]
+    pub fn tamper_with_snapshot(&self, case: &CaseId, edit: impl FnOnce(&mut String)) -> bool {
+        let mut inner = self.lock();
+        match inner.cases.get_mut(case).and_then(|c| c.snapshot.as_mut()) {
+            Some(snapshot) => {
+                edit(&mut snapshot.state);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn load_whole(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        let rows: Vec<(String, String)> = match self.lock().cases.get(case) {
+            Some(stored) => stored.events.clone(),
+            None => return Err(StoreError::NotFound { case: case.clone() }),
+        };
+        LatestCase::whole(
+            case,
+            rows.iter()
+                .enumerate()
+                .map(|(i, (json, hash))| (i as i64 + 1, json, Some(hash))),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -105,7 +134,9 @@ impl CaseStore for MemoryStore {
                 .and_then(|c| c.events.last())
                 .map(|(_, hash)| hash.as_str()),
         )?;
+        batch.check_pin(&previous)?;
         let hashes = codec::chain_all(previous, batch.encoded());
+        let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
         let rows = batch.encoded().iter().cloned().zip(hashes);
         let summary = batch.summary().clone();
         match inner.cases.get_mut(batch.case()) {
@@ -113,6 +144,9 @@ impl CaseStore for MemoryStore {
                 case.events.extend(rows);
                 case.summary = summary;
                 case.lease = None;
+                if snapshot.is_some() {
+                    case.snapshot = snapshot;
+                }
             }
             None => {
                 inner.cases.insert(
@@ -121,6 +155,7 @@ impl CaseStore for MemoryStore {
                         events: rows.collect(),
                         summary,
                         lease: None,
+                        snapshot,
                     },
                 );
             }
@@ -144,6 +179,41 @@ impl CaseStore for MemoryStore {
         )?;
         let state = CaseState::replay(&events);
         Ok(StoredCase { events, state })
+    }
+
+    async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        let (snapshot, rows) = {
+            let inner = self.lock();
+            let Some(stored) = inner.cases.get(case) else {
+                return Err(StoreError::NotFound { case: case.clone() });
+            };
+            let snapshot = stored
+                .snapshot
+                .clone()
+                .filter(|s| s.seq as usize <= stored.events.len());
+            // The snapshot's own event and the ones after it; every event without one.
+            let from = snapshot.as_ref().map_or(0, |s| s.seq as usize - 1);
+            (snapshot, stored.events[from..].to_vec())
+        };
+        if let Some(snapshot) = &snapshot {
+            let first = snapshot.seq as i64;
+            let at = rows.first().map(|(_, hash)| hash.as_str());
+            let after = rows
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(i, (json, hash))| (first + i as i64, json, Some(hash)));
+            if let Some(latest) = LatestCase::from_snapshot(case, snapshot, at, after) {
+                return latest;
+            }
+            return self.load_whole(case);
+        }
+        LatestCase::whole(
+            case,
+            rows.iter()
+                .enumerate()
+                .map(|(i, (json, hash))| (i as i64 + 1, json, Some(hash))),
+        )
     }
 
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {

@@ -57,6 +57,7 @@
 mod any;
 mod batch;
 mod blocking;
+mod cache;
 mod codec;
 mod error;
 mod execute;
@@ -73,10 +74,11 @@ use chrono::{DateTime, Utc};
 pub use any::{AnyStore, DEFAULT_URL, open, open_existing};
 pub use batch::Append;
 pub use blocking::BlockingStore;
+pub use cache::CaseCache;
 pub use error::{ExecuteError, StoreError};
 pub use execute::{
-    Executed, Processes, TIMER_ACTOR, TimerRun, execute, execute_with_retry, fire_due_timers,
-    load_verified,
+    Executed, Processes, TIMER_ACTOR, TimerRun, execute, execute_on, execute_with_retry,
+    fire_due_timers, load_verified,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -111,6 +113,20 @@ pub trait CaseStore: Send + Sync {
     /// chain only; [`load_verified`] and [`execute`] also check the events against the SOP
     /// version the case runs on.
     fn load(&self, case: &CaseId) -> impl Future<Output = Result<StoredCase, StoreError>> + Send;
+
+    /// The state of a case as cheaply as the store can check it: its latest snapshot (if it
+    /// can be trusted) and the events after it, their hash chain checked from the stored
+    /// hash of the snapshot's last event.
+    ///
+    /// A snapshot is used only if its format is known, its digest matches, and the stored
+    /// hash of the last event it covers is the one it was written with; otherwise the case
+    /// is read whole from its events, as [`CaseStore::load`] does. The events before the
+    /// snapshot are not read, so damage to them is found by `load` and `sop case verify`,
+    /// not here. Fails like `load`.
+    fn load_latest(
+        &self,
+        case: &CaseId,
+    ) -> impl Future<Output = Result<LatestCase, StoreError>> + Send;
 
     /// Summaries of the cases that match `filter`, ordered by case id.
     fn list(
@@ -269,6 +285,92 @@ pub struct StoredCase {
     pub events: Vec<Event>,
     /// `CaseState::replay(&events)`.
     pub state: CaseState,
+}
+
+/// A case as [`CaseStore::load_latest`] reads it: the state at its latest usable snapshot
+/// and the events after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestCase {
+    base: CaseState,
+    events: Vec<Event>,
+    last_hash: codec::Hash,
+    from_snapshot: bool,
+}
+
+impl LatestCase {
+    /// The state the events after the snapshot start from: the snapshot's, or an empty
+    /// state when the case was read whole.
+    pub fn base(&self) -> &CaseState {
+        &self.base
+    }
+
+    /// The events after the snapshot (every event when it was read whole).
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The version of the snapshot the load started from, `None` when it read every event.
+    pub fn snapshot_version(&self) -> Option<u64> {
+        self.from_snapshot.then(|| self.base.version())
+    }
+
+    /// The case's state: the snapshot's with the events after it folded in.
+    pub fn state(&self) -> CaseState {
+        let mut state = self.base.clone();
+        for event in &self.events {
+            state.apply(event);
+        }
+        state
+    }
+
+    /// The base, the events after it and the hash of the last event.
+    pub(crate) fn into_parts(self) -> (CaseState, Vec<Event>, codec::Hash) {
+        (self.base, self.events, self.last_hash)
+    }
+
+    /// A case read from its stored snapshot (when `snapshot` opens and the stored hash of
+    /// its last event, `hash_at_snapshot`, matches it) and the rows after it, or `None`
+    /// when the snapshot cannot be used. The rows are `(seq, json, hash)` with `seq` after
+    /// the snapshot's.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn from_snapshot<S: AsRef<str>, H: AsRef<str>>(
+        case: &CaseId,
+        snapshot: &codec::StoredSnapshot,
+        hash_at_snapshot: Option<&str>,
+        rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
+    ) -> Option<Result<LatestCase, StoreError>> {
+        let (base, hash) = snapshot.open(case)?;
+        if hash_at_snapshot.and_then(codec::from_hex) != Some(hash) {
+            return None;
+        }
+        Some(
+            codec::decode_history_from(case, snapshot.seq, hash, rows).map(
+                |(events, last_hash)| LatestCase {
+                    base,
+                    events,
+                    last_hash,
+                    from_snapshot: true,
+                },
+            ),
+        )
+    }
+
+    /// A case read whole from its rows `(seq, json, hash)`.
+    pub(crate) fn whole<S: AsRef<str>, H: AsRef<str>>(
+        case: &CaseId,
+        rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
+    ) -> Result<LatestCase, StoreError> {
+        let (events, last_hash) = codec::decode_history_from(case, 0, codec::GENESIS, rows)?;
+        if events.is_empty() {
+            return Err(StoreError::NotFound { case: case.clone() });
+        }
+        Ok(LatestCase {
+            base: CaseState::new(),
+            events,
+            last_hash,
+            from_snapshot: false,
+        })
+    }
 }
 
 /// The per-case row a store keeps beside the events, rewritten by every append from the

@@ -13,13 +13,14 @@ use super::batch::{Append, check_same_sop};
 use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim, status_from_name,
-    status_name,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim,
+    status_from_name, status_name,
 };
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
-/// `events.hash`, the case's hash chain (filled in for existing events when migrating).
-const SCHEMA_VERSION: i64 = 3;
+/// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
+/// added `snapshots` (empty after migrating: cases get one as they move on).
+const SCHEMA_VERSION: i64 = 4;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS case_roles (
     case_id TEXT COLLATE "C" NOT NULL REFERENCES cases (case_id),
     role TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (case_id, role)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    case_id TEXT COLLATE "C" PRIMARY KEY REFERENCES cases (case_id),
+    seq BIGINT NOT NULL,
+    format BIGINT NOT NULL,
+    event_hash TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    state TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT COLLATE "C" PRIMARY KEY,
@@ -379,7 +388,12 @@ impl PostgresStore {
     /// inserted, for a new case, only if the SOP version is stored and the case is not),
     /// and the events and roles are written only through that row. Zero events written
     /// means the row did not qualify; [`PostgresStore::why_not_appended`] says why.
-    async fn try_append(&self, batch: &Append, hashes: Vec<String>) -> Result<u64, AppendFailure> {
+    async fn try_append(
+        &self,
+        batch: &Append,
+        hashes: Vec<String>,
+        snapshot: Option<codec::StoredSnapshot>,
+    ) -> Result<u64, AppendFailure> {
         let summary = batch.summary();
         let events = batch.events();
         let row_sql = if batch.expected() == 0 {
@@ -400,7 +414,11 @@ impl PostgresStore {
                  WHERE r.case_id = row.case_id AND NOT (r.role = ANY($8::text[]))), \
              roles AS (INSERT INTO case_roles (case_id, role) \
                  SELECT row.case_id, x FROM row, unnest($8::text[]) AS x \
-                 ON CONFLICT DO NOTHING) \
+                 ON CONFLICT DO NOTHING), \
+             snap AS (INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
+                 SELECT row.case_id, $18, $19, $20, $21, $22 FROM row WHERE $18::bigint IS NOT NULL \
+                 ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, format = EXCLUDED.format, \
+                 event_hash = EXCLUDED.event_hash, digest = EXCLUDED.digest, state = EXCLUDED.state) \
              INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
              SELECT row.case_id, s, v, t, a, c, p::json, h FROM row, \
                  unnest($11::bigint[], $12::int[], $13::text[], $14::bigint[], $15::text[], \
@@ -430,6 +448,11 @@ impl PostgresStore {
             )
             .bind(batch.encoded())
             .bind(hashes)
+            .bind(snapshot.as_ref().map(|s| s.seq as i64))
+            .bind(snapshot.as_ref().map(|s| s.format))
+            .bind(snapshot.as_ref().map(|s| s.event_hash.as_str()))
+            .bind(snapshot.as_ref().map(|s| s.digest.as_str()))
+            .bind(snapshot.as_ref().map(|s| s.state.as_str()))
             .execute(&self.pool)
             .await?;
         Ok(written.rows_affected())
@@ -515,8 +538,10 @@ impl CaseStore for PostgresStore {
             Some(previous) => previous,
             None => return Err(self.why_not_appended(batch).await),
         };
+        batch.check_pin(&previous)?;
         let hashes = codec::chain_all(previous, batch.encoded());
-        match self.try_append(batch, hashes).await {
+        let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
+        match self.try_append(batch, hashes, snapshot).await {
             Ok(written) if written == batch.events().len() as u64 => Ok(()),
             Ok(_) | Err(AppendFailure::Raced) => Err(self.why_not_appended(batch).await),
             Err(AppendFailure::Database(error)) => Err(StoreError::database(
@@ -540,6 +565,55 @@ impl CaseStore for PostgresStore {
         let events = codec::decode_history(case, rows)?;
         let state = CaseState::replay(&events);
         Ok(StoredCase { events, state })
+    }
+
+    async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        let fail = |e| StoreError::database(format!("loading case `{case}`"), e);
+        let snapshot: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, format, event_hash, digest, state FROM snapshots WHERE case_id = $1",
+        )
+        .bind(case.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(fail)?;
+        if let Some((seq, format, event_hash, digest, state)) = snapshot
+            && seq > 0
+        {
+            let snapshot = codec::StoredSnapshot {
+                seq: seq as u64,
+                format,
+                event_hash,
+                digest,
+                state,
+            };
+            // The snapshot's own event (for its hash) and the ones after it.
+            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                "SELECT seq, payload::text, hash FROM events WHERE case_id = $1 AND seq >= $2 \
+                 ORDER BY seq",
+            )
+            .bind(case.as_str())
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(fail)?;
+            let at = rows
+                .first()
+                .filter(|(first, _, _)| *first == seq)
+                .and_then(|(_, _, hash)| hash.clone());
+            if let Some(latest) =
+                LatestCase::from_snapshot(case, &snapshot, at.as_deref(), rows.into_iter().skip(1))
+            {
+                return latest;
+            }
+        }
+        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, payload::text, hash FROM events WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(case.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(fail)?;
+        LatestCase::whole(case, rows)
     }
 
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {

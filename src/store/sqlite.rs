@@ -16,13 +16,14 @@ use super::batch::{Append, check_same_sop};
 use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, SopSource, StoredCase, TimerClaim, status_from_name,
-    status_name,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim,
+    status_from_name, status_name,
 };
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
-/// `events.hash`, the case's hash chain (filled in for existing events when migrating).
-const SCHEMA_VERSION: i64 = 3;
+/// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
+/// added `snapshots` (empty after migrating: cases get one as they move on).
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,6 +68,14 @@ CREATE TABLE IF NOT EXISTS case_roles (
     case_id TEXT NOT NULL REFERENCES cases (case_id),
     role TEXT NOT NULL,
     PRIMARY KEY (case_id, role)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    case_id TEXT PRIMARY KEY REFERENCES cases (case_id),
+    seq INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    event_hash TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    state TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT PRIMARY KEY,
@@ -352,7 +361,9 @@ impl CaseStore for SqliteStore {
                 .map_err(fail)?
         };
         let previous = codec::previous_link(case, actual, stored_previous.flatten().as_deref())?;
+        batch.check_pin(&previous)?;
         let hashes = codec::chain_all(previous, batch.encoded());
+        let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
         let summary = batch.summary();
         let roles = roles_text(&summary.roles);
         let next_timer = summary.next_timer.map(micros);
@@ -446,7 +457,71 @@ impl CaseStore for SqliteStore {
                 Err(e) => return Err(fail(e)),
             }
         }
+        if let Some(snapshot) = snapshot {
+            sqlx::query(
+                "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
+                 format = excluded.format, event_hash = excluded.event_hash, \
+                 digest = excluded.digest, state = excluded.state",
+            )
+            .bind(case.as_str())
+            .bind(snapshot.seq as i64)
+            .bind(snapshot.format)
+            .bind(&snapshot.event_hash)
+            .bind(&snapshot.digest)
+            .bind(&snapshot.state)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        }
         tx.commit().await.map_err(fail)
+    }
+
+    async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
+        let fail = |e| db_error(format!("loading case `{case}`"), e);
+        let snapshot: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, format, event_hash, digest, state FROM snapshots WHERE case_id = ?",
+        )
+        .bind(case.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(fail)?;
+        if let Some((seq, format, event_hash, digest, state)) = snapshot
+            && seq > 0
+        {
+            let snapshot = codec::StoredSnapshot {
+                seq: seq as u64,
+                format,
+                event_hash,
+                digest,
+                state,
+            };
+            // The snapshot's own event (for its hash) and the ones after it.
+            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                "SELECT seq, payload, hash FROM events WHERE case_id = ? AND seq >= ? ORDER BY seq",
+            )
+            .bind(case.as_str())
+            .bind(seq)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(fail)?;
+            let at = rows
+                .first()
+                .filter(|(first, _, _)| *first == seq)
+                .and_then(|(_, _, hash)| hash.clone());
+            if let Some(latest) =
+                LatestCase::from_snapshot(case, &snapshot, at.as_deref(), rows.into_iter().skip(1))
+            {
+                return latest;
+            }
+        }
+        let rows: Vec<(i64, String, Option<String>)> =
+            sqlx::query_as("SELECT seq, payload, hash FROM events WHERE case_id = ? ORDER BY seq")
+                .bind(case.as_str())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(fail)?;
+        LatestCase::whole(case, rows)
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {

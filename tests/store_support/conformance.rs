@@ -8,8 +8,8 @@ use sopflow::engine::{self, Action, CaseId, CaseState, CaseStatus, Command, Comm
 use sopflow::graph::Process;
 use sopflow::model::{RoleId, SopId};
 use sopflow::store::{
-    Append, CaseFilter, CaseStore, CaseSummary, ExecuteError, Processes, StoreError, execute,
-    execute_with_retry, fire_due_timers,
+    Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, Processes, StoreError,
+    execute, execute_on, execute_with_retry, fire_due_timers,
 };
 
 use super::{agent, customer_support, hello, lead, minutes, next_command, note, start, t0, timed};
@@ -30,7 +30,8 @@ macro_rules! conformance_tests {
             round_trip, version_conflicts, concurrent_appends_all_land, new_case_conflict,
             duplicate_seq_impossible, list_filters, timer_claims_exclusive,
             timer_claims_released, fire_due_timers_once, old_sop_versions_loadable,
-            errors_typed, drive_to_the_end, case_ids_allocated_once);
+            errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
+            cached_states_follow_the_store, held_states_append_only_at_their_version);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -871,4 +872,230 @@ where
         flip(seq, to, from).await;
         assert_eq!(store.load(&case).await.unwrap().events.len(), 4);
     }
+}
+
+/// Starts case `case` on the hello SOP and adds notes until it has `events` events.
+async fn long_case<S: CaseStore>(store: &S, process: &Process, case: &str, events: u64) {
+    let id = CaseId::new(case);
+    let mut version = execute(store, process, &id, start(case, &format!("{case}-s")), t0())
+        .await
+        .unwrap()
+        .state
+        .version();
+    while version < events {
+        let command = note(&format!("{case}-n{version}"), "called back");
+        version = execute(store, process, &id, command, t0())
+            .await
+            .unwrap()
+            .state
+            .version();
+    }
+}
+
+/// A case gets a snapshot every 100 events and when it ends; `load_latest` starts from it
+/// and reads only the events after it, and folds into exactly the state a full replay
+/// gives.
+pub async fn snapshots_resume_loads<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("S-1");
+    long_case(&*store, &process, "S-1", 251).await;
+    let latest = store.load_latest(&case).await.unwrap();
+    assert_eq!(latest.snapshot_version(), Some(200));
+    assert_eq!(latest.events().len(), 51);
+    assert_eq!(latest.events()[0].seq, 201);
+    let whole = store.load(&case).await.unwrap();
+    assert_eq!(latest.state(), whole.state);
+    assert_eq!(latest.base(), &CaseState::replay(&whole.events[..200]));
+    // A case without a snapshot yet is read whole.
+    long_case(&*store, &process, "S-2", 5).await;
+    let young = store.load_latest(&CaseId::new("S-2")).await.unwrap();
+    assert_eq!((young.snapshot_version(), young.events().len()), (None, 5));
+    // Ending the case writes one.
+    let greet = Command::new(
+        "S-1-greet",
+        agent(),
+        Action::Complete {
+            step: "greet".parse().unwrap(),
+            fields: Default::default(),
+        },
+    );
+    let closed = execute(&*store, &process, &case, greet, t0())
+        .await
+        .unwrap();
+    assert_eq!(closed.state.status(), CaseStatus::Closed);
+    let latest = store.load_latest(&case).await.unwrap();
+    assert_eq!(latest.snapshot_version(), Some(closed.state.version()));
+    assert!(latest.events().is_empty());
+    assert_eq!(latest.state(), closed.state);
+    assert_eq!(latest.state(), store.load(&case).await.unwrap().state);
+    // A repeated command whose events precede the snapshot still returns them.
+    let again = execute(&*store, &process, &case, note("S-1-n10", "again"), t0())
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events.len(), 1);
+    assert_eq!(again.events[0].seq, 11);
+}
+
+/// Two caches (two app instances) send commands to the same case in turn: each decides on
+/// the state it holds, meets a conflict when the other moved the case on, drops its entry
+/// and retries on the case as stored. Nothing is lost or written twice.
+pub async fn cached_states_follow_the_store<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("K-1");
+    let (mine, theirs) = (CaseCache::new(8), CaseCache::new(8));
+    mine.execute(&*store, &process, &case, start("K-1", "k-s"), t0())
+        .await
+        .unwrap();
+    assert_eq!(mine.version(&case), Some(2));
+    let mut conflicts = 0;
+    for n in 0..30 {
+        let cache = if n % 3 == 0 { &theirs } else { &mine };
+        let executed = cache
+            .execute_with_retry(
+                &*store,
+                &process,
+                &case,
+                note(&format!("k{n}"), "hi"),
+                t0(),
+                3,
+            )
+            .await
+            .unwrap();
+        conflicts += executed.conflicts;
+        assert_eq!(cache.version(&case), Some(executed.state.version()));
+        assert_eq!(executed.state, store.load(&case).await.unwrap().state);
+    }
+    assert!(conflicts > 0, "the other cache's appends were noticed");
+    assert_eq!(store.load(&case).await.unwrap().events.len(), 32);
+    // A refused command keeps the cached state; a repeated one writes nothing.
+    let refused = mine
+        .execute(&*store, &process, &case, start("K-1", "k-s2"), t0())
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ExecuteError::Refused(CommandError::AlreadyStarted { .. }))
+        ),
+        "{refused:?}"
+    );
+    let again = theirs
+        .execute_with_retry(&*store, &process, &case, note("k29", "hi"), t0(), 3)
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events[0].seq, 32);
+    // The cache is bounded.
+    let small = CaseCache::new(4);
+    for n in 0..10 {
+        let id = format!("KB-{n}");
+        small
+            .execute(&*store, &process, &CaseId::new(&id), start(&id, &id), t0())
+            .await
+            .unwrap();
+        assert!(small.len() <= 4);
+    }
+}
+
+/// `execute_on` decides on the state the caller holds and appends only at its version.
+pub async fn held_states_append_only_at_their_version<S: CaseStore>(store: Arc<S>) {
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("E-1");
+    let started = execute_on(
+        &*store,
+        &process,
+        &case,
+        &CaseState::new(),
+        start("E-1", "e-s"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let noted = execute_on(
+        &*store,
+        &process,
+        &case,
+        &started.state,
+        note("e1", "one"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(noted.state, store.load(&case).await.unwrap().state);
+    let stale = execute_on(
+        &*store,
+        &process,
+        &case,
+        &started.state,
+        note("e2", "two"),
+        t0(),
+    )
+    .await;
+    assert!(
+        matches!(
+            stale,
+            Err(ExecuteError::Store(StoreError::Conflict {
+                expected: 2,
+                actual: 3,
+                ..
+            }))
+        ),
+        "{stale:?}"
+    );
+    let again = execute_on(
+        &*store,
+        &process,
+        &case,
+        &noted.state,
+        note("e1", "one"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events[0].seq, 3);
+    let other = execute_on(
+        &*store,
+        &process,
+        &CaseId::new("E-2"),
+        &noted.state,
+        note("e3", "x"),
+        t0(),
+    )
+    .await;
+    assert!(
+        matches!(
+            other,
+            Err(ExecuteError::Store(StoreError::InvalidBatch { .. }))
+        ),
+        "{other:?}"
+    );
+    assert_eq!(store.load(&case).await.unwrap().events.len(), 3);
+}
+
+/// A snapshot damaged behind the store's back is not trusted: the case is read whole from
+/// its events, commands go on, and the next snapshot replaces it. `damage()` changes the
+/// stored snapshot of case `Z-1`.
+pub async fn damaged_snapshots_are_replayed<S, F, Fut>(store: Arc<S>, damage: F)
+where
+    S: CaseStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("Z-1");
+    long_case(&*store, &process, "Z-1", 120).await;
+    assert_eq!(
+        store.load_latest(&case).await.unwrap().snapshot_version(),
+        Some(100)
+    );
+    damage().await;
+    let latest = store.load_latest(&case).await.unwrap();
+    assert_eq!(latest.snapshot_version(), None);
+    assert_eq!(latest.events().len(), 120);
+    assert_eq!(latest.state(), store.load(&case).await.unwrap().state);
+    long_case(&*store, &process, "Z-1", 201).await;
+    let latest = store.load_latest(&case).await.unwrap();
+    assert_eq!(latest.snapshot_version(), Some(200));
+    assert_eq!(latest.state(), store.load(&case).await.unwrap().state);
 }
