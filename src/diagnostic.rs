@@ -118,6 +118,9 @@ codes! {
     /// A field that a reviewed step collects is `editable_by` the role that approves the
     /// review: the approver could change the work they then approve (four eyes).
     EditableByReviewer = ("E029", "editable-by-reviewer", Error),
+    /// A decision condition compares a choice field with a value that is not one of its
+    /// options, so the comparison can never hold.
+    ConditionNotAnOption = ("E030", "condition-not-an-option", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

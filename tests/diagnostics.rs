@@ -190,6 +190,11 @@ const LIBRARY_WORDING: &[&str] = &[
     "only single yaml document",
     "tabs disallowed",
     "illegal placement",
+    "token recognition",
+    "mismatched input",
+    "extraneous input",
+    "syntax error:",
+    "expecting {",
 ];
 
 #[test]

@@ -92,6 +92,8 @@ struct Compiler<'a> {
     unresolved: bool,
     fields: Vec<FieldSpec>,
     field_types: BTreeMap<FieldId, FieldType>,
+    /// The options of each choice and multi-choice field.
+    field_options: BTreeMap<FieldId, Vec<String>>,
     used_fields: Vec<FieldId>,
     /// First definition of each step id, by position in `sop.steps`.
     step_positions: HashMap<StepId, usize>,
@@ -128,6 +130,7 @@ impl<'a> Compiler<'a> {
             unresolved: false,
             fields: Vec::new(),
             field_types: BTreeMap::new(),
+            field_options: BTreeMap::new(),
             used_fields: Vec::new(),
             step_positions: HashMap::new(),
             graph,
@@ -237,6 +240,9 @@ impl<'a> Compiler<'a> {
             }
             let editable_by = self.editors(id, &field.editable_by);
             self.field_types.insert(id.value.clone(), field_type);
+            if is_choice {
+                self.field_options.insert(id.value.clone(), options.clone());
+            }
             self.fields.push(FieldSpec {
                 id: id.value.clone(),
                 field_type,
@@ -671,7 +677,8 @@ impl<'a> Compiler<'a> {
         let compiled = match self.conditions.get(text.as_str()) {
             Some(cached) => cached.clone(),
             None => {
-                let compiled = Condition::compile(text, &self.field_types);
+                let compiled =
+                    Condition::compile_with_options(text, &self.field_types, &self.field_options);
                 self.conditions.insert(text.value.clone(), compiled.clone());
                 compiled
             }
@@ -687,10 +694,13 @@ impl<'a> Compiler<'a> {
                         ConditionProblemKind::Syntax => Code::ConditionSyntax,
                         ConditionProblemKind::UnknownVariable => Code::ConditionUnknownField,
                         ConditionProblemKind::TypeMismatch => Code::ConditionTypeMismatch,
+                        ConditionProblemKind::NotAnOption => Code::ConditionNotAnOption,
                     };
                     let span = span_within(text, problem.offset);
                     let mut diagnostic = Diagnostic::new(code, span, problem.message.clone());
-                    if problem.kind == ConditionProblemKind::UnknownVariable {
+                    if let Some(help) = &problem.help {
+                        diagnostic = diagnostic.with_help(help.clone());
+                    } else if problem.kind == ConditionProblemKind::UnknownVariable {
                         let name = problem.message.split('`').nth(1).unwrap_or_default();
                         diagnostic = with_optional_help(diagnostic, self.suggest_field(name));
                     } else if problem.kind == ConditionProblemKind::TypeMismatch {

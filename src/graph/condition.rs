@@ -51,6 +51,8 @@ pub struct ConditionProblem {
     pub offset: usize,
     /// A lowercase sentence.
     pub message: String,
+    /// What to write instead, when the checker can tell.
+    pub help: Option<String>,
 }
 
 /// The kinds of [`ConditionProblem`].
@@ -62,6 +64,8 @@ pub enum ConditionProblemKind {
     UnknownVariable,
     /// Operands whose types cannot be compared or combined.
     TypeMismatch,
+    /// A choice field compared with a value that is not one of its options.
+    NotAnOption,
 }
 
 /// Why evaluating a condition failed at run time.
@@ -127,18 +131,24 @@ impl Condition {
         source: &str,
         field_types: &BTreeMap<FieldId, FieldType>,
     ) -> Result<Condition, Vec<ConditionProblem>> {
+        Condition::compile_with_options(source, field_types, &BTreeMap::new())
+    }
+
+    /// Compiles `source` and checks it against the declared fields' types and the options
+    /// of choice fields: `priority == "Urgent"` is refused when `Urgent` is not an option.
+    pub fn compile_with_options(
+        source: &str,
+        field_types: &BTreeMap<FieldId, FieldType>,
+        options: &BTreeMap<FieldId, Vec<String>>,
+    ) -> Result<Condition, Vec<ConditionProblem>> {
         let program = cel::Program::compile(source).map_err(|errors| {
-            errors
-                .errors
-                .iter()
-                .map(|error| ConditionProblem {
-                    kind: ConditionProblemKind::Syntax,
-                    offset: char_offset_of_position(source, error.pos),
-                    message: format!("invalid condition: {}", error.msg),
-                })
-                .collect::<Vec<_>>()
+            let first = errors.errors.first();
+            let position = first.map_or(0, |e| char_offset_of_position(source, e.pos));
+            let library = first.map_or("", |e| e.msg.as_str());
+            vec![explain_syntax(source, position, library)]
         })?;
         let mut checker = Checker {
+            options,
             field_types,
             source_info: program.source_info(),
             problems: Vec::new(),
@@ -154,7 +164,11 @@ impl Condition {
             checker.problems.push(ConditionProblem {
                 kind: ConditionProblemKind::TypeMismatch,
                 offset,
-                message: format!("the condition is {}, not true or false", found.name()),
+                message: format!(
+                    "the condition is {}, not true or false",
+                    checker.describe(root, found)
+                ),
+                help: Some("compare it with something: `attempts >= 3`, `priority == \"High\"`, or use a bool field on its own".to_owned()),
             });
         }
         if !checker.problems.is_empty() {
@@ -226,6 +240,120 @@ fn to_cel(value: &FieldValue) -> cel::Value {
     }
 }
 
+const CONDITION_HELP: &str = "conditions are written like `priority == \"High\" && attempts >= 3`: compare with `==`, `!=`, `<`, `<=`, `>`, `>=`, join with `&&` (and), `||` (or), `!` (not), and put texts in double quotes";
+
+/// A CEL syntax error in words, found by reading the condition for the mistakes people make
+/// (`and`, `=`, an unclosed text) rather than by quoting the CEL parser's tokens.
+fn explain_syntax(source: &str, position: usize, library: &str) -> ConditionProblem {
+    let problem = |offset: usize, message: String, help: &str| ConditionProblem {
+        kind: ConditionProblemKind::Syntax,
+        offset,
+        message,
+        help: Some(help.to_owned()),
+    };
+    let chars: Vec<char> = source.chars().collect();
+    // The condition with the characters `from..to` replaced by `with`.
+    let fixed = |from: usize, to: usize, with: &str| {
+        let mut text: String = chars[..from].iter().collect();
+        text.push_str(with);
+        text.extend(&chars[to..]);
+        format!("write `{}`", text.trim())
+    };
+    let mut quote: Option<(char, usize)> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match (quote, c) {
+            (Some((q, _)), '\\') if q != '`' => i += 1,
+            (Some((q, _)), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some((c, i)),
+            (None, '=') => {
+                let before = i.checked_sub(1).map(|j| chars[j]);
+                let after = chars.get(i + 1).copied();
+                if !matches!(before, Some('=' | '!' | '<' | '>')) && after != Some('=') {
+                    return problem(
+                        i,
+                        "`=` does not compare; to compare, write `==`".to_owned(),
+                        &fixed(i, i + 1, "=="),
+                    );
+                }
+                if after == Some('=') {
+                    i += 1;
+                }
+            }
+            (None, '<') if chars.get(i + 1) == Some(&'>') => {
+                return problem(
+                    i,
+                    "`<>` is not an operator; for \"not equal\" write `!=`".to_owned(),
+                    &fixed(i, i + 2, "!="),
+                );
+            }
+            (None, c) if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let operator = match word.to_lowercase().as_str() {
+                    "and" => Some("&&"),
+                    "or" => Some("||"),
+                    "not" => Some("!"),
+                    _ => None,
+                };
+                if let Some(operator) = operator {
+                    let with = if operator == "!" { "!" } else { operator };
+                    let help = format!(
+                        "{}; conditions join with `&&` (and) and `||` (or), and negate with `!` (not)",
+                        fixed(start, i, with)
+                    );
+                    return problem(
+                        start,
+                        format!("`{word}` is not an operator in a condition; write `{operator}`"),
+                        &help,
+                    );
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if let Some((q, at)) = quote {
+        return problem(
+            at,
+            format!("the text that starts here with `{q}` is never closed"),
+            "end the text with the same quote; in YAML, put the whole condition in single quotes and its texts in double quotes: `if: 'priority == \"High\"'`",
+        );
+    }
+    if library.contains("input '<EOF>'") {
+        return problem(
+            chars.len().saturating_sub(1),
+            "the condition ends too early: something is missing at its end".to_owned(),
+            CONDITION_HELP,
+        );
+    }
+    if library.contains("extraneous input") || library.contains("mismatched input") {
+        return problem(
+            position,
+            "this part does not fit here: an operator such as `==`, `&&` or `||` is probably missing before it".to_owned(),
+            CONDITION_HELP,
+        );
+    }
+    if library.contains("<EOF>") {
+        return problem(
+            chars.len().saturating_sub(1),
+            "the condition ends too early: something is missing at its end".to_owned(),
+            CONDITION_HELP,
+        );
+    }
+    problem(
+        position,
+        "the condition cannot be read here".to_owned(),
+        CONDITION_HELP,
+    )
+}
+
 /// CEL reports 1-based line and column; conditions are short, usually one line.
 fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usize {
     let line = usize::try_from(line.max(1)).unwrap_or(1);
@@ -240,6 +368,7 @@ fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usiz
 
 struct Checker<'a> {
     field_types: &'a BTreeMap<FieldId, FieldType>,
+    options: &'a BTreeMap<FieldId, Vec<String>>,
     source_info: &'a cel::common::ast::SourceInfo,
     problems: Vec<ConditionProblem>,
     fields: Vec<FieldId>,
@@ -259,6 +388,77 @@ impl Checker<'_> {
             kind: ConditionProblemKind::TypeMismatch,
             offset,
             message,
+            help: None,
+        });
+    }
+
+    /// The field an expression reads directly, if it is one.
+    fn field_of(&self, expr: &IdedExpr) -> Option<FieldId> {
+        match &expr.expr {
+            Expr::Ident(name) if !self.bound.contains(name) => FieldId::new(name.as_str())
+                .ok()
+                .filter(|id| self.field_types.contains_key(id)),
+            _ => None,
+        }
+    }
+
+    /// "`attempts` (an integer)" for a field, "an integer" for anything else.
+    fn describe(&self, expr: &IdedExpr, found: CelType) -> String {
+        match self.field_of(expr) {
+            Some(field) => format!("`{field}` ({})", found.name()),
+            None => found.name().to_owned(),
+        }
+    }
+
+    /// A text literal compared with a choice field must be one of the field's options.
+    fn check_option(&mut self, field: &IdedExpr, value: &IdedExpr) {
+        let (Some(id), Expr::Literal(LiteralValue::String(text))) =
+            (self.field_of(field), &value.expr)
+        else {
+            return;
+        };
+        let Some(options) = self.options.get(&id) else {
+            return;
+        };
+        let text: &str = text;
+        if options.is_empty() || options.iter().any(|o| o == text) {
+            return;
+        }
+        let same_letters = options
+            .iter()
+            .find(|o| o.to_lowercase() == text.to_lowercase());
+        let closest = same_letters.or_else(|| {
+            options
+                .iter()
+                .map(|o| {
+                    (
+                        strsim::jaro_winkler(&o.to_lowercase(), &text.to_lowercase()),
+                        o,
+                    )
+                })
+                .filter(|(score, _)| *score >= 0.75)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, o)| o)
+        });
+        let list = options
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let help = match closest {
+            Some(option) => format!("did you mean `{option}`? the options of `{id}` are {list}"),
+            None => format!(
+                "the options of `{id}` are {list}; options are compared exactly, with their capitals"
+            ),
+        };
+        let offset = self.offset(value);
+        self.problems.push(ConditionProblem {
+            kind: ConditionProblemKind::NotAnOption,
+            offset,
+            message: format!(
+                "`{text}` is not an option of `{id}`, so this comparison is never true"
+            ),
+            help: Some(help),
         });
     }
 
@@ -278,10 +478,19 @@ impl Checker<'_> {
                     }
                     None => {
                         let offset = self.offset(expr);
+                        // `priority == High`: an option written without quotes.
+                        let option_of = self
+                            .options
+                            .iter()
+                            .find(|(_, options)| options.iter().any(|o| o == name));
+                        let help = option_of.map(|(field, _)| {
+                            format!("`{name}` is an option of `{field}`; write text in double quotes: `{field} == \"{name}\"`")
+                        });
                         self.problems.push(ConditionProblem {
                             kind: ConditionProblemKind::UnknownVariable,
                             offset,
                             message: format!("`{name}` is not a field of this SOP"),
+                            help,
                         });
                         None
                     }
@@ -348,10 +557,16 @@ impl Checker<'_> {
                 if let (Some(left), Some(right)) = pair
                     && !left.comparable_with(right)
                 {
-                    self.mismatch(
-                        expr,
-                        format!("cannot compare {} with {}", left.name(), right.name()),
+                    let message = format!(
+                        "cannot compare {} with {}",
+                        self.describe(&call.args[0], left),
+                        self.describe(&call.args[1], right)
                     );
+                    self.mismatch(expr, message);
+                }
+                if let [left, right] = call.args.as_slice() {
+                    self.check_option(left, right);
+                    self.check_option(right, left);
                 }
                 Some(CelType::Bool)
             }
@@ -360,10 +575,12 @@ impl Checker<'_> {
                     let orderable = (left.is_numeric() && right.is_numeric())
                         || (left == CelType::String && right == CelType::String);
                     if !orderable {
-                        self.mismatch(
-                            expr,
-                            format!("cannot order {} against {}", left.name(), right.name()),
+                        let message = format!(
+                            "cannot order {} against {}",
+                            self.describe(&call.args[0], left),
+                            self.describe(&call.args[1], right)
                         );
+                        self.mismatch(expr, message);
                     }
                 }
                 Some(CelType::Bool)
@@ -373,14 +590,29 @@ impl Checker<'_> {
                     if let Some(found) = found
                         && *found != CelType::Bool
                     {
-                        let message =
-                            format!("expected true or false here, found {}", found.name());
+                        let message = format!(
+                            "expected true or false here, found {}",
+                            self.describe(arg, *found)
+                        );
                         self.mismatch(arg, message);
                     }
                 }
                 Some(CelType::Bool)
             }
             "@in" => {
+                if let [element, list] = call.args.as_slice()
+                    && let Expr::List(items) = &list.expr
+                {
+                    for item in &items.elements {
+                        self.check_option(element, item);
+                    }
+                }
+                if let [element, list] = call.args.as_slice()
+                    && let Some(id) = self.field_of(list)
+                    && self.field_types.get(&id) == Some(&FieldType::MultiChoice)
+                {
+                    self.check_option(list, element);
+                }
                 match pair {
                     (Some(element), Some(CelType::StringList)) if element != CelType::String => {
                         self.mismatch(
@@ -479,6 +711,95 @@ mod tests {
     fn syntax_errors_are_located() {
         let found = problems("attempts >= && resolved");
         assert_eq!(found[0].0, ConditionProblemKind::Syntax);
+    }
+
+    fn options() -> BTreeMap<FieldId, Vec<String>> {
+        [
+            ("priority", vec!["High", "Medium", "Low"]),
+            ("tags", vec!["VIP", "Billing"]),
+        ]
+        .into_iter()
+        .map(|(name, o)| {
+            (
+                FieldId::new(name).unwrap(),
+                o.into_iter().map(str::to_owned).collect(),
+            )
+        })
+        .collect()
+    }
+
+    fn problems_with_options(source: &str) -> Vec<ConditionProblem> {
+        Condition::compile_with_options(source, &fields(), &options()).unwrap_err()
+    }
+
+    #[test]
+    fn a_choice_compared_with_a_value_that_is_not_an_option_is_refused() {
+        for (source, offset, suggestion) in [
+            (r#"priority == "Urgent""#, 12, None),
+            (r#"priority == "high""#, 12, Some("did you mean `High`?")),
+            (r#""Hgh" != priority"#, 0, Some("did you mean `High`?")),
+            (r#"priority in ["Medium", "Normal"]"#, 23, None),
+            (r#""vip" in tags"#, 0, Some("did you mean `VIP`?")),
+        ] {
+            let found = problems_with_options(source);
+            assert_eq!(found.len(), 1, "{source}: {found:?}");
+            assert_eq!(found[0].kind, ConditionProblemKind::NotAnOption, "{source}");
+            assert_eq!(found[0].offset, offset, "{source}");
+            let help = found[0].help.clone().unwrap();
+            if let Some(suggestion) = suggestion {
+                assert!(help.starts_with(suggestion), "{source}: {help}");
+            }
+        }
+        assert!(
+            Condition::compile_with_options(r#"priority == "High""#, &fields(), &options()).is_ok()
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_retold_without_parser_tokens() {
+        for (source, offset, words) in [
+            ("attempts > 2 and resolved", 13, "`and` is not an operator"),
+            ("attempts > 2 OR resolved", 13, "`OR` is not an operator"),
+            ("not resolved", 0, "`not` is not an operator"),
+            ("attempts = 3", 9, "`=` does not compare"),
+            ("attempts <> 3", 9, "`<>` is not an operator"),
+            (r#"priority == "High"#, 12, "never closed"),
+            ("attempts >=", 10, "ends too early"),
+            (r#"priority "High""#, 9, "operator"),
+        ] {
+            let found = problems(source);
+            let problem = &Condition::compile(source, &fields()).unwrap_err()[0];
+            assert_eq!(found[0].0, ConditionProblemKind::Syntax, "{source}");
+            assert_eq!(problem.offset, offset, "{source}: {}", problem.message);
+            assert!(
+                problem.message.contains(words),
+                "{source}: {}",
+                problem.message
+            );
+            for jargon in [
+                "token",
+                "mismatched",
+                "extraneous",
+                "expecting",
+                "Syntax error",
+            ] {
+                assert!(
+                    !problem.message.contains(jargon),
+                    "{source}: {}",
+                    problem.message
+                );
+            }
+            assert!(problem.help.is_some(), "{source}");
+        }
+    }
+
+    #[test]
+    fn type_mismatches_name_the_field() {
+        let problem = &Condition::compile("priority == 3", &fields()).unwrap_err()[0];
+        assert_eq!(
+            problem.message,
+            "cannot compare `priority` (text) with an integer"
+        );
     }
 
     #[test]
