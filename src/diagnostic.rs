@@ -121,6 +121,8 @@ codes! {
     /// A decision condition compares a choice field with a value that is not one of its
     /// options, so the comparison can never hold.
     ConditionNotAnOption = ("E030", "condition-not-an-option", Error),
+    /// An `on_overdue`, `on_timeout` or `on_escalate` names its own step.
+    EscalationToItself = ("E031", "escalation-to-itself", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

@@ -714,13 +714,49 @@ impl<'a> Compiler<'a> {
     }
 
     fn resolve(&mut self, from: &StepId, key: &str, target: &Spanned<StepId>) -> Option<NodeIndex> {
+        if matches!(key, "on_overdue" | "on_timeout" | "on_escalate") && &target.value == from {
+            let what = match key {
+                "on_overdue" => "when it is overdue",
+                "on_timeout" => "when its timer fires",
+                _ => "when it is escalated",
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::EscalationToItself,
+                    target.span,
+                    format!("`{key}` of step `{from}` names the step itself, so {what} the case stays where it is"),
+                )
+                .with_help(format!("point `{key}` at the step that should take over, such as one for a team leader")),
+            );
+        }
         match self.steps.get(&target.value) {
             Some(&node) => Some(node),
             None => {
                 self.unresolved = true;
                 let candidates: Vec<&str> =
                     self.step_positions.keys().map(StepId::as_str).collect();
-                let help = did_you_mean(target.as_str(), &candidates);
+                let name = target.as_str();
+                let is_role = self.sop.roles.keys().any(|r| r.value.as_str() == name);
+                let is_field = self.sop.fields.keys().any(|f| f.value.as_str() == name);
+                let help = if is_role || is_field {
+                    let what = if is_role { "a role" } else { "a field" };
+                    Some(format!(
+                        "`{name}` is {what}, not a step; `{key}` names the step to go to{}",
+                        nearest_steps(name, &candidates)
+                            .map_or(String::new(), |list| format!(", such as {list}"))
+                    ))
+                } else {
+                    match (
+                        did_you_mean(name, &candidates),
+                        nearest_steps(name, &candidates),
+                    ) {
+                        (Some(best), Some(list)) => {
+                            Some(format!("{best} the nearest step ids are {list}"))
+                        }
+                        (best, None) => best,
+                        (None, Some(list)) => Some(format!("the nearest step ids are {list}")),
+                    }
+                };
                 self.report(with_optional_help(
                     Diagnostic::new(
                         Code::UnknownStep,
@@ -1190,6 +1226,21 @@ fn quoted_list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// "did you mean `x`?" for the closest candidate, if any is close enough.
+/// Up to three candidates closest to `name`, as "`a`, `b`, `c`".
+fn nearest_steps(name: &str, candidates: &[&str]) -> Option<String> {
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), *c))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let list: Vec<String> = scored
+        .iter()
+        .take(3)
+        .map(|(_, c)| format!("`{c}`"))
+        .collect();
+    (!list.is_empty()).then(|| list.join(", "))
+}
+
 pub(crate) fn did_you_mean(name: &str, candidates: &[&str]) -> Option<String> {
     candidates
         .iter()

@@ -21,7 +21,7 @@ pub(super) fn run(sop: &Sop, input: &LintInput<'_>, resolved: bool) -> Vec<Diagn
     if resolved {
         let reachable = reachable_from_start(input);
         unreachable_steps(input, &reachable, &mut diagnostics);
-        traps(input, &reachable, &mut diagnostics);
+        traps(sop, input, &reachable, &mut diagnostics);
         branches_that_never_join(sop, input, &mut diagnostics);
         reviews_not_before(sop, input, &mut diagnostics);
     }
@@ -80,7 +80,7 @@ fn unreachable_steps(input: &LintInput<'_>, reachable: &[bool], out: &mut Vec<Di
 }
 
 /// Steps from which no end can be reached, and loops with no way out.
-fn traps(input: &LintInput<'_>, reachable: &[bool], out: &mut Vec<Diagnostic>) {
+fn traps(sop: &Sop, input: &LintInput<'_>, reachable: &[bool], out: &mut Vec<Diagnostic>) {
     let reaches_end = search(input, input.end, Direction::Incoming, |_| false);
     if input
         .graph
@@ -131,6 +131,11 @@ fn traps(input: &LintInput<'_>, reachable: &[bool], out: &mut Vec<Diagnostic>) {
             .map(|(_, name)| format!("`{name}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        let member_names: HashSet<&str> = named.iter().map(|(_, n)| n.as_str()).collect();
+        if let Some(diagnostic) = loop_exit_place(sop, &member_names, &names) {
+            out.push(diagnostic);
+            continue;
+        }
         out.push(
             Diagnostic::new(
                 Code::LoopWithoutExit,
@@ -170,6 +175,75 @@ fn traps(input: &LintInput<'_>, reachable: &[bool], out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Where the way out of a closed loop belongs: the first decision or gate in it, or else
+/// the `next` that closes it (a step that goes on to itself or back to an earlier step).
+fn loop_exit_place(sop: &Sop, members: &HashSet<&str>, names: &str) -> Option<Diagnostic> {
+    let steps: Vec<_> = sop
+        .steps
+        .iter()
+        .filter(|s| members.contains(s.id.as_str()))
+        .collect();
+    if let Some(step) = steps
+        .iter()
+        .find(|s| s.decide.is_some() || s.approval.is_some())
+    {
+        let (what, help) = if step.decide.is_some() {
+            (
+                "decision",
+                "let one arm leave the loop: a `goto` or the `else` to a step outside it, or to one that ends the case",
+            )
+        } else {
+            (
+                "approval gate",
+                "send the approved case (the step after the gate, or its `next`) or `on_reject` to a step outside the loop",
+            )
+        };
+        let span = step
+            .decide
+            .as_ref()
+            .map(|d| d.span)
+            .or(step.approval.as_ref().map(|a| a.span))
+            .filter(|s| s.is_known())
+            .unwrap_or(step.id.span);
+        return Some(
+            Diagnostic::new(
+                Code::LoopWithoutExit,
+                span,
+                format!(
+                    "every way out of {what} `{}` leads back into the loop of steps {names}, so a case in it never closes",
+                    step.id.as_str()
+                ),
+            )
+            .with_help(help),
+        );
+    }
+    let position = |id: &str| sop.steps.iter().position(|s| s.id.as_str() == id);
+    let closing = steps.iter().find_map(|step| {
+        let next = step.next.as_ref()?;
+        let here = position(step.id.as_str())?;
+        let there = position(next.as_str())?;
+        (members.contains(next.as_str()) && there <= here).then_some((step, next))
+    })?;
+    let (step, next) = closing;
+    let message = if next.as_str() == step.id.as_str() {
+        format!(
+            "step `{}` goes on to itself (`next: {}`), so a case there never leaves it",
+            step.id.as_str(),
+            next.as_str()
+        )
+    } else {
+        format!(
+            "`next: {}` closes a loop of steps {names} that no path leaves, so a case in it never closes",
+            next.as_str()
+        )
+    };
+    Some(
+        Diagnostic::new(Code::LoopWithoutExit, next.span, message).with_help(
+            "point `next` at a step outside the loop, write `end: true`, or make a decision here with a way out",
+        ),
+    )
 }
 
 fn branches_that_never_join(sop: &Sop, input: &LintInput<'_>, out: &mut Vec<Diagnostic>) {

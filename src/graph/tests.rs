@@ -108,7 +108,7 @@ fn dangling_references_are_located_with_suggestions() {
     assert_eq!(diagnostics[0].code, Code::UnknownStep);
     assert_eq!(
         diagnostics[0].help.as_deref(),
-        Some("did you mean `solve`?")
+        Some("did you mean `solve`? the nearest step ids are `solve`, `receive`")
     );
 }
 
@@ -170,12 +170,12 @@ fn each_lint_fires_where_expected() {
         (
             "closed loop",
             "  - { id: a, title: A, role: agent }\n  - { id: b, title: B, role: agent, next: a }\n",
-            &[("loop-without-exit", 1, 11)],
+            &[("loop-without-exit", 2, 43)],
         ),
         (
             "path into a closed loop",
             "  - id: d\n    decide:\n      - { if: 'resolved', goto: done }\n      - else: a\n  - { id: a, title: A, role: agent }\n  - { id: b, title: B, role: agent, next: a }\n  - { id: done, title: D, role: agent, end: true }\n",
-            &[("loop-without-exit", 5, 11)],
+            &[("loop-without-exit", 6, 43)],
         ),
         (
             "branch never joins",
