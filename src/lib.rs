@@ -131,7 +131,7 @@ use diagnostic::{Diagnostic, SourceFile};
 /// ```
 pub fn check(source: &SourceFile) -> Vec<Diagnostic> {
     match parse::parse_sop_all(&source.name, &source.text) {
-        Ok(sop) => graph::compile(&sop).diagnostics,
+        Ok(sop) => graph::compile_with_source(&sop, Some(&source.text)).diagnostics,
         Err(errors) => errors
             .iter()
             .map(parse::ParseError::to_diagnostic)
@@ -163,7 +163,7 @@ pub fn load(name: &str, bytes: &[u8]) -> Loaded {
     let source = SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned());
     let (process, diagnostics) = match parse::parse_sop_bytes_all(name, bytes) {
         Ok(sop) => {
-            let compilation = graph::compile(&sop);
+            let compilation = graph::compile_with_source(&sop, std::str::from_utf8(bytes).ok());
             (compilation.process, compilation.diagnostics)
         }
         Err(errors) => (

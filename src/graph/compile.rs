@@ -7,6 +7,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::condition::{Condition, ConditionProblemKind};
 use super::lints;
 use super::template::Template;
+use super::template::TemplateError;
 use super::{
     ApprovalGate, Decision, EdgeKind, FieldSpec, Join, Node, NodeKind, Process, Role, Split, Task,
 };
@@ -53,7 +54,15 @@ pub struct Compilation {
 /// assert_eq!(compilation.diagnostics[0].code.name(), "unknown-step");
 /// ```
 pub fn compile(sop: &Sop) -> Compilation {
+    compile_with_source(sop, None)
+}
+
+/// Like [`compile`], with the text the SOP was parsed from: a problem inside a multi-line
+/// text (a `|` or `>` block) is then located on its own line and column, not at the start
+/// of the block.
+pub fn compile_with_source(sop: &Sop, source: Option<&str>) -> Compilation {
     let mut compiler = Compiler::new(sop);
+    compiler.source = source;
     compiler.compile_fields();
     compiler.index_steps();
     compiler.build_nodes();
@@ -83,10 +92,13 @@ pub(super) struct LintInput<'a> {
     pub end: NodeIndex,
     pub steps: &'a HashMap<StepId, NodeIndex>,
     pub used_fields: &'a [FieldId],
+    pub source: Option<&'a str>,
 }
 
 struct Compiler<'a> {
     sop: &'a Sop,
+    /// The text the SOP was parsed from, when known.
+    source: Option<&'a str>,
     diagnostics: Vec<Diagnostic>,
     /// True when a reference failed to resolve: graph-shape lints would only echo it.
     unresolved: bool,
@@ -126,6 +138,7 @@ impl<'a> Compiler<'a> {
         });
         Compiler {
             sop,
+            source: None,
             diagnostics: Vec::new(),
             unresolved: false,
             fields: Vec::new(),
@@ -432,10 +445,19 @@ impl<'a> Compiler<'a> {
                         self.used_fields.push(field.clone());
                     } else {
                         let help = self.suggest_field(field.as_str());
+                        let offset = template_offset(text, field.as_str());
+                        let help = help.or_else(|| {
+                            let fields: Vec<String> =
+                                self.field_types.keys().map(|f| format!("`{f}`")).collect();
+                            Some(format!(
+                                "declare `{field}` under `fields`, or use a field of this SOP: {}",
+                                fields.join(", ")
+                            ))
+                        });
                         self.report(with_optional_help(
                             Diagnostic::new(
                                 Code::TemplateUnknownField,
-                                text.span,
+                                placeholder_span(self.source, text, offset),
                                 format!("template `{{{{ {field} }}}}` names no field of this SOP"),
                             ),
                             help,
@@ -445,11 +467,24 @@ impl<'a> Compiler<'a> {
                 Some(template)
             }
             Err(error) => {
-                self.report(Diagnostic::new(
-                    Code::TemplateUnknownField,
-                    text.span,
-                    error.to_string(),
-                ));
+                let (at, help) = match &error {
+                    TemplateError::Unclosed { at } => (
+                        text[..*at].chars().count(),
+                        "close it with `}}`: `{{ field_name }}`; to show braces as text, leave a space between them",
+                    ),
+                    TemplateError::NotAField { inner } => (
+                        template_offset(text, inner),
+                        "between `{{` and `}}` goes the id of a field declared under `fields`",
+                    ),
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::TemplateUnknownField,
+                        placeholder_span(self.source, text, at),
+                        error.to_string(),
+                    )
+                    .with_help(help),
+                );
                 None
             }
         }
@@ -696,7 +731,7 @@ impl<'a> Compiler<'a> {
                         ConditionProblemKind::TypeMismatch => Code::ConditionTypeMismatch,
                         ConditionProblemKind::NotAnOption => Code::ConditionNotAnOption,
                     };
-                    let span = span_within(text, problem.offset);
+                    let span = span_within(self.source, text, problem.offset);
                     let mut diagnostic = Diagnostic::new(code, span, problem.message.clone());
                     if let Some(help) = &problem.help {
                         diagnostic = diagnostic.with_help(help.clone());
@@ -1061,6 +1096,7 @@ impl<'a> Compiler<'a> {
             end: self.end,
             steps: &self.steps,
             used_fields: &self.used_fields,
+            source: self.source,
         }
     }
 
@@ -1257,12 +1293,103 @@ fn with_optional_help(diagnostic: Diagnostic, help: Option<String>) -> Diagnosti
     }
 }
 
+/// Whether the source of a scalar runs over more than one line (a block or folded text).
+fn spans_lines(source: &str, span: SourceSpan) -> bool {
+    source
+        .get(span.offset..span.offset + span.len)
+        .is_some_and(|s| s.trim_end().contains('\n'))
+}
+
+/// The place of character `offset` of a multi-line scalar in its source: walks the source
+/// and the value together, a line break in the source standing for a line break or (in a
+/// folded `>` text) a space in the value, and the block's indentation skipped.
+fn span_in_block(source: &str, text: &Spanned<String>, offset: usize) -> Option<SourceSpan> {
+    let span = text.span;
+    let block = source.get(span.offset..(span.offset + span.len).min(source.len()))?;
+    let indent = span.column.saturating_sub(1) as usize;
+    let (mut line, mut column) = (span.line, span.column);
+    let mut at = 0usize;
+    let bytes = block.as_bytes();
+    for (k, c) in text.chars().enumerate() {
+        if k == offset {
+            break;
+        }
+        let s = block[at..].chars().next()?;
+        if s == c && c != '\n' {
+            at += s.len_utf8();
+            column += 1;
+        } else if (c == '\n' || c == ' ') && (s == '\n' || s == '\r') {
+            if s == '\r' {
+                at += 1;
+            }
+            if bytes.get(at) != Some(&b'\n') {
+                return None;
+            }
+            at += 1;
+            line += 1;
+            column = 1;
+            let mut skipped = 0;
+            while skipped < indent && bytes.get(at) == Some(&b' ') {
+                at += 1;
+                skipped += 1;
+                column += 1;
+            }
+        } else {
+            return None;
+        }
+    }
+    Some(SourceSpan {
+        line,
+        column,
+        offset: span.offset + at,
+        len: 0,
+    })
+}
+
+/// The span of the `{{ ... }}` (or the lone `{{`) at character `offset` of a template text.
+fn placeholder_span(source: Option<&str>, text: &Spanned<String>, offset: usize) -> SourceSpan {
+    let mut span = span_within(source, text, offset);
+    if span.len == 0 {
+        let rest: String = text.chars().skip(offset).collect();
+        span.len = rest.find("}}").map_or(2, |close| {
+            let inside = &rest[..close];
+            // Stop at the line's end: the caret stays on one line.
+            inside.find('\n').unwrap_or(close + 2)
+        });
+    }
+    span
+}
+
+/// The character offset of the `{{` that holds `inner` in a template text (0 if not found).
+fn template_offset(text: &str, inner: &str) -> usize {
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| i + from) {
+        let after = &text[open + 2..];
+        if let Some(close) = after.find("}}")
+            && after[..close].trim() == inner.trim()
+        {
+            return text[..open].chars().count();
+        }
+        from = open + 2;
+    }
+    0
+}
+
 /// The span of a character offset inside a one-line scalar. The scalar's span covers its
 /// quotes when it is quoted, which its length reveals; multi-line scalars keep their start.
-pub(super) fn span_within(text: &Spanned<String>, offset: usize) -> SourceSpan {
+pub(super) fn span_within(
+    source: Option<&str>,
+    text: &Spanned<String>,
+    offset: usize,
+) -> SourceSpan {
     let span = text.span;
-    if !span.is_known() || text.contains('\n') {
+    if !span.is_known() {
         return span;
+    }
+    if text.contains('\n') || source.is_some_and(|s| spans_lines(s, span)) {
+        return source
+            .and_then(|source| span_in_block(source, text, offset))
+            .unwrap_or(span);
     }
     let quote = usize::from(span.len >= text.len() + 2);
     let prefix_bytes: usize = text.chars().take(offset).map(char::len_utf8).sum();

@@ -26,7 +26,7 @@ pub(super) fn run(sop: &Sop, input: &LintInput<'_>, resolved: bool) -> Vec<Diagn
         reviews_not_before(sop, input, &mut diagnostics);
     }
     let texts = Texts::collect(sop);
-    undefined_acronyms(sop, &texts, &mut diagnostics);
+    undefined_acronyms(sop, input, &texts, &mut diagnostics);
     unused_terms(sop, &texts, &mut diagnostics);
     unused_roles(sop, &mut diagnostics);
     unused_fields(sop, input.used_fields, &mut diagnostics);
@@ -422,7 +422,20 @@ fn term_names(sop: &Sop) -> HashSet<&str> {
     names
 }
 
-fn undefined_acronyms(sop: &Sop, texts: &Texts<'_>, out: &mut Vec<Diagnostic>) {
+/// A point span widened to `bytes`, when it is a point (a whole-value span stays as is).
+fn with_len(mut span: crate::model::SourceSpan, bytes: usize) -> crate::model::SourceSpan {
+    if span.len == 0 {
+        span.len = bytes;
+    }
+    span
+}
+
+fn undefined_acronyms(
+    sop: &Sop,
+    input: &LintInput<'_>,
+    texts: &Texts<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
     let defined = term_names(sop);
     let mut reported: HashSet<&str> = HashSet::new();
     for text in &texts.pieces {
@@ -433,7 +446,7 @@ fn undefined_acronyms(sop: &Sop, texts: &Texts<'_>, out: &mut Vec<Diagnostic>) {
             out.push(
                 Diagnostic::new(
                     Code::UndefinedAcronym,
-                    span_within(text, offset),
+                    with_len(span_within(input.source, text, offset), acronym.len()),
                     format!("`{acronym}` is used but not defined under `terms`"),
                 )
                 .with_help(format!(

@@ -25,7 +25,7 @@ pub enum TemplatePart {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{{` without `}}`.
-    #[error("`{{{{` at byte {at} is never closed with `}}}}`")]
+    #[error("`{{{{` is never closed with `}}}}`")]
     Unclosed {
         /// Byte offset of the `{{` in the text.
         at: usize,

@@ -140,7 +140,7 @@ fn each_lint_fires_where_expected() {
         (
             "template field",
             "  - { id: a, title: 'Fix {{ isue }}', role: agent, end: true }\n",
-            &[("template-unknown-field", 1, 21)],
+            &[("template-unknown-field", 1, 26)],
         ),
         (
             "condition type",
