@@ -223,3 +223,76 @@ async fn damaged_histories_are_reported_as_corrupt() {
     );
     raw.close().await;
 }
+
+/// Appends from many tasks at once are written in shared transactions (group commit), and
+/// each caller still gets its own answer: two appends decided on the same version of one
+/// case race, exactly one lands and the other is a conflict, and every other case's append
+/// lands whatever group it shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_answers_each_caller() {
+    use sopflow::engine::{self, CaseId, CaseState};
+    use sopflow::store::{Append, CaseStore, StoreError, execute};
+    use store_support::{hello, note, start, t0};
+
+    let db = TempDb::new("group-commit");
+    let store = std::sync::Arc::new(SqliteStore::open(&db.url()).await.unwrap());
+    let (name, text) = hello(1);
+    let process = std::sync::Arc::new(store.save_sop(&name, &text).await.unwrap());
+    let mut states = Vec::new();
+    for n in 0..64 {
+        let case = format!("G-{n}");
+        let started = execute(
+            &*store,
+            &process,
+            &CaseId::new(&case),
+            start(&case, &case),
+            t0(),
+        )
+        .await
+        .unwrap();
+        states.push(started.state);
+    }
+    // Two notes decided on the same state of G-0, and one note on each other case.
+    let batch = |state: &CaseState, id: &str| {
+        let events = engine::handle(&process, state, note(id, "hi"), t0()).unwrap();
+        Append::new(&process, state, events).unwrap()
+    };
+    let mut batches = vec![batch(&states[0], "twin-a"), batch(&states[0], "twin-b")];
+    for (n, state) in states.iter().enumerate().skip(1) {
+        batches.push(batch(state, &format!("n{n}")));
+    }
+    let tasks: Vec<_> = batches
+        .into_iter()
+        .map(|batch| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move { (batch.case().clone(), store.append(&batch).await) })
+        })
+        .collect();
+    let mut twins = Vec::new();
+    for task in tasks {
+        let (case, result) = task.await.unwrap();
+        if case.as_str() == "G-0" {
+            twins.push(result);
+        } else {
+            result.unwrap();
+            assert_eq!(store.load(&case).await.unwrap().events.len(), 3);
+        }
+    }
+    let landed = twins.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(landed, 1, "{twins:?}");
+    assert!(
+        twins.iter().any(|r| matches!(
+            r,
+            Err(StoreError::Conflict {
+                expected: 2,
+                actual: 3,
+                ..
+            })
+        )),
+        "{twins:?}"
+    );
+    assert_eq!(
+        store.load(&CaseId::new("G-0")).await.unwrap().events.len(),
+        3
+    );
+}

@@ -90,15 +90,20 @@ CREATE INDEX IF NOT EXISTS cases_status ON cases (status);
 /// Cases in one SQLite file: the embedded default.
 ///
 /// The file is in WAL mode with `synchronous = FULL`, so an append that returned is on
-/// disk even if the machine loses power; readers never block the writer. Each append is
-/// one `BEGIN IMMEDIATE` transaction that checks the case's version, writes the events
-/// (primary key `(case_id, seq)`, so a `seq` can never be written twice) and rewrites the
-/// case's summary row. Within a process, writes go through one connection; several
-/// processes may share the file (they wait for each other's write lock up to 10 s).
+/// disk even if the machine loses power; readers never block the writer. An append checks
+/// the case's version inside a `BEGIN IMMEDIATE` transaction, writes the events (primary
+/// key `(case_id, seq)`, so a `seq` can never be written twice) and rewrites the case's
+/// summary row. Within a process, writes go through one connection, and appends that
+/// arrive while it is busy are written together (group commit): one transaction and one
+/// fsync for all of them, each append checked on its own (a conflict fails that append
+/// alone), each caller answered only after the commit. Several processes may share the
+/// file (they wait for each other's write lock up to 10 s).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Appends waiting to be written together (files only).
+    group: Option<std::sync::Arc<GroupCommit>>,
 }
 
 impl SqliteStore {
@@ -144,7 +149,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::database(&opening, e))?;
-        Ok(SqliteStore { reader, writer })
+        Ok(SqliteStore {
+            reader,
+            writer,
+            group: (!read_only).then(|| std::sync::Arc::new(GroupCommit::default())),
+        })
     }
 
     /// A store in a private in-memory SQLite database, gone when the store is dropped.
@@ -165,6 +174,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             reader: pool.clone(),
             writer: pool,
+            group: None,
         })
     }
 
@@ -324,196 +334,432 @@ fn db_error(operation: impl Into<String>, error: sqlx::Error) -> StoreError {
     }
 }
 
+/// Most appends written in one group transaction.
+const MAX_GROUP: usize = 256;
+
+/// Group commit: appends queue here, and whoever holds the writer connection writes every
+/// queued append in one transaction (see [`SqliteStore`]).
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<Job>>>,
+}
+
+/// One queued append and, once written (or refused), its result.
+#[derive(Debug)]
+struct Job {
+    batch: Append,
+    result: std::sync::Mutex<Option<Result<(), StoreError>>>,
+}
+
+impl Job {
+    fn take_result(&self) -> Option<Result<(), StoreError>> {
+        lock(&self.result).take()
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every change under these locks is one push, pop or assignment.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl GroupCommit {
+    /// Queues `batch`, then waits for the writer connection: either an earlier holder
+    /// wrote it meanwhile (its result is waiting), or this caller writes every queued
+    /// append, its own among them.
+    async fn append(&self, writer: &SqlitePool, batch: &Append) -> Result<(), StoreError> {
+        let job = std::sync::Arc::new(Job {
+            batch: batch.clone(),
+            result: std::sync::Mutex::new(None),
+        });
+        lock(&self.queue).push_back(std::sync::Arc::clone(&job));
+        let operation = format!("appending events to case `{}`", batch.case());
+        let mut conn = match writer.acquire().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                let removed = {
+                    let mut queue = lock(&self.queue);
+                    let at = queue.iter().position(|j| std::sync::Arc::ptr_eq(j, &job));
+                    at.and_then(|at| queue.remove(at)).is_some()
+                };
+                if removed {
+                    return Err(db_error(&operation, error));
+                }
+                // Taken by a writer that is still at it: wait for its answer.
+                loop {
+                    if let Some(result) = job.take_result() {
+                        return result;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        loop {
+            if let Some(result) = job.take_result() {
+                return result;
+            }
+            let group: Vec<std::sync::Arc<Job>> = {
+                let mut queue = lock(&self.queue);
+                let n = queue.len().min(MAX_GROUP);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                // Only the holder of the writer connection takes jobs, and it answers
+                // every job it takes: an unanswered job is always queued.
+                return Err(StoreError::Database {
+                    operation,
+                    source: Box::new(std::io::Error::other(
+                        "the append left the write queue unanswered",
+                    )),
+                });
+            }
+            let mut guard = Requeue {
+                queue: &self.queue,
+                jobs: group,
+            };
+            let results = write_group(&mut conn, &guard.jobs).await;
+            for (job, result) in guard.jobs.drain(..).zip(results) {
+                *lock(&job.result) = Some(result);
+            }
+        }
+    }
+}
+
+/// Puts the jobs of a group back at the head of the queue if the writer is dropped before
+/// answering them (its transaction is rolled back), so their callers write them.
+struct Requeue<'a> {
+    queue: &'a std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<Job>>>,
+    jobs: Vec<std::sync::Arc<Job>>,
+}
+
+impl Drop for Requeue<'_> {
+    fn drop(&mut self) {
+        if self.jobs.is_empty() {
+            return;
+        }
+        let mut queue = lock(self.queue);
+        for job in self.jobs.drain(..).rev() {
+            queue.push_front(job);
+        }
+    }
+}
+
+/// Writes a group of appends in one transaction: each checked on its own (a refused one
+/// writes nothing and gets its error), all the others committed together. When the
+/// transaction itself fails, every append in it gets that failure.
+async fn write_group(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[std::sync::Arc<Job>],
+) -> Vec<Result<(), StoreError>> {
+    use sqlx::Connection as _;
+    let operation = match jobs {
+        [one] => format!("appending events to case `{}`", one.batch.case()),
+        _ => format!("appending events to {} cases together", jobs.len()),
+    };
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(error) => return shared_failure(db_error(&operation, error), jobs.len()),
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match check_batch(&mut tx, &job.batch).await {
+            Ok(checked) => {
+                // A failure while writing leaves the transaction half done: give it up.
+                if let Err(error) = write_batch(&mut tx, &job.batch, checked).await {
+                    drop(tx);
+                    return shared_failure(error, jobs.len());
+                }
+                results.push(Ok(()));
+            }
+            Err(
+                refused @ (StoreError::Conflict { .. }
+                | StoreError::SopNotFound { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::InvalidBatch { .. }),
+            ) => results.push(Err(refused)),
+            Err(error) => {
+                drop(tx);
+                return shared_failure(error, jobs.len());
+            }
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(error) => shared_failure(db_error(&operation, error), jobs.len()),
+    }
+}
+
+/// One failure of a whole group, for each of its `n` appends: the same kind of error
+/// (busy, read-only, full, database), with the first keeping the driver's error.
+fn shared_failure(error: StoreError, n: usize) -> Vec<Result<(), StoreError>> {
+    let mut results = Vec::with_capacity(n);
+    for _ in 1..n {
+        let source = || Box::new(std::io::Error::other(error.to_string()));
+        results.push(Err(match &error {
+            StoreError::Busy { operation, .. } => StoreError::Busy {
+                operation: operation.clone(),
+                source: source(),
+            },
+            StoreError::ReadOnly { operation } => StoreError::ReadOnly {
+                operation: operation.clone(),
+            },
+            StoreError::Full { operation } => StoreError::Full {
+                operation: operation.clone(),
+            },
+            other => StoreError::Database {
+                operation: "appending events together with other cases".to_owned(),
+                source: Box::new(std::io::Error::other(other.to_string())),
+            },
+        }));
+    }
+    results.insert(0, Err(error));
+    results
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .is_some_and(|e| e.is_unique_violation())
 }
 
-impl CaseStore for SqliteStore {
-    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
-        let case = batch.case();
-        let operation = format!("appending events to case `{case}`");
-        let fail = |e: sqlx::Error| db_error(&operation, e);
-        let mut tx = self.begin_write(&operation).await?;
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, roles FROM cases WHERE case_id = ?")
-                .bind(case.as_str())
-                .fetch_optional(&mut *tx)
+/// What [`check_batch`] found: the chain's hashes for the batch and whether the case
+/// exists, with its stored roles.
+struct Checked {
+    current: Option<(i64, String)>,
+    hashes: Vec<String>,
+    snapshot: Option<codec::StoredSnapshot>,
+}
+
+/// Reads what an append must check, inside the write transaction: the case's version (a
+/// conflict when it is not the batch's), the stored hash the batch continues (and its pin),
+/// and for a new case that its SOP version is stored. Writes nothing.
+async fn check_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &Append,
+) -> Result<Checked, StoreError> {
+    let case = batch.case();
+    let operation = format!("appending events to case `{case}`");
+    let fail = |e: sqlx::Error| db_error(&operation, e);
+    // The case's version and roles, and the stored hash of its last event, in one read.
+    let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.version, c.roles, e.hash FROM cases c \
+         LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
+         WHERE c.case_id = ?",
+    )
+    .bind(case.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(fail)?;
+    let (current, stored_previous) = match row {
+        Some((version, roles, hash)) => (Some((version, roles)), hash),
+        None => (None, None),
+    };
+    let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
+    if actual != batch.expected() {
+        return Err(StoreError::Conflict {
+            case: case.clone(),
+            expected: batch.expected(),
+            actual,
+        });
+    }
+    let previous = codec::previous_link(case, actual, stored_previous.as_deref())?;
+    batch.check_pin(&previous)?;
+    let hashes = codec::chain_all(previous, batch.encoded());
+    let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
+    if current.is_none()
+        && let Some((sop, version)) = batch.starts_on()
+    {
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
+                .bind(sop.as_str())
+                .bind(i64::from(version))
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(fail)?;
-        let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
-        if actual != batch.expected() {
-            return Err(StoreError::Conflict {
-                case: case.clone(),
-                expected: batch.expected(),
-                actual,
-            });
+        if stored.is_none() {
+            return Err(batch.sop_not_found());
         }
-        let stored_previous: Option<Option<String>> = if actual == 0 {
-            None
-        } else {
-            sqlx::query_scalar("SELECT hash FROM events WHERE case_id = ? AND seq = ?")
-                .bind(case.as_str())
-                .bind(actual as i64)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(fail)?
-        };
-        let previous = codec::previous_link(case, actual, stored_previous.flatten().as_deref())?;
-        batch.check_pin(&previous)?;
-        let hashes = codec::chain_all(previous, batch.encoded());
-        let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
-        let summary = batch.summary();
-        let roles = roles_text(&summary.roles);
-        let next_timer = summary.next_timer.map(micros);
-        match &current {
-            None => {
-                if let Some((sop, version)) = batch.starts_on() {
-                    let stored: Option<i64> =
-                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
-                            .bind(sop.as_str())
-                            .bind(i64::from(version))
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(fail)?;
-                    if stored.is_none() {
-                        return Err(batch.sop_not_found());
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
-                     next_timer_us, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(case.as_str())
-                .bind(summary.sop.as_str())
-                .bind(i64::from(summary.sop_version))
-                .bind(status_name(summary.status))
-                .bind(summary.version as i64)
-                .bind(&roles)
-                .bind(next_timer)
-                .bind(micros(summary.updated_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-            }
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE cases SET status = ?, version = ?, roles = ?, next_timer_us = ?, \
-                     updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL \
-                     WHERE case_id = ?",
-                )
-                .bind(status_name(summary.status))
-                .bind(summary.version as i64)
-                .bind(&roles)
-                .bind(next_timer)
-                .bind(micros(summary.updated_at))
-                .bind(case.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-            }
-        }
-        if current.as_ref().is_none_or(|(_, old)| *old != roles) {
-            sqlx::query("DELETE FROM case_roles WHERE case_id = ?")
-                .bind(case.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-            for role in &summary.roles {
-                sqlx::query("INSERT INTO case_roles (case_id, role) VALUES (?, ?)")
-                    .bind(case.as_str())
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail)?;
-            }
-        }
-        for ((event, json), hash) in batch.events().iter().zip(batch.encoded()).zip(hashes) {
-            let inserted = sqlx::query(
-                "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(case.as_str())
-            .bind(event.seq as i64)
-            .bind(i64::from(event.v))
-            .bind(event.kind.name())
-            .bind(micros(event.at))
-            .bind(event.command.as_str())
-            .bind(json.as_str())
-            .bind(hash)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                // The version check makes this unreachable; the key makes it harmless.
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::Conflict {
-                        case: case.clone(),
-                        expected: batch.expected(),
-                        actual: event.seq,
-                    });
-                }
-                Err(e) => return Err(fail(e)),
-            }
-        }
-        if let Some(snapshot) = snapshot {
+    }
+    Ok(Checked {
+        current,
+        hashes,
+        snapshot,
+    })
+}
+
+/// Writes a checked batch: the case's summary row, its roles, the events and the
+/// snapshot, inside the write transaction.
+async fn write_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &Append,
+    checked: Checked,
+) -> Result<(), StoreError> {
+    let case = batch.case();
+    let operation = format!("appending events to case `{case}`");
+    let fail = |e: sqlx::Error| db_error(&operation, e);
+    let Checked {
+        current,
+        hashes,
+        snapshot,
+    } = checked;
+    let summary = batch.summary();
+    let roles = roles_text(&summary.roles);
+    let next_timer = summary.next_timer.map(micros);
+    match &current {
+        None => {
             sqlx::query(
-                "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
-                 format = excluded.format, event_hash = excluded.event_hash, \
-                 digest = excluded.digest, state = excluded.state",
+                "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
+                 next_timer_us, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(case.as_str())
-            .bind(snapshot.seq as i64)
-            .bind(snapshot.format)
-            .bind(&snapshot.event_hash)
-            .bind(&snapshot.digest)
-            .bind(&snapshot.state)
-            .execute(&mut *tx)
+            .bind(summary.sop.as_str())
+            .bind(i64::from(summary.sop_version))
+            .bind(status_name(summary.status))
+            .bind(summary.version as i64)
+            .bind(&roles)
+            .bind(next_timer)
+            .bind(micros(summary.updated_at))
+            .execute(&mut *conn)
             .await
             .map_err(fail)?;
         }
-        tx.commit().await.map_err(fail)
+        Some(_) => {
+            sqlx::query(
+                "UPDATE cases SET status = ?, version = ?, roles = ?, next_timer_us = ?, \
+                 updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL \
+                 WHERE case_id = ?",
+            )
+            .bind(status_name(summary.status))
+            .bind(summary.version as i64)
+            .bind(&roles)
+            .bind(next_timer)
+            .bind(micros(summary.updated_at))
+            .bind(case.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        }
+    }
+    if current.as_ref().is_none_or(|(_, old)| *old != roles) {
+        sqlx::query("DELETE FROM case_roles WHERE case_id = ?")
+            .bind(case.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        for role in &summary.roles {
+            sqlx::query("INSERT INTO case_roles (case_id, role) VALUES (?, ?)")
+                .bind(case.as_str())
+                .bind(role.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+    }
+    // Every event in one statement.
+    let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
+    );
+    let rows = batch.events().iter().zip(batch.encoded()).zip(&hashes);
+    insert.push_values(rows, |mut row, ((event, json), hash)| {
+        row.push_bind(case.as_str())
+            .push_bind(event.seq as i64)
+            .push_bind(i64::from(event.v))
+            .push_bind(event.kind.name())
+            .push_bind(micros(event.at))
+            .push_bind(event.command.as_str())
+            .push_bind(json.as_str())
+            .push_bind(hash.as_str());
+    });
+    match insert.build().execute(&mut *conn).await {
+        Ok(_) => {}
+        // The version check makes this unreachable; the key makes it harmless.
+        Err(e) if is_unique_violation(&e) => {
+            return Err(StoreError::Conflict {
+                case: case.clone(),
+                expected: batch.expected(),
+                actual: batch.expected() + 1,
+            });
+        }
+        Err(e) => return Err(fail(e)),
+    }
+    if let Some(snapshot) = snapshot {
+        sqlx::query(
+            "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
+             format = excluded.format, event_hash = excluded.event_hash, \
+             digest = excluded.digest, state = excluded.state",
+        )
+        .bind(case.as_str())
+        .bind(snapshot.seq as i64)
+        .bind(snapshot.format)
+        .bind(&snapshot.event_hash)
+        .bind(&snapshot.digest)
+        .bind(&snapshot.state)
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    }
+    Ok(())
+}
+
+impl CaseStore for SqliteStore {
+    async fn append(&self, batch: &Append) -> Result<(), StoreError> {
+        match &self.group {
+            Some(group) => group.append(&self.writer, batch).await,
+            None => {
+                let operation = format!("appending events to case `{}`", batch.case());
+                let mut tx = self.begin_write(&operation).await?;
+                let checked = check_batch(&mut tx, batch).await?;
+                write_batch(&mut tx, batch, checked).await?;
+                tx.commit().await.map_err(|e| db_error(&operation, e))
+            }
+        }
     }
 
     async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
         let fail = |e| db_error(format!("loading case `{case}`"), e);
-        let snapshot: Option<(i64, i64, String, String, String)> = sqlx::query_as(
-            "SELECT seq, format, event_hash, digest, state FROM snapshots WHERE case_id = ?",
+        // One read: the snapshot (kind 0), then the events from the snapshot's own one on
+        // (kind 1; every event when there is no snapshot).
+        type Row = (
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT 0, seq, format, event_hash, digest, state FROM snapshots WHERE case_id = ?1 \
+             UNION ALL \
+             SELECT 1, seq, NULL, payload, hash, NULL FROM events WHERE case_id = ?1 \
+             AND seq >= COALESCE((SELECT seq FROM snapshots WHERE case_id = ?1), 1) \
+             ORDER BY 1, 2",
         )
         .bind(case.as_str())
-        .fetch_optional(&self.reader)
+        .fetch_all(&self.reader)
         .await
         .map_err(fail)?;
-        if let Some((seq, format, event_hash, digest, state)) = snapshot
-            && seq > 0
-        {
-            let snapshot = codec::StoredSnapshot {
-                seq: seq as u64,
-                format,
-                event_hash,
-                digest,
-                state,
-            };
-            // The snapshot's own event (for its hash) and the ones after it.
-            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-                "SELECT seq, payload, hash FROM events WHERE case_id = ? AND seq >= ? ORDER BY seq",
-            )
-            .bind(case.as_str())
-            .bind(seq)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(fail)?;
-            let at = rows
-                .first()
-                .filter(|(first, _, _)| *first == seq)
-                .and_then(|(_, _, hash)| hash.clone());
-            if let Some(latest) =
-                LatestCase::from_snapshot(case, &snapshot, at.as_deref(), rows.into_iter().skip(1))
-            {
-                return latest;
-            }
+        let mut rows = rows.into_iter().peekable();
+        let snapshot = rows.next_if(|row| row.0 == 0);
+        let mut events =
+            rows.map(|(_, seq, _, json, hash, _)| (seq, json.unwrap_or_default(), hash));
+        let Some((_, seq, format, event_hash, digest, state)) = snapshot else {
+            return LatestCase::whole(case, events);
+        };
+        let snapshot = codec::StoredSnapshot {
+            seq: seq as u64,
+            format: format.unwrap_or(0),
+            event_hash: event_hash.unwrap_or_default(),
+            digest: digest.unwrap_or_default(),
+            state: state.unwrap_or_default(),
+        };
+        let at = events
+            .next()
+            .filter(|(first, _, _)| *first == seq)
+            .and_then(|(_, _, hash)| hash);
+        if let Some(latest) = LatestCase::from_snapshot(case, &snapshot, at.as_deref(), events) {
+            return latest;
         }
         let rows: Vec<(i64, String, Option<String>)> =
             sqlx::query_as("SELECT seq, payload, hash FROM events WHERE case_id = ? ORDER BY seq")
