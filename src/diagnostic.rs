@@ -113,8 +113,9 @@ codes! {
     TimerWithoutDuration = ("E026", "timer-without-duration", Error),
     /// A choice field's default is not one of its options.
     DefaultNotAnOption = ("E027", "default-not-an-option", Error),
-    /// An acronym used in a title or instructions is not defined under `terms`.
-    UndefinedAcronym = ("E028", "undefined-acronym", Error),
+    /// An acronym used in a title or instructions is not defined under `terms`. A warning
+    /// (the SOP still works; readers may not know the word), under its original id.
+    UndefinedAcronym = ("E028", "undefined-acronym", Warning),
     /// A field that a reviewed step collects is `editable_by` the role that approves the
     /// review: the approver could change the work they then approve (four eyes).
     EditableByReviewer = ("E029", "editable-by-reviewer", Error),

@@ -210,7 +210,7 @@ fn json_format_prints_one_object_per_diagnostic() {
     insta::assert_snapshot!("json", text);
     assert_eq!(
         stderr(&output).trim_end(),
-        "checked 5 files: 4 errors, 1 warning"
+        "checked 5 files: 3 errors, 2 warnings"
     );
 }
 

@@ -148,3 +148,40 @@ fn schema_and_parser_reject_a_missing_required_key() {
         Some(ParseErrorKind::MissingKey),
     );
 }
+
+#[test]
+fn schema_and_parser_reject_a_quoted_boolean() {
+    for quoted in [r#"end: "true""#, "end: 'false'"] {
+        let text = VALID.replace("end: true", quoted);
+        assert_agree(quoted, &text, Some(ParseErrorKind::InvalidValue));
+    }
+}
+
+/// Editors show the schema's descriptions to ops leads: no Rust doc links in them.
+#[test]
+fn descriptions_hold_no_rust_doc_links() {
+    fn walk(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if key == "description"
+                        && let Some(text) = child.as_str()
+                        && (text.contains("[`") || text.contains("crate::") || text.contains("]("))
+                    {
+                        found.push(format!("{path}: {text}"));
+                    }
+                    walk(child, &format!("{path}/{key}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{path}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&sopflow::schema::sop_schema(), "", &mut found);
+    assert!(found.is_empty(), "\n{}\n", found.join("\n"));
+}

@@ -129,7 +129,7 @@ pub struct Field {
 /// A value of a case field, as written in a `default:` or sent in a command.
 ///
 /// YAML decides the variant (`3` is an integer, `"3"` text); the compiler and the engine
-/// check it against the field's [`FieldType`].
+/// check it against the field's `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(untagged)]
@@ -192,7 +192,7 @@ impl From<Vec<String>> for FieldValue {
 /// One entry of `steps`: a task for a role, an approval gate, a decision or a parallel split.
 ///
 /// Which it is follows from its keys: `approval` makes a gate, `decide` a decision,
-/// `parallel` a split, anything else is a task. See [`crate::graph`] for the rules.
+/// `parallel` a split, anything else is a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]

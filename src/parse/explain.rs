@@ -1159,6 +1159,29 @@ pub(super) fn blank_key(text: &str, span: SourceSpan) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// `end: "true"`: a boolean in quotes is text in YAML, and the JSON Schema refuses it, so
+/// the parser does too (serde would read it as a boolean).
+pub(super) fn quoted_boolean(sop: &crate::model::Sop, lines: &Lines<'_>) -> Option<Explained> {
+    for step in &sop.steps {
+        let Some(end) = &step.end else { continue };
+        let text = lines.text();
+        let written = text.get(end.span.offset..).unwrap_or_default();
+        let at_value = from_column(lines.get(end.span.line), end.span.column);
+        if let Some(quote @ ('"' | '\'')) = at_value.chars().next().or(written.chars().next()) {
+            let value = if end.value { "true" } else { "false" };
+            return Some(Explained::new(
+                ParseErrorKind::InvalidValue,
+                lines.span(end.span.line, end.span.column, value.len() + 2),
+                format!(
+                    "`end` must be `true` or `false` without quotes, not `{quote}{value}{quote}`"
+                ),
+                format!("write `end: {value}`; in quotes it is text, not a yes-or-no"),
+            ));
+        }
+    }
+    None
+}
+
 /// A `[` or `{` on or before `line` that is not closed on its line: flow collections in an
 /// SOP fit on one line, so an unclosed one is where the author forgot the bracket.
 fn unclosed_bracket(lines: &Lines<'_>, line: u32) -> Option<(u32, u32, char)> {

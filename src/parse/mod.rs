@@ -188,7 +188,10 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
     };
     let sop = serde_saphyr::from_str_with_options::<Sop>(text, options)
         .map_err(|e| convert_error(file, text, &e))?;
-    if let Some(e) = explain::empty_else(&sop, &Lines::new(text)) {
+    let lines = Lines::new(text);
+    if let Some(e) =
+        explain::empty_else(&sop, &lines).or_else(|| explain::quoted_boolean(&sop, &lines))
+    {
         return Err(error(e.span, e.kind, e.message, Some(&e.help)));
     }
     Ok(sop)
