@@ -223,9 +223,10 @@ fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
 
 /// What `sop validate` does with a file's bytes; panics only if the library does.
 fn validate(bytes: &[u8]) -> Vec<Diagnostic> {
-    let by_hand = match sopflow::parse::parse_sop_bytes("mutated.yaml", bytes) {
+    let by_hand = match sopflow::parse::parse_sop_bytes_all("mutated.yaml", bytes) {
         Ok(sop) => {
-            let compilation = sopflow::graph::compile(&sop);
+            let text = std::str::from_utf8(bytes).ok();
+            let compilation = sopflow::graph::compile_with_source(&sop, text);
             assert_eq!(
                 compilation.process.is_some(),
                 !compilation.diagnostics.iter().any(Diagnostic::is_error),
@@ -233,7 +234,7 @@ fn validate(bytes: &[u8]) -> Vec<Diagnostic> {
             );
             compilation.diagnostics
         }
-        Err(error) => vec![error.to_diagnostic()],
+        Err(errors) => errors.iter().map(|e| e.to_diagnostic()).collect(),
     };
     let source = SourceFile::new("mutated.yaml", String::from_utf8_lossy(bytes).into_owned());
     let diagnostics = sopflow::check(&source);
