@@ -1,6 +1,10 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -103,7 +107,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
     /// Appends waiting to be written together (files only).
-    group: Option<std::sync::Arc<GroupCommit>>,
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl SqliteStore {
@@ -152,7 +156,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             reader,
             writer,
-            group: (!read_only).then(|| std::sync::Arc::new(GroupCommit::default())),
+            group: (!read_only).then(|| Arc::new(GroupCommit::default())),
         })
     }
 
@@ -337,27 +341,69 @@ fn db_error(operation: impl Into<String>, error: sqlx::Error) -> StoreError {
 /// Most appends written in one group transaction.
 const MAX_GROUP: usize = 256;
 
-/// Group commit: appends queue here, and whoever holds the writer connection writes every
-/// queued append in one transaction (see [`SqliteStore`]).
+/// Group commit: appends queue here; one caller at a time leads, holding the writer
+/// connection and writing every queued append (a group per transaction) until the queue is
+/// empty, while the others wait for their answers (see [`SqliteStore`]).
 #[derive(Debug, Default)]
 struct GroupCommit {
-    queue: std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<Job>>>,
+    queue: Mutex<VecDeque<Arc<Job>>>,
+    /// Whether a caller is leading.
+    leading: AtomicBool,
 }
 
 /// One queued append and, once written (or refused), its result.
 #[derive(Debug)]
 struct Job {
     batch: Append,
-    result: std::sync::Mutex<Option<Result<(), StoreError>>>,
+    state: Mutex<JobState>,
+}
+
+#[derive(Debug, Default)]
+struct JobState {
+    result: Option<Result<(), StoreError>>,
+    /// Set when the job is answered or its leader gave up: its caller looks again.
+    signalled: bool,
+    waker: Option<Waker>,
 }
 
 impl Job {
     fn take_result(&self) -> Option<Result<(), StoreError>> {
-        lock(&self.result).take()
+        lock(&self.state).result.take()
+    }
+
+    fn answer(&self, result: Result<(), StoreError>) {
+        let mut state = lock(&self.state);
+        state.result = Some(result);
+        state.signalled = true;
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn signal(&self) {
+        let mut state = lock(&self.state);
+        state.signalled = true;
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the job is answered or signalled.
+    fn signalled(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut state = lock(&self.state);
+            if state.signalled || state.result.is_some() {
+                state.signalled = false;
+                Poll::Ready(())
+            } else {
+                state.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
     }
 }
 
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every change under these locks is one push, pop or assignment.
     mutex
         .lock()
@@ -365,72 +411,96 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl GroupCommit {
-    /// Queues `batch`, then waits for the writer connection: either an earlier holder
-    /// wrote it meanwhile (its result is waiting), or this caller writes every queued
-    /// append, its own among them.
+    /// Queues `batch` and waits for its answer, leading the writing when nobody does.
     async fn append(&self, writer: &SqlitePool, batch: &Append) -> Result<(), StoreError> {
-        let job = std::sync::Arc::new(Job {
+        let job = Arc::new(Job {
             batch: batch.clone(),
-            result: std::sync::Mutex::new(None),
+            state: Mutex::new(JobState::default()),
         });
-        lock(&self.queue).push_back(std::sync::Arc::clone(&job));
-        let operation = format!("appending events to case `{}`", batch.case());
-        let mut conn = match writer.acquire().await {
-            Ok(conn) => conn,
-            Err(error) => {
-                let removed = {
-                    let mut queue = lock(&self.queue);
-                    let at = queue.iter().position(|j| std::sync::Arc::ptr_eq(j, &job));
-                    at.and_then(|at| queue.remove(at)).is_some()
-                };
-                if removed {
-                    return Err(db_error(&operation, error));
-                }
-                // Taken by a writer that is still at it: wait for its answer.
-                loop {
-                    if let Some(result) = job.take_result() {
-                        return result;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            }
-        };
+        lock(&self.queue).push_back(Arc::clone(&job));
         loop {
             if let Some(result) = job.take_result() {
                 return result;
             }
-            let group: Vec<std::sync::Arc<Job>> = {
-                let mut queue = lock(&self.queue);
+            if self
+                .leading
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let lead = Leader { group: self };
+                let led = lead.write_queued(writer, &job).await;
+                drop(lead);
+                if let Err(error) = led {
+                    // The writer connection could not be had: answer what is still queued
+                    // with that failure rather than leave it waiting.
+                    let queued: Vec<Arc<Job>> = lock(&self.queue).drain(..).collect();
+                    for (queued, result) in queued.iter().zip(shared_failure(error, queued.len())) {
+                        queued.answer(result);
+                    }
+                }
+                // Jobs queued while this caller was giving up the lead find a new leader:
+                // look again.
+                continue;
+            }
+            // Someone leads: it answers every job queued before it gives up the lead, and
+            // signals the queued ones if it stops early.
+            job.signalled().await;
+        }
+    }
+}
+
+/// The leader: writes the queued appends, a group per transaction, until its own is
+/// answered or the queue is empty. Dropped (done, failed or cancelled), it gives up the
+/// lead and signals the jobs still queued, so one of their callers leads next: no caller
+/// waits behind others' appends for long.
+struct Leader<'a> {
+    group: &'a GroupCommit,
+}
+
+impl Leader<'_> {
+    async fn write_queued(&self, writer: &SqlitePool, mine: &Job) -> Result<(), StoreError> {
+        let mut conn = writer
+            .acquire()
+            .await
+            .map_err(|e| db_error("appending events", e))?;
+        loop {
+            let jobs: Vec<Arc<Job>> = {
+                let mut queue = lock(&self.group.queue);
                 let n = queue.len().min(MAX_GROUP);
                 queue.drain(..n).collect()
             };
-            if group.is_empty() {
-                // Only the holder of the writer connection takes jobs, and it answers
-                // every job it takes: an unanswered job is always queued.
-                return Err(StoreError::Database {
-                    operation,
-                    source: Box::new(std::io::Error::other(
-                        "the append left the write queue unanswered",
-                    )),
-                });
+            if jobs.is_empty() {
+                return Ok(());
             }
-            let mut guard = Requeue {
-                queue: &self.queue,
-                jobs: group,
+            let mut taken = Requeue {
+                queue: &self.group.queue,
+                jobs,
             };
-            let results = write_group(&mut conn, &guard.jobs).await;
-            for (job, result) in guard.jobs.drain(..).zip(results) {
-                *lock(&job.result) = Some(result);
+            let results = write_group(&mut conn, &taken.jobs).await;
+            for (job, result) in taken.jobs.drain(..).zip(results) {
+                job.answer(result);
+            }
+            if lock(&mine.state).result.is_some() {
+                return Ok(());
             }
         }
     }
 }
 
-/// Puts the jobs of a group back at the head of the queue if the writer is dropped before
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.group.leading.store(false, Ordering::Release);
+        for job in lock(&self.group.queue).iter() {
+            job.signal();
+        }
+    }
+}
+
+/// Puts the jobs of a group back at the head of the queue if the leader is dropped before
 /// answering them (its transaction is rolled back), so their callers write them.
 struct Requeue<'a> {
-    queue: &'a std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<Job>>>,
-    jobs: Vec<std::sync::Arc<Job>>,
+    queue: &'a Mutex<VecDeque<Arc<Job>>>,
+    jobs: Vec<Arc<Job>>,
 }
 
 impl Drop for Requeue<'_> {
@@ -450,7 +520,7 @@ impl Drop for Requeue<'_> {
 /// transaction itself fails, every append in it gets that failure.
 async fn write_group(
     conn: &mut sqlx::SqliteConnection,
-    jobs: &[std::sync::Arc<Job>],
+    jobs: &[Arc<Job>],
 ) -> Vec<Result<(), StoreError>> {
     use sqlx::Connection as _;
     let operation = match jobs {
@@ -461,6 +531,19 @@ async fn write_group(
         Ok(tx) => tx,
         Err(error) => return shared_failure(db_error(&operation, error), jobs.len()),
     };
+    if jobs.len() > 1 {
+        let results = match write_together(&mut tx, jobs).await {
+            Ok(results) => results,
+            Err(error) => {
+                drop(tx);
+                return shared_failure(error, jobs.len());
+            }
+        };
+        return match tx.commit().await {
+            Ok(()) => results,
+            Err(error) => shared_failure(db_error(&operation, error), jobs.len()),
+        };
+    }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         match check_batch(&mut tx, &job.batch).await {
@@ -488,6 +571,237 @@ async fn write_group(
         Ok(()) => results,
         Err(error) => shared_failure(db_error(&operation, error), jobs.len()),
     }
+}
+
+/// A case as a group sees it while checking its appends in order.
+struct Seen {
+    version: u64,
+    hash: Option<String>,
+    /// The roles stored before the group (`None`: a new case).
+    stored_roles: Option<String>,
+    /// The summary after the group's last accepted append to it.
+    summary: Option<super::CaseSummary>,
+}
+
+/// Checks and writes several appends with a handful of statements: one read of every
+/// case's version and last hash, the checks in memory and in order (a second append to a
+/// case sees the first), then one statement each for the summary rows, the roles and the
+/// events. Returns each append's result; an `Err` of the whole is a failure of the
+/// transaction.
+async fn write_together(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[Arc<Job>],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    use std::collections::HashMap;
+    let operation = format!("appending events to {} cases together", jobs.len());
+    let fail = |e: sqlx::Error| db_error(&operation, e);
+    let mut cases: Vec<&str> = jobs.iter().map(|j| j.batch.case().as_str()).collect();
+    cases.sort_unstable();
+    cases.dedup();
+    let mut read = sqlx::QueryBuilder::<Sqlite>::new(
+        "SELECT c.case_id, c.version, c.roles, e.hash FROM cases c \
+         LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version WHERE c.case_id IN (",
+    );
+    let mut list = read.separated(", ");
+    for case in &cases {
+        list.push_bind(*case);
+    }
+    read.push(")");
+    let rows: Vec<(String, i64, String, Option<String>)> = read
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail)?;
+    let mut seen: HashMap<String, Seen> = rows
+        .into_iter()
+        .map(|(case, version, roles, hash)| {
+            let seen = Seen {
+                version: version as u64,
+                hash,
+                stored_roles: Some(roles),
+                summary: None,
+            };
+            (case, seen)
+        })
+        .collect();
+    let mut sops_stored: HashMap<(String, u32), bool> = HashMap::new();
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut accepted: Vec<(&Append, Vec<String>)> = Vec::new();
+    for job in jobs {
+        let batch = &job.batch;
+        let case = batch.case();
+        let current = seen.get(case.as_str());
+        let actual = current.map_or(0, |c| c.version);
+        if actual != batch.expected() {
+            results.push(Err(StoreError::Conflict {
+                case: case.clone(),
+                expected: batch.expected(),
+                actual,
+            }));
+            continue;
+        }
+        let checked = codec::previous_link(case, actual, current.and_then(|c| c.hash.as_deref()))
+            .and_then(|previous| batch.check_pin(&previous).map(|()| previous));
+        let previous = match checked {
+            Ok(previous) => previous,
+            Err(refused) => {
+                results.push(Err(refused));
+                continue;
+            }
+        };
+        if current.is_none()
+            && let Some((sop, version)) = batch.starts_on()
+        {
+            let key = (sop.as_str().to_owned(), version);
+            let stored = match sops_stored.get(&key) {
+                Some(stored) => *stored,
+                None => {
+                    let stored: Option<i64> =
+                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
+                            .bind(sop.as_str())
+                            .bind(i64::from(version))
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(fail)?;
+                    *sops_stored.entry(key).or_insert(stored.is_some())
+                }
+            };
+            if !stored {
+                results.push(Err(batch.sop_not_found()));
+                continue;
+            }
+        }
+        let hashes = codec::chain_all(previous, batch.encoded());
+        let entry = seen.entry(case.as_str().to_owned()).or_insert(Seen {
+            version: 0,
+            hash: None,
+            stored_roles: None,
+            summary: None,
+        });
+        entry.version = batch.summary().version;
+        entry.hash = hashes.last().cloned();
+        entry.summary = Some(batch.summary().clone());
+        accepted.push((batch, hashes));
+        results.push(Ok(()));
+    }
+    if accepted.is_empty() {
+        return Ok(results);
+    }
+    // The summary rows, as after each case's last accepted append.
+    let changed: Vec<(&String, &Seen, &super::CaseSummary)> = seen
+        .iter()
+        .filter_map(|(case, seen)| Some((case, seen, seen.summary.as_ref()?)))
+        .collect();
+    let mut upsert = sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
+         next_timer_us, updated_at_us) ",
+    );
+    upsert.push_values(&changed, |mut row, (case, _, summary)| {
+        row.push_bind(case.as_str())
+            .push_bind(summary.sop.as_str())
+            .push_bind(i64::from(summary.sop_version))
+            .push_bind(status_name(summary.status))
+            .push_bind(summary.version as i64)
+            .push_bind(roles_text(&summary.roles))
+            .push_bind(summary.next_timer.map(micros))
+            .push_bind(micros(summary.updated_at));
+    });
+    upsert.push(
+        " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
+         version = excluded.version, roles = excluded.roles, \
+         next_timer_us = excluded.next_timer_us, updated_at_us = excluded.updated_at_us, \
+         lease_owner = NULL, lease_until_us = NULL",
+    );
+    upsert.build().execute(&mut *conn).await.map_err(fail)?;
+    // Roles, for the cases whose roles changed.
+    let reroled: Vec<(&String, &super::CaseSummary)> = changed
+        .iter()
+        .filter(|(_, seen, summary)| {
+            seen.stored_roles.as_deref() != Some(roles_text(&summary.roles).as_str())
+        })
+        .map(|(case, _, summary)| (*case, *summary))
+        .collect();
+    if !reroled.is_empty() {
+        let mut delete =
+            sqlx::QueryBuilder::<Sqlite>::new("DELETE FROM case_roles WHERE case_id IN (");
+        let mut list = delete.separated(", ");
+        for (case, _) in &reroled {
+            list.push_bind(case.as_str());
+        }
+        delete.push(")");
+        delete.build().execute(&mut *conn).await.map_err(fail)?;
+        let pairs: Vec<(&str, &str)> = reroled
+            .iter()
+            .flat_map(|(case, summary)| summary.roles.iter().map(|r| (case.as_str(), r.as_str())))
+            .collect();
+        for chunk in pairs.chunks(4_000) {
+            let mut insert =
+                sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO case_roles (case_id, role) ");
+            insert.push_values(chunk, |mut row, (case, role)| {
+                row.push_bind(*case).push_bind(*role);
+            });
+            insert.build().execute(&mut *conn).await.map_err(fail)?;
+        }
+    }
+    // The events, in order.
+    let events: Vec<_> = accepted
+        .iter()
+        .flat_map(|(batch, hashes)| {
+            batch
+                .events()
+                .iter()
+                .zip(batch.encoded())
+                .zip(hashes)
+                .map(move |((event, json), hash)| (batch.case().as_str(), event, json, hash))
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
+        );
+        insert.push_values(chunk, |mut row, (case, event, json, hash)| {
+            row.push_bind(*case)
+                .push_bind(event.seq as i64)
+                .push_bind(i64::from(event.v))
+                .push_bind(event.kind.name())
+                .push_bind(micros(event.at))
+                .push_bind(event.command.as_str())
+                .push_bind(json.as_str())
+                .push_bind(hash.as_str());
+        });
+        insert.build().execute(&mut *conn).await.map_err(fail)?;
+    }
+    for (batch, hashes) in &accepted {
+        if let Some(snapshot) = hashes.last().and_then(|last| batch.snapshot(last)) {
+            write_snapshot(conn, batch.case(), &snapshot)
+                .await
+                .map_err(fail)?;
+        }
+    }
+    Ok(results)
+}
+
+/// Writes (or replaces) a case's snapshot.
+async fn write_snapshot(
+    conn: &mut sqlx::SqliteConnection,
+    case: &CaseId,
+    snapshot: &codec::StoredSnapshot,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
+         format = excluded.format, event_hash = excluded.event_hash, \
+         digest = excluded.digest, state = excluded.state",
+    )
+    .bind(case.as_str())
+    .bind(snapshot.seq as i64)
+    .bind(snapshot.format)
+    .bind(&snapshot.event_hash)
+    .bind(&snapshot.digest)
+    .bind(&snapshot.state)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }
 
 /// One failure of a whole group, for each of its `n` appends: the same kind of error
