@@ -1074,12 +1074,14 @@ fn misplaced_nearby(
 
 /// A decision entry written `- else:` with its step on a `goto:` line below: YAML reads an
 /// `else` without a step and a `goto` without an `if`.
-pub(super) fn empty_else(sop: &crate::model::Sop, lines: &Lines<'_>) -> Option<Explained> {
+pub(super) fn empty_else(sop: &crate::model::Sop, text: &str) -> Option<Explained> {
     let arms = sop.steps.iter().filter_map(|step| step.decide.as_ref());
     for arm in arms.flat_map(|arms| arms.value.iter()) {
         let (None, None, Some(goto)) = (&arm.condition, &arm.otherwise, &arm.goto) else {
             continue;
         };
+        // Rare: the lines are indexed only when such an entry is there.
+        let lines = Lines::new(text);
         let Some((line, text)) = lines.previous_content(goto.span.line) else {
             continue;
         };
@@ -1161,13 +1163,12 @@ pub(super) fn blank_key(text: &str, span: SourceSpan) -> Option<String> {
 
 /// `end: "true"`: a boolean in quotes is text in YAML, and the JSON Schema refuses it, so
 /// the parser does too (serde would read it as a boolean).
-pub(super) fn quoted_boolean(sop: &crate::model::Sop, lines: &Lines<'_>) -> Option<Explained> {
+pub(super) fn quoted_boolean(sop: &crate::model::Sop, text: &str) -> Option<Explained> {
     for step in &sop.steps {
         let Some(end) = &step.end else { continue };
-        let text = lines.text();
         let written = text.get(end.span.offset..).unwrap_or_default();
-        let at_value = from_column(lines.get(end.span.line), end.span.column);
-        if let Some(quote @ ('"' | '\'')) = at_value.chars().next().or(written.chars().next()) {
+        if let Some(quote @ ('"' | '\'')) = written.chars().next() {
+            let lines = Lines::new(text);
             let value = if end.value { "true" } else { "false" };
             return Some(Explained::new(
                 ParseErrorKind::InvalidValue,

@@ -171,16 +171,8 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
             Some(MINIMAL_SOP_HELP),
         ));
     }
-    if let Some(span) = nesting_beyond_limit(text) {
-        return Err(error(
-            span,
-            ParseErrorKind::InputLimit,
-            format!(
-                "this file nests lists and mappings more than {MAX_NESTING} levels deep (the limit)"
-            ),
-            Some(FLATTEN_HELP),
-        ));
-    }
+    // Nesting needs no scan of its own: the parser's budget stops at `MAX_NESTING` levels,
+    // in block and flow style alike, before it recurses any deeper.
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
@@ -188,9 +180,7 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
     };
     let sop = serde_saphyr::from_str_with_options::<Sop>(text, options)
         .map_err(|e| convert_error(file, text, &e))?;
-    let lines = Lines::new(text);
-    if let Some(e) =
-        explain::empty_else(&sop, &lines).or_else(|| explain::quoted_boolean(&sop, &lines))
+    if let Some(e) = explain::empty_else(&sop, text).or_else(|| explain::quoted_boolean(&sop, text))
     {
         return Err(error(e.span, e.kind, e.message, Some(&e.help)));
     }
@@ -253,6 +243,7 @@ pub fn parse_sop_bytes_all(file: &str, bytes: &[u8]) -> Result<Sop, Vec<ParseErr
 fn budget() -> serde_saphyr::Budget {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_nodes = MAX_NODES;
+    budget.max_depth = MAX_NESTING;
     budget.max_events = 4 * MAX_NODES;
     budget
 }
@@ -263,37 +254,6 @@ const ALIAS_HELP: &str = "aliases that expand to huge documents are refused; wri
 
 const MINIMAL_SOP_HELP: &str =
     "an SOP needs at least `id`, `version`, `title`, `department`, `roles` and `steps`";
-
-/// Finds the first place where flow or block nesting exceeds [`MAX_NESTING`].
-///
-/// The YAML parser has its own recursion guard; this check is cheaper, runs first and
-/// gives one clear message for both block and flow style.
-fn nesting_beyond_limit(text: &str) -> Option<SourceSpan> {
-    for (line_index, line) in text.lines().enumerate() {
-        let indent = line.len() - line.trim_start_matches([' ', '-']).len();
-        let mut flow_depth = 0usize;
-        let mut quote: Option<char> = None;
-        for (column_index, c) in line.chars().enumerate() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '"' | '\'') => quote = Some(c),
-                (None, '#') => break,
-                (None, '[' | '{') => flow_depth += 1,
-                (None, ']' | '}') => flow_depth = flow_depth.saturating_sub(1),
-                _ => {}
-            }
-            // Block nesting costs at least one column per level; flow nesting one bracket.
-            if indent / 2 + flow_depth > MAX_NESTING * 2 || flow_depth > MAX_NESTING {
-                return Some(SourceSpan::at(
-                    u32::try_from(line_index + 1).unwrap_or(u32::MAX),
-                    u32::try_from(column_index + 1).unwrap_or(u32::MAX),
-                ));
-            }
-        }
-    }
-    None
-}
 
 fn convert_error(file: &str, text: &str, error: &serde_saphyr::Error) -> ParseError {
     let span = error
@@ -331,6 +291,31 @@ fn classify(
         return (kind, span, message, help);
     }
     let explained = |e: explain::Explained| (e.kind, e.span, e.message, Some(e.help));
+    // The scanner's own guard against deep flow or block nesting, past the budget's depth.
+    if library.contains("recursion limit") {
+        // Point at the bracket that goes past the limit, on the line the scanner stopped.
+        let line = lines.get(span.line);
+        let mut depth = 0usize;
+        let past = line.chars().position(|c| {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth > MAX_NESTING
+        });
+        let span = past.map_or(span, |i| {
+            SourceSpan::at(span.line, u32::try_from(i + 1).unwrap_or(span.column))
+        });
+        return (
+            ParseErrorKind::InputLimit,
+            span,
+            format!(
+                "this file nests lists and mappings more than {MAX_NESTING} levels deep (the limit)"
+            ),
+            Some(FLATTEN_HELP.to_owned()),
+        );
+    }
     if let Some(rest) = library.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
         if expected.contains(&"department") && !explain::looks_like_sop(lines.text()) {
@@ -518,9 +503,9 @@ fn budget_breach(
         ),
         B::Depth { depth } => (
             format!(
-                "this file nests lists and mappings {} levels deep, more than {} (the limit)",
-                n(*depth),
-                n(budget.max_depth)
+                "this file nests lists and mappings more than {} levels deep (the limit); {} were reached",
+                n(budget.max_depth),
+                n(*depth)
             ),
             FLATTEN_HELP,
         ),
@@ -737,9 +722,16 @@ mod tests {
     }
 
     #[test]
-    fn deep_flow_nesting_is_refused_before_parsing() {
-        let text = format!("id: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    fn deep_flow_nesting_is_refused() {
+        // Where any value may nest (a default), and where a list is wrong anyway (an id).
+        let text = format!(
+            "{MINIMAL}fields:\n  f: {{ type: text, default: {}{} }}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert_eq!(error_of(&text).kind, ParseErrorKind::InputLimit);
+        let text = format!("id: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(error_of(&text).kind, ParseErrorKind::InvalidValue);
     }
 
     /// Input-limit messages are sentences with figures, never the parser's debug output.
@@ -796,7 +788,7 @@ mod tests {
             ),
             (
                 B::Depth { depth: 65 },
-                "65 levels deep, more than 64",
+                "more than 64 levels deep (the limit); 65 were reached",
                 false,
             ),
             (
@@ -918,7 +910,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_names_the_limit() {
-        let text = format!("id: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let text = format!(
+            "{MINIMAL}fields:\n  f: {{ type: text, default: {}{} }}\n",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
         let error = error_of(&text);
         assert_plain_limit(&error);
         assert!(
