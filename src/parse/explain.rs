@@ -1183,6 +1183,51 @@ pub(super) fn quoted_boolean(sop: &crate::model::Sop, text: &str) -> Option<Expl
     None
 }
 
+/// Where a key written twice was first written: in the same flow mapping on its line, or
+/// above it in the same block mapping (same column, before the mapping starts).
+pub(super) fn first_occurrence(lines: &Lines<'_>, span: SourceSpan) -> Option<SourceSpan> {
+    let text = lines.get(span.line);
+    let name: String = from_column(text, span.column)
+        .chars()
+        .take_while(|&c| is_key_char(c))
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    let before = &text[..byte_of_column(text, span.column)];
+    if before.contains('{') {
+        let pattern = format!("{name}:");
+        let at = before.match_indices(&pattern).find(|(i, _)| {
+            before[..*i]
+                .chars()
+                .last()
+                .is_none_or(|c| c == '{' || c == ',' || c == ' ')
+        })?;
+        let column = u32::try_from(before[..at.0].chars().count() + 1).ok()?;
+        return Some(lines.span(span.line, column, name.chars().count()));
+    }
+    let own = span.column as usize - 1;
+    let mut n = span.line;
+    while let Some((above, line)) = lines.previous_content(n) {
+        n = above;
+        if let Some((key, column)) = line_key(line)
+            && column == span.column
+        {
+            if key == name {
+                return Some(lines.span(above, column, name.chars().count()));
+            }
+            if line.trim_start().starts_with("- ") {
+                return None;
+            }
+            continue;
+        }
+        if indent_of(line) < own {
+            return None;
+        }
+    }
+    None
+}
+
 /// A `[` or `{` on or before `line` that is not closed on its line: flow collections in an
 /// SOP fit on one line, so an unclosed one is where the author forgot the bracket.
 fn unclosed_bracket(lines: &Lines<'_>, line: u32) -> Option<(u32, u32, char)> {

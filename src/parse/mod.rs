@@ -50,6 +50,8 @@ pub struct ParseError {
     pub message: String,
     /// What to do about it, such as "did you mean `title`?".
     pub help: Option<String>,
+    /// For a key written twice: where it was first written.
+    pub first: Option<SourceSpan>,
 }
 
 /// The kinds of [`ParseError`].
@@ -87,7 +89,10 @@ impl ParseErrorKind {
 impl ParseError {
     /// The error as a diagnostic, to render with the others.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        let diagnostic = Diagnostic::new(self.kind.code(), self.span, self.message.clone());
+        let mut diagnostic = Diagnostic::new(self.kind.code(), self.span, self.message.clone());
+        if let Some(first) = self.first {
+            diagnostic = diagnostic.with_related(first, "first written here");
+        }
         match &self.help {
             Some(help) => diagnostic.with_help(help.clone()),
             None => diagnostic,
@@ -119,6 +124,7 @@ pub fn parse_sop_bytes(file: &str, bytes: &[u8]) -> Result<Sop, ParseError> {
                     error.valid_up_to()
                 ),
                 help: Some("save the SOP as UTF-8".to_owned()),
+                first: None,
             })
         }
     }
@@ -146,6 +152,7 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
         kind,
         message,
         help: help.map(str::to_owned),
+        first: None,
     };
     if text.len() > MAX_SOP_BYTES {
         return Err(error(
@@ -267,13 +274,18 @@ fn convert_error(file: &str, text: &str, error: &serde_saphyr::Error) -> ParseEr
     });
     let suffix = format!(" at line {}, column {}", span.line, span.column);
     let library = rendered.strip_suffix(&suffix).unwrap_or(&rendered).trim();
-    let (kind, span, message, help) = classify(error, library, &Lines::new(text), span);
+    let lines = Lines::new(text);
+    let (kind, span, message, help) = classify(error, library, &lines, span);
+    let first = (kind == ParseErrorKind::DuplicateKey)
+        .then(|| explain::first_occurrence(&lines, span))
+        .flatten();
     ParseError {
         file: file.to_owned(),
         span,
         kind,
         message,
         help,
+        first,
     }
 }
 
@@ -842,6 +854,7 @@ mod tests {
                 kind,
                 message,
                 help,
+                first: None,
             };
             assert_plain_limit(&error);
             assert!(
