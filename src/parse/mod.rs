@@ -50,8 +50,8 @@ pub struct ParseError {
     pub message: String,
     /// What to do about it, such as "did you mean `title`?".
     pub help: Option<String>,
-    /// For a key written twice: where it was first written.
-    pub first: Option<SourceSpan>,
+    /// For a key written twice: the line and column where it was first written.
+    pub first: Option<(u32, u32)>,
 }
 
 /// The kinds of [`ParseError`].
@@ -90,8 +90,9 @@ impl ParseError {
     /// The error as a diagnostic, to render with the others.
     pub fn to_diagnostic(&self) -> Diagnostic {
         let mut diagnostic = Diagnostic::new(self.kind.code(), self.span, self.message.clone());
-        if let Some(first) = self.first {
-            diagnostic = diagnostic.with_related(first, "first written here");
+        if let Some((line, column)) = self.first {
+            diagnostic =
+                diagnostic.with_related(SourceSpan::at(line, column), "first written here");
         }
         match &self.help {
             Some(help) => diagnostic.with_help(help.clone()),
@@ -278,7 +279,8 @@ fn convert_error(file: &str, text: &str, error: &serde_saphyr::Error) -> ParseEr
     let (kind, span, message, help) = classify(error, library, &lines, span);
     let first = (kind == ParseErrorKind::DuplicateKey)
         .then(|| explain::first_occurrence(&lines, span))
-        .flatten();
+        .flatten()
+        .map(|first| (first.line, first.column));
     ParseError {
         file: file.to_owned(),
         span,
