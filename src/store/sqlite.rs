@@ -141,8 +141,11 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Full)
         };
         let opening = format!("opening the SQLite file {}", path.display());
+        // One writer connection, handed from one group commit to the next: no ping on each
+        // hand-over (a broken connection fails the next write, which is retried).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.clone())
             .await
