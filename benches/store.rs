@@ -10,6 +10,14 @@
 //!   chain checked (`1000_events`), and also replayed against its process
 //!   (`1000_events_verified`, `store::load_verified`).
 //! - `hash_chain/1000_events`: the SHA-256 chain over the 1,000 events' JSON alone.
+//! - `load_replay/*/1000_events_from_snapshot`: the same case read as a command reads it,
+//!   from its latest snapshot and the events after it (`CaseStore::load_latest`).
+//! - `durable/sqlite/{1,8,64}_callers`: durable commands per second through the public API
+//!   (`CaseCache::execute`, one `add_note` each) with that many callers at once, each on
+//!   its own cases; group commit shares transactions between them. `examples/durable.rs`
+//!   prints p50 and p99 latencies for the same workload on a real SOP.
+//! - `command_by_age/sqlite/{10,1000,10000}_events`: one durable command on a case of that
+//!   age, through the cache (`cached`) and read from its snapshot (`cold`, `execute`).
 //!
 //! PostgreSQL runs only when `SOPFLOW_TEST_POSTGRES` is set (and the `postgres` feature
 //! is on); it uses the schema `sopflow_bench`, dropped first.
@@ -25,7 +33,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use sopflow::engine::{self, Action, Actor, CaseId, CaseState, Command};
 use sopflow::graph::Process;
 use sopflow::model::RoleId;
-use sopflow::store::{Append, CaseStore, MemoryStore, Processes, SqliteStore, load_verified};
+use sopflow::store::{
+    Append, CaseCache, CaseStore, MemoryStore, Processes, SqliteStore, execute, load_verified,
+};
 use tokio::runtime::Runtime;
 
 const SOP: &str = "id: bench
@@ -202,6 +212,145 @@ fn load_replay<S: CaseStore>(c: &mut Criterion, name: &str, runtime: &Runtime, s
             loaded
         })
     });
+    group.bench_function(BenchmarkId::new(name, "1000_events_from_snapshot"), |b| {
+        b.iter(|| {
+            let loaded = runtime
+                .block_on(store.load_latest(black_box(&case)))
+                .unwrap();
+            assert_eq!(loaded.state().version(), HISTORY as u64);
+            loaded
+        })
+    });
+    group.finish();
+}
+
+fn note(id: String) -> Command {
+    Command::new(
+        id,
+        agent(),
+        Action::AddNote {
+            text: "called the customer back".to_owned(),
+            step: None,
+        },
+    )
+}
+
+/// Durable commands per second with 1, 8 and 64 callers through the case cache.
+fn durable(c: &mut Criterion, runtime: &Runtime) {
+    let store = Arc::new(
+        runtime
+            .block_on(SqliteStore::open(&sqlite_path("bench-durable")))
+            .unwrap(),
+    );
+    let process = Arc::new(runtime.block_on(store.save_sop("bench.yaml", SOP)).unwrap());
+    let cache = Arc::new(CaseCache::new(10_000));
+    let mut group = c.benchmark_group("durable");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Elements(1));
+    let mut round = 0u64;
+    for callers in [1usize, 8, 64] {
+        let cases: Vec<CaseId> = (0..callers)
+            .map(|n| CaseId::from(format!("d{callers}-{n}")))
+            .collect();
+        runtime.block_on(async {
+            for case in &cases {
+                new_case(&*store, &process, case.as_str()).await;
+            }
+        });
+        group.bench_function(
+            BenchmarkId::new("sqlite", format!("{callers}_callers")),
+            |b| {
+                b.iter_custom(|iters| {
+                    round += 1;
+                    let per_caller = iters.div_ceil(callers as u64);
+                    let elapsed = runtime.block_on(async {
+                        let started = Instant::now();
+                        let tasks: Vec<_> = cases
+                            .iter()
+                            .cloned()
+                            .map(|case| {
+                                let (store, process, cache) =
+                                    (Arc::clone(&store), Arc::clone(&process), Arc::clone(&cache));
+                                tokio::spawn(async move {
+                                    for n in 0..per_caller {
+                                        let command = note(format!("r{round}-{n}"));
+                                        cache
+                                            .execute(&*store, &process, &case, command, now())
+                                            .await
+                                            .unwrap();
+                                    }
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            task.await.unwrap();
+                        }
+                        started.elapsed()
+                    });
+                    elapsed.mul_f64(iters as f64 / (per_caller * callers as u64) as f64)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+/// What one durable command costs as its case ages.
+fn command_by_age(c: &mut Criterion, runtime: &Runtime) {
+    let store = runtime
+        .block_on(SqliteStore::open(&sqlite_path("bench-age")))
+        .unwrap();
+    let process = runtime.block_on(store.save_sop("bench.yaml", SOP)).unwrap();
+    let cache = CaseCache::new(100);
+    let mut group = c.benchmark_group("command_by_age");
+    group.sample_size(20);
+    let mut sent = 0u64;
+    for age in [10u64, 1_000, 10_000] {
+        let case = CaseId::from(format!("age-{age}"));
+        runtime.block_on(async {
+            let mut state = new_case(&store, &process, case.as_str()).await;
+            while state.version() < age {
+                let id = format!("h{}", state.version());
+                state = append_note(&store, &process, &state, id).await;
+            }
+        });
+        group.bench_function(
+            BenchmarkId::new("sqlite", format!("{age}_events/cached")),
+            |b| {
+                b.iter(|| {
+                    sent += 1;
+                    runtime
+                        .block_on(cache.execute(
+                            &store,
+                            &process,
+                            &case,
+                            note(format!("c{sent}")),
+                            now(),
+                        ))
+                        .unwrap()
+                })
+            },
+        );
+        group.bench_function(
+            BenchmarkId::new("sqlite", format!("{age}_events/cold")),
+            |b| {
+                b.iter(|| {
+                    sent += 1;
+                    runtime
+                        .block_on(execute(
+                            &store,
+                            &process,
+                            &case,
+                            note(format!("c{sent}")),
+                            now(),
+                        ))
+                        .unwrap()
+                })
+            },
+        );
+        cache.remove(&case);
+    }
     group.finish();
 }
 
@@ -262,6 +411,8 @@ fn benches(c: &mut Criterion) {
     load_replay(c, "sqlite", &runtime, sqlite);
     load_replay(c, "memory", &runtime, MemoryStore::new());
     hash_chain(c);
+    durable(c, &runtime);
+    command_by_age(c, &runtime);
     postgres(c, &runtime);
 }
 

@@ -10,13 +10,18 @@
 //! [`CaseState`] by [`CaseState::replay`].
 //!
 //! [`execute`] ties engine and store together (load → [`engine::handle`](crate::engine::handle)
-//! → append), and [`execute_with_retry`] retries conflicts. [`fire_due_timers`] is the
+//! → append), and [`execute_with_retry`] retries conflicts. A command does not replay its
+//! case: stores keep a snapshot of each case's state every 100 events and when it ends, and
+//! [`CaseStore::load_latest`] reads the snapshot (if it still matches the stored events)
+//! and the events after it. [`CaseCache`] keeps recently used case states between
+//! commands, and [`execute_on`] decides on a state the caller already holds; both append
+//! only if the store still holds the case at the version they decided on. [`fire_due_timers`] is the
 //! clock's side: claim the cases whose timers are due, tick them, release.
 //!
 //! # Stores
 //! | URL | store | for |
 //! |---|---|---|
-//! | `sqlite:PATH` (default [`DEFAULT_URL`], `sqlite:sopflow.db`) or a plain path | [`SqliteStore`] | the embedded default: one file, WAL, one transaction per append |
+//! | `sqlite:PATH` (default [`DEFAULT_URL`], `sqlite:sopflow.db`) or a plain path | [`SqliteStore`] | the embedded default: one file, WAL, appends arriving together share a transaction (group commit) |
 //! | `postgres://user:password@host/db` | `PostgresStore` (cargo feature `postgres`) | several app instances sharing the work |
 //! | `memory:` | [`MemoryStore`] | tests |
 //!
