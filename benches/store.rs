@@ -17,7 +17,11 @@
 //!   its own cases; group commit shares transactions between them. `examples/durable.rs`
 //!   prints p50 and p99 latencies for the same workload on a real SOP.
 //! - `command_by_age/sqlite/{10,1000,10000}_events`: one durable command on a case of that
-//!   age, through the cache (`cached`) and read from its snapshot (`cold`, `execute`).
+//!   age, through the cache (`cached`) and read from its snapshot (`cold`, `execute`). Each
+//!   command adds an event, and criterion sends thousands: the case is that old when the
+//!   `cached` run starts and some thousands of events older during `cold` (which reads a
+//!   snapshot whose idempotency records grow with the case). `examples/durable.rs` sends 21
+//!   commands per age, so its ages hold.
 //!
 //! PostgreSQL runs only when `SOPFLOW_TEST_POSTGRES` is set (and the `postgres` feature
 //! is on); it uses the schema `sopflow_bench`, dropped first.
