@@ -37,8 +37,8 @@ pub struct Executed {
 /// events with the version it loaded. Returns the events and the new state.
 ///
 /// The case is read from its latest snapshot and the events after it
-/// ([`CaseStore::load_latest`]), so a command costs the same on a case of ten events and on
-/// one of ten thousand. Those events are checked against `process` first
+/// ([`CaseStore::load_latest`]), at most 99 events, not its whole history (the snapshot
+/// still grows with the case: it holds the id of every command applied, for idempotency). Those events are checked against `process` first
 /// ([`engine::check_history_from`]): an event that does not fit it (a step or token that
 /// does not exist or is not active) is [`StoreError::Corrupt`], never a case stuck on it.
 /// The append is pinned to the stored hash of the last event loaded.
