@@ -61,6 +61,18 @@ pub fn compile(sop: &Sop) -> Compilation {
 /// text (a `|` or `>` block) is then located on its own line and column, not at the start
 /// of the block.
 pub fn compile_with_source(sop: &Sop, source: Option<&str>) -> Compilation {
+    compile_checked(sop, source, true)
+}
+
+/// Compiles an SOP that passed [`compile`] before (a version a store saved), without the
+/// lints: they cost most of a compile and cannot change what the process is. Name
+/// resolution still runs, so a text that does not resolve still yields no process. A
+/// case keeps running on its stored version even if a newer lint would flag it.
+pub fn compile_trusted(sop: &Sop) -> Compilation {
+    compile_checked(sop, None, false)
+}
+
+fn compile_checked(sop: &Sop, source: Option<&str>, lint: bool) -> Compilation {
     let mut compiler = Compiler::new(sop);
     compiler.source = source;
     compiler.compile_fields();
@@ -70,7 +82,9 @@ pub fn compile_with_source(sop: &Sop, source: Option<&str>) -> Compilation {
     compiler.check_reviewed_fields();
     let resolved = !compiler.unresolved;
     let mut diagnostics = std::mem::take(&mut compiler.diagnostics);
-    diagnostics.extend(lints::run(sop, &compiler.lint_input(), resolved));
+    if lint {
+        diagnostics.extend(lints::run(sop, &compiler.lint_input(), resolved));
+    }
     diagnostics.sort_by(|a, b| {
         (a.span.line, a.span.column, a.code).cmp(&(b.span.line, b.span.column, b.code))
     });

@@ -25,7 +25,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-pub use compile::{Compilation, compile, compile_with_source};
+pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
 pub use template::{Template, TemplateError, TemplatePart};
 

@@ -224,7 +224,8 @@ pub trait CaseStore: Send + Sync {
     }
 
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
-    /// however many versions came after.
+    /// however many versions came after. The lints, which ran when the version was saved,
+    /// are not run again ([`crate::graph::compile_trusted`]).
     fn load_process(
         &self,
         sop: &SopId,
@@ -232,18 +233,32 @@ pub trait CaseStore: Send + Sync {
     ) -> impl Future<Output = Result<Process, StoreError>> + Send {
         async move {
             let source = self.sop_source(sop, version).await?;
-            compile_source(&source.name, &source.text)
+            compile_stored(&source.name, &source.text)
         }
     }
 }
 
 /// Parses and compiles an SOP text into a process, or says why it cannot be used.
 pub(crate) fn compile_source(name: &str, text: &str) -> Result<Process, StoreError> {
+    compile_text(name, text, crate::graph::compile)
+}
+
+/// Compiles a stored SOP version, which [`compile_source`] accepted when it was saved:
+/// without the lints ([`crate::graph::compile_trusted`]).
+pub(crate) fn compile_stored(name: &str, text: &str) -> Result<Process, StoreError> {
+    compile_text(name, text, crate::graph::compile_trusted)
+}
+
+fn compile_text(
+    name: &str,
+    text: &str,
+    compile: fn(&crate::model::Sop) -> crate::graph::Compilation,
+) -> Result<Process, StoreError> {
     let sop = crate::parse::parse_sop(name, text).map_err(|error| StoreError::InvalidSop {
         name: name.to_owned(),
         reason: format!("{}: {}", error.span, error.message),
     })?;
-    let compilation = crate::graph::compile(&sop);
+    let compilation = compile(&sop);
     match compilation.process {
         Some(process) => Ok(process),
         None => {
