@@ -386,6 +386,8 @@ impl Process {
 ///     min: None,
 ///     max: None,
 ///     options: vec!["High".into(), "Low".into()],
+///     editable_by: vec![],
+///     collected_by: vec![],
 /// };
 /// assert!(check_field_value(&priority, &FieldValue::Text("High".into())).is_ok());
 /// let error = check_field_value(&priority, &FieldValue::Integer(3)).unwrap_err();
