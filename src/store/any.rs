@@ -107,6 +107,30 @@ async fn open_url(url: &str, create: bool) -> Result<AnyStore, StoreError> {
     ))
 }
 
+/// A store URL as it may be shown in messages and logs: the password of
+/// `scheme://user:password@host/…` replaced by `***`.
+///
+/// ```
+/// use sopflow::store::url_without_password;
+/// assert_eq!(
+///     url_without_password("postgres://ana:s3cret@db/cases"),
+///     "postgres://ana:***@db/cases"
+/// );
+/// assert_eq!(url_without_password("sqlite:cases.db"), "sqlite:cases.db");
+/// ```
+pub fn url_without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The file a SQLite URL names: `sqlite:PATH`, `sqlite://PATH` or a plain path; `None` for
 /// an in-memory database.
 pub(crate) fn sqlite_path(url: &str) -> Option<&str> {

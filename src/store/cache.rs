@@ -10,7 +10,7 @@ use crate::graph::Process;
 
 use super::CaseStore;
 use super::error::ExecuteError;
-use super::execute::{Executed, Held, check_start, execute_held, load_checked};
+use super::execute::{Executed, Held, check_start, execute_held, load_checked, retried};
 
 /// The states of recently used cases, so that a command on a case used a moment ago is
 /// decided without reading the case again: a bounded map from case to its state, its
@@ -130,23 +130,10 @@ impl CaseCache {
         now: DateTime<Utc>,
         attempts: u32,
     ) -> Result<Executed, ExecuteError> {
-        let mut conflicts = 0;
-        loop {
-            match self
-                .execute(store, process, case, command.clone(), now)
-                .await
-            {
-                Ok(mut executed) => {
-                    executed.conflicts = conflicts;
-                    return Ok(executed);
-                }
-                Err(e) if e.is_retryable() && conflicts + 1 < attempts.max(1) => {
-                    conflicts += 1;
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retried(attempts, || {
+            self.execute(store, process, case, command.clone(), now)
+        })
+        .await
     }
 
     fn take(&self, case: &CaseId) -> Option<Held> {

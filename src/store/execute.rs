@@ -324,9 +324,22 @@ pub async fn execute_with_retry<S: CaseStore>(
     now: DateTime<Utc>,
     attempts: u32,
 ) -> Result<Executed, ExecuteError> {
+    retried(attempts, || {
+        execute(store, process, case, command.clone(), now)
+    })
+    .await
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has met `attempts` retryable
+/// failures ([`ExecuteError::is_retryable`]); the result counts the conflicts met.
+pub(crate) async fn retried<F, Fut>(attempts: u32, mut attempt: F) -> Result<Executed, ExecuteError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Executed, ExecuteError>>,
+{
     let mut conflicts = 0;
     loop {
-        match execute(store, process, case, command.clone(), now).await {
+        match attempt().await {
             Ok(mut executed) => {
                 executed.conflicts = conflicts;
                 return Ok(executed);

@@ -76,7 +76,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-pub use any::{AnyStore, DEFAULT_URL, open, open_existing};
+pub use any::{AnyStore, DEFAULT_URL, open, open_existing, url_without_password};
 pub use batch::Append;
 pub use blocking::BlockingStore;
 pub use cache::CaseCache;

@@ -160,7 +160,7 @@ impl PostgresStore {
     /// Connects with `options` and creates the schema and tables if needed.
     pub async fn connect_with(options: &PostgresOptions) -> Result<PostgresStore, StoreError> {
         let unsupported = |reason: String| StoreError::UnsupportedUrl {
-            url: redact(&options.url),
+            url: super::url_without_password(&options.url),
             reason,
         };
         let mut connect: PgConnectOptions = options
@@ -186,7 +186,13 @@ impl PostgresStore {
             .connect_with(connect)
             .await
             .map_err(|e| {
-                StoreError::database(format!("connecting to {}", redact(&options.url)), e)
+                StoreError::database(
+                    format!(
+                        "connecting to {}",
+                        super::url_without_password(&options.url)
+                    ),
+                    e,
+                )
             })?;
         migrate(&pool, options.schema.as_deref()).await?;
         Ok(PostgresStore { pool })
@@ -195,20 +201,6 @@ impl PostgresStore {
     /// Closes the connections, waiting for running operations to finish.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 

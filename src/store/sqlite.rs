@@ -1001,21 +1001,7 @@ async fn write_batch(
         Err(e) => return Err(fail(e)),
     }
     if let Some(snapshot) = snapshot {
-        sqlx::query(
-            "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
-             format = excluded.format, event_hash = excluded.event_hash, \
-             digest = excluded.digest, state = excluded.state",
-        )
-        .bind(case.as_str())
-        .bind(snapshot.seq as i64)
-        .bind(snapshot.format)
-        .bind(&snapshot.event_hash)
-        .bind(&snapshot.digest)
-        .bind(&snapshot.state)
-        .execute(&mut *conn)
-        .await
-        .map_err(fail)?;
+        write_snapshot(conn, case, &snapshot).await.map_err(fail)?;
     }
     Ok(())
 }

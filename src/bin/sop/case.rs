@@ -381,7 +381,7 @@ struct Context {
 impl Context {
     /// The store URL as it may be shown: without a password.
     fn store_name(&self) -> String {
-        redact_password(&self.db)
+        sopflow::store::url_without_password(&self.db)
     }
 
     /// A store error as the user should read it: with the store it happened in.
@@ -431,20 +431,6 @@ impl Context {
             OutputFormat::Json => crate::output::stdout(&format!("{}\n", json())),
             OutputFormat::Human => crate::output::human(&human()),
         }
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
     }
 }
 

@@ -128,7 +128,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
         }
     };
     let store = BlockingStore::open(&url)?;
-    let shown = without_password(&url);
+    let shown = sopflow::store::url_without_password(&url);
     let width = cases.to_string().len().max(5);
     let ids: Vec<String> = (1..=cases).map(|n| format!("T-{n:0width$}")).collect();
     if args.db.is_some() {
@@ -680,20 +680,6 @@ fn print_how_to_look(url: &str, store: &BlockingStore, first: &str) {
     println!("  sop case --db {url} list");
     println!("  sop case --db {url} show {first}");
     println!("  sop case --db {url} graph {first} --format svg -o {first}.svg");
-}
-
-/// The store URL with any password replaced by `****`, for printing.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
-        None => url.to_owned(),
-    }
 }
 
 /// The kind of store, for people: SQLite, PostgreSQL, memory.
