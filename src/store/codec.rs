@@ -235,6 +235,25 @@ fn snapshot_digest(event_hash: &str, state: &str) -> String {
 
 /// A time as stored: microseconds since the Unix epoch.
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+/// A timer claim from the columns both databases keep it in (`cases` row, times in
+/// microseconds).
+pub(crate) fn timer_claim(
+    (case, sop, sop_version, version, due_us): (String, String, i64, i64, i64),
+    owner: String,
+    lease_until_us: i64,
+) -> Result<super::TimerClaim, StoreError> {
+    let case = CaseId::new(case);
+    Ok(super::TimerClaim {
+        sop: sop_from_text(&case, &sop)?,
+        sop_version: sop_version as u32,
+        version: version as u64,
+        due_at: from_micros(&case, due_us)?,
+        lease_until: from_micros(&case, lease_until_us)?,
+        owner,
+        case,
+    })
+}
+
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

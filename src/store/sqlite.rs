@@ -1141,18 +1141,7 @@ impl CaseStore for SqliteStore {
         tx.commit().await.map_err(|e| db_error(operation, e))?;
         let mut claims = rows
             .into_iter()
-            .map(|(case, sop, sop_version, version, due)| {
-                let case = CaseId::new(case);
-                Ok(TimerClaim {
-                    sop: sop_from_text(&case, &sop)?,
-                    sop_version: sop_version as u32,
-                    version: version as u64,
-                    due_at: from_micros(&case, due)?,
-                    owner: owner.to_owned(),
-                    lease_until,
-                    case,
-                })
-            })
+            .map(|row| codec::timer_claim(row, owner.to_owned(), micros(lease_until)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         claims.sort_by(|a, b| (a.due_at, &a.case).cmp(&(b.due_at, &b.case)));
         Ok(claims)
@@ -1176,16 +1165,7 @@ impl CaseStore for SqliteStore {
         .map_err(|e| db_error("listing timers held by other workers", e))?;
         rows.into_iter()
             .map(|(case, sop, sop_version, version, due, owner, until)| {
-                let case = CaseId::new(case);
-                Ok(TimerClaim {
-                    sop: sop_from_text(&case, &sop)?,
-                    sop_version: sop_version as u32,
-                    version: version as u64,
-                    due_at: from_micros(&case, due)?,
-                    lease_until: from_micros(&case, until)?,
-                    owner,
-                    case,
-                })
+                codec::timer_claim((case, sop, sop_version, version, due), owner, until)
             })
             .collect()
     }
