@@ -948,8 +948,10 @@ fn send(
     let actor = parse_actor(&acting.actor)?;
     let store = cx.open_existing()?;
     let case = CaseId::new(id);
-    let stored = store.load(&case).map_err(|e| cx.store_failure(e))?;
-    let process = process_of(cx, &store, &stored.state)?;
+    // Only the SOP version is needed here: the latest snapshot and the events after it
+    // tell it without replaying the whole history (`execute` loads the case itself).
+    let latest = store.load_latest(&case).map_err(|e| cx.store_failure(e))?;
+    let process = process_of(cx, &store, &latest.state())?;
     let action = make(&process)?;
     let mut clock = Clock::new(acting.now.as_deref(), acting.allow_future)?;
     for attempt in 0..ATTEMPTS {
