@@ -19,7 +19,7 @@ pub enum CommandError {
         case: CaseId,
     },
     /// A command on a closed or cancelled case.
-    #[error("case is {}: only `reopen` is accepted", status_word(*.status))]
+    #[error("case is {}: only `reopen` is accepted", .status.words())]
     CaseNotOpen {
         /// Its status.
         status: CaseStatus,
@@ -271,15 +271,6 @@ pub enum CommandError {
         /// How many hops were made.
         hops: u32,
     },
-}
-
-fn status_word(status: CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::NotStarted => "not started",
-        CaseStatus::Open => "open",
-        CaseStatus::Closed => "closed",
-        CaseStatus::Cancelled => "cancelled",
-    }
 }
 
 fn missing_list(missing: &[FieldId]) -> String {

@@ -25,6 +25,18 @@ pub enum CaseStatus {
     Cancelled,
 }
 
+impl CaseStatus {
+    /// The status as people read it: `not started`, `open`, `closed`, `cancelled`.
+    pub fn words(self) -> &'static str {
+        match self {
+            CaseStatus::NotStarted => "not started",
+            CaseStatus::Open => "open",
+            CaseStatus::Closed => "closed",
+            CaseStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// An active step: one activation (token) of a task or approval gate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveStep {

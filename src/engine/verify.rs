@@ -299,18 +299,9 @@ fn check_event(
         EventKind::CaseReopened { .. } => match state.status() {
             CaseStatus::Closed | CaseStatus::Cancelled => Ok(()),
             other => Err(HistoryProblem::WrongStatus {
-                status: status_name(other),
+                status: other.words(),
             }),
         },
-    }
-}
-
-fn status_name(status: CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::NotStarted => "not started",
-        CaseStatus::Open => "open",
-        CaseStatus::Closed => "closed",
-        CaseStatus::Cancelled => "cancelled",
     }
 }
 
@@ -318,7 +309,7 @@ fn open(state: &CaseState) -> Result<(), HistoryProblem> {
     match state.status() {
         CaseStatus::Open => Ok(()),
         other => Err(HistoryProblem::WrongStatus {
-            status: status_name(other),
+            status: other.words(),
         }),
     }
 }

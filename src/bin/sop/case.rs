@@ -829,15 +829,6 @@ fn back_off(attempt: u32) {
     std::thread::sleep(std::time::Duration::from_millis(millis));
 }
 
-fn status_name(status: CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::NotStarted => "not started",
-        CaseStatus::Open => "open",
-        CaseStatus::Closed => "closed",
-        CaseStatus::Cancelled => "cancelled",
-    }
-}
-
 /// A time as people read it, with its zone.
 fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -1006,11 +997,7 @@ fn report(cx: &Context, process: &Process, case: &CaseId, executed: &Executed, v
                 for event in &executed.events {
                     let _ = writeln!(out, "{}", engine::describe(event));
                 }
-                let _ = writeln!(
-                    out,
-                    "case {case} is {}",
-                    status_name(executed.state.status())
-                );
+                let _ = writeln!(out, "case {case} is {}", executed.state.status().words());
             }
             out.push_str(&active_lines(&work));
             out
@@ -1099,7 +1086,7 @@ fn list(
                     [
                         c.case.to_string(),
                         format!("{} v{}", c.sop, c.sop_version),
-                        status_name(c.status).to_owned(),
+                        c.status.words().to_owned(),
                         if roles.is_empty() {
                             "-".to_owned()
                         } else {
@@ -1215,7 +1202,7 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
         process.id(),
         process.version()
     );
-    let _ = writeln!(out, "status: {}", status_name(view.status));
+    let _ = writeln!(out, "status: {}", view.status.words());
     if let Some(next) = view.next_timer {
         let _ = writeln!(out, "next timer: {}", time(next));
     }
