@@ -167,6 +167,11 @@ identifier!(
     FieldId,
     "a field"
 );
+identifier!(
+    /// The name of a working-hours calendar (`support-hours`) that timers count in.
+    CalendarId,
+    "a calendar"
+);
 
 /// A glossary entry's name as written (`SLA`, `CRM`, `first response time`).
 ///

@@ -10,6 +10,7 @@
 //! (and `schemars` ones with the `schema` feature); [`crate::parse`] drives them from YAML
 //! text.
 
+mod calendar;
 mod duration;
 mod ids;
 mod span;
@@ -18,8 +19,9 @@ mod span;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use calendar::CalendarSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
-pub use ids::{FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
+pub use ids::{CalendarId, FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
 pub use span::{OrderedMap, SourceSpan, Spanned};
 
 /// One standard operating procedure: metadata, glossary, roles, the case's form fields and
