@@ -53,10 +53,12 @@
 //!
 //! # Range and cost
 //!
-//! Results are whole instants between 1970 and the end of the year 9999: [`Calendar::add`]
-//! gives `None` past 9999 and [`Calendar::sub`] before 1970. A call walks the calendar one
-//! local day at a time, so it costs a few lookups in the zone's rules per working day it
-//! spans: a 4-hour or one-business-day timer takes well under a microsecond.
+//! A compiled calendar counts working time from the year 1 to the end of 9999, to the
+//! nanosecond: [`Calendar::add`] gives `None` past 9999 and [`Calendar::sub`] before 1970,
+//! and an instant outside the range counts from its nearer end. A call walks the calendar
+//! one local day at a time and costs a few lookups in the zone's rules per working day it
+//! spans: a 4-hour or one-business-day timer takes a fraction of a microsecond, a year of
+//! working time some hundred microseconds.
 
 use std::cmp::{max, min};
 use std::collections::BTreeMap;
@@ -160,7 +162,8 @@ impl Calendar {
                 .checked_add_signed(working)
                 .filter(|end| end.timestamp() <= LAST_SECOND);
         };
-        let from = nanos_of(start);
+        // No working time is counted before the year 1, as in `working_between`.
+        let from = nanos_of(start).max(FIRST_COUNTED_INSTANT);
         let mut remaining = nanos_of_delta(working);
         // Working time never runs faster than the clock: this is past 9999 for sure.
         if from + remaining > LAST_INSTANT {
@@ -199,7 +202,8 @@ impl Calendar {
                 .checked_sub_signed(working)
                 .filter(|start| start.timestamp() >= 0);
         };
-        let to = nanos_of(end);
+        // No working time is counted after 9999, as in `working_between`.
+        let to = nanos_of(end).min(LAST_INSTANT);
         let mut remaining = nanos_of_delta(working);
         if to - remaining < FIRST_INSTANT {
             return None;
@@ -252,8 +256,12 @@ impl Calendar {
                 .and_then(|elapsed| start.checked_add_signed(elapsed))
                 .filter(|end| end.timestamp() <= LAST_SECOND);
         };
-        let from = nanos_of(start);
+        let from = nanos_of(start).max(FIRST_COUNTED_INSTANT);
         let first_day = rules.local_day(from)?.checked_sub(1)?;
+        // Each business day is a day of its own.
+        if first_day.saturating_add(i64::from(days)) > LAST_DAY {
+            return None;
+        }
         let spans = Forward {
             rules,
             day: first_day,
@@ -302,7 +310,7 @@ impl Calendar {
 
     /// Working time in `[from, to)`; zero when `to <= from`.
     ///
-    /// Instants before the year 1 or after 9999 count as if they were there.
+    /// Only time from the year 1 to the end of 9999 is counted.
     pub fn working_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
         let from = nanos_of(from).max(FIRST_COUNTED_INSTANT);
         let to = nanos_of(to).min(LAST_INSTANT);
@@ -807,22 +815,44 @@ fn wrapping_range(first: usize, last: usize) -> Vec<usize> {
 }
 
 fn day_help(written: &str) -> String {
-    let nearest = DAY_NAMES
-        .iter()
-        .chain(["daily"].iter())
-        .map(|name| {
-            // `monday` and `Thurs` start like the day they mean.
-            let score = if written.len() > 3 && written.starts_with(name) {
-                1.0
-            } else {
-                strsim::jaro_winkler(written, name)
-            };
-            (score, *name)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
+    const FULL_NAMES: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let meant = match written {
+        "weekdays" | "weekday" | "workdays" => Some("mon-fri"),
+        "weekends" | "weekend" => Some("sat,sun"),
+        "everyday" | "every day" | "all" | "always" => Some("daily"),
+        _ => None,
+    };
+    let nearest = meant.or_else(|| {
+        DAY_NAMES
+            .iter()
+            .zip(FULL_NAMES)
+            .map(|(short, full)| {
+                // `tues` and `Thurs` start like the day they mean; `wendsday` is spelled
+                // like its full name, `thr` like its short one.
+                let score = if written.starts_with(short) {
+                    1.0
+                } else if written.len() <= 4 {
+                    strsim::jaro_winkler(written, short)
+                } else {
+                    strsim::jaro_winkler(written, full)
+                };
+                (score, *short)
+            })
+            .chain([(strsim::jaro_winkler(written, "daily"), "daily")])
+            .filter(|(score, _)| *score >= 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, name)| name)
+    });
     match nearest {
-        Some((_, name)) => format!("did you mean `{name}`? {DAY_KEY_HELP}"),
+        Some(name) => format!("did you mean `{name}`? {DAY_KEY_HELP}"),
         None => DAY_KEY_HELP.to_owned(),
     }
 }
@@ -1183,5 +1213,1134 @@ fn check_some_working_time(
                 .to_owned(),
             Some("remove the yearly holidays that are working days".to_owned()),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDateTime, Timelike};
+    use chrono_tz::America::New_York;
+    use chrono_tz::Europe::Berlin;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    fn spec(yaml: &str) -> CalendarSpec {
+        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("test YAML does not parse: {e}"))
+    }
+
+    fn compile(yaml: &str) -> Calendar {
+        Calendar::compile(&spec(yaml)).unwrap_or_else(|problems| panic!("{problems:#?}"))
+    }
+
+    fn problems(yaml: &str) -> Vec<CalendarProblem> {
+        match Calendar::compile(&spec(yaml)) {
+            Ok(calendar) => panic!("compiles: {calendar:?}"),
+            Err(problems) => problems,
+        }
+    }
+
+    /// A local wall-clock time in `zone`, as UTC; the earlier instant when it happens twice.
+    fn local(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap_or_else(|| panic!("{y}-{mo}-{d} {h}:{mi} does not exist in {zone}"))
+            .with_timezone(&Utc)
+    }
+
+    fn berlin(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        local(Berlin, y, mo, d, h, mi)
+    }
+
+    fn new_york(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        local(New_York, y, mo, d, h, mi)
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        local(Tz::UTC, y, mo, d, h, mi)
+    }
+
+    fn hours(n: i64) -> TimeDelta {
+        TimeDelta::hours(n)
+    }
+
+    fn minutes(n: i64) -> TimeDelta {
+        TimeDelta::minutes(n)
+    }
+
+    // In 2026: Friday 5 June, Monday 8 June; Berlin springs forward on Sunday 29 March and
+    // falls back on Sunday 25 October; New York on Sunday 8 March and Sunday 1 November.
+    const OFFICE: &str = "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-17:00\"] }\n";
+
+    #[test]
+    fn four_hours_from_friday_afternoon_end_monday_at_noon() {
+        let office = compile(OFFICE);
+        assert_eq!(
+            office.add(berlin(2026, 6, 5, 16, 0), hours(4)),
+            Some(berlin(2026, 6, 8, 12, 0))
+        );
+        assert_eq!(
+            office.working_between(berlin(2026, 6, 5, 16, 0), berlin(2026, 6, 8, 12, 0)),
+            hours(4)
+        );
+    }
+
+    #[test]
+    fn weekends_and_nights_are_skipped() {
+        let office = compile(OFFICE);
+        // Saturday and Sunday count from Monday's opening.
+        assert_eq!(
+            office.add(berlin(2026, 6, 6, 10, 0), hours(1)),
+            Some(berlin(2026, 6, 8, 10, 0))
+        );
+        assert_eq!(
+            office.add(berlin(2026, 6, 7, 23, 59), minutes(90)),
+            Some(berlin(2026, 6, 8, 10, 30))
+        );
+        // Before opening and after closing.
+        assert_eq!(
+            office.add(berlin(2026, 6, 2, 7, 0), hours(1)),
+            Some(berlin(2026, 6, 2, 10, 0))
+        );
+        assert_eq!(
+            office.add(berlin(2026, 6, 2, 18, 0), hours(1)),
+            Some(berlin(2026, 6, 3, 10, 0))
+        );
+        // Two working weeks.
+        assert_eq!(
+            office.add(berlin(2026, 6, 2, 10, 0), hours(80)),
+            Some(berlin(2026, 6, 16, 10, 0))
+        );
+        assert_eq!(
+            office.working_between(berlin(2026, 6, 1, 0, 0), berlin(2026, 6, 8, 0, 0)),
+            hours(40)
+        );
+    }
+
+    #[test]
+    fn a_result_on_closing_time_stays_there() {
+        let office = compile(OFFICE);
+        assert_eq!(
+            office.add(berlin(2026, 6, 2, 13, 0), hours(4)),
+            Some(berlin(2026, 6, 2, 17, 0))
+        );
+        assert_eq!(
+            office.add(berlin(2026, 6, 5, 9, 0), hours(8)),
+            Some(berlin(2026, 6, 5, 17, 0))
+        );
+        // And a timer started at closing time counts from the next opening.
+        assert_eq!(
+            office.add(berlin(2026, 6, 2, 17, 0), hours(1)),
+            Some(berlin(2026, 6, 3, 10, 0))
+        );
+        assert!(office.is_working(berlin(2026, 6, 2, 9, 0)));
+        assert!(office.is_working(berlin(2026, 6, 2, 16, 59)));
+        assert!(!office.is_working(berlin(2026, 6, 2, 17, 0)));
+        assert!(!office.is_working(berlin(2026, 6, 6, 12, 0)));
+    }
+
+    #[test]
+    fn zero_is_no_time_at_all() {
+        let office = compile(OFFICE);
+        let saturday = berlin(2026, 6, 6, 10, 0);
+        assert_eq!(office.add(saturday, TimeDelta::zero()), Some(saturday));
+        assert_eq!(office.sub(saturday, TimeDelta::zero()), Some(saturday));
+        assert_eq!(office.add_business_days(saturday, 0), Some(saturday));
+        assert_eq!(
+            office.working_between(saturday, saturday),
+            TimeDelta::zero()
+        );
+        assert_eq!(
+            office.working_between(berlin(2026, 6, 8, 12, 0), saturday),
+            TimeDelta::zero()
+        );
+    }
+
+    #[test]
+    fn dated_holidays_are_skipped() {
+        let calendar = compile(&format!("{OFFICE}holidays: [2026-06-08]\n"));
+        assert_eq!(
+            calendar.add(berlin(2026, 6, 5, 16, 0), hours(4)),
+            Some(berlin(2026, 6, 9, 12, 0))
+        );
+        // Starting on the holiday counts from the next opening.
+        assert_eq!(
+            calendar.add(berlin(2026, 6, 8, 10, 0), hours(1)),
+            Some(berlin(2026, 6, 9, 10, 0))
+        );
+        assert!(!calendar.is_working(berlin(2026, 6, 8, 10, 0)));
+        assert_eq!(
+            calendar.working_between(berlin(2026, 6, 8, 0, 0), berlin(2026, 6, 15, 0, 0)),
+            hours(32)
+        );
+    }
+
+    #[test]
+    fn yearly_holidays_come_back_every_year() {
+        let calendar = compile(&format!(
+            "{OFFICE}holidays: [\"every 12-25\", \"Every 02-29\"]\n"
+        ));
+        // Thursday 24 December 2026, then Christmas on a Friday.
+        assert_eq!(
+            calendar.add(berlin(2026, 12, 24, 16, 0), hours(4)),
+            Some(berlin(2026, 12, 28, 12, 0))
+        );
+        assert_eq!(
+            calendar.add(berlin(2026, 12, 25, 10, 0), hours(1)),
+            Some(berlin(2026, 12, 28, 10, 0))
+        );
+        // Christmas 2030 is a Wednesday.
+        assert_eq!(
+            calendar.add(berlin(2030, 12, 24, 16, 0), hours(4)),
+            Some(berlin(2030, 12, 26, 12, 0))
+        );
+        // 29 February 2028 is a Tuesday; 2027 has none, and 1 March 2027 is a working Monday.
+        assert_eq!(
+            calendar.add(berlin(2028, 2, 28, 16, 0), hours(4)),
+            Some(berlin(2028, 3, 1, 12, 0))
+        );
+        assert_eq!(
+            calendar.add(berlin(2027, 2, 26, 16, 0), hours(4)),
+            Some(berlin(2027, 3, 1, 12, 0))
+        );
+    }
+
+    #[test]
+    fn night_shifts_belong_to_the_day_they_start_on() {
+        let nights = compile(
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"22:00-06:00\"] }\nholidays: [2026-06-03]\n",
+        );
+        assert_eq!(nights.weekly_working_time(), hours(40));
+        // Monday's shift ends on Tuesday morning; Tuesday's starts at 22:00.
+        assert_eq!(
+            nights.add(berlin(2026, 6, 1, 23, 0), hours(8)),
+            Some(berlin(2026, 6, 2, 23, 0))
+        );
+        // Friday's shift runs into Saturday; the next one is Monday night.
+        assert_eq!(
+            nights.add(berlin(2026, 6, 6, 5, 0), hours(2)),
+            Some(berlin(2026, 6, 8, 23, 0))
+        );
+        assert!(nights.is_working(berlin(2026, 6, 6, 5, 59)));
+        assert!(!nights.is_working(berlin(2026, 6, 7, 5, 0)));
+        // The Wednesday holiday removes Wednesday night's shift, not Tuesday night's.
+        assert!(nights.is_working(berlin(2026, 6, 3, 3, 0)));
+        assert!(!nights.is_working(berlin(2026, 6, 3, 23, 0)));
+        assert!(!nights.is_working(berlin(2026, 6, 4, 3, 0)));
+        assert_eq!(
+            nights.add(berlin(2026, 6, 2, 22, 0), hours(9)),
+            Some(berlin(2026, 6, 4, 23, 0))
+        );
+        assert_eq!(
+            nights.sub(berlin(2026, 6, 4, 23, 0), hours(9)),
+            Some(berlin(2026, 6, 2, 22, 0))
+        );
+    }
+
+    #[test]
+    fn berlin_clock_changes_shorten_and_lengthen_a_night_shift() {
+        let early = compile("zone: Europe/Berlin\nhours: { daily: [\"01:00-04:00\"] }\n");
+        assert_eq!(early.weekly_working_time(), hours(21));
+        let whole_day =
+            |y, mo, d| early.working_between(berlin(y, mo, d, 0, 0), berlin(y, mo, d + 1, 0, 0));
+        assert_eq!(whole_day(2026, 3, 28), hours(3));
+        assert_eq!(whole_day(2026, 3, 29), hours(2));
+        assert_eq!(whole_day(2026, 10, 25), hours(4));
+        // Spring: 01:00 CET is 00:00 UTC, 04:00 CEST is 02:00 UTC.
+        assert_eq!(
+            early.add(berlin(2026, 3, 29, 1, 0), hours(2)),
+            Some(utc(2026, 3, 29, 2, 0))
+        );
+        assert_eq!(
+            early.add(berlin(2026, 3, 28, 3, 0), hours(2)),
+            Some(utc(2026, 3, 29, 1, 0))
+        );
+        assert_eq!(
+            early.sub(utc(2026, 3, 29, 2, 0), hours(2)),
+            Some(utc(2026, 3, 29, 0, 0))
+        );
+        // Autumn: 01:00 CEST is 23:00 UTC the day before, 04:00 CET is 03:00 UTC.
+        assert_eq!(
+            early.add(berlin(2026, 10, 25, 1, 0), hours(3)),
+            Some(utc(2026, 10, 25, 2, 0))
+        );
+        assert_eq!(
+            early.add(berlin(2026, 10, 25, 1, 0), hours(4)),
+            Some(utc(2026, 10, 25, 3, 0))
+        );
+        assert_eq!(
+            early.sub(utc(2026, 10, 25, 3, 0), hours(4)),
+            Some(utc(2026, 10, 24, 23, 0))
+        );
+        // Both passes through 02:00-03:00 are working time.
+        assert!(early.is_working(utc(2026, 10, 25, 0, 30)));
+        assert!(early.is_working(utc(2026, 10, 25, 1, 30)));
+    }
+
+    #[test]
+    fn berlin_office_hours_across_both_clock_changes() {
+        let office = compile(OFFICE);
+        // Friday 27 March (CET) to Monday 30 March (CEST).
+        let friday = berlin(2026, 3, 27, 16, 0);
+        assert_eq!(friday, utc(2026, 3, 27, 15, 0));
+        assert_eq!(office.add(friday, hours(4)), Some(utc(2026, 3, 30, 10, 0)));
+        assert_eq!(
+            office.working_between(friday, utc(2026, 3, 30, 10, 0)),
+            hours(4)
+        );
+        assert_eq!(
+            office.sub(berlin(2026, 3, 30, 9, 30), hours(1)),
+            Some(berlin(2026, 3, 27, 16, 30))
+        );
+        // Friday 23 October (CEST) to Monday 26 October (CET).
+        assert_eq!(
+            office.add(berlin(2026, 10, 23, 16, 0), hours(4)),
+            Some(utc(2026, 10, 26, 11, 0))
+        );
+        assert_eq!(
+            office.sub(utc(2026, 10, 26, 11, 0), hours(4)),
+            Some(berlin(2026, 10, 23, 16, 0))
+        );
+        assert_eq!(
+            office.working_between(berlin(2026, 10, 19, 0, 0), berlin(2026, 11, 2, 0, 0)),
+            hours(80)
+        );
+    }
+
+    #[test]
+    fn times_the_clocks_skip_or_repeat() {
+        // 02:30 does not exist on 29 March: the interval opens at the end of the gap.
+        let skipped = compile("zone: Europe/Berlin\nhours: { sun: [\"02:30-04:00\"] }\n");
+        assert_eq!(
+            skipped.working_between(berlin(2026, 3, 29, 0, 0), berlin(2026, 3, 30, 0, 0)),
+            hours(1)
+        );
+        assert_eq!(
+            skipped.add(berlin(2026, 3, 28, 12, 0), minutes(1)),
+            Some(utc(2026, 3, 29, 1, 1))
+        );
+        // 02:30 happens twice on 25 October: the interval opens at the first, and closes at
+        // 03:30, which happens once, two hours later.
+        let repeated = compile("zone: Europe/Berlin\nhours: { sun: [\"02:30-03:30\"] }\n");
+        assert_eq!(
+            repeated.working_between(berlin(2026, 10, 25, 0, 0), berlin(2026, 10, 26, 0, 0)),
+            hours(2)
+        );
+        assert_eq!(
+            repeated.add(berlin(2026, 10, 24, 12, 0), hours(2)),
+            Some(utc(2026, 10, 25, 2, 30))
+        );
+        // An interval the gap swallows whole has no working time that day.
+        let swallowed = compile("zone: Europe/Berlin\nhours: { sun: [\"02:10-02:50\"] }\n");
+        assert_eq!(
+            swallowed.working_between(berlin(2026, 3, 29, 0, 0), berlin(2026, 3, 30, 0, 0)),
+            TimeDelta::zero()
+        );
+        assert_eq!(
+            swallowed.add(berlin(2026, 3, 28, 12, 0), minutes(40)),
+            Some(berlin(2026, 4, 5, 2, 50))
+        );
+    }
+
+    #[test]
+    fn new_york_clock_changes() {
+        let nights = compile("zone: America/New_York\nhours: { daily: [\"22:00-06:00\"] }\n");
+        // Spring: Saturday 22:00 EST to Sunday 06:00 EDT is seven hours.
+        let saturday = new_york(2026, 3, 7, 22, 0);
+        assert_eq!(saturday, utc(2026, 3, 8, 3, 0));
+        assert_eq!(
+            nights.working_between(saturday, new_york(2026, 3, 8, 12, 0)),
+            hours(7)
+        );
+        assert_eq!(
+            nights.add(saturday, hours(7)),
+            Some(new_york(2026, 3, 8, 6, 0))
+        );
+        assert_eq!(
+            nights.add(saturday, hours(8)),
+            Some(new_york(2026, 3, 8, 23, 0))
+        );
+        assert_eq!(
+            nights.sub(new_york(2026, 3, 8, 6, 0), hours(7)),
+            Some(saturday)
+        );
+        // Autumn: Saturday 22:00 EDT to Sunday 06:00 EST is nine hours.
+        let halloween = new_york(2026, 10, 31, 22, 0);
+        assert_eq!(
+            nights.working_between(halloween, new_york(2026, 11, 1, 12, 0)),
+            hours(9)
+        );
+        assert_eq!(
+            nights.add(halloween, hours(8)),
+            Some(utc(2026, 11, 1, 10, 0))
+        );
+        assert_eq!(
+            nights.sub(new_york(2026, 11, 1, 6, 0), hours(9)),
+            Some(halloween)
+        );
+
+        let office = compile("zone: America/New_York\nhours: { mon-fri: [\"09:00-17:00\"] }\n");
+        assert_eq!(
+            office.add(new_york(2026, 3, 6, 16, 0), hours(4)),
+            Some(new_york(2026, 3, 9, 12, 0))
+        );
+        assert_eq!(
+            office.add(new_york(2026, 10, 30, 16, 0), hours(4)),
+            Some(new_york(2026, 11, 2, 12, 0))
+        );
+        assert_eq!(
+            office.sub(new_york(2026, 11, 2, 9, 30), hours(1)),
+            Some(new_york(2026, 10, 30, 16, 30))
+        );
+        assert_eq!(
+            office.working_between(new_york(2026, 10, 30, 16, 0), new_york(2026, 11, 2, 12, 0)),
+            hours(4)
+        );
+    }
+
+    #[test]
+    fn sub_finds_the_latest_start() {
+        let office = compile(OFFICE);
+        let monday = berlin(2026, 6, 8, 9, 30);
+        assert_eq!(
+            office.sub(monday, minutes(30)),
+            Some(berlin(2026, 6, 8, 9, 0))
+        );
+        assert_eq!(
+            office.sub(monday, minutes(31)),
+            Some(berlin(2026, 6, 5, 16, 59))
+        );
+        assert_eq!(
+            office.sub(berlin(2026, 6, 8, 9, 0), hours(1)),
+            Some(berlin(2026, 6, 5, 16, 0))
+        );
+        assert_eq!(
+            office.sub(berlin(2026, 6, 6, 10, 0), hours(1)),
+            Some(berlin(2026, 6, 5, 16, 0))
+        );
+        assert_eq!(
+            office.sub(berlin(2026, 6, 5, 17, 0), hours(8)),
+            Some(berlin(2026, 6, 5, 9, 0))
+        );
+        // Negative durations count the other way.
+        assert_eq!(
+            office.add(monday, minutes(-30)),
+            Some(berlin(2026, 6, 8, 9, 0))
+        );
+        assert_eq!(
+            office.sub(monday, minutes(-30)),
+            Some(berlin(2026, 6, 8, 10, 0))
+        );
+    }
+
+    #[test]
+    fn results_stay_between_1970_and_9999() {
+        let office = compile(OFFICE);
+        // Thursday 1 January 1970 has eight working hours; there are none before.
+        let friday = berlin(1970, 1, 2, 9, 0);
+        assert_eq!(office.sub(friday, hours(8)), Some(berlin(1970, 1, 1, 9, 0)));
+        assert_eq!(office.sub(friday, hours(9)), None);
+        assert_eq!(office.add(utc(9999, 12, 20, 0, 0), hours(1000)), None);
+        // Friday 31 December 9999 closes at 17:00 CET, and the next opening is in 10000.
+        assert_eq!(
+            office.add(utc(9999, 12, 31, 15, 30), minutes(30)),
+            Some(utc(9999, 12, 31, 16, 0))
+        );
+        assert_eq!(office.add(utc(9999, 12, 31, 15, 30), hours(1)), None);
+        assert_eq!(office.add_business_days(utc(9999, 12, 30, 12, 0), 5), None);
+        let always = Calendar::always();
+        assert_eq!(
+            always.add(utc(9999, 12, 31, 23, 0), minutes(59)),
+            Some(utc(9999, 12, 31, 23, 59))
+        );
+        assert_eq!(always.add(utc(9999, 12, 31, 23, 0), hours(1)), None);
+        assert_eq!(
+            always.sub(utc(1970, 1, 1, 1, 0), hours(1)),
+            Some(utc(1970, 1, 1, 0, 0))
+        );
+        assert_eq!(always.sub(utc(1970, 1, 1, 1, 0), hours(2)), None);
+    }
+
+    #[test]
+    fn extreme_inputs_never_panic() {
+        let calendars = [
+            Calendar::always(),
+            compile(OFFICE),
+            PROPERTY_CALENDARS[1].clone(),
+        ];
+        let instants = [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::UNIX_EPOCH,
+            utc(1, 1, 1, 0, 0),
+            utc(9999, 12, 31, 23, 59),
+            utc(10000, 1, 1, 0, 0),
+        ];
+        let durations = [
+            TimeDelta::MIN,
+            TimeDelta::MAX,
+            TimeDelta::nanoseconds(1),
+            TimeDelta::nanoseconds(-1),
+            hours(4),
+            TimeDelta::days(400),
+        ];
+        for calendar in &calendars {
+            for &t in &instants {
+                calendar.is_working(t);
+                calendar.add_business_days(t, u32::MAX);
+                calendar.add_business_days(t, 1);
+                for &d in &durations {
+                    calendar.add(t, d);
+                    calendar.sub(t, d);
+                }
+                for &u in &instants {
+                    if (t - u).num_days().abs() < 10 * 366 {
+                        calendar.working_between(t, u);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nanoseconds_are_kept() {
+        let office = compile(OFFICE);
+        let start = berlin(2026, 6, 2, 10, 0) + TimeDelta::nanoseconds(123_456_789);
+        let due = office.add(start, hours(7)).expect("before 9999");
+        assert_eq!(
+            due,
+            berlin(2026, 6, 3, 9, 0) + TimeDelta::nanoseconds(123_456_789)
+        );
+        assert_eq!(office.working_between(start, due), hours(7));
+        assert_eq!(office.sub(due, hours(7)), Some(start));
+    }
+
+    #[test]
+    fn business_days_keep_the_position_in_the_day() {
+        let office = compile(&format!("{OFFICE}holidays: [2026-06-15]\n"));
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 2, 15, 0), 1),
+            Some(berlin(2026, 6, 3, 15, 0))
+        );
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 5, 16, 0), 1),
+            Some(berlin(2026, 6, 8, 16, 0))
+        );
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 5, 16, 0), 5),
+            Some(berlin(2026, 6, 12, 16, 0))
+        );
+        // Saturday counts from Monday's opening.
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 6, 10, 0), 1),
+            Some(berlin(2026, 6, 9, 9, 0))
+        );
+        // Before opening and at closing time: from the next opening.
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 2, 7, 0), 1),
+            Some(berlin(2026, 6, 3, 9, 0))
+        );
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 5, 17, 0), 1),
+            Some(berlin(2026, 6, 9, 9, 0))
+        );
+        // Monday 15 June is a holiday.
+        assert_eq!(
+            office.add_business_days(berlin(2026, 6, 12, 16, 0), 1),
+            Some(berlin(2026, 6, 16, 16, 0))
+        );
+        // Across the clock change the position is working time, which is wall-clock time here.
+        assert_eq!(
+            office.add_business_days(berlin(2026, 3, 27, 11, 0), 1),
+            Some(berlin(2026, 3, 30, 11, 0))
+        );
+    }
+
+    #[test]
+    fn business_days_clamp_to_a_shorter_day() {
+        let calendar = compile(
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-17:00\"], sat: [\"09:00-13:00\"] }\n",
+        );
+        assert_eq!(
+            calendar.add_business_days(berlin(2026, 6, 5, 11, 0), 1),
+            Some(berlin(2026, 6, 6, 11, 0))
+        );
+        assert_eq!(
+            calendar.add_business_days(berlin(2026, 6, 5, 15, 0), 1),
+            Some(berlin(2026, 6, 6, 13, 0))
+        );
+        assert_eq!(
+            calendar.add_business_days(berlin(2026, 6, 5, 15, 0), 2),
+            Some(berlin(2026, 6, 8, 15, 0))
+        );
+    }
+
+    #[test]
+    fn business_days_with_breaks_and_night_shifts() {
+        let lunch = compile(
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-12:00\", \"13:00-17:00\"] }\n",
+        );
+        // In the lunch break: from 13:00, three hours into the day, so 13:00 the next day.
+        assert_eq!(
+            lunch.add_business_days(berlin(2026, 6, 2, 12, 30), 1),
+            Some(berlin(2026, 6, 3, 13, 0))
+        );
+        assert_eq!(
+            lunch.add_business_days(berlin(2026, 6, 2, 14, 0), 1),
+            Some(berlin(2026, 6, 3, 14, 0))
+        );
+        let nights = compile("zone: Europe/Berlin\nhours: { mon-fri: [\"22:00-06:00\"] }\n");
+        // Tuesday 02:00 is in Monday's shift; one business day later is in Tuesday's.
+        assert_eq!(
+            nights.add_business_days(berlin(2026, 6, 2, 2, 0), 1),
+            Some(berlin(2026, 6, 3, 2, 0))
+        );
+        assert_eq!(
+            nights.add_business_days(berlin(2026, 6, 6, 2, 0), 1),
+            Some(berlin(2026, 6, 9, 2, 0))
+        );
+    }
+
+    #[test]
+    fn always_counts_elapsed_time() {
+        let always = Calendar::always();
+        assert!(always.is_always());
+        assert_eq!(always, Calendar::default());
+        assert_eq!(always.zone(), Tz::UTC);
+        assert_eq!(always.weekly_working_time(), hours(168));
+        let saturday = utc(2026, 6, 6, 10, 0);
+        assert!(always.is_working(saturday));
+        assert_eq!(always.add(saturday, hours(4)), Some(utc(2026, 6, 6, 14, 0)));
+        assert_eq!(always.sub(saturday, hours(4)), Some(utc(2026, 6, 6, 6, 0)));
+        assert_eq!(
+            always.add_business_days(saturday, 2),
+            Some(utc(2026, 6, 8, 10, 0))
+        );
+        assert_eq!(
+            always.working_between(saturday, utc(2026, 6, 8, 10, 0)),
+            hours(48)
+        );
+    }
+
+    #[test]
+    fn a_calendar_open_round_the_clock_counts_elapsed_time_in_its_zone() {
+        let calendar =
+            compile("zone: Europe/Berlin\nhours: { daily: [\"00:00-12:00\", \"12:00-24:00\"] }\n");
+        assert!(!calendar.is_always());
+        assert_eq!(calendar.zone(), Berlin);
+        assert_eq!(calendar.weekly_working_time(), hours(168));
+        let start = berlin(2026, 3, 28, 12, 0);
+        assert_eq!(
+            calendar.add(start, hours(24)),
+            Some(berlin(2026, 3, 29, 13, 0))
+        );
+        assert_eq!(
+            calendar.working_between(start, berlin(2026, 3, 29, 12, 0)),
+            hours(23)
+        );
+        assert_eq!(
+            calendar.add_business_days(start, 1),
+            Some(berlin(2026, 3, 29, 13, 0))
+        );
+    }
+
+    #[test]
+    fn day_keys_take_ranges_lists_and_daily() {
+        let wrapping =
+            compile("zone: UTC\nhours: { Fri-Mon: [\"10:00-11:00\"], wed: [\"10:00-11:00\"] }\n");
+        assert_eq!(wrapping.weekly_working_time(), hours(5));
+        assert!(
+            wrapping.is_working(utc(2026, 6, 6, 10, 30)),
+            "saturday is within fri-mon"
+        );
+        assert!(
+            !wrapping.is_working(utc(2026, 6, 2, 10, 30)),
+            "tuesday is not"
+        );
+        let listed = compile(
+            "zone: UTC\nhours: { \"mon, wed-thu\": [\"08:00-12:00\"], daily: [\"13:00-14:00\"] }\n",
+        );
+        assert_eq!(listed.weekly_working_time(), hours(12 + 7));
+        // A day named by two keys gets both keys' intervals.
+        let split =
+            compile("zone: UTC\nhours: { mon-fri: [\"09:00-12:00\"], mon: [\"13:00-17:00\"] }\n");
+        assert_eq!(split.weekly_working_time(), hours(19));
+        assert_eq!(compile(OFFICE).weekly_working_time(), hours(40));
+        assert_eq!(compile(OFFICE).zone(), Berlin);
+    }
+
+    #[test]
+    fn clones_share_rules_and_equal_specs_compile_equal() {
+        let office = compile(OFFICE);
+        assert_eq!(office.clone(), office);
+        assert_eq!(compile(OFFICE), office);
+        assert_ne!(
+            compile("zone: UTC\nhours: { mon-fri: [\"09:00-17:00\"] }\n"),
+            office
+        );
+    }
+
+    // ----- problems
+
+    /// The one problem of a spec, as (line, message, help).
+    fn only_problem(yaml: &str) -> (u32, String, String) {
+        let mut found = problems(yaml);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let problem = found.remove(0);
+        (
+            problem.span.line,
+            problem.message,
+            problem.help.unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn unknown_zones_get_the_nearest_name() {
+        let (line, message, help) =
+            only_problem("hours: { mon: [\"09:00-17:00\"] }\nzone: Europe/Berln\n");
+        assert_eq!(line, 2);
+        assert_eq!(message, "`Europe/Berln` is not a time zone");
+        assert!(
+            help.starts_with("did you mean `Europe/Berlin`? write an IANA time zone name"),
+            "{help}"
+        );
+        for (written, meant) in [
+            ("europe/berlin", "Europe/Berlin"),
+            ("New York", "America/New_York"),
+            ("america/new_yrok", "America/New_York"),
+        ] {
+            let (_, _, help) = only_problem(&format!(
+                "zone: {written}\nhours: {{ mon: [\"09:00-17:00\"] }}\n"
+            ));
+            assert!(
+                help.starts_with(&format!("did you mean `{meant}`?")),
+                "{written}: {help}"
+            );
+        }
+        let (_, _, help) =
+            only_problem("zone: Mars/Olympus_Mons\nhours: { mon: [\"09:00-17:00\"] }\n");
+        assert_eq!(
+            help,
+            "write an IANA time zone name such as `Europe/Berlin`, `America/New_York` or `UTC`"
+        );
+    }
+
+    #[test]
+    fn bad_day_keys_get_the_nearest_day() {
+        let (line, message, help) = only_problem("zone: UTC\nhours:\n  thr: [\"09:00-17:00\"]\n");
+        assert_eq!(line, 3);
+        assert_eq!(message, "`thr` is not a day of the week");
+        assert_eq!(help, format!("did you mean `thu`? {DAY_KEY_HELP}"));
+        let (_, message, help) =
+            only_problem("zone: UTC\nhours: { \"mon,Monday\": [\"09:00-17:00\"] }\n");
+        assert_eq!(message, "`Monday` in `mon,Monday` is not a day of the week");
+        assert!(help.starts_with("did you mean `mon`?"), "{help}");
+        let (_, message, _) =
+            only_problem("zone: UTC\nhours: { \"mon,,fri\": [\"09:00-17:00\"] }\n");
+        assert_eq!(message, "`mon,,fri` names an empty day");
+        let (_, message, help) =
+            only_problem("zone: UTC\nhours: { \"mon-fri,wed\": [\"09:00-17:00\"] }\n");
+        assert_eq!(message, "`mon-fri,wed` names `wed` twice");
+        assert_eq!(help, "name each day once in a key");
+        let (_, message, help) =
+            only_problem("zone: UTC\nhours: { weekdays: [\"09:00-17:00\"] }\n");
+        assert_eq!(message, "`weekdays` is not a day of the week");
+        assert_eq!(help, format!("did you mean `mon-fri`? {DAY_KEY_HELP}"));
+        for (written, meant) in [
+            ("Thurs", "thu"),
+            ("wendsday", "wed"),
+            ("satruday", "sat"),
+            ("dayly", "daily"),
+        ] {
+            let (_, _, help) = only_problem(&format!(
+                "zone: UTC\nhours: {{ {written}: [\"09:00-17:00\"] }}\n"
+            ));
+            assert!(
+                help.starts_with(&format!("did you mean `{meant}`?")),
+                "{written}: {help}"
+            );
+        }
+        let (_, _, help) = only_problem("zone: UTC\nhours: { xyz: [\"09:00-17:00\"] }\n");
+        assert_eq!(help, DAY_KEY_HELP);
+    }
+
+    #[test]
+    fn bad_intervals_say_how_to_write_one() {
+        let (line, message, help) = only_problem("zone: UTC\nhours:\n  mon:\n    - \"9-17\"\n");
+        assert_eq!(line, 4);
+        assert_eq!(message, "`9-17` is not a time interval");
+        assert_eq!(help, INTERVAL_HELP);
+        let (_, message, help) = only_problem("zone: UTC\nhours: { mon: [\"09:00-25:00\"] }\n");
+        assert_eq!(message, "`25:00` in `09:00-25:00` is not a time of day");
+        assert_eq!(
+            help,
+            "hours run from 00 to 23 and minutes from 00 to 59; only `24:00` may close an interval"
+        );
+        let (_, message, _) = only_problem("zone: UTC\nhours: { mon: [\"09:60-10:00\"] }\n");
+        assert_eq!(message, "`09:60` in `09:60-10:00` is not a time of day");
+        let (_, message, _) = only_problem("zone: UTC\nhours: { mon: [\"24:00-02:00\"] }\n");
+        assert_eq!(message, "`24:00-02:00` opens at 24:00");
+        let (_, message, help) = only_problem("zone: UTC\nhours: { mon: [\"09:00-09:00\"] }\n");
+        assert_eq!(
+            message,
+            "`09:00-09:00` is empty: it opens and closes at the same time"
+        );
+        assert_eq!(
+            help,
+            "for a whole day write `00:00-24:00`; for a day without working time leave the day out"
+        );
+        // Accepted: a single-digit hour, spaces around the dash, 24:00 and 00:00 as ends.
+        compile(
+            "zone: UTC\nhours: { mon: [\"9:00 - 12:00\"], tue: [\"00:00-24:00\"], wed: [\"22:00-00:00\"] }\n",
+        );
+    }
+
+    #[test]
+    fn overlapping_intervals_are_reported_once_with_their_days() {
+        let (line, message, help) =
+            only_problem("zone: UTC\nhours:\n  mon-fri: [\"09:00-12:00\", \"11:00-13:00\"]\n");
+        assert_eq!(line, 3);
+        assert_eq!(
+            message,
+            "`11:00-13:00` overlaps `09:00-12:00` on mon, tue, wed, thu and fri"
+        );
+        assert_eq!(
+            help,
+            "intervals on one day must not overlap; merge them into one, like `09:00-13:00`"
+        );
+        let (line, message, help) = only_problem(
+            "zone: UTC\nhours:\n  mon-fri: [\"09:00-17:00\"]\n  wed,sat: [\"16:00-18:00\"]\n",
+        );
+        assert_eq!(line, 4);
+        assert_eq!(
+            message,
+            "`16:00-18:00` (under `wed,sat`) overlaps `09:00-17:00` (under `mon-fri`, line 3) on wed"
+        );
+        assert_eq!(
+            help,
+            "a day named by two keys gets the intervals of both; take the day out of one key or move the intervals apart"
+        );
+        let (line, message, help) = only_problem(
+            "zone: UTC\nhours:\n  mon-fri: [\"05:00-09:00\"]\n  sun: [\"22:00-06:00\"]\n",
+        );
+        assert_eq!(line, 4);
+        assert_eq!(
+            message,
+            "`22:00-06:00` on sun runs past midnight into `05:00-09:00` on mon, line 3"
+        );
+        assert_eq!(
+            help,
+            "an interval that ends before it starts runs into the next day (until `06:00`); close it earlier or open the next day later"
+        );
+        // Touching is not overlapping.
+        compile(
+            "zone: UTC\nhours: { mon: [\"09:00-12:00\", \"12:00-17:00\", \"22:00-06:00\"], tue: [\"06:00-09:00\"] }\n",
+        );
+    }
+
+    #[test]
+    fn bad_holidays_say_how_to_write_one() {
+        let (line, message, help) = only_problem(&format!("{OFFICE}holidays:\n  - 2026-02-30\n"));
+        assert_eq!(line, 4);
+        assert_eq!(message, "`2026-02-30` is not a date");
+        assert_eq!(help, HOLIDAY_HELP);
+        let (_, message, _) = only_problem(&format!("{OFFICE}holidays: [\"every 02-30\"]\n"));
+        assert_eq!(message, "`every 02-30` is not a day of the year");
+        let (_, message, _) = only_problem(&format!("{OFFICE}holidays: [\"every12-25\"]\n"));
+        assert_eq!(message, "`every12-25` is not a day of the year");
+        let (_, message, _) = only_problem(&format!("{OFFICE}holidays: [25.12.2026]\n"));
+        assert_eq!(message, "`25.12.2026` is not a date");
+    }
+
+    #[test]
+    fn a_calendar_without_working_time_is_refused() {
+        let (line, message, help) = only_problem("zone: UTC\nhours:\n  mon: []\n");
+        assert_eq!(line, 3);
+        assert_eq!(
+            message,
+            "the calendar has no working time: no day has opening hours"
+        );
+        assert_eq!(
+            help,
+            "add hours per day under `hours`, like `mon-fri: [\"09:00-17:00\"]`"
+        );
+        let (line, message, _) = only_problem("zone: UTC\nhours: {}\n");
+        assert_eq!(line, 1, "no key to point at: the zone");
+        assert_eq!(
+            message,
+            "the calendar has no working time: no day has opening hours"
+        );
+        let every_day: Vec<String> = (1..=366)
+            .filter_map(|ordinal| NaiveDate::from_yo_opt(2000, ordinal))
+            .map(|d| format!("\"every {:02}-{:02}\"", d.month(), d.day()))
+            .collect();
+        let (_, message, help) =
+            only_problem(&format!("{OFFICE}holidays: [{}]\n", every_day.join(", ")));
+        assert_eq!(
+            message,
+            "the calendar has no working time: its yearly holidays cover every day of the year"
+        );
+        assert_eq!(help, "remove the yearly holidays that are working days");
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_source_order() {
+        let found = problems(
+            "zone: Europe/Berln\nhours:\n  thr: [\"09:00-17:00\"]\n  mon: [\"9-5\", \"10:00-10:00\"]\nholidays: [2026-13-01, \"every 12-25\"]\n",
+        );
+        let lines: Vec<u32> = found.iter().map(|p| p.span.line).collect();
+        assert_eq!(lines, [1, 3, 4, 4, 5], "{found:#?}");
+        assert!(found.iter().all(|p| p.help.is_some()));
+        assert_eq!(
+            found[0].to_string(),
+            format!(
+                "{} (help: {})",
+                found[0].message,
+                found[0].help.clone().unwrap_or_default()
+            )
+        );
+    }
+
+    // ----- properties
+
+    /// Calendars the properties run on: office hours with holidays, night shifts across
+    /// New York's clock changes, early shifts across Berlin's (with intervals the clocks
+    /// skip or repeat), and split days with a short Saturday.
+    static PROPERTY_CALENDARS: LazyLock<Vec<Calendar>> = LazyLock::new(|| {
+        [
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-17:00\"] }\nholidays: [2026-06-08, 2027-04-02, \"every 12-25\", \"every 01-01\", \"every 02-29\"]\n",
+            "zone: America/New_York\nhours: { daily: [\"22:00-06:00\"] }\nholidays: [\"every 07-04\"]\n",
+            "zone: Europe/Berlin\nhours: { mon-sat: [\"01:00-04:00\"], sun: [\"02:30-03:15\", \"12:00-12:01\"] }\n",
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-12:00\", \"13:00-17:30\"], sat: [\"10:00-13:00\"] }\nholidays: [\"every 05-01\"]\n",
+        ]
+        .iter()
+        .map(|yaml| compile(yaml))
+        .collect()
+    });
+
+    /// Instants from 2024 to 2030, often on the hour so that they hit openings, closings
+    /// and clock changes.
+    fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+        const FROM: i64 = 1_704_067_200; // 2024-01-01
+        const TO: i64 = 1_924_992_000; // 2031-01-01
+        prop_oneof![
+            (FROM..TO),
+            (FROM / 3600..TO / 3600).prop_map(|hour| hour * 3600),
+            (FROM / 900..TO / 900).prop_map(|quarter| quarter * 900),
+        ]
+        .prop_map(|seconds| DateTime::from_timestamp(seconds, 0).unwrap_or_default())
+    }
+
+    /// Working durations up to 300 hours, in seconds or quarter hours, zero included.
+    fn duration() -> impl Strategy<Value = TimeDelta> {
+        prop_oneof![
+            Just(0i64),
+            0..1_080_000i64,
+            (0..1_200i64).prop_map(|quarters| quarters * 900),
+        ]
+        .prop_map(TimeDelta::seconds)
+    }
+
+    fn calendar() -> impl Strategy<Value = &'static Calendar> {
+        (0..PROPERTY_CALENDARS.len()).prop_map(|i| &PROPERTY_CALENDARS[i])
+    }
+
+    /// `a <= b` where `None` is later than every instant.
+    fn no_later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
+        match (a, b) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a <= b,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn add_is_monotonic(calendar in calendar(), t in instant(), d in duration(), more in duration(), later in duration()) {
+            prop_assert!(no_later(calendar.add(t, d), calendar.add(t, d + more)));
+            prop_assert!(no_later(calendar.add(t, d), calendar.add(t + later, d)));
+        }
+
+        /// Holds for every start, inside working time or not, and every pair of durations
+        /// at least zero: `add` consumes working time exactly along one fixed sequence of
+        /// intervals, and a walk that stops on a closing time resumes at the next opening
+        /// just as the longer walk goes on there.
+        #[test]
+        fn add_composes(calendar in calendar(), t in instant(), a in duration(), b in duration()) {
+            prop_assert_eq!(calendar.add(t, a).and_then(|x| calendar.add(x, b)), calendar.add(t, a + b));
+        }
+
+        #[test]
+        fn add_adds_exactly_that_much_working_time(calendar in calendar(), t in instant(), d in duration()) {
+            let due = calendar.add(t, d).expect("before 9999");
+            prop_assert_eq!(calendar.working_between(t, due), d);
+            if d > TimeDelta::zero() {
+                // The earliest such instant: the second before it is working time.
+                prop_assert!(calendar.is_working(due - TimeDelta::seconds(1)));
+            }
+        }
+
+        #[test]
+        fn sub_inverts_add(calendar in calendar(), t in instant(), d in duration()) {
+            let start = calendar.sub(t, d).expect("after 1970");
+            prop_assert!(start <= t);
+            prop_assert_eq!(calendar.working_between(start, t), d);
+            prop_assert!(no_later(calendar.add(start, d), Some(t)));
+            if d > TimeDelta::zero() {
+                // The latest such instant: it is working time itself.
+                prop_assert!(calendar.is_working(start));
+            }
+            let due = calendar.add(t, d).expect("before 9999");
+            prop_assert!(calendar.sub(due, d).expect("after 1970") >= t);
+            // Exact inverses where no idle time is next to `t` on the side they count from.
+            if calendar.is_working(t) {
+                prop_assert_eq!(calendar.sub(due, d), Some(t));
+            }
+            if calendar.is_working(t - TimeDelta::seconds(1)) {
+                prop_assert_eq!(calendar.add(start, d), Some(t));
+            }
+        }
+
+        #[test]
+        fn working_between_adds_up(calendar in calendar(), a in instant(), b in instant(), c in instant()) {
+            let mut points = [a, b, c];
+            points.sort();
+            let [a, b, c] = points;
+            let whole = calendar.working_between(a, c);
+            prop_assert_eq!(whole, calendar.working_between(a, b) + calendar.working_between(b, c));
+            prop_assert!(whole <= c - a);
+        }
+
+        #[test]
+        fn business_days_move_forward(calendar in calendar(), t in instant(), n in 1u32..30) {
+            let next = calendar.add_business_days(t, n).expect("before 9999");
+            let after = calendar.add_business_days(t, n + 1).expect("before 9999");
+            prop_assert!(t < next && next < after);
+            // Within working time, or on the closing time of a shorter day.
+            prop_assert!(calendar.is_working(next) || calendar.is_working(next - TimeDelta::seconds(1)));
+        }
+
+        #[test]
+        fn anything_from_1970_to_9999_never_panics(
+            calendar in calendar(),
+            seconds in 0..=LAST_SECOND,
+            nanos in 0..1_000_000_000u32,
+            // Up to two years of full-time work.
+            working in -15_000_000i64..15_000_000,
+            span in 0..(3 * 366 * 86_400i64),
+            days in 0..600u32,
+        ) {
+            let t = DateTime::from_timestamp(seconds, nanos).unwrap_or_default();
+            let working = TimeDelta::seconds(working);
+            let _ = calendar.add(t, working);
+            let _ = calendar.sub(t, working);
+            let _ = calendar.add_business_days(t, days);
+            let _ = calendar.is_working(t);
+            let _ = calendar.working_between(t, t + TimeDelta::seconds(span));
+        }
+    }
+
+    // ----- an independent check: working time by the wall clock, minute by minute
+
+    /// A calendar described directly, for calendars whose interval ends never fall in a
+    /// clock change (there, wall-clock membership is the whole definition).
+    struct WallClock {
+        zone: Tz,
+        /// Per weekday, Monday first: intervals in minutes, ending up to 2880.
+        week: [&'static [(u32, u32)]; 7],
+        holiday: fn(NaiveDate) -> bool,
+    }
+
+    impl WallClock {
+        fn is_working(&self, at: DateTime<Utc>) -> bool {
+            let wall: NaiveDateTime = at.with_timezone(&self.zone).naive_local();
+            let second = wall.num_seconds_from_midnight();
+            let date = wall.date();
+            let today = !(self.holiday)(date)
+                && self.week[date.weekday().num_days_from_monday() as usize]
+                    .iter()
+                    .any(|&(open, close)| open * 60 <= second && second < close * 60);
+            let yesterday = date.pred_opt().is_some_and(|before| {
+                !(self.holiday)(before)
+                    && self.week[before.weekday().num_days_from_monday() as usize]
+                        .iter()
+                        .any(|&(_, close)| second + 86_400 < close * 60)
+            });
+            today || yesterday
+        }
+    }
+
+    const NO_DAYS: &[(u32, u32)] = &[];
+
+    fn wall_clocks() -> [(&'static Calendar, WallClock); 3] {
+        const OFFICE_DAY: &[(u32, u32)] = &[(540, 1020)];
+        const NIGHT: &[(u32, u32)] = &[(1320, 1800)];
+        const SPLIT: &[(u32, u32)] = &[(540, 720), (780, 1050)];
+        const SATURDAY: &[(u32, u32)] = &[(600, 780)];
+        [
+            (
+                &PROPERTY_CALENDARS[0],
+                WallClock {
+                    zone: Berlin,
+                    week: [
+                        OFFICE_DAY, OFFICE_DAY, OFFICE_DAY, OFFICE_DAY, OFFICE_DAY, NO_DAYS,
+                        NO_DAYS,
+                    ],
+                    holiday: |d| {
+                        d == NaiveDate::from_ymd_opt(2026, 6, 8).unwrap_or_default()
+                            || d == NaiveDate::from_ymd_opt(2027, 4, 2).unwrap_or_default()
+                            || (d.month(), d.day()) == (12, 25)
+                            || (d.month(), d.day()) == (1, 1)
+                            || (d.month(), d.day()) == (2, 29)
+                    },
+                },
+            ),
+            (
+                &PROPERTY_CALENDARS[1],
+                WallClock {
+                    zone: New_York,
+                    week: [NIGHT; 7],
+                    holiday: |d| (d.month(), d.day()) == (7, 4),
+                },
+            ),
+            (
+                &PROPERTY_CALENDARS[3],
+                WallClock {
+                    zone: Berlin,
+                    week: [SPLIT, SPLIT, SPLIT, SPLIT, SPLIT, SATURDAY, NO_DAYS],
+                    holiday: |d| (d.month(), d.day()) == (5, 1),
+                },
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn agrees_with_the_wall_clock(which in 0..3usize, start in instant(), length in 0..(4 * 1440i64)) {
+            let (calendar, wall) = &wall_clocks()[which];
+            let from = start.with_second(0).unwrap_or(start);
+            let mut expected = TimeDelta::zero();
+            for minute in 0..length {
+                let at = from + TimeDelta::minutes(minute);
+                let working = wall.is_working(at);
+                prop_assert_eq!(calendar.is_working(at), working, "at {}", at);
+                if working {
+                    expected += TimeDelta::minutes(1);
+                }
+            }
+            prop_assert_eq!(calendar.working_between(from, from + TimeDelta::minutes(length)), expected);
+        }
     }
 }
