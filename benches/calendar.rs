@@ -3,6 +3,9 @@
 //! Monday-to-Friday 09:00–17:00 Europe/Berlin calendar with ten holidays, from 4,096
 //! instants spread over 2026 (nights, weekends, holidays and both clock changes included).
 //!
+//! A last group times a year of full-time work (2,000 hours), which walks the calendar
+//! one day at a time.
+//!
 //! Target: at least 1,000,000 `add` calls per second on one core. Throughput is reported
 //! in calls: criterion's `elem/s` is calls per second.
 //!
@@ -103,6 +106,20 @@ fn calendar_bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Long timers walk the calendar day by day: a year of full-time work (2,000 hours).
+    let mut long = c.benchmark_group("calendar_long");
+    let few = &starts[..64];
+    long.throughput(Throughput::Elements(few.len() as u64));
+    long.measurement_time(Duration::from_secs(5));
+    long.bench_function("add_2000h", |b| {
+        b.iter(|| {
+            for &start in few {
+                black_box(calendar.add(black_box(start), TimeDelta::hours(2000)));
+            }
+        })
+    });
+    long.finish();
 }
 
 criterion_group!(benches, calendar_bench);
