@@ -72,7 +72,8 @@ use crate::model::{CalendarSpec, SourceSpan, Spanned};
 
 /// A compiled working-hours calendar: it says which instants are working time.
 ///
-/// Cheap to clone: clones share one copy of the compiled rules.
+/// Cheap to clone: clones share one copy of the compiled rules. The default is
+/// [`Calendar::always`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Calendar {
     /// `None` is the round-the-clock UTC calendar of [`Calendar::always`].
@@ -1638,7 +1639,7 @@ mod tests {
     #[test]
     fn results_stay_between_1970_and_9999() {
         let office = compile(OFFICE);
-        // Thursday 1 January 1970 has eight working hours; there are none before.
+        // Thursday 1 January 1970 has eight working hours, and `sub` looks no earlier.
         let friday = berlin(1970, 1, 2, 9, 0);
         assert_eq!(office.sub(friday, hours(8)), Some(berlin(1970, 1, 1, 9, 0)));
         assert_eq!(office.sub(friday, hours(9)), None);
@@ -2247,6 +2248,86 @@ mod tests {
             let _ = calendar.add_business_days(t, days);
             let _ = calendar.is_working(t);
             let _ = calendar.working_between(t, t + TimeDelta::seconds(span));
+        }
+    }
+
+    /// Zones whose clocks do unusual things: Apia skipped 30 December 2011, Lord Howe moves
+    /// by 30 minutes, Kathmandu is at +5:45, Casablanca changes around Ramadan, Dublin's
+    /// summer time is its standard time, Troll jumps by two hours, Sao Paulo changed at
+    /// midnight until 2019.
+    const UNUSUAL_ZONES: [&str; 8] = [
+        "Pacific/Apia",
+        "Australia/Lord_Howe",
+        "Asia/Kathmandu",
+        "Africa/Casablanca",
+        "Europe/Dublin",
+        "Antarctica/Troll",
+        "America/Sao_Paulo",
+        "America/St_Johns",
+    ];
+
+    /// A calendar of a few random intervals (night shifts included) in an unusual zone;
+    /// specs whose intervals overlap are dropped.
+    fn unusual_calendar() -> impl Strategy<Value = Calendar> {
+        let interval = (0..7usize, 0..96u32, 1..80u32);
+        (
+            proptest::sample::select(&UNUSUAL_ZONES[..]),
+            proptest::collection::vec(interval, 1..6),
+        )
+            .prop_filter_map("overlapping intervals", |(zone, intervals)| {
+                let mut days: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+                for (day, start, length) in intervals {
+                    let open = start * 15;
+                    let close = (open + length * 15) % MINUTES_PER_DAY;
+                    days.entry(day).or_default().push(format!(
+                        "\"{}-{}\"",
+                        clock(open),
+                        clock(close)
+                    ));
+                }
+                let hours: Vec<String> = days
+                    .iter()
+                    .map(|(day, list)| format!("{}: [{}]", DAY_NAMES[*day], list.join(", ")))
+                    .collect();
+                let yaml = format!("zone: {zone}\nhours: {{ {} }}\n", hours.join(", "));
+                Calendar::compile(&spec(&yaml)).ok()
+            })
+    }
+
+    /// Instants from 2008 to 2030, on the second or the quarter hour.
+    fn instant_since_2008() -> impl Strategy<Value = DateTime<Utc>> {
+        const FROM: i64 = 1_199_145_600; // 2008-01-01
+        const TO: i64 = 1_924_992_000; // 2031-01-01
+        prop_oneof![
+            (FROM..TO),
+            (FROM / 900..TO / 900).prop_map(|quarter| quarter * 900)
+        ]
+        .prop_map(|seconds| DateTime::from_timestamp(seconds, 0).unwrap_or_default())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn unusual_zones_keep_the_laws(
+            calendar in unusual_calendar(),
+            t in instant_since_2008(),
+            a in duration(),
+            b in duration(),
+        ) {
+            let due = calendar.add(t, a).expect("before 9999");
+            prop_assert_eq!(calendar.working_between(t, due), a);
+            prop_assert_eq!(calendar.add(due, b), calendar.add(t, a + b));
+            prop_assert!(no_later(Some(due), calendar.add(t, a + b)));
+            let start = calendar.sub(t, a).expect("after 1970");
+            prop_assert_eq!(calendar.working_between(start, t), a);
+            prop_assert!(no_later(calendar.add(start, a), Some(t)));
+            let next = calendar.add_business_days(t, 1).expect("before 9999");
+            prop_assert!(next > t);
         }
     }
 
