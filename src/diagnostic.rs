@@ -124,6 +124,15 @@ codes! {
     ConditionNotAnOption = ("E030", "condition-not-an-option", Error),
     /// An `on_overdue`, `on_timeout` or `on_escalate` names its own step.
     EscalationToItself = ("E031", "escalation-to-itself", Error),
+    /// A step inside a parallel branch ends the case before the branch reaches its join:
+    /// the join would wait forever, and the case would stay open with no work.
+    BranchEndsCase = ("E032", "branch-ends-case", Error),
+    /// An edge (`next`, a decision arm, a timer, an escalation) takes a parallel branch
+    /// out of its split to a step from which its join cannot be reached.
+    BranchLeavesSplit = ("E033", "branch-leaves-split", Error),
+    /// An edge from inside a parallel branch goes back to its split or to a step before
+    /// it: the split would start again while its other branches still run.
+    BranchReworksBeforeSplit = ("E034", "branch-reworks-before-split", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

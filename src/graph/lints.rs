@@ -23,6 +23,7 @@ pub(super) fn run(sop: &Sop, input: &LintInput<'_>, resolved: bool) -> Vec<Diagn
         unreachable_steps(input, &reachable, &mut diagnostics);
         traps(sop, input, &reachable, &mut diagnostics);
         branches_that_never_join(sop, input, &mut diagnostics);
+        super::soundness::check(sop, input, &mut diagnostics);
         reviews_not_before(sop, input, &mut diagnostics);
     }
     let texts = Texts::collect(sop);

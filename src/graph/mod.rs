@@ -17,6 +17,7 @@
 mod compile;
 mod condition;
 mod lints;
+mod soundness;
 mod template;
 
 use rustc_hash::FxHashMap;
