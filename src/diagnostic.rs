@@ -133,6 +133,9 @@ codes! {
     /// An edge from inside a parallel branch goes back to its split or to a step before
     /// it: the split would start again while its other branches still run.
     BranchReworksBeforeSplit = ("E034", "branch-reworks-before-split", Error),
+    /// An edge crosses from one parallel branch into another of the same split, from where
+    /// a nested split can be reached: it could start a second round while its first runs.
+    SplitStartsTwice = ("E035", "split-starts-twice", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

@@ -16,15 +16,21 @@
 //!   step past the join or one of another split's branches ([`Code::BranchLeavesSplit`]);
 //! - it goes back to the split, or to a step before it, by a rework or any other edge:
 //!   the split starts a second round that the join counts on top of the first, whose
-//!   token never arrives ([`Code::BranchReworksBeforeSplit`]).
+//!   token never arrives ([`Code::BranchReworksBeforeSplit`]);
+//! - it crosses into another branch of its split from where a nested split can be
+//!   reached: two tokens of one round could start that nested split at once, and a join
+//!   lets a round go on only when no other round of its split waits, so one round is
+//!   swallowed ([`Code::SplitStartsTwice`]).
 //!
 //! # The branch region
 //! The *region* of a split is every node on a path from one of its branches to its join
 //! that does not pass the split again. Each edge out of the region (other than into the
 //! join) is one of the three cases above, and is reported at the key that wrote it:
 //! `end`, `next`, a decision arm, `on_reject`, `on_overdue`, `on_timeout`,
-//! `on_escalate`. Edges that stay inside are sound even when they cross from one branch
-//! to a sibling: the token still arrives at the join, which then waits for it too.
+//! `on_escalate`. An edge that stays inside but crosses from one branch into another is
+//! reported only when a nested split can be reached from where it leads; otherwise the
+//! token still arrives at the join, which then waits for it too (the step it enters is
+//! active twice meanwhile).
 //!
 //! A branch that cannot reach its join at all is `branch-never-joins` (E024), reported by
 //! `lints.rs`; it is left out here so one mistake is not reported twice.
@@ -102,6 +108,9 @@ enum Leads {
     Split,
     /// Elsewhere: to the end without the join.
     Away,
+    /// Into another branch of the same split, from where this nested split can be
+    /// reached: two branches could start it at once.
+    Shares(NodeIndex),
 }
 
 /// An edge out of a split's branch region.
@@ -130,6 +139,12 @@ struct Regions {
     before: Vec<u32>,
     /// Reached, and can reach the end without passing the split or the join.
     ending: Vec<u32>,
+    /// In the region, with the branch (`owner`) whose search found it first.
+    owned: Vec<u32>,
+    owner: Vec<u32>,
+    /// In the region, and can reach a nested split (`via`) inside it.
+    to_split: Vec<u32>,
+    via: Vec<NodeIndex>,
     queue: VecDeque<NodeIndex>,
     order: Vec<NodeIndex>,
 }
@@ -142,6 +157,10 @@ impl Regions {
             inside: vec![0; nodes],
             before: vec![0; nodes],
             ending: vec![0; nodes],
+            owned: vec![0; nodes],
+            owner: vec![0; nodes],
+            to_split: vec![0; nodes],
+            via: vec![NodeIndex::end(); nodes],
             queue: VecDeque::new(),
             order: Vec::new(),
         }
@@ -236,7 +255,99 @@ impl Regions {
                 });
             }
         }
+        self.crossings(input, split, join, &mut exits);
         exits
+    }
+
+    /// Edges from one branch of `split` into another from where a nested split can be
+    /// reached. Two tokens of one round could then start that nested split at once, and
+    /// the engine's join lets a round go on only when no other round of its split is
+    /// waiting, so one round's token would never arrive. Crossings that reach no split
+    /// keep the count right (the join waits for both tokens) and are left alone.
+    fn crossings(
+        &mut self,
+        input: &LintInput<'_>,
+        split: NodeIndex,
+        join: NodeIndex,
+        exits: &mut Vec<Exit>,
+    ) {
+        let graph = input.graph;
+        let generation = self.generation;
+        // Each region node is owned by the branch whose search reaches it first; an edge
+        // to a node another branch owns is a crossing.
+        let mut crossings = Vec::new();
+        for (branch, edge) in graph
+            .edges_directed(split, Direction::Outgoing)
+            .filter(|edge| *edge.weight() == EdgeKind::Branch)
+            .enumerate()
+        {
+            let start = edge.target();
+            if self.inside[start.index()] != generation {
+                continue;
+            }
+            if self.owned[start.index()] == generation {
+                // The same step listed as two branches.
+                crossings.push(edge);
+                continue;
+            }
+            self.owned[start.index()] = generation;
+            self.owner[start.index()] = branch as u32;
+            self.queue.push_back(start);
+        }
+        while let Some(node) = self.queue.pop_front() {
+            for edge in graph.edges_directed(node, Direction::Outgoing) {
+                let to = edge.target();
+                if to == join || self.inside[to.index()] != generation {
+                    continue;
+                }
+                if self.owned[to.index()] != generation {
+                    self.owned[to.index()] = generation;
+                    self.owner[to.index()] = self.owner[node.index()];
+                    self.queue.push_back(to);
+                } else if self.owner[to.index()] != self.owner[node.index()] {
+                    crossings.push(edge);
+                }
+            }
+        }
+        if crossings.is_empty() {
+            return;
+        }
+        // Back from every nested split through the region, remembering which split.
+        for &node in &self.order {
+            if self.inside[node.index()] == generation
+                && matches!(graph[node].kind, NodeKind::Split(_))
+            {
+                self.to_split[node.index()] = generation;
+                self.via[node.index()] = node;
+                self.queue.push_back(node);
+            }
+        }
+        while let Some(node) = self.queue.pop_front() {
+            for previous in graph.neighbors_directed(node, Direction::Incoming) {
+                let i = previous.index();
+                if self.inside[i] == generation && self.to_split[i] != generation {
+                    self.to_split[i] = generation;
+                    self.via[i] = self.via[node.index()];
+                    self.queue.push_back(previous);
+                }
+            }
+        }
+        for edge in crossings {
+            let to = edge.target();
+            if self.to_split[to.index()] != generation {
+                continue;
+            }
+            exits.push(Exit {
+                edge: edge.id(),
+                from: edge.source(),
+                kind: *edge.weight(),
+                to,
+                split,
+                join,
+                region: self.order.len(),
+                leads: Leads::Shares(self.via[to.index()]),
+            });
+        }
     }
 }
 
@@ -301,6 +412,27 @@ fn diagnostic(input: &LintInput<'_>, steps: &HashMap<&StepId, &Step>, exit: &Exi
             "a branch of `{split}` must reach its join `{join}`: {} a step of the same branch or at `{join}`",
             place.change
         )),
+        Leads::Shares(nested) => {
+            let nested_join = match &input.graph[nested].kind {
+                NodeKind::Split(inner) if inner.join.index() < input.graph.node_count() => {
+                    node_name(input, inner.join)
+                }
+                _ => "its join".to_owned(),
+            };
+            let nested = node_name(input, nested);
+            Diagnostic::new(
+                Code::SplitStartsTwice,
+                place.span,
+                format!(
+                    "{} takes a branch of parallel split `{split}` into another of its branches, where parallel split `{nested}` could start a second round while the first still runs: its join `{nested_join}` would let only one round go on, so the case would end up open with no work",
+                    place.subject
+                ),
+            )
+            .with_help(format!(
+                "keep each branch of `{split}` to its own steps: {} a step of the same branch or at the join `{join}`",
+                place.change
+            ))
+        }
         Leads::Split => {
             let back_to = if exit.to == exit.split {
                 "back to the split itself".to_owned()
@@ -425,9 +557,11 @@ fn place(input: &LintInput<'_>, steps: &HashMap<&StepId, &Step>, exit: &Exit) ->
         }
         EdgeKind::Branch => {
             let target = node_name(input, exit.to);
+            // The last listing: a step listed twice is reported at its repetition.
             let branch = step.parallel.as_ref().and_then(|branches| {
                 branches
                     .iter()
+                    .rev()
                     .find(|branch| branch.value.as_str() == target)
             });
             match branch {
