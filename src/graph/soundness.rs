@@ -25,7 +25,7 @@
 //! # The branch region
 //! The *region* of a split is every node on a path from one of its branches to its join
 //! that does not pass the split again. Each edge out of the region (other than into the
-//! join) is one of the three cases above, and is reported at the key that wrote it:
+//! join) is one of the first three cases above, and is reported at the key that wrote it:
 //! `end`, `next`, a decision arm, `on_reject`, `on_overdue`, `on_timeout`,
 //! `on_escalate`. An edge that stays inside but crosses from one branch into another is
 //! reported only when a nested split can be reached from where it leads; otherwise the
@@ -52,7 +52,8 @@ use super::{EdgeKind, NodeKind};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Sop, SourceSpan, Step, StepId};
 
-/// Reports every edge by which a parallel branch can leave its split before the join.
+/// Reports every edge by which a parallel branch can lose a case: out of its split's
+/// region before the join, or into a sibling branch from where a nested split is reached.
 pub(super) fn check(sop: &Sop, input: &LintInput<'_>, out: &mut Vec<Diagnostic>) {
     let graph = input.graph;
     let splits: Vec<(NodeIndex, NodeIndex)> = graph
