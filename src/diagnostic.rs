@@ -136,12 +136,27 @@ codes! {
     /// An edge crosses from one parallel branch into another of the same split, from where
     /// a nested split can be reached: it could start a second round while its first runs.
     SplitStartsTwice = ("E035", "split-starts-twice", Error),
+    /// A calendar under `calendars:` is wrong: an unknown time zone, a day or interval
+    /// that does not read, overlapping intervals, a bad holiday, no working time at all.
+    InvalidCalendar = ("E040", "invalid-calendar", Error),
+    /// A `calendar:` names a calendar that is not declared under `calendars:`.
+    UnknownCalendar = ("E041", "unknown-calendar", Error),
+    /// A timer cannot work as written: a duration per option of a field that is not a
+    /// choice field, an option that is not one, an option without a duration, a warning
+    /// no earlier than the due time, `pausable` without a service level.
+    InvalidTimer = ("E042", "invalid-timer", Error),
+    /// An escalation ladder cannot work as written: a level that does nothing, delays that
+    /// do not grow, a `goto` before the last level or on the case's service level.
+    InvalidLadder = ("E043", "invalid-ladder", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.
     UnusedRole = ("W002", "unused-role", Warning),
     /// A field is declared but nothing collects, reads or shows it.
     UnusedField = ("W003", "unused-field", Warning),
+    /// A duration in days or weeks counts 24 hours a day of working time in a calendar
+    /// with business hours, which is rarely what is meant (`bd` counts business days).
+    DaysOfWorkingTime = ("W004", "days-of-working-time", Warning),
 }
 
 impl fmt::Display for Code {

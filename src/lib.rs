@@ -16,6 +16,11 @@
 //! | persist | events → a memory, SQLite or PostgreSQL store (feature `store` and its backends) | `store` |
 //! | draw | `Process` → Mermaid, Graphviz DOT or SVG | [`render`] |
 //!
+//! Timers count working time in a business-hours [`calendar`] (time zone, hours per
+//! weekday, holidays); service levels (due times per priority, warnings, escalation
+//! ladders, a case SLA, pausing) are compiled into [`graph::StepTimers`] and run by the
+//! engine, and the events they cause call for [`engine::notifications`].
+//!
 //! [`load`] runs the first two stages on a file's bytes and [`check`] lists every problem
 //! of a source, as `sop validate` does.
 //!

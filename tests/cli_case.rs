@@ -67,8 +67,10 @@ fn fails(dir: &TempDir, code: i32, args: &[&str]) -> String {
     err
 }
 
+/// `sop case show` as of 11:00 UTC on the day the scenarios run (so the working time it
+/// says is left does not depend on when the test runs).
 fn show(dir: &TempDir, case: &str) -> String {
-    ok(dir, &["show", case])
+    ok(dir, &["show", case, "--now", "2026-01-05T11:00:00Z"])
 }
 
 const AGENT: &str = "ana:support_agent";
@@ -103,7 +105,7 @@ fn a_ticket_from_start_to_close() {
     );
     let out = ok(&dir, &["start", SOP, "--as", AGENT, "--now", &t("09:00")]);
     assert!(
-        out.contains("started case T-1 on customer-support v1"),
+        out.contains("started case T-1 on customer-support v2"),
         "{out}"
     );
     assert!(
@@ -424,12 +426,29 @@ fn tick_after_the_first_response_sla_escalates() {
         &dir,
         &["start", SOP, "--as", AGENT, "--now", "2026-01-05T09:00:00Z"],
     );
-    let out = ok(&dir, &["tick", "--now", "2026-01-05T09:59:00Z"]);
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T09:44:00Z"]);
     assert!(out.contains("no timer due"), "{out}");
-
+    // Reminded 15 minutes before, told the team leader at the deadline, handed over
+    // 30 working minutes later.
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T09:45:00Z"]);
+    assert!(
+        out.contains("T-1: 2026-01-05 09:45 sopflow-timer: SLA of receive nearly due"),
+        "{out}"
+    );
     let out = ok(&dir, &["tick", "--now", "2026-01-05T10:01:00Z"]);
     assert!(
-        out.contains("T-1: 2026-01-05 10:01 sopflow-timer: SLA of receive breached; escalated"),
+        out.contains("T-1: 2026-01-05 10:01 sopflow-timer: SLA of receive breached"),
+        "{out}"
+    );
+    assert!(
+        out.contains("escalation level 1 of receive reached; team_leader notified"),
+        "{out}"
+    );
+    let shown = show(&dir, "T-1");
+    assert!(shown.contains("receive [task]"), "the work stays: {shown}");
+    let out = ok(&dir, &["tick", "--now", "2026-01-05T10:30:00Z"]);
+    assert!(
+        out.contains("escalation level 2 of receive reached; escalated"),
         "{out}"
     );
     assert!(
@@ -755,7 +774,8 @@ fn json_output() {
     let (code, shown) = json(&["show", "T-1"]);
     assert_eq!(code, Some(0));
     assert_eq!(shown["title"], "Customer Support Process");
-    assert_eq!(shown["events"].as_array().map(Vec::len), Some(2));
+    // Started, the case's SLA, the first step.
+    assert_eq!(shown["events"].as_array().map(Vec::len), Some(3));
 
     let (code, refused) = json(&["complete", "T-1", "receive", "--as", LEADER, "--now", now]);
     assert_eq!(code, Some(1));
@@ -779,4 +799,127 @@ fn an_invalid_sop_prints_its_diagnostics() {
     let output = sop(&dir, &["start", path.to_str().unwrap(), "--as", AGENT]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("error"), "{}", stderr(&output));
+}
+
+/// Pausing and resuming from the command line, and the notifications an app delivers:
+/// listed while pending, acknowledged once, per case with their acknowledgements.
+#[test]
+fn pause_resume_and_notifications() {
+    let dir = TempDir::new("notify");
+    // Friday 9 January 2026, 15:00 in Berlin: the case SLA (3 business days) is due
+    // Wednesday 15:00 Berlin time.
+    ok(
+        &dir,
+        &["start", SOP, "--as", AGENT, "--now", "2026-01-09T14:00:00Z"],
+    );
+    let shown = show_at(&dir, "2026-01-09T14:00:00Z");
+    assert!(
+        shown.contains("case SLA: 2026-01-14 15:00 Europe/Berlin (2026-01-14 14:00 UTC)"),
+        "{shown}"
+    );
+    // Waiting on the customer from Friday 16:00 to Monday 12:00 Berlin time: the case
+    // SLA stands still for the 6 working hours in between (Friday 16-18, Monday 8-12).
+    ok(
+        &dir,
+        &[
+            "pause",
+            "T-1",
+            "--reason",
+            "waiting for the customer's invoice",
+            "--as",
+            AGENT,
+            "--now",
+            "2026-01-09T15:00:00Z",
+        ],
+    );
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "pause",
+            "T-1",
+            "--reason",
+            "again",
+            "--as",
+            AGENT,
+            "--now",
+            "2026-01-09T15:01:00Z",
+        ],
+    );
+    assert!(err.contains("already paused"), "{err}");
+    let paused = show_at(&dir, "2026-01-12T10:00:00Z");
+    assert!(
+        paused.contains("paused since 2026-01-09 15:00 UTC"),
+        "{paused}"
+    );
+    ok(
+        &dir,
+        &[
+            "resume",
+            "T-1",
+            "--as",
+            AGENT,
+            "--now",
+            "2026-01-12T11:00:00Z",
+        ],
+    );
+    let resumed = show_at(&dir, "2026-01-12T11:00:00Z");
+    assert!(!resumed.contains("paused since"), "{resumed}");
+    assert!(
+        resumed.contains("case SLA: 2026-01-15 11:00 Europe/Berlin"),
+        "6 working hours later than before: {resumed}"
+    );
+
+    // Work waiting for the agents, a reminder, the breach, the team leader told.
+    ok(&dir, &["tick", "--now", "2026-01-12T11:00:00Z"]);
+    let pending = ok(&dir, &["notifications"]);
+    assert!(
+        pending.contains("to role support_agent  [work waiting]"),
+        "{pending}"
+    );
+    assert!(
+        pending.contains("to role team_leader  [escalation 1]"),
+        "{pending}"
+    );
+    let (code, listed) = {
+        let output = sop(&dir, &["notifications", "--format", "json"]);
+        let value: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("one JSON object");
+        (output.status.code(), value)
+    };
+    assert_eq!(code, Some(0));
+    let ids: Vec<u64> = listed["notifications"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|n| n["id"].as_u64().expect("an id"))
+        .collect();
+    assert!(ids.len() >= 4, "{listed}");
+    let first = ids[0].to_string();
+    let acked = ok(
+        &dir,
+        &[
+            "notifications",
+            "--ack",
+            &first,
+            "--now",
+            "2026-01-12T11:05:00Z",
+        ],
+    );
+    assert_eq!(acked.trim(), format!("acknowledged notification {first}"));
+    let again = ok(&dir, &["notifications", "--ack", &first]);
+    assert!(again.contains("already acknowledged"), "{again}");
+    let err = fails(&dir, 3, &["notifications", "--ack", "999999"]);
+    assert!(err.contains("no notification 999999"), "{err}");
+    let left = ok(&dir, &["notifications"]);
+    assert_eq!(left.lines().count(), ids.len() - 1, "{left}");
+    let of_case = ok(&dir, &["notifications", "T-1"]);
+    assert!(
+        of_case.contains("(acknowledged 2026-01-12 11:05 UTC)"),
+        "{of_case}"
+    );
+}
+
+fn show_at(dir: &TempDir, now: &str) -> String {
+    ok(dir, &["show", "T-1", "--now", now])
 }

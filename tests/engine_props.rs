@@ -84,6 +84,8 @@ enum Op {
     Postpone(Pick, i64),
     Cancel(bool),
     Reopen(bool),
+    Pause(bool),
+    Resume,
     Tick,
 }
 
@@ -141,6 +143,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (pick(), -60i64..3 * 24 * 60).prop_map(|(p, m)| Op::Postpone(p, m)),
         1 => flag().prop_map(Op::Cancel),
         2 => flag().prop_map(Op::Reopen),
+        1 => flag().prop_map(Op::Pause),
+        1 => Just(Op::Resume),
         4 => Just(Op::Tick),
     ]
 }
@@ -370,6 +374,8 @@ impl Run {
             },
             Op::Cancel(e) => Action::Cancel { reason: reason(*e) },
             Op::Reopen(e) => Action::Reopen { reason: reason(*e) },
+            Op::Pause(e) => Action::Pause { reason: reason(*e) },
+            Op::Resume => Action::Resume,
             Op::Tick => Action::Tick,
         }
     }
@@ -513,11 +519,20 @@ impl Run {
                 active.step
             );
         }
-        // An open case whose steps have timers has a next timer.
-        let has_timer = state
-            .active_steps()
-            .iter()
-            .any(|a| (a.due_at.is_some() && !a.breached) || a.timeout_at.is_some());
+        // An open case whose steps (or whose own SLA) have timers left has a next timer.
+        let levels_left =
+            |sla: &sopflow::engine::SlaProgress| (sla.levels_reached as usize) < sla.levels.len();
+        // A paused case's pausable clocks stand still.
+        let paused = state.is_paused();
+        let has_timer = state.active_steps().iter().any(|a| {
+            let sla_runs = !(paused && a.sla.pausable);
+            (sla_runs && a.due_at.is_some() && !a.breached)
+                || (sla_runs && a.breached && levels_left(&a.sla))
+                || a.timeout_at.is_some()
+        }) || state.case_clock().is_some_and(|c| {
+            !(paused && c.sla.pausable)
+                && ((c.due_at.is_some() && !c.breached) || (c.breached && levels_left(&c.sla)))
+        });
         prop_assert_eq!(state.next_timer().is_some(), state.is_open() && has_timer);
         prop_assert_eq!(
             &sopflow::engine::CaseState::replay(&self.case.log),

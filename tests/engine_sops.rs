@@ -253,8 +253,14 @@ fn customer_support_rejected_verification_loops_back_to_receive() {
         "the e-mail address has a typo",
     );
     assert_eq!(case.active(), ["receive"]);
-    // The first response SLA starts again with the new activation.
-    assert_eq!(case.state.next_timer(), Some(case.now + hours(1)));
+    // The first response SLA starts again with the new activation: its reminder comes
+    // 45 working minutes later (all within support hours here).
+    let receive = case
+        .state
+        .active_step(&step("receive"))
+        .expect("receive is active");
+    assert_eq!(receive.due_at, Some(case.now + hours(1)));
+    assert_eq!(case.state.next_timer(), Some(case.now + mins(45)));
     case.advance(mins(10));
     case.complete(
         "receive",
@@ -272,11 +278,29 @@ fn customer_support_rejected_verification_loops_back_to_receive() {
 fn customer_support_receive_sla_breach_escalates_to_team_leader() {
     let book = customer_support();
     let mut case = book.start();
-    assert!(case.tick(t0() + mins(59)).is_empty());
+    // Monday 09:00 UTC is 10:00 in Berlin, within support hours: a reminder 15 minutes
+    // before the hour, the team leader told at the hour, the work handed over half an
+    // hour later.
+    assert!(case.tick(t0() + mins(44)).is_empty());
+    assert_eq!(kinds(&case.tick(t0() + mins(45))), ["sla_warned"]);
     let events = case.tick(t0() + hours(1));
     assert!(matches!(
         &events[0].kind,
-        EventKind::SlaBreached { step, escalated: true, .. } if step.as_str() == "receive"
+        EventKind::SlaBreached { step, escalated: false, .. } if step.as_str() == "receive"
+    ));
+    assert!(matches!(
+        &events[1].kind,
+        EventKind::SlaLevelReached { level: 1, notify: Some(role), .. } if role.as_str() == "team_leader"
+    ));
+    assert_eq!(case.active(), ["receive"]);
+    let events = case.tick(t0() + mins(90));
+    assert!(matches!(
+        &events[0].kind,
+        EventKind::SlaLevelReached {
+            level: 2,
+            escalated: true,
+            ..
+        }
     ));
     assert_eq!(case.active(), ["overdue_first_response"]);
     // The agent's late answer no longer counts.
@@ -397,6 +421,7 @@ fn customer_support_determine_solution_sla_breach_escalates() {
         .unwrap()
         .due_at
         .expect("determine_solution has an SLA");
+    // Two business days: Monday to Wednesday, same time.
     assert_eq!(due, case.now + days(2));
     let events = case.tick(due);
     assert_eq!(kinds(&events), ["sla_breached", "step_activated"]);
@@ -599,9 +624,7 @@ fn customer_service_playbook() -> Playbook {
             json!({ "escalation_path": "Specialized team or department" }),
         )
         .task("analyze_escalated", &eli(), json!({ "root_cause": "plan migration script" }))
-        .task("analyze_high", &agent(), json!({ "root_cause": "plan not synced to billing" }))
-        .task("analyze_medium", &agent(), json!({ "root_cause": "plan not synced to billing" }))
-        .task("analyze_low", &agent(), json!({ "root_cause": "plan not synced to billing" }))
+        .task("analyze", &agent(), json!({ "root_cause": "plan not synced to billing" }))
         .task("develop_solution", &agent(), json!({ "solution": "re-sync the plan and reissue the invoice" }))
         .task("implement_solution", &agent(), json!({ "implementation_notes": "invoice reissued" }))
         .task("confirm_resolution", &agent(), json!({ "resolved": true }))
@@ -621,7 +644,7 @@ fn customer_service_playbook_main_path() {
     assert_eq!(
         path(&case),
         format!(
-            "gather_information > create_ticket > assess_situation > analyze_medium > {PLAYBOOK_TAIL}"
+            "gather_information > create_ticket > assess_situation > analyze > {PLAYBOOK_TAIL}"
         )
     );
     insta::assert_snapshot!(case.describe_lines());
@@ -630,7 +653,8 @@ fn customer_service_playbook_main_path() {
 #[test]
 fn customer_service_playbook_priorities() {
     let book = customer_service_playbook();
-    for (priority, analysis) in [("High", "analyze_high"), ("Low", "analyze_low")] {
+    // One analysis step; the priority sets when it is due.
+    for (priority, due) in [("High", hours(4)), ("Low", days(3))] {
         let mut case = book.start();
         book.run_until(&mut case, "create_ticket");
         case.complete(
@@ -638,11 +662,17 @@ fn customer_service_playbook_priorities() {
             &agent(),
             fields(json!({ "category": "Technical Support", "priority": priority })),
         );
+        book.run_until(&mut case, "analyze");
+        let analyze = case
+            .state
+            .active_step(&step("analyze"))
+            .expect("analyze is active");
+        assert_eq!(analyze.due_at, Some(analyze.since + due), "{priority}");
         book.run_to_end(&mut case);
         assert_eq!(
             path(&case),
             format!(
-                "gather_information > create_ticket > assess_situation > {analysis} > {PLAYBOOK_TAIL}"
+                "gather_information > create_ticket > assess_situation > analyze > {PLAYBOOK_TAIL}"
             )
         );
         insta::assert_snapshot!(
@@ -703,7 +733,7 @@ fn customer_service_playbook_unresolved_problem_is_reassessed() {
     assert_eq!(
         path(&case),
         format!(
-            "gather_information > create_ticket > assess_situation > analyze_medium > develop_solution > implement_solution > confirm_resolution > assess_situation > analyze_medium > {PLAYBOOK_TAIL}"
+            "gather_information > create_ticket > assess_situation > analyze > develop_solution > implement_solution > confirm_resolution > assess_situation > analyze > {PLAYBOOK_TAIL}"
         )
     );
     insta::assert_snapshot!(case.describe_lines());
@@ -719,12 +749,43 @@ fn customer_service_playbook_analysis_sla_breach() {
         &agent(),
         fields(json!({ "category": "Technical Support", "priority": "High" })),
     );
-    book.run_until(&mut case, "analyze_high");
+    book.run_until(&mut case, "analyze");
     let events = case.tick(case.now + hours(4));
     assert_eq!(kinds(&events), ["sla_breached", "step_activated"]);
     assert_eq!(case.active(), ["inform_customer_of_escalation"]);
     book.run_to_end(&mut case);
-    assert!(path(&case).contains("analyze_high > inform_customer_of_escalation > identify_escalation_path > analyze_escalated"));
+    assert!(path(&case).contains(
+        "analyze > inform_customer_of_escalation > identify_escalation_path > analyze_escalated"
+    ));
+    insta::assert_snapshot!(case.describe_lines());
+}
+
+#[test]
+fn customer_service_playbook_raised_priority_breaches_at_once() {
+    let book = customer_service_playbook();
+    let mut case = book.start();
+    book.run_until(&mut case, "analyze");
+    // Medium: due in a day. Five hours in, the team lead raises it to High (4h).
+    let started = case.now;
+    assert_eq!(
+        case.state
+            .active_step(&step("analyze"))
+            .and_then(|a| a.due_at),
+        Some(started + days(1))
+    );
+    case.advance(hours(5));
+    let raised = case.update(&lead(), fields(json!({ "priority": "High" })));
+    assert_eq!(kinds(&raised), ["fields_updated", "sla_rescheduled"]);
+    assert_eq!(
+        case.state
+            .active_step(&step("analyze"))
+            .and_then(|a| a.due_at),
+        Some(started + hours(4))
+    );
+    let events = case.tick(case.now);
+    assert_eq!(kinds(&events), ["sla_breached", "step_activated"]);
+    assert_eq!(case.active(), ["inform_customer_of_escalation"]);
+    case.assert_replays();
     insta::assert_snapshot!(case.describe_lines());
 }
 
@@ -738,12 +799,12 @@ fn customer_service_playbook_analysis_escalated() {
         &agent(),
         fields(json!({ "category": "General Question", "priority": "Low" })),
     );
-    book.run_until(&mut case, "analyze_low");
+    book.run_until(&mut case, "analyze");
     case.advance(days(1));
-    case.escalate("analyze_low", &agent(), "customer threatens to cancel");
+    case.escalate("analyze", &agent(), "customer threatens to cancel");
     book.run_to_end(&mut case);
     assert!(path(&case).contains(
-        "analyze_low > inform_customer_of_escalation > identify_escalation_path > analyze_escalated"
+        "analyze > inform_customer_of_escalation > identify_escalation_path > analyze_escalated"
     ));
     insta::assert_snapshot!(case.describe_lines());
 }

@@ -168,14 +168,14 @@ fn case_overlay_in_mermaid_and_dot() {
     );
     let dot = render::dot(&process, Some(&highlight));
     assert!(
-        dot.contains("\"s_receive\" [label=\"Receive inbound\\ncommunication from customer\\nsupport_agent\\nSLA breached\", fillcolor=\"#dbeafe\", color=\"#cf222e\", penwidth=4];"),
+        dot.contains("\"s_receive\" [label=\"Receive inbound\\ncommunication from customer\\nsupport_agent\\nSLA 1h in support-hours, warn 15m, 2 levels\\nSLA breached\", fillcolor=\"#dbeafe\", color=\"#cf222e\", penwidth=4];"),
         "{dot}"
     );
     assert!(
-        dot.contains("\"s_receive\" -> \"s_overdue_first_response\" [label=\"overdue 1h\", style=dashed, color=\"#0969da\", fontcolor=\"#0969da\", penwidth=3];"),
+        dot.contains("\"s_receive\" -> \"s_overdue_first_response\" [label=\"overdue 1h +30m\", style=dashed, color=\"#0969da\", fontcolor=\"#0969da\", penwidth=3];"),
         "{dot}"
     );
-    assert!(dot.contains("\"s_determine_solution\" [label=\"Determine appropriate\\nsolution or answer\\nsupport_agent\", fillcolor=\"#dbeafe\", color=\"#bf8700\", penwidth=4];"), "{dot}");
+    assert!(dot.contains("\"s_determine_solution\" [label=\"Determine appropriate\\nsolution or answer\\nsupport_agent\\nSLA 2bd in support-hours\", fillcolor=\"#dbeafe\", color=\"#bf8700\", penwidth=4];"), "{dot}");
     // Taken edges, and visited nodes that are neither breached nor active (start included).
     assert_eq!(dot.matches("penwidth=3").count(), 9 + 8);
     if graphviz_enabled("the customer support case") {
@@ -614,7 +614,7 @@ fn our_svg_of_every_sop_is_xml_with_every_step_title() {
                 "{stem}: {id} shows {shown:?}, not {title:?}"
             );
             if let NodeKind::Task(task) = &node.kind {
-                assert!(shown.ends_with(task.role.as_str()), "{stem}: {id} role");
+                assert!(shown.contains(task.role.as_str()), "{stem}: {id} role");
             }
         }
     }

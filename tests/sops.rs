@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use sopflow::diagnostic::{Severity, SourceFile, render_human};
-use sopflow::model::{Field, FieldType, Sop, Step};
+use sopflow::model::{Field, FieldType, Sop, Step, TimerSpec};
 use sopflow::parse::parse_sop;
 
 const SCHEMA_HEADER: &str = "# yaml-language-server: $schema=../schema/sop.schema.json\n";
@@ -286,11 +286,32 @@ fn customer_support_escalates_unresolved_issues_through_the_team_leader() {
 fn customer_support_has_an_sla_on_the_first_response() {
     let sop = load("customer-support-process.yaml");
     let receive = step(&sop, "receive");
-    assert_eq!(receive.due.as_ref().map(|d| d.minutes()), Some(60));
     assert_eq!(
-        receive.on_overdue.as_ref().map(|s| s.as_str()),
+        receive
+            .due
+            .as_ref()
+            .and_then(|d| d.fixed())
+            .map(|d| d.minutes()),
+        Some(60)
+    );
+    assert_eq!(receive.warn.as_ref().map(|w| w.minutes()), Some(15));
+    // Two levels: the team leader hears of the breach, then takes the work over.
+    let ladder = receive.overdue.as_ref().expect("a ladder");
+    assert_eq!(ladder.len(), 2);
+    assert_eq!(
+        ladder[0].notify.as_ref().map(|r| r.as_str()),
+        Some("team_leader")
+    );
+    assert_eq!(
+        ladder[1].goto.as_ref().map(|s| s.as_str()),
         Some("overdue_first_response")
     );
+    // Every clock counts support hours.
+    assert_eq!(
+        sop.calendar.as_ref().map(|c| c.as_str()),
+        Some("support-hours")
+    );
+    assert!(sop.sla.is_some(), "a resolution SLA on the whole case");
     let terms: Vec<&str> = sop.terms.keys().map(|k| k.0.as_str()).collect();
     for term in ["CRM", "SLA", "QA", "CSAT"] {
         assert!(terms.contains(&term), "`{term}` is not in terms: {terms:?}");
@@ -319,23 +340,36 @@ fn playbook_sets_the_analysis_sla_by_priority() {
     let gather = step(&sop, "gather_information");
     let collected: Vec<&str> = gather.collects.iter().map(|f| f.as_str()).collect();
     assert_eq!(collected, ["customer_name", "contact_info", "description"]);
-    for (id, minutes) in [
-        ("analyze_high", 4 * 60),
-        ("analyze_medium", 24 * 60),
-        ("analyze_low", 3 * 24 * 60),
-    ] {
-        let analyze = step(&sop, id);
-        assert_eq!(
-            analyze.due.as_ref().map(|d| d.minutes()),
-            Some(minutes),
-            "{id}"
-        );
-        assert_eq!(
-            analyze.on_overdue.as_ref().map(|s| s.as_str()),
-            Some("inform_customer_of_escalation"),
-            "{id}"
-        );
-    }
+    // One analysis step whose due time follows the priority.
+    let analyze = step(&sop, "analyze");
+    let Some(TimerSpec::ByField {
+        by,
+        options,
+        otherwise,
+    }) = analyze.due.as_deref()
+    else {
+        panic!("the analysis is due by priority: {:?}", analyze.due);
+    };
+    assert_eq!(by.as_str(), "priority");
+    assert!(otherwise.is_none());
+    let minutes: Vec<(&str, u32)> = options
+        .iter()
+        .map(|(option, due)| (option.as_str(), due.minutes()))
+        .collect();
+    assert_eq!(
+        minutes,
+        [("High", 4 * 60), ("Medium", 24 * 60), ("Low", 3 * 24 * 60)]
+    );
+    assert_eq!(
+        analyze.on_overdue.as_ref().map(|s| s.as_str()),
+        Some("inform_customer_of_escalation")
+    );
+    assert!(
+        !sop.steps
+            .iter()
+            .any(|s| s.id.as_str().starts_with("analyze_") && s.id.as_str() != "analyze_escalated"),
+        "no copy of the analysis per priority"
+    );
 }
 
 #[test]
@@ -388,7 +422,11 @@ fn ticket_handling_waits_for_the_customer_with_a_timeout() {
     assert_eq!(*field(&sop, "tags").field_type, FieldType::MultiChoice);
     let postpone = step(&sop, "postpone");
     assert_eq!(
-        postpone.after.as_ref().map(|d| d.minutes()),
+        postpone
+            .after
+            .as_ref()
+            .and_then(|d| d.fixed())
+            .map(|d| d.minutes()),
         Some(3 * 24 * 60)
     );
     assert_eq!(

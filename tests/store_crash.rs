@@ -5,8 +5,9 @@
 //! child appends to a SQLite file in a loop, printing `intent CASE FIRST LAST` before each
 //! append and `committed CASE LAST` after it returns. The parent kills it after a random
 //! delay, then checks the file: every committed event is there, the append in flight is
-//! there entirely or not at all, every case loads and replays, and the summary rows agree
-//! with the events. Fifty times, on the same file.
+//! there entirely or not at all, every case loads and replays, the summary rows agree
+//! with the events, and the notifications kept are exactly those the events call for.
+//! Fifty times, on the same file.
 #![cfg(all(feature = "sqlite", unix))]
 
 mod store_support;
@@ -237,6 +238,21 @@ fn check(path: &str, seen: &mut Seen, round: usize) {
             row.case
         );
         assert_eq!(stored.state, CaseState::replay(&stored.events));
+        // Notifications are written with their events: exactly those the stored events
+        // call for, none from a cut append, none lost.
+        let process = store.load_process(&row.sop, row.sop_version).unwrap();
+        let expected = engine::notifications(&process, &CaseState::new(), &stored.events);
+        let kept: Vec<_> = store
+            .case_notifications(&row.case)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.notification)
+            .collect();
+        assert_eq!(
+            kept, expected,
+            "round {round}: notifications of {} differ from its events",
+            row.case
+        );
         let case = row.case.as_str();
         let committed = seen.committed.get(case).copied().unwrap_or(0);
         assert!(

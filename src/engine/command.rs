@@ -280,6 +280,15 @@ pub enum Action {
         /// When it comes back.
         until: DateTime<Utc>,
     },
+    /// The case waits on someone outside (the customer): its pausable SLA clocks stop
+    /// until [`Action::Resume`] (Zendesk's "pending"). Work goes on; other clocks run.
+    Pause {
+        /// Why; required (what the case waits for).
+        reason: String,
+    },
+    /// The case stopped waiting: pausable SLA clocks go on with the working time they had
+    /// left when it was paused.
+    Resume,
     /// Cancel the case.
     Cancel {
         /// Why; required.
@@ -317,6 +326,8 @@ impl Action {
             Action::AddNote { .. } => "add_note",
             Action::Transfer { .. } => "transfer",
             Action::Postpone { .. } => "postpone",
+            Action::Pause { .. } => "pause",
+            Action::Resume => "resume",
             Action::Cancel { .. } => "cancel",
             Action::Reopen { .. } => "reopen",
             Action::Tick => "tick",

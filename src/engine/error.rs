@@ -77,6 +77,15 @@ pub enum CommandError {
         /// The latest accepted time.
         latest: chrono::DateTime<chrono::Utc>,
     },
+    /// A timer whose calendar cannot reach its due time before the latest instant sopflow
+    /// accepts.
+    #[error("the timers of {what} would fall due after {latest}, the latest time sopflow accepts")]
+    TimerPastLatest {
+        /// `step `x`` or `the case's SLA`.
+        what: String,
+        /// The latest accepted time.
+        latest: chrono::DateTime<chrono::Utc>,
+    },
     /// `correct_time` on a case whose latest event is not after the command's time.
     #[error("{}", match .last {
         Some(last) => format!("the case's latest event ({last}) is not after {now}: its clock needs no correction"),
@@ -239,6 +248,15 @@ pub enum CommandError {
         /// The role.
         role: RoleId,
     },
+    /// `pause` on a case that is already paused.
+    #[error("the case is already paused (since {since}): resume it before pausing it again")]
+    AlreadyPaused {
+        /// Since when.
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// `resume` on a case that is not paused.
+    #[error("the case is not paused, so there is nothing to resume")]
+    NotPaused,
     /// `postpone` to a time that is not in the future.
     #[error("cannot postpone step `{step}` to a time that is not after now")]
     PostponeNotInFuture {

@@ -66,6 +66,15 @@ pub enum EventKind {
         /// When its deferred-choice timer fires.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_at: Option<DateTime<Utc>>,
+        /// When whoever holds it is warned that it is nearly due.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warn_at: Option<DateTime<Utc>>,
+        /// When each level of its escalation ladder is reached.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<DateTime<Utc>>,
+        /// Whether pausing the case stops its SLA clock.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pausable: bool,
     },
     /// Someone took or was given an active step.
     StepAssigned {
@@ -164,6 +173,83 @@ pub enum EventKind {
         /// active, marked as breached.
         escalated: bool,
     },
+    /// The case's service level started: when it is due, warned, and each level of its
+    /// ladder reached.
+    CaseSlaStarted {
+        /// When the case is overdue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_at: Option<DateTime<Utc>>,
+        /// When whoever holds its work is warned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warn_at: Option<DateTime<Utc>>,
+        /// When each level of its ladder is reached.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<DateTime<Utc>>,
+        /// Whether pausing the case stops the clock.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pausable: bool,
+    },
+    /// A service level is nearly due: a step's (with its step and token) or the case's
+    /// (without).
+    SlaWarned {
+        /// The step, or `None` for the case.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<StepId>,
+        /// The activation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<TokenId>,
+    },
+    /// The case's service level was breached.
+    CaseSlaBreached,
+    /// A level of an escalation ladder was reached after a breach.
+    SlaLevelReached {
+        /// The step, or `None` for the case.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<StepId>,
+        /// The activation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<TokenId>,
+        /// The level, from 1.
+        level: u32,
+        /// The role told.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notify: Option<RoleId>,
+        /// Whether the step was taken from its performer along its `overdue` path.
+        #[serde(default, skip_serializing_if = "is_false")]
+        escalated: bool,
+    },
+    /// A service level's timers moved: the field its duration depends on changed, the
+    /// case resumed after a pause, or the step was postponed.
+    SlaRescheduled {
+        /// The step, or `None` for the case.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<StepId>,
+        /// The activation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<TokenId>,
+        /// The new due time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_at: Option<DateTime<Utc>>,
+        /// The new warning time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warn_at: Option<DateTime<Utc>>,
+        /// The new ladder times.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<DateTime<Utc>>,
+        /// The new deferred-choice time (steps).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_at: Option<DateTime<Utc>>,
+        /// Working time the clock has been held so far (paused or postponed), in seconds.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        held_secs: i64,
+    },
+    /// The case waits on someone outside (the customer): pausable SLA clocks stop.
+    CasePaused {
+        /// Why.
+        reason: String,
+    },
+    /// The case stopped waiting: pausable SLA clocks go on with the time they had left.
+    CaseResumed,
     /// A deferred-choice timer won the race against the performer.
     TimerFired {
         /// The step.
@@ -232,6 +318,13 @@ impl EventKind {
             EventKind::StepEscalated { .. } => "step_escalated",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::TimerFired { .. } => "timer_fired",
+            EventKind::CaseSlaStarted { .. } => "case_sla_started",
+            EventKind::SlaWarned { .. } => "sla_warned",
+            EventKind::CaseSlaBreached => "case_sla_breached",
+            EventKind::SlaLevelReached { .. } => "sla_level_reached",
+            EventKind::SlaRescheduled { .. } => "sla_rescheduled",
+            EventKind::CasePaused { .. } => "case_paused",
+            EventKind::CaseResumed => "case_resumed",
             EventKind::BranchesStarted { .. } => "branches_started",
             EventKind::BranchJoined { .. } => "branch_joined",
             EventKind::NoteAdded { .. } => "note_added",
@@ -241,4 +334,12 @@ impl EventKind {
             EventKind::TimeCorrected { .. } => "time_corrected",
         }
     }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }

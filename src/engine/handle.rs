@@ -1,6 +1,6 @@
 //! The transition function: `(process, state, command, now) → events`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use petgraph::graph::NodeIndex;
 
 use super::command::{Action, Command, FieldValues};
@@ -8,8 +8,11 @@ use super::error::CommandError;
 use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind};
 use super::ids::Actor;
 use super::limits;
-use super::state::{ActiveStep, CaseState, CaseStatus};
-use crate::graph::{EdgeKind, NodeKind, Process, check_field_value};
+use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
+use crate::graph::{
+    ApprovalGate, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepTimers, Task,
+    check_field_value,
+};
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
 /// Most automatic hops (decisions, splits, joins) one command may cause. Real SOPs need a
@@ -17,6 +20,11 @@ use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 /// recurses once per hop, so the limit also bounds the stack: keep it well within a 2 MiB
 /// thread stack in debug builds (a hop takes a few KiB there).
 const MAX_HOPS: u32 = 100;
+
+/// Most timers one tick may fire. Each firing records a warning, a breach or a level, or
+/// moves a step on, so a real case needs a handful; the bound keeps a damaged case from
+/// looping.
+const MAX_FIRINGS: u32 = 1_000;
 
 /// Decides a command against a case: the events it causes, or why it is refused.
 ///
@@ -60,6 +68,7 @@ pub fn handle(
         updated_fields: FieldValues::new(),
     };
     transition.run()?;
+    transition.reschedule_for_changed_fields()?;
     limits::check_timers(state, &transition.state)?;
     Ok(transition.events)
 }
@@ -204,20 +213,60 @@ impl Transition<'_> {
                 Ok(())
             }
             Action::Postpone { step, until } => {
-                let active = self.workable(step)?;
+                let active = self.workable(step)?.clone();
                 if *until <= self.now {
                     return Err(CommandError::PostponeNotInFuture { step: step.clone() });
                 }
                 // Time on hold does not count against the SLA.
                 let hold_starts = active.postponed_until.map_or(self.now, |u| u.max(self.now));
-                let due_at = active.due_at.map(|due| due + (*until - hold_starts));
-                let token = active.token;
+                let node = self.node(step)?;
+                let calendar = self
+                    .process
+                    .timers(node)
+                    .map_or_else(NamedCalendar::round_the_clock, |t| t.calendar.clone());
+                let held = calendar.calendar.working_between(hold_starts, *until);
+                let shifted = shifted(&calendar, &active, held);
                 self.emit(EventKind::StepPostponed {
                     step: step.clone(),
-                    token,
+                    token: active.token,
                     until: *until,
-                    due_at,
+                    due_at: shifted.due_at,
                 });
+                if (active.sla.warn_at.is_some() || !active.sla.levels.is_empty())
+                    && held > TimeDelta::zero()
+                {
+                    self.emit(EventKind::SlaRescheduled {
+                        step: Some(step.clone()),
+                        token: Some(active.token),
+                        due_at: shifted.due_at,
+                        warn_at: shifted.warn_at,
+                        levels: shifted.levels,
+                        timeout_at: active.timeout_at,
+                        held_secs: active.sla.held_secs + held.num_seconds(),
+                    });
+                }
+                Ok(())
+            }
+            Action::Pause { reason } => {
+                self.require_some_role()?;
+                if reason.trim().is_empty() {
+                    return Err(CommandError::ReasonRequired { action: "pause" });
+                }
+                if let Some(since) = self.state.paused_since() {
+                    return Err(CommandError::AlreadyPaused { since });
+                }
+                self.emit(EventKind::CasePaused {
+                    reason: reason.clone(),
+                });
+                Ok(())
+            }
+            Action::Resume => {
+                self.require_some_role()?;
+                let Some(paused_since) = self.state.paused_since() else {
+                    return Err(CommandError::NotPaused);
+                };
+                self.emit(EventKind::CaseResumed);
+                self.resume_clocks(paused_since);
                 Ok(())
             }
             Action::Cancel { reason } => {
@@ -256,6 +305,15 @@ impl Transition<'_> {
             version: self.process.version(),
             fields,
         });
+        if let Some(case_sla) = self.process.case_sla() {
+            let schedule = self.case_schedule(self.now, TimeDelta::zero())?;
+            self.emit(EventKind::CaseSlaStarted {
+                due_at: schedule.due_at,
+                warn_at: schedule.warn_at,
+                levels: schedule.levels,
+                pausable: case_sla.sla.pausable,
+            });
+        }
         let start = self.process.start();
         self.follow(start, EdgeKind::Next)
     }
@@ -286,10 +344,39 @@ impl Transition<'_> {
         }
         match self.state.last_event_at() {
             Some(last) if self.now < last => {
+                // Clocks that started "in the future" count again from now in their
+                // calendar: keeping their distance would keep a night or a weekend that
+                // the wrong start happened to fall on.
+                let moved: Vec<u32> = self
+                    .state
+                    .active_steps()
+                    .iter()
+                    .filter(|a| a.since > self.now)
+                    .map(|a| a.token)
+                    .collect();
+                let case_moved = self.state.case_clock().is_some_and(|c| c.since > self.now);
                 self.emit(EventKind::TimeCorrected {
                     wrong: last,
                     reason: reason.to_owned(),
                 });
+                for moved in moved {
+                    // As the correction left it: started now, timers at their distance.
+                    let recounted =
+                        match self.state.active_steps().iter().find(|a| a.token == moved) {
+                            Some(active) => self.recount_step(active, self.now)?,
+                            None => None,
+                        };
+                    if let Some(kind) = recounted {
+                        self.emit(kind);
+                    }
+                }
+                let recounted = match self.state.case_clock().filter(|_| case_moved) {
+                    Some(clock) => self.recount_case(clock, self.now)?,
+                    None => None,
+                };
+                if let Some(kind) = recounted {
+                    self.emit(kind);
+                }
                 Ok(())
             }
             last => Err(CommandError::ClockNotAhead {
@@ -429,11 +516,7 @@ impl Transition<'_> {
         let path = edges
             .iter()
             .find(|(kind, _)| *kind == EdgeKind::Escalate)
-            .or_else(|| {
-                edges
-                    .iter()
-                    .find(|(kind, _)| matches!(kind, EdgeKind::Overdue(_)))
-            })
+            .or_else(|| edges.iter().find(|(kind, _)| *kind == EdgeKind::Overdue))
             .map(|&(kind, _)| kind);
         let Some(path) = path else {
             return Err(CommandError::NoEscalationPath { step: step.clone() });
@@ -446,65 +529,323 @@ impl Transition<'_> {
         self.follow(node, path)
     }
 
-    /// Fires every timer due at `now`, earliest deadline first. Steps activated by this
-    /// tick start their timers now, so they are not due yet.
+    /// Fires every timer due at `now`, earliest first: warnings, breaches, ladder levels
+    /// and deferred-choice timeouts of active steps, and the case's service level. A timer
+    /// that moves the case may withdraw others; steps it activates start their timers now.
     fn tick(&mut self) -> Result<(), CommandError> {
-        let mut due: Vec<ActiveStep> = self.state.active_steps().to_vec();
-        // Earliest deadline first, so the history reads in the order the timers expired.
-        due.sort_by_key(ActiveStep::next_deadline);
-        for active in due {
-            // An earlier timer in this tick may have withdrawn the step.
-            if !self
+        // Timers that fired without effect (a process that lost the edge they need): left
+        // alone so the others still fire.
+        let mut spent: Vec<(Option<u32>, Timer)> = Vec::new();
+        for _ in 0..MAX_FIRINGS {
+            let due = self
                 .state
-                .active_steps()
-                .iter()
-                .any(|a| a.token == active.token)
-            {
-                continue;
-            }
-            let overdue = active.overdue_at().filter(|t| *t <= self.now);
-            let timeout = active.timeout_fires_at().filter(|t| *t <= self.now);
-            let Some(node) = self.process.step(&active.step) else {
-                continue;
+                .pending_timers()
+                .filter(|t| t.at <= self.now && !spent.contains(&(t.token, t.timer)))
+                .min_by_key(|t| (t.at, t.timer, t.token));
+            let Some(due) = due else {
+                return Ok(());
             };
-            // The earlier deadline wins the race; on a tie the SLA breach is recorded first.
-            match (overdue, timeout) {
-                (Some(o), Some(t)) if t < o => self.fire_timeout(&active, node)?,
-                (Some(_), timeout) => {
-                    self.fire_overdue(&active, node)?;
-                    // A breach without `on_overdue` keeps the step: its timeout still fires.
-                    let kept = self
-                        .state
-                        .active_steps()
-                        .iter()
-                        .any(|a| a.token == active.token);
-                    if timeout.is_some() && kept {
-                        self.fire_timeout(&active, node)?;
-                    }
-                }
-                (None, Some(_)) => self.fire_timeout(&active, node)?,
-                (None, None) => {}
+            let before = self.events.len();
+            self.fire(due)?;
+            if self.events.len() == before {
+                spent.push((due.token, due.timer));
             }
+        }
+        Err(CommandError::RoutingLoop { hops: MAX_FIRINGS })
+    }
+
+    fn fire(&mut self, due: PendingTimer) -> Result<(), CommandError> {
+        let Some(token) = due.token else {
+            return self.fire_case_timer(due.timer);
+        };
+        let Some(active) = self
+            .state
+            .active_steps()
+            .iter()
+            .find(|a| a.token == token)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let Some(node) = self.process.step(&active.step) else {
+            return Ok(());
+        };
+        match due.timer {
+            Timer::Warning => {
+                self.emit(EventKind::SlaWarned {
+                    step: Some(active.step.clone()),
+                    token: Some(token),
+                });
+                Ok(())
+            }
+            Timer::Breach => self.fire_overdue(&active, node),
+            Timer::Level(level) => self.fire_level(&active, node, level),
+            Timer::Timeout => self.fire_timeout(&active, node),
+        }
+    }
+
+    fn fire_case_timer(&mut self, timer: Timer) -> Result<(), CommandError> {
+        match timer {
+            Timer::Warning => self.emit(EventKind::SlaWarned {
+                step: None,
+                token: None,
+            }),
+            Timer::Breach => self.emit(EventKind::CaseSlaBreached),
+            Timer::Level(level) => {
+                let notify = self
+                    .process
+                    .case_sla()
+                    .and_then(|c| c.sla.ladder.get(level as usize - 1))
+                    .and_then(|l| l.notify.clone());
+                self.emit(EventKind::SlaLevelReached {
+                    step: None,
+                    token: None,
+                    level,
+                    notify,
+                    escalated: false,
+                });
+            }
+            Timer::Timeout => {}
         }
         Ok(())
     }
 
     fn fire_overdue(&mut self, active: &ActiveStep, node: NodeIndex) -> Result<(), CommandError> {
-        let branch = self
+        // `on_overdue` (a ladder whose only level moves the case at the breach) is one
+        // event, as it always was; other ladders record the breach, then their levels.
+        let moves_now = self
             .process
-            .successors(node)
-            .iter()
-            .copied()
-            .find(|(k, _)| matches!(k, EdgeKind::Overdue(_)));
+            .timers(node)
+            .and_then(|t| t.sla.as_ref())
+            .is_some_and(|sla| sla.moves_at_breach())
+            && self.process.successor(node, EdgeKind::Overdue).is_some();
         self.emit(EventKind::SlaBreached {
             step: active.step.clone(),
             token: active.token,
-            escalated: branch.is_some(),
+            escalated: moves_now,
         });
-        match branch {
-            Some((kind, _)) => self.follow(node, kind),
-            None => Ok(()),
+        if moves_now {
+            self.follow(node, EdgeKind::Overdue)
+        } else {
+            Ok(())
         }
+    }
+
+    fn fire_level(
+        &mut self,
+        active: &ActiveStep,
+        node: NodeIndex,
+        level: u32,
+    ) -> Result<(), CommandError> {
+        let Some(rung) = self
+            .process
+            .timers(node)
+            .and_then(|t| t.sla.as_ref())
+            .and_then(|sla| sla.ladder.get(level as usize - 1))
+        else {
+            return Ok(());
+        };
+        let moves = rung.moves && self.process.successor(node, EdgeKind::Overdue).is_some();
+        self.emit(EventKind::SlaLevelReached {
+            step: Some(active.step.clone()),
+            token: Some(active.token),
+            level,
+            notify: rung.notify.clone(),
+            escalated: moves,
+        });
+        if moves {
+            self.follow(node, EdgeKind::Overdue)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// After a pause: every pausable clock goes on with the working time it had left.
+    fn resume_clocks(&mut self, paused_since: DateTime<Utc>) {
+        let paused: Vec<ActiveStep> = self
+            .state
+            .active_steps()
+            .iter()
+            .filter(|a| a.sla.pausable)
+            .cloned()
+            .collect();
+        for active in paused {
+            let Some(calendar) = self
+                .process
+                .step(&active.step)
+                .and_then(|node| self.process.timers(node))
+                .map(|t| t.calendar.clone())
+            else {
+                continue;
+            };
+            let held = calendar
+                .calendar
+                .working_between(paused_since.max(active.since), self.now);
+            let shifted = shifted(&calendar, &active, held);
+            self.emit(EventKind::SlaRescheduled {
+                step: Some(active.step.clone()),
+                token: Some(active.token),
+                due_at: shifted.due_at,
+                warn_at: shifted.warn_at,
+                levels: shifted.levels,
+                timeout_at: active.timeout_at,
+                held_secs: active.sla.held_secs + held.num_seconds(),
+            });
+        }
+        let clock = self.state.case_clock().filter(|c| c.sla.pausable).cloned();
+        if let (Some(clock), Some(case_sla)) = (clock, self.process.case_sla()) {
+            let calendar = &case_sla.calendar;
+            let held = calendar
+                .calendar
+                .working_between(paused_since.max(clock.since), self.now);
+            let shift = |t: DateTime<Utc>| calendar.calendar.add(t, held);
+            self.emit(EventKind::SlaRescheduled {
+                step: None,
+                token: None,
+                due_at: clock.due_at.and_then(shift),
+                warn_at: clock.sla.warn_at.and_then(shift),
+                levels: clock.sla.levels.iter().filter_map(|&t| shift(t)).collect(),
+                timeout_at: None,
+                held_secs: clock.sla.held_secs + held.num_seconds(),
+            });
+        }
+    }
+
+    /// A field that a timer's length depends on changed: the timers of the active steps
+    /// (and of the case) that depend on it count again from when they started. Raising a
+    /// priority can make a step overdue at once; the next tick records the breach.
+    fn reschedule_for_changed_fields(&mut self) -> Result<(), CommandError> {
+        if self.updated_fields.is_empty() || !self.state.is_open() {
+            return Ok(());
+        }
+        let changed =
+            |field: Option<&FieldId>| field.is_some_and(|f| self.updated_fields.contains_key(f));
+        let mut reschedules = Vec::new();
+        for active in self.state.active_steps() {
+            let Some(timers) = self
+                .process
+                .step(&active.step)
+                .and_then(|node| self.process.timers(node))
+            else {
+                continue;
+            };
+            let depends = changed(timers.sla.as_ref().and_then(|s| s.due.field()))
+                || changed(timers.timeout.as_ref().and_then(|t| t.field()));
+            if depends && let Some(kind) = self.recount_step(active, active.since)? {
+                reschedules.push(kind);
+            }
+        }
+        if let (Some(clock), Some(case_sla)) = (self.state.case_clock(), self.process.case_sla())
+            && changed(case_sla.sla.due.field())
+            && let Some(kind) = self.recount_case(clock, clock.since)?
+        {
+            reschedules.push(kind);
+        }
+        for kind in reschedules {
+            self.emit(kind);
+        }
+        Ok(())
+    }
+
+    /// The `SlaRescheduled` that sets `active`'s timers to what they are when counted from
+    /// `since` (with the time it was held), or `None` when they already are.
+    fn recount_step(
+        &self,
+        active: &ActiveStep,
+        since: DateTime<Utc>,
+    ) -> Result<Option<EventKind>, CommandError> {
+        let Some(timers) = self
+            .process
+            .step(&active.step)
+            .and_then(|node| self.process.timers(node))
+        else {
+            return Ok(None);
+        };
+        let held = TimeDelta::seconds(active.sla.held_secs);
+        let (schedule, timeout_at) = self.schedule_of(&active.step, timers, since, held)?;
+        let same = schedule.due_at == active.due_at
+            && schedule.warn_at == active.sla.warn_at
+            && schedule.levels == active.sla.levels
+            && timeout_at == active.timeout_at;
+        Ok((!same).then(|| EventKind::SlaRescheduled {
+            step: Some(active.step.clone()),
+            token: Some(active.token),
+            due_at: schedule.due_at,
+            warn_at: schedule.warn_at,
+            levels: schedule.levels,
+            timeout_at,
+            held_secs: active.sla.held_secs,
+        }))
+    }
+
+    /// [`Transition::recount_step`] for the case's service level.
+    fn recount_case(
+        &self,
+        clock: &CaseClock,
+        since: DateTime<Utc>,
+    ) -> Result<Option<EventKind>, CommandError> {
+        let schedule = self.case_schedule(since, TimeDelta::seconds(clock.sla.held_secs))?;
+        let same = schedule.due_at == clock.due_at
+            && schedule.warn_at == clock.sla.warn_at
+            && schedule.levels == clock.sla.levels;
+        Ok((!same).then(|| EventKind::SlaRescheduled {
+            step: None,
+            token: None,
+            due_at: schedule.due_at,
+            warn_at: schedule.warn_at,
+            levels: schedule.levels,
+            timeout_at: None,
+            held_secs: clock.sla.held_secs,
+        }))
+    }
+
+    /// The timers of a step that became active at `since` and was held for `held`.
+    fn schedule_of(
+        &self,
+        step: &StepId,
+        timers: &StepTimers,
+        since: DateTime<Utc>,
+        held: TimeDelta,
+    ) -> Result<(SlaSchedule, Option<DateTime<Utc>>), CommandError> {
+        let past_latest = || CommandError::TimerPastLatest {
+            what: format!("step `{step}`"),
+            latest: limits::latest(),
+        };
+        let value_of = |f: &FieldId| self.field_value(f);
+        let schedule = match &timers.sla {
+            Some(sla) => sla
+                .schedule(&timers.calendar, since, held, value_of)
+                .ok_or_else(past_latest)?,
+            None => SlaSchedule::default(),
+        };
+        let timeout_at = match timers.timeout.as_ref().and_then(|l| l.duration(value_of)) {
+            Some(after) => Some(
+                timers
+                    .calendar
+                    .after(since, after)
+                    .ok_or_else(past_latest)?,
+            ),
+            None => None,
+        };
+        Ok((schedule, timeout_at))
+    }
+
+    /// The timers of the case's service level, started at `since` and held for `held`.
+    fn case_schedule(
+        &self,
+        since: DateTime<Utc>,
+        held: TimeDelta,
+    ) -> Result<SlaSchedule, CommandError> {
+        let Some(case_sla) = self.process.case_sla() else {
+            return Ok(SlaSchedule::default());
+        };
+        case_sla
+            .sla
+            .schedule(&case_sla.calendar, since, held, |f| self.field_value(f))
+            .ok_or_else(|| CommandError::TimerPastLatest {
+                what: "the case's SLA".to_owned(),
+                latest: limits::latest(),
+            })
     }
 
     fn fire_timeout(&mut self, active: &ActiveStep, node: NodeIndex) -> Result<(), CommandError> {
@@ -513,7 +854,7 @@ impl Transition<'_> {
             .successors(node)
             .iter()
             .copied()
-            .find(|(k, _)| matches!(k, EdgeKind::Timeout(_)))
+            .find(|(k, _)| *k == EdgeKind::Timeout)
         else {
             return Ok(());
         };
@@ -548,23 +889,19 @@ impl Transition<'_> {
                 .unwrap_or_else(|| StepId::unchecked(current.name()))
         };
         match &current.kind {
-            NodeKind::Task(task) => {
+            NodeKind::Task(Task { timers, .. })
+            | NodeKind::Approval(ApprovalGate { timers, .. }) => {
                 let token = self.state.next_token();
+                let (schedule, timeout_at) =
+                    self.schedule_of(&step(), timers, self.now, TimeDelta::zero())?;
                 self.emit(EventKind::StepActivated {
                     step: step(),
                     token,
-                    due_at: task.due.map(|d| self.now + d.to_chrono()),
-                    timeout_at: task.after.map(|d| self.now + d.to_chrono()),
-                });
-                Ok(())
-            }
-            NodeKind::Approval(gate) => {
-                let token = self.state.next_token();
-                self.emit(EventKind::StepActivated {
-                    step: step(),
-                    token,
-                    due_at: gate.due.map(|d| self.now + d.to_chrono()),
-                    timeout_at: None,
+                    due_at: schedule.due_at,
+                    timeout_at,
+                    warn_at: schedule.warn_at,
+                    levels: schedule.levels,
+                    pausable: timers.sla.as_ref().is_some_and(|sla| sla.pausable),
                 });
                 Ok(())
             }
@@ -808,4 +1145,15 @@ fn written_target(process: &Process, node: NodeIndex) -> StepId {
         .step
         .clone()
         .unwrap_or_else(|| StepId::unchecked(target.name()))
+}
+
+/// The SLA timers of `active` moved on by `held` of working time in its calendar: what a
+/// postponement or a pause does to them.
+fn shifted(calendar: &NamedCalendar, active: &ActiveStep, held: TimeDelta) -> SlaSchedule {
+    let shift = |t: DateTime<Utc>| calendar.calendar.add(t, held);
+    SlaSchedule {
+        due_at: active.due_at.and_then(shift),
+        warn_at: active.sla.warn_at.and_then(shift),
+        levels: active.sla.levels.iter().filter_map(|&t| shift(t)).collect(),
+    }
 }

@@ -73,12 +73,14 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
         | Action::Escalate { reason, .. }
         | Action::Cancel { reason }
         | Action::Reopen { reason }
-        | Action::CorrectTime { reason } => check_text("reason", reason),
+        | Action::CorrectTime { reason }
+        | Action::Pause { reason } => check_text("reason", reason),
         Action::AddNote { text, .. } => check_text("note", text),
         Action::Postpone { until, .. } => check_time("the end of the hold", *until),
         Action::Approve { comment: None, .. }
         | Action::Claim { .. }
         | Action::Transfer { .. }
+        | Action::Resume
         | Action::Tick => Ok(()),
     }
 }

@@ -48,6 +48,7 @@ mod event;
 mod handle;
 mod ids;
 pub mod limits;
+mod notify;
 mod query;
 mod state;
 mod verify;
@@ -57,10 +58,16 @@ pub use error::CommandError;
 pub use event::{EVENT_SCHEMA_VERSION, Event, EventKind, TokenId};
 pub use handle::handle;
 pub use ids::{Actor, ActorId, CaseId, CommandId};
+#[cfg(feature = "store")]
+pub(crate) use notify::notify_event;
+pub use notify::{Notification, NotificationKind, Recipient, notifications};
 pub use query::{
     CaseView, WorkItem, WorkKind, describe, display_value, render_template, role_queue, view,
     work_items, work_queue,
 };
-pub use state::{ActiveStep, CaseState, CaseStatus, PendingJoin};
+pub use state::{
+    ActiveStep, CaseClock, CaseState, CaseStatus, PendingJoin, PendingTimer, SlaProgress, Timer,
+};
+#[cfg(feature = "store")]
 pub(crate) use verify::check_next;
 pub use verify::{HistoryError, HistoryProblem, StepKind, check_history, check_history_from};

@@ -318,6 +318,48 @@ pub fn describe(event: &Event) -> String {
             }
         }
         EventKind::TimerFired { step, .. } => format!("timer of {step} fired"),
+        EventKind::CaseSlaStarted { due_at, .. } => match due_at {
+            Some(due) => format!(
+                "the case's SLA started (due {})",
+                due.format("%Y-%m-%d %H:%M")
+            ),
+            None => "the case's SLA started".to_owned(),
+        },
+        EventKind::SlaWarned { step, .. } => match step {
+            Some(step) => format!("SLA of {step} nearly due"),
+            None => "the case's SLA nearly due".to_owned(),
+        },
+        EventKind::CaseSlaBreached => "the case's SLA breached".to_owned(),
+        EventKind::SlaLevelReached {
+            step,
+            level,
+            notify,
+            escalated,
+            ..
+        } => {
+            let whose = step
+                .as_ref()
+                .map_or_else(|| "the case".to_owned(), |s| s.to_string());
+            let mut text = format!("escalation level {level} of {whose} reached");
+            if let Some(role) = notify {
+                text.push_str(&format!("; {role} notified"));
+            }
+            if *escalated {
+                text.push_str("; escalated");
+            }
+            text
+        }
+        EventKind::SlaRescheduled { step, due_at, .. } => {
+            let whose = step
+                .as_ref()
+                .map_or_else(|| "the case's SLA".to_owned(), |s| format!("SLA of {s}"));
+            match due_at {
+                Some(due) => format!("{whose} now due {}", due.format("%Y-%m-%d %H:%M")),
+                None => format!("{whose} has no due time now"),
+            }
+        }
+        EventKind::CasePaused { reason } => format!("paused the case: {reason}"),
+        EventKind::CaseResumed => "resumed the case".to_owned(),
         EventKind::BranchesStarted { step, branches } => {
             format!("{step} split into {branches} branches")
         }

@@ -60,6 +60,81 @@ pub struct ActiveStep {
     pub breached: bool,
     /// Approvers so far (gates).
     pub approvers: Vec<ActorId>,
+    /// The rest of its service level: warning, ladder, pausing.
+    #[serde(default)]
+    pub sla: SlaProgress,
+}
+
+/// How far a service level has gone beyond its due time: the warning and the levels of
+/// its escalation ladder, and the working time it was held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SlaProgress {
+    /// When whoever holds the work is warned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<DateTime<Utc>>,
+    /// Whether the warning was given.
+    #[serde(default)]
+    pub warned: bool,
+    /// When each level of the escalation ladder is reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<DateTime<Utc>>,
+    /// How many levels were reached.
+    #[serde(default)]
+    pub levels_reached: u32,
+    /// Whether pausing the case stops the clock.
+    #[serde(default)]
+    pub pausable: bool,
+    /// Working time the clock was held (paused or postponed), in seconds.
+    #[serde(default)]
+    pub held_secs: i64,
+}
+
+impl SlaProgress {
+    /// The next timer of a service level due at `due_at` (breached or not).
+    fn next(
+        &self,
+        due_at: Option<DateTime<Utc>>,
+        breached: bool,
+    ) -> Option<(DateTime<Utc>, Timer)> {
+        if breached {
+            return self
+                .levels
+                .get(self.levels_reached as usize)
+                .map(|&at| (at, Timer::Level(self.levels_reached + 1)));
+        }
+        if !self.warned
+            && let Some(warn_at) = self.warn_at
+            && due_at.is_none_or(|due| warn_at < due)
+        {
+            return Some((warn_at, Timer::Warning));
+        }
+        due_at.map(|at| (at, Timer::Breach))
+    }
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// Warn whoever holds the work that it is nearly due.
+    Warning,
+    /// Record the breach of the service level (and move the case, for `on_overdue`).
+    Breach,
+    /// Reach this level of the escalation ladder (from 1).
+    Level(u32),
+    /// The deferred-choice timer wins (steps only).
+    Timeout,
+}
+
+/// A pending timer of a case: when it fires, whose it is (a step's token, or the case's
+/// service level), and what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingTimer {
+    /// When it fires.
+    pub at: DateTime<Utc>,
+    /// The activation it belongs to, or `None` for the case's service level.
+    pub token: Option<TokenId>,
+    /// What it does.
+    pub timer: Timer,
 }
 
 impl ActiveStep {
@@ -74,16 +149,48 @@ impl ActiveStep {
         self.timeout_at.map(|t| self.held(t))
     }
 
-    /// The earlier of the two timers.
-    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        [self.overdue_at(), self.timeout_fires_at()]
+    /// The step's next timer: its SLA (warning, breach or ladder level) or its
+    /// deferred-choice timeout, whichever comes first, not before the end of a
+    /// postponement. `paused` says the case is paused: a pausable SLA clock stands still.
+    pub fn next_timer(&self, paused: bool) -> Option<(DateTime<Utc>, Timer)> {
+        let sla = if paused && self.sla.pausable {
+            None
+        } else {
+            self.sla.next(self.due_at, self.breached)
+        };
+        let timeout = self.timeout_at.map(|at| (at, Timer::Timeout));
+        [sla, timeout]
             .into_iter()
             .flatten()
             .min()
+            .map(|(at, timer)| (self.held(at), timer))
     }
 
     fn held(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         self.postponed_until.map_or(at, |until| at.max(until))
+    }
+}
+
+/// The service level of the whole case as it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseClock {
+    /// When it started (the case's start).
+    pub since: DateTime<Utc>,
+    /// When the case is overdue.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether it was breached.
+    pub breached: bool,
+    /// Warning, ladder and pausing.
+    pub sla: SlaProgress,
+}
+
+impl CaseClock {
+    /// The clock's next timer; none while the case is paused, if the clock is pausable.
+    pub fn next_timer(&self, paused: bool) -> Option<(DateTime<Utc>, Timer)> {
+        if paused && self.sla.pausable {
+            return None;
+        }
+        self.sla.next(self.due_at, self.breached)
     }
 }
 
@@ -124,6 +231,14 @@ pub struct CaseState {
     started_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
     last_event_at: Option<DateTime<Utc>>,
+    /// The case's service level, once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Boxed: most cases have no service level of their own, and every command copies
+    /// the state it decides on.
+    case_clock: Option<Box<CaseClock>>,
+    /// Since when the case waits on someone outside (paused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paused_since: Option<DateTime<Utc>>,
 }
 
 impl CaseState {
@@ -230,16 +345,56 @@ impl CaseState {
         self.commands.contains_key(command)
     }
 
-    /// The earliest pending timer: an SLA deadline or deferred-choice timeout of an active
-    /// step (postponed steps count from the end of their hold).
+    /// The earliest pending timer: a warning, SLA deadline, escalation level or
+    /// deferred-choice timeout of an active step (postponed steps count from the end of
+    /// their hold), or of the case's service level. Pausable clocks of a paused case do
+    /// not count.
     pub fn next_timer(&self) -> Option<DateTime<Utc>> {
-        if !self.is_open() {
-            return None;
-        }
-        self.active
+        self.pending_timers().map(|t| t.at).min()
+    }
+
+    /// Every pending timer of an open case, one per active step (its next) and one for the
+    /// case's service level: what `tick` fires once its time has come.
+    pub fn pending_timers(&self) -> impl Iterator<Item = PendingTimer> + '_ {
+        let open = self.is_open();
+        let paused = self.is_paused();
+        let steps = self
+            .active
             .iter()
-            .filter_map(ActiveStep::next_deadline)
-            .min()
+            .filter(move |_| open)
+            .filter_map(move |active| {
+                active.next_timer(paused).map(|(at, timer)| PendingTimer {
+                    at,
+                    token: Some(active.token),
+                    timer,
+                })
+            });
+        let case = self
+            .case_clock
+            .as_ref()
+            .filter(|_| open)
+            .and_then(|clock| clock.next_timer(paused))
+            .map(|(at, timer)| PendingTimer {
+                at,
+                token: None,
+                timer,
+            });
+        steps.chain(case)
+    }
+
+    /// The case's service level, if its SOP has one.
+    pub fn case_clock(&self) -> Option<&CaseClock> {
+        self.case_clock.as_deref()
+    }
+
+    /// Whether the case waits on someone outside: its pausable SLA clocks stand still.
+    pub fn is_paused(&self) -> bool {
+        self.paused_since.is_some()
+    }
+
+    /// Since when the case is paused.
+    pub fn paused_since(&self) -> Option<DateTime<Utc>> {
+        self.paused_since
     }
 
     pub(crate) fn next_token(&self) -> TokenId {
@@ -298,6 +453,9 @@ impl CaseState {
                 token,
                 due_at,
                 timeout_at,
+                warn_at,
+                levels,
+                pausable,
             } => {
                 self.next_token = self.next_token.max(token + 1);
                 // Most cases have one active step; a growth by doubling would reserve room
@@ -314,6 +472,12 @@ impl CaseState {
                     postponed_until: None,
                     breached: false,
                     approvers: Vec::new(),
+                    sla: SlaProgress {
+                        warn_at: *warn_at,
+                        levels: levels.clone(),
+                        pausable: *pausable,
+                        ..SlaProgress::default()
+                    },
                 });
             }
             EventKind::StepAssigned {
@@ -381,12 +545,89 @@ impl CaseState {
                     }
                 }
             }
+            EventKind::CaseSlaStarted {
+                due_at,
+                warn_at,
+                levels,
+                pausable,
+            } => {
+                self.case_clock = Some(Box::new(CaseClock {
+                    since: event.at,
+                    due_at: *due_at,
+                    breached: false,
+                    sla: SlaProgress {
+                        warn_at: *warn_at,
+                        levels: levels.clone(),
+                        pausable: *pausable,
+                        ..SlaProgress::default()
+                    },
+                }));
+            }
+            EventKind::SlaWarned { token, .. } => {
+                if let Some(sla) = self.progress_mut(*token) {
+                    sla.warned = true;
+                }
+            }
+            EventKind::CaseSlaBreached => {
+                if let Some(clock) = &mut self.case_clock {
+                    clock.breached = true;
+                }
+            }
+            EventKind::SlaLevelReached {
+                step,
+                token,
+                level,
+                escalated,
+                ..
+            } => {
+                if let Some(sla) = self.progress_mut(*token) {
+                    sla.levels_reached = sla.levels_reached.max(*level);
+                }
+                if let (true, Some(step), Some(token)) = (*escalated, step, token) {
+                    self.finish(*token, step);
+                }
+            }
+            EventKind::SlaRescheduled {
+                token,
+                due_at,
+                warn_at,
+                levels,
+                timeout_at,
+                held_secs,
+                ..
+            } => match token {
+                Some(token) => {
+                    if let Some(active) = self.token_mut(*token) {
+                        active.due_at = *due_at;
+                        active.timeout_at = *timeout_at;
+                        active.sla.warn_at = *warn_at;
+                        active.sla.levels = levels.clone();
+                        active.sla.held_secs = *held_secs;
+                    }
+                }
+                None => {
+                    if let Some(clock) = &mut self.case_clock {
+                        clock.due_at = *due_at;
+                        clock.sla.warn_at = *warn_at;
+                        clock.sla.levels = levels.clone();
+                        clock.sla.held_secs = *held_secs;
+                    }
+                }
+            },
+            EventKind::CasePaused { .. } => {
+                self.paused_since = Some(event.at);
+            }
+            EventKind::CaseResumed => {
+                self.paused_since = None;
+            }
             EventKind::DecisionTaken { .. } | EventKind::NoteAdded { .. } => {}
             EventKind::CaseClosed => {
                 self.status = Some(CaseStatus::Closed);
                 self.closed_at = Some(event.at);
                 self.active.clear();
                 self.joins.clear();
+                // A closed case waits on nobody.
+                self.paused_since = None;
             }
             EventKind::CaseCancelled { .. } => {
                 self.status = Some(CaseStatus::Cancelled);
@@ -408,6 +649,26 @@ impl CaseState {
                     active.since = event.at;
                     active.due_at = active.due_at.map(|t| t - shift);
                     active.timeout_at = active.timeout_at.map(|t| t - shift);
+                    active.sla.warn_at = active.sla.warn_at.map(|t| t - shift);
+                    for level in &mut active.sla.levels {
+                        *level -= shift;
+                    }
+                }
+                if let Some(clock) = self
+                    .case_clock
+                    .as_deref_mut()
+                    .filter(|c| c.since > event.at)
+                {
+                    let shift = clock.since - event.at;
+                    clock.since = event.at;
+                    clock.due_at = clock.due_at.map(|t| t - shift);
+                    clock.sla.warn_at = clock.sla.warn_at.map(|t| t - shift);
+                    for level in &mut clock.sla.levels {
+                        *level -= shift;
+                    }
+                }
+                if let Some(paused) = self.paused_since.filter(|p| *p > event.at) {
+                    self.paused_since = Some(paused.min(event.at));
                 }
             }
         }
@@ -415,6 +676,14 @@ impl CaseState {
 
     fn token_mut(&mut self, token: TokenId) -> Option<&mut ActiveStep> {
         self.active.iter_mut().find(|a| a.token == token)
+    }
+
+    /// The service level of an activation, or of the case (`None`).
+    fn progress_mut(&mut self, token: Option<TokenId>) -> Option<&mut SlaProgress> {
+        match token {
+            Some(token) => self.token_mut(token).map(|a| &mut a.sla),
+            None => self.case_clock.as_deref_mut().map(|c| &mut c.sla),
+        }
     }
 
     fn finish(&mut self, token: TokenId, step: &StepId) {

@@ -283,6 +283,58 @@ fn check_event(
                 })
             }
         }
+        EventKind::SlaWarned { step, token }
+        | EventKind::SlaLevelReached { step, token, .. }
+        | EventKind::SlaRescheduled { step, token, .. } => match (step, token) {
+            (Some(step), Some(token)) => active(process, state, step, *token, StepKind::Activity),
+            (None, None) => {
+                open(state)?;
+                if state.case_clock().is_some() {
+                    Ok(())
+                } else {
+                    Err(HistoryProblem::WrongStatus {
+                        status: "without a service level",
+                    })
+                }
+            }
+            _ => Err(HistoryProblem::WrongStatus {
+                status: "recording a step's service level without its activation",
+            }),
+        },
+        EventKind::CaseSlaStarted { .. } => {
+            open(state)?;
+            match process.case_sla() {
+                Some(_) if state.case_clock().is_none() => Ok(()),
+                _ => Err(HistoryProblem::WrongStatus {
+                    status: "not one whose SLA can start",
+                }),
+            }
+        }
+        EventKind::CaseSlaBreached => match state.case_clock() {
+            Some(_) => open(state),
+            None => Err(HistoryProblem::WrongStatus {
+                status: "without a service level",
+            }),
+        },
+        EventKind::CasePaused { .. } => {
+            open(state)?;
+            if state.is_paused() {
+                Err(HistoryProblem::WrongStatus {
+                    status: "already paused",
+                })
+            } else {
+                Ok(())
+            }
+        }
+        EventKind::CaseResumed => {
+            if state.is_paused() {
+                Ok(())
+            } else {
+                Err(HistoryProblem::WrongStatus {
+                    status: "not paused",
+                })
+            }
+        }
         EventKind::NoteAdded { step, .. } => match step {
             Some(step) if process.step(step).is_none() => {
                 Err(HistoryProblem::UnknownStep { step: step.clone() })
@@ -492,6 +544,9 @@ steps:
             token: 0,
             due_at: None,
             timeout_at: None,
+            warn_at: None,
+            levels: Vec::new(),
+            pausable: false,
         };
         let error = check_history(&process, &events).unwrap_err();
         assert_eq!(

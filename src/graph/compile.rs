@@ -1,5 +1,7 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
+mod service_levels;
+
 use std::collections::{BTreeMap, HashMap};
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -9,11 +11,12 @@ use super::lints;
 use super::template::Template;
 use super::template::TemplateError;
 use super::{
-    ApprovalGate, Decision, EdgeKind, FieldSpec, Join, Node, NodeKind, Process, Role, Split, Task,
+    ApprovalGate, CaseServiceLevel, Decision, EdgeKind, FieldSpec, Join, NamedCalendar, Node,
+    NodeKind, Process, Role, Split, Task,
 };
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step, StepId,
+    CalendarId, FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step, StepId,
 };
 
 /// The result of compiling an SOP: the process when there is no error, and every
@@ -76,9 +79,11 @@ fn compile_checked(sop: &Sop, source: Option<&str>, lint: bool) -> Compilation {
     let mut compiler = Compiler::new(sop);
     compiler.source = source;
     compiler.compile_fields();
+    compiler.compile_calendars();
     compiler.index_steps();
     compiler.build_nodes();
     compiler.build_edges();
+    compiler.compile_case_sla();
     compiler.check_reviewed_fields();
     let resolved = !compiler.unresolved;
     let mut diagnostics = std::mem::take(&mut compiler.diagnostics);
@@ -133,6 +138,13 @@ struct Compiler<'a> {
     conditions: HashMap<String, Result<Condition, Vec<super::ConditionProblem>>>,
     /// For each decision, the index in `Decision::conditions` of each arm's condition.
     arm_conditions: HashMap<StepId, Vec<Option<usize>>>,
+    /// The calendars that compiled, in document order.
+    calendars: Vec<NamedCalendar>,
+    /// Calendars with errors, already reported where they are defined.
+    unresolved_calendars: Vec<CalendarId>,
+    /// The SOP's `calendar:`, or round the clock.
+    default_calendar: NamedCalendar,
+    case_sla: Option<CaseServiceLevel>,
 }
 
 impl<'a> Compiler<'a> {
@@ -167,6 +179,10 @@ impl<'a> Compiler<'a> {
             join_redirect: HashMap::new(),
             arm_conditions: HashMap::new(),
             conditions: HashMap::new(),
+            calendars: Vec::new(),
+            unresolved_calendars: Vec::new(),
+            default_calendar: NamedCalendar::round_the_clock(),
+            case_sla: None,
         }
     }
 
@@ -546,7 +562,7 @@ impl<'a> Compiler<'a> {
                 count: count.max(1),
                 reviews: approval.reviews.iter().map(|r| r.value.clone()).collect(),
                 instructions,
-                due: step.due.as_deref().copied(),
+                timers: self.step_timers(step),
             });
         }
         if let Some(arms) = &step.decide {
@@ -624,19 +640,22 @@ impl<'a> Compiler<'a> {
             role,
             instructions,
             collects,
-            due: step.due.as_deref().copied(),
-            after: step.after.as_deref().copied(),
+            timers: self.step_timers(step),
         })
     }
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 8] = [
+        let present: [(&str, Option<SourceSpan>); 12] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
             ("on_escalate", step.on_escalate.as_ref().map(|s| s.span)),
             ("due", step.due.as_ref().map(|s| s.span)),
+            ("warn", step.warn.as_ref().map(|s| s.span)),
+            ("overdue", step.overdue.as_ref().map(|s| s.span)),
+            ("pausable", step.pausable.as_ref().map(|s| s.span)),
+            ("calendar", step.calendar.as_ref().map(|s| s.span)),
             ("next", step.next.as_ref().map(|s| s.span)),
             ("end", step.end.as_ref().map(|s| s.span)),
             ("join", step.join.as_ref().map(|s| s.span)),
@@ -648,10 +667,16 @@ impl<'a> Compiler<'a> {
                 "after",
                 "on_escalate",
                 "due",
+                "warn",
+                "overdue",
+                "pausable",
+                "calendar",
                 "next",
                 "end",
             ],
-            StepShape::Approval => &["due", "next", "end"],
+            StepShape::Approval => &[
+                "due", "warn", "overdue", "pausable", "calendar", "next", "end",
+            ],
             StepShape::Decision => &[],
             StepShape::Split => &["join"],
         };
@@ -763,9 +788,11 @@ impl<'a> Compiler<'a> {
     }
 
     fn resolve(&mut self, from: &StepId, key: &str, target: &Spanned<StepId>) -> Option<NodeIndex> {
-        if matches!(key, "on_overdue" | "on_timeout" | "on_escalate") && &target.value == from {
+        if matches!(key, "on_overdue" | "overdue" | "on_timeout" | "on_escalate")
+            && &target.value == from
+        {
             let what = match key {
-                "on_overdue" => "when it is overdue",
+                "on_overdue" | "overdue" => "when it is overdue",
                 "on_timeout" => "when its timer fires",
                 _ => "when it is escalated",
             };
@@ -937,10 +964,20 @@ impl<'a> Compiler<'a> {
 
     fn timer_edges(&mut self, node: NodeIndex, step: &Step) {
         let id = &step.id.value;
+        let ladder_move = step
+            .overdue
+            .as_ref()
+            .and_then(|levels| levels.iter().rev().find_map(|level| level.goto.as_ref()));
+        if let Some(target) = ladder_move
+            && step.on_overdue.is_none()
+            && let Some(target) = self.resolve(id, "overdue", target)
+        {
+            self.edge(node, target, EdgeKind::Overdue);
+        }
         match (&step.due, &step.on_overdue) {
-            (Some(due), Some(target)) => {
+            (Some(_), Some(target)) => {
                 if let Some(target) = self.resolve(id, "on_overdue", target) {
-                    self.edge(node, target, EdgeKind::Overdue(due.value));
+                    self.edge(node, target, EdgeKind::Overdue);
                 }
             }
             (None, Some(target)) => {
@@ -959,9 +996,9 @@ impl<'a> Compiler<'a> {
             _ => {}
         }
         match (&step.after, &step.on_timeout) {
-            (Some(after), Some(target)) => {
+            (Some(_), Some(target)) => {
                 if let Some(target) = self.resolve(id, "on_timeout", target) {
-                    self.edge(node, target, EdgeKind::Timeout(after.value));
+                    self.edge(node, target, EdgeKind::Timeout);
                 }
             }
             (None, Some(target)) => {
@@ -1148,6 +1185,8 @@ impl<'a> Compiler<'a> {
             start: self.start,
             end: self.end,
             steps: self.steps.into_iter().collect(),
+            calendars: self.calendars,
+            case_sla: self.case_sla,
         }
     }
 }

@@ -17,6 +17,7 @@
 mod compile;
 mod condition;
 mod lints;
+mod sla;
 mod soundness;
 mod template;
 
@@ -28,6 +29,10 @@ use petgraph::visit::EdgeRef;
 
 pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
+pub use sla::{
+    CaseServiceLevel, LadderLevel, NamedCalendar, ServiceLevel, SlaSchedule, StepTimers,
+    TimerLength,
+};
 pub use template::{Template, TemplateError, TemplatePart};
 
 /// Outgoing edges of every node, each list in the order the edges were added.
@@ -46,9 +51,7 @@ fn outgoing_edges(graph: &DiGraph<Node, EdgeKind>) -> Vec<Vec<(EdgeKind, NodeInd
         .collect()
 }
 
-use crate::model::{
-    FieldId, FieldType, FieldValue, RoleId, SopDuration, SopId, SourceSpan, StepId,
-};
+use crate::model::{CalendarId, FieldId, FieldType, FieldValue, RoleId, SopId, SourceSpan, StepId};
 
 /// A compiled SOP: metadata, roles, fields and the process graph. Immutable.
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub struct Process {
     /// Outgoing edges per node in the order they were written: the engine asks for them
     /// on every transition, so they are laid out once.
     outgoing: Vec<Vec<(EdgeKind, NodeIndex)>>,
+    calendars: Vec<NamedCalendar>,
+    case_sla: Option<CaseServiceLevel>,
 }
 
 /// A role of the SOP.
@@ -159,10 +164,8 @@ pub struct Task {
     pub instructions: Option<Template>,
     /// The fields the performer fills in.
     pub collects: Vec<FieldId>,
-    /// SLA: overdue this long after activation.
-    pub due: Option<SopDuration>,
-    /// Deferred choice: the timeout branch wins this long after activation.
-    pub after: Option<SopDuration>,
+    /// Its service level and deferred-choice timer, and the calendar they count in.
+    pub timers: StepTimers,
 }
 
 /// An approval gate.
@@ -176,8 +179,8 @@ pub struct ApprovalGate {
     pub reviews: Vec<StepId>,
     /// What the approver checks.
     pub instructions: Option<Template>,
-    /// SLA for the decision.
-    pub due: Option<SopDuration>,
+    /// The service level of the decision, and the calendar it counts in.
+    pub timers: StepTimers,
 }
 
 /// A decision: conditions tried in order, then `else`.
@@ -217,10 +220,11 @@ pub enum EdgeKind {
     Condition(usize),
     /// No condition held.
     Else,
-    /// The step's SLA was breached.
-    Overdue(SopDuration),
+    /// The step's service level was breached: the ladder level that moves the case (at
+    /// the due time for `on_overdue`).
+    Overdue,
     /// The deferred-choice timer won.
-    Timeout(SopDuration),
+    Timeout,
     /// The performer escalated.
     Escalate,
     /// A parallel branch starts.
@@ -232,7 +236,7 @@ impl EdgeKind {
     pub fn is_exceptional(self) -> bool {
         matches!(
             self,
-            EdgeKind::Rejected | EdgeKind::Overdue(_) | EdgeKind::Escalate
+            EdgeKind::Rejected | EdgeKind::Overdue | EdgeKind::Escalate
         )
     }
 }
@@ -322,8 +326,21 @@ impl Process {
             EdgeKind::Rejected => "rejected".to_owned(),
             EdgeKind::Else => "else".to_owned(),
             EdgeKind::Escalate => "escalate".to_owned(),
-            EdgeKind::Overdue(after) => format!("overdue {after}"),
-            EdgeKind::Timeout(after) => format!("after {after}"),
+            EdgeKind::Overdue => {
+                let Some(sla) = self.timers(from).and_then(|t| t.sla.as_ref()) else {
+                    return "overdue".to_owned();
+                };
+                match sla.ladder.iter().find(|level| level.moves) {
+                    Some(level) if level.after.minutes() > 0 || level.after.business_days() > 0 => {
+                        format!("overdue {} +{}", sla.due.label(), level.after)
+                    }
+                    _ => format!("overdue {}", sla.due.label()),
+                }
+            }
+            EdgeKind::Timeout => match self.timers(from).and_then(|t| t.timeout.as_ref()) {
+                Some(length) => format!("after {}", length.label()),
+                None => "after".to_owned(),
+            },
             EdgeKind::Condition(index) => match &self.graph[from].kind {
                 NodeKind::Decision(decision) => decision
                     .conditions
@@ -332,6 +349,28 @@ impl Process {
                 _ => String::new(),
             },
         }
+    }
+    /// The timers of a task or approval gate (`None` for other nodes).
+    pub fn timers(&self, node: NodeIndex) -> Option<&StepTimers> {
+        match &self.graph.node_weight(node)?.kind {
+            NodeKind::Task(task) => Some(&task.timers),
+            NodeKind::Approval(gate) => Some(&gate.timers),
+            _ => None,
+        }
+    }
+    /// The calendars declared under `calendars:`, in document order.
+    pub fn calendars(&self) -> &[NamedCalendar] {
+        &self.calendars
+    }
+    /// A declared calendar by name.
+    pub fn calendar(&self, name: &CalendarId) -> Option<&NamedCalendar> {
+        self.calendars
+            .iter()
+            .find(|c| c.name.as_ref() == Some(name))
+    }
+    /// The service level of the whole case (`sla:`), if the SOP has one.
+    pub fn case_sla(&self) -> Option<&CaseServiceLevel> {
+        self.case_sla.as_ref()
     }
     /// Every role that performs a task or approves a gate, in document order.
     pub fn roles_involved(&self) -> Vec<&RoleId> {

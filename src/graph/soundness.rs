@@ -511,11 +511,18 @@ fn place(input: &LintInput<'_>, steps: &HashMap<&StepId, &Step>, exit: &Exit) ->
             Some(approval) => keyed("on_reject", approval.on_reject.span, what),
             None => fallback,
         },
-        EdgeKind::Overdue(_) => match &step.on_overdue {
-            Some(target) => keyed("on_overdue", target.span, what),
-            None => fallback,
-        },
-        EdgeKind::Timeout(_) => match &step.on_timeout {
+        EdgeKind::Overdue => {
+            let ladder_move = step
+                .overdue
+                .as_ref()
+                .and_then(|levels| levels.iter().rev().find_map(|level| level.goto.as_ref()));
+            match (&step.on_overdue, ladder_move) {
+                (Some(target), _) => keyed("on_overdue", target.span, what),
+                (None, Some(target)) => keyed("overdue", target.span, what),
+                (None, None) => fallback,
+            }
+        }
+        EdgeKind::Timeout => match &step.on_timeout {
             Some(target) => keyed("on_timeout", target.span, what),
             None => fallback,
         },

@@ -13,6 +13,7 @@
 mod calendar;
 mod duration;
 mod ids;
+mod sla;
 mod span;
 
 #[cfg(feature = "schema")]
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use calendar::CalendarSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
 pub use ids::{CalendarId, FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
+pub use sla::{CaseSla, EscalationLevel, TimerSpec};
 pub use span::{OrderedMap, SourceSpan, Spanned};
 
 /// One standard operating procedure: metadata, glossary, roles, the case's form fields and
@@ -53,6 +55,16 @@ pub struct Sop {
     /// The case's form data: typed fields that steps collect and conditions read.
     #[serde(default)]
     pub fields: OrderedMap<FieldId, Field>,
+    /// Working-hours calendars that timers count in, by name.
+    #[serde(default)]
+    pub calendars: OrderedMap<CalendarId, CalendarSpec>,
+    /// The calendar of every timer that does not name its own. Without one, timers count
+    /// round the clock in UTC.
+    #[serde(default)]
+    pub calendar: Option<Spanned<CalendarId>>,
+    /// The service level of the whole case: resolved within a time of opening.
+    #[serde(default)]
+    pub sla: Option<CaseSla>,
     /// The steps in order. A step flows to the one after it unless it says otherwise.
     pub steps: Vec<Step>,
 }
@@ -213,16 +225,31 @@ pub struct Step {
     /// Fields the performer fills in when completing the step.
     #[serde(default)]
     pub collects: Vec<Spanned<FieldId>>,
-    /// Service level: the step is overdue this long after it becomes active.
+    /// Service level: the step is overdue this long (working time) after it becomes
+    /// active; one duration, or one per option of a choice field.
     #[serde(default)]
-    pub due: Option<Spanned<SopDuration>>,
-    /// Where an overdue step escalates to (an SLA breach).
+    pub due: Option<Spanned<TimerSpec>>,
+    /// Tell whoever holds the step this long before it is due.
+    #[serde(default)]
+    pub warn: Option<Spanned<SopDuration>>,
+    /// The escalation ladder after the due time: each level notifies a role or moves the
+    /// case, at a growing delay.
+    #[serde(default)]
+    pub overdue: Option<Spanned<Vec<EscalationLevel>>>,
+    /// Where an overdue step escalates to at its due time: short for
+    /// `overdue: [{ goto: STEP }]`.
     #[serde(default)]
     pub on_overdue: Option<Spanned<StepId>>,
+    /// Whether pausing the case (waiting on the customer) stops this step's SLA clock.
+    #[serde(default)]
+    pub pausable: Option<Spanned<bool>>,
+    /// The calendar this step's timers count in; defaults to the SOP's `calendar`.
+    #[serde(default)]
+    pub calendar: Option<Spanned<CalendarId>>,
     /// A timer racing the performer: if the step is still active this long after it
     /// started, the case moves to `on_timeout` (a deferred choice, not a breach).
     #[serde(default)]
-    pub after: Option<Spanned<SopDuration>>,
+    pub after: Option<Spanned<TimerSpec>>,
     /// Where the case goes when the `after` timer wins.
     #[serde(default)]
     pub on_timeout: Option<Spanned<StepId>>,

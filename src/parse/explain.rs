@@ -345,8 +345,32 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             ("text", "title: Receive the request")
         }
         "if" => ("a condition", "if: 'priority == \"High\"'"),
-        "required" | "end" => ("`true` or `false`", "end: true"),
-        "due" | "after" => ("a duration", "due: 4h"),
+        "required" | "end" | "pausable" => ("`true` or `false`", "end: true"),
+        "due" | "after" | "resolve_within" => (
+            "a duration, or one per option of a choice field",
+            "due: { by: priority, High: 4h, Low: 1bd }",
+        ),
+        "warn" => ("a duration", "warn: 30m"),
+        "overdue" => (
+            "a list of escalation levels",
+            "overdue: [{ notify: team_leader }, { after: 2h, goto: handover }]",
+        ),
+        "notify" => ("one role id", "notify: team_leader"),
+        "calendar" => ("one calendar name", "calendar: support-hours"),
+        "calendars" => (
+            "a mapping of calendar names to calendars",
+            "calendars: { support-hours: { zone: Europe/Berlin, hours: { mon-fri: [\"09:00-17:00\"] } } }",
+        ),
+        "sla" => (
+            "a mapping with `resolve_within`",
+            "sla: { resolve_within: 3bd }",
+        ),
+        "zone" => ("an IANA time zone", "zone: Europe/Berlin"),
+        "hours" => (
+            "a mapping of days to working intervals",
+            "hours: { mon-fri: [\"09:00-17:00\"] }",
+        ),
+        "holidays" => ("a list of dates", "holidays: [2026-12-24, \"every 12-25\"]"),
         _ => return None,
     })
 }
@@ -875,6 +899,9 @@ const TOP_KEYS: &[&str] = &[
     "terms",
     "roles",
     "fields",
+    "calendars",
+    "calendar",
+    "sla",
     "steps",
 ];
 const STEP_KEYS: &[&str] = &[
@@ -884,7 +911,11 @@ const STEP_KEYS: &[&str] = &[
     "instructions",
     "collects",
     "due",
+    "warn",
+    "overdue",
     "on_overdue",
+    "pausable",
+    "calendar",
     "after",
     "on_timeout",
     "on_escalate",

@@ -8,7 +8,7 @@ use petgraph::graph::NodeIndex;
 
 use super::Highlight;
 use super::text;
-use crate::graph::{EdgeKind, NodeKind, Process};
+use crate::graph::{EdgeKind, NodeKind, Process, StepTimers};
 
 /// How a node is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,8 @@ pub(crate) struct ChartNode {
     pub(crate) title: String,
     /// A second, smaller line: the role, `approval: lead`, `2 approvals: lead`.
     pub(crate) role_line: Option<String>,
+    /// A third, smaller line: the service level (`SLA 1h in support-hours, warn 15m`).
+    pub(crate) sla_line: Option<String>,
     /// Index into [`Chart::lanes`] of the role that does it.
     pub(crate) lane: Option<usize>,
     /// The case overlay.
@@ -282,12 +284,14 @@ impl Chart {
             } else {
                 Mark::None
             };
+            let sla_line = process.timers(index).and_then(service_level_line);
             position.insert(index, nodes.len());
             nodes.push(ChartNode {
                 id,
                 shape,
                 title,
                 role_line,
+                sla_line,
                 lane,
                 mark,
             });
@@ -302,7 +306,7 @@ impl Chart {
                 };
                 let style = if kind.is_exceptional() {
                     EdgeStyle::Exception
-                } else if matches!(kind, EdgeKind::Timeout(_)) {
+                } else if kind == EdgeKind::Timeout {
                     EdgeStyle::Timer
                 } else {
                     EdgeStyle::Normal
@@ -347,6 +351,30 @@ impl Chart {
 }
 
 /// `id` with every character other than ASCII letters, digits and `_` written as `_`.
+/// A step's service level in a few words: `SLA 1h in support-hours, warn 15m, 2 levels,
+/// pausable` (`in`: the calendar whose working time it counts).
+fn service_level_line(timers: &StepTimers) -> Option<String> {
+    let sla = timers.sla.as_ref()?;
+    let mut line = format!("SLA {}", sla.due.describe());
+    if let Some(calendar) = &timers.calendar.name {
+        line.push_str(&format!(" in {calendar}"));
+    }
+    if let Some(warn) = sla.warn {
+        line.push_str(&format!(", warn {warn}"));
+    }
+    let levels = sla.ladder.len();
+    if levels > 1 || sla.ladder.iter().any(|level| level.notify.is_some()) {
+        line.push_str(&format!(
+            ", {levels} level{}",
+            if levels == 1 { "" } else { "s" }
+        ));
+    }
+    if sla.pausable {
+        line.push_str(", pausable");
+    }
+    Some(line)
+}
+
 fn safe_id(id: &str) -> String {
     id.chars()
         .map(|c| {

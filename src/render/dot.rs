@@ -97,6 +97,9 @@ fn statement(node: &ChartNode) -> String {
     if let Some(role) = &node.role_line {
         lines.push(text::dot(role));
     }
+    if let Some(sla) = &node.sla_line {
+        lines.push(text::dot(sla));
+    }
     if node.mark == Mark::Breached {
         lines.push(BREACHED_NOTE.to_owned());
     }

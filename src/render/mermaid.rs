@@ -141,6 +141,9 @@ fn declaration(node: &ChartNode) -> String {
     if let Some(role) = &node.role_line {
         lines.push(format!("<i>{}</i>", text::mermaid(role)));
     }
+    if let Some(sla) = &node.sla_line {
+        lines.push(format!("<i>{}</i>", text::mermaid(sla)));
+    }
     if node.mark == super::chart::Mark::Breached {
         lines.push(format!("<b>{BREACHED_NOTE}</b>"));
     }

@@ -235,6 +235,13 @@ impl Highlight {
                         }
                     }
                 }
+                EventKind::SlaLevelReached {
+                    step: Some(step),
+                    escalated: true,
+                    ..
+                } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Overdue)));
+                }
                 EventKind::CaseClosed => {
                     if let Some((source, kind)) = from {
                         highlight.link(process, source, kind, process.end());

@@ -77,6 +77,8 @@ impl NodeText {
             .iter()
             .map(|r| text::shorten(r, 40))
             .collect();
+        // The service level line is denser; a few more characters keep a ladder in view.
+        small.extend(node.sla_line.iter().map(|line| text::shorten(line, 48)));
         if node.mark == Mark::Breached {
             small.push(BREACHED_NOTE.to_owned());
         }
@@ -651,6 +653,9 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
     let mut tooltip = node.title.clone();
     if let Some(role) = &node.role_line {
         let _ = write!(tooltip, "\n{role}");
+    }
+    if let Some(sla) = &node.sla_line {
+        let _ = write!(tooltip, "\n{sla}");
     }
     let _ = writeln!(
         out,

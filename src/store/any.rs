@@ -8,7 +8,10 @@ use crate::model::SopId;
 use super::batch::Append;
 use super::error::StoreError;
 use super::memory::MemoryStore;
-use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
+use super::{
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
+    TimerClaim,
+};
 
 /// The store the CLI uses when none is given: the SQLite file `sopflow.db` in the current
 /// directory.
@@ -168,6 +171,29 @@ impl CaseStore for AnyStore {
 
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {
         each!(self, store => store.list(filter).await)
+    }
+
+    async fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        each!(self, store => store.pending_notifications(after, limit).await)
+    }
+
+    async fn case_notifications(
+        &self,
+        case: &CaseId,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        each!(self, store => store.case_notifications(case).await)
+    }
+
+    async fn acknowledge_notification(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        each!(self, store => store.acknowledge_notification(id, at).await)
     }
 
     async fn claim_timers(

@@ -1,7 +1,7 @@
 //! [`Append`]: the events one command caused, checked to continue a case, with the summary
 //! row they lead to.
 
-use crate::engine::{CaseId, CaseState, EVENT_SCHEMA_VERSION, Event, EventKind};
+use crate::engine::{CaseId, CaseState, EVENT_SCHEMA_VERSION, Event, EventKind, Notification};
 use crate::graph::Process;
 
 use super::codec;
@@ -29,6 +29,8 @@ pub struct Append {
     /// on a state they held (a cache), so that the append goes through only if the store
     /// still holds the very events that state folds.
     after_hash: Option<codec::Hash>,
+    /// What the events call for people to hear, written in the same transaction.
+    notifications: Vec<Notification>,
 }
 
 impl Append {
@@ -103,12 +105,14 @@ impl Append {
         }
         let was_open = before.is_open();
         let mut state = before;
+        let mut notifications = Vec::new();
         for event in &events {
             // A new case is checked once it names its SOP version, below.
             if expected > 0 {
                 crate::engine::check_next(process, &state, event)
                     .map_err(|e| invalid(e.to_string()))?;
             }
+            crate::engine::notify_event(process, &state, event, &mut notifications);
             state.apply(event);
         }
         let Some((sop, version)) = state.sop() else {
@@ -154,6 +158,7 @@ impl Append {
             starts_on,
             snapshot,
             after_hash: None,
+            notifications,
         })
     }
 
@@ -213,6 +218,12 @@ impl Append {
     /// The events, the state after them.
     pub fn into_parts(self) -> (Vec<Event>, CaseState) {
         (self.events, self.state)
+    }
+
+    /// The notifications the events call for, in event order: the store writes them with
+    /// the events.
+    pub fn notifications(&self) -> &[Notification] {
+        &self.notifications
     }
 
     /// The events as their JSON, in order.

@@ -12,7 +12,10 @@ use super::batch::Append;
 use super::cache::CaseCache;
 use super::error::{ExecuteError, StoreError};
 use super::execute::{Executed, Processes, TimerRun};
-use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
+use super::{
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
+    TimerClaim,
+};
 
 /// A store with its own current-thread tokio runtime, for the CLI and other synchronous
 /// callers: each method runs the store's async method to completion.
@@ -84,6 +87,40 @@ impl<S: CaseStore> BlockingStore<S> {
     /// [`CaseStore::load_latest`].
     pub fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
         self.block_on(self.store.load_latest(case))
+    }
+
+    /// [`CaseStore::pending_notifications`].
+    pub fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        self.block_on(self.store.pending_notifications(after, limit))
+    }
+
+    /// [`deliver_notifications`](super::deliver_notifications): one round of delivery
+    /// through `send`, acknowledging what it sent.
+    pub fn deliver_notifications<F, E>(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        send: F,
+    ) -> Result<super::Delivery, StoreError>
+    where
+        F: FnMut(&StoredNotification) -> Result<(), E>,
+        E: std::fmt::Display,
+    {
+        self.block_on(super::deliver_notifications(&self.store, now, limit, send))
+    }
+
+    /// [`CaseStore::case_notifications`].
+    pub fn case_notifications(&self, case: &CaseId) -> Result<Vec<StoredNotification>, StoreError> {
+        self.block_on(self.store.case_notifications(case))
+    }
+
+    /// [`CaseStore::acknowledge_notification`].
+    pub fn acknowledge_notification(&self, id: u64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.block_on(self.store.acknowledge_notification(id, at))
     }
 
     /// [`CaseStore::list`].

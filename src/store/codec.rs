@@ -301,3 +301,30 @@ pub(crate) fn sop_from_text(case: &CaseId, text: &str) -> Result<SopId, StoreErr
         reason: format!("its summary row names the SOP `{text}`: {reason}"),
     })
 }
+
+/// A notification as a row: id, case, seq, JSON, acknowledgement time in microseconds.
+pub(crate) type NotificationRow = (i64, String, i64, String, Option<i64>);
+
+/// The JSON a store keeps for a notification.
+pub(crate) fn encode_notification(
+    notification: &crate::engine::Notification,
+) -> Result<String, serde_json::Error> {
+    serde_json::to_string(notification)
+}
+
+/// A notification read back from its row.
+pub(crate) fn decode_notification(
+    (id, case, seq, payload, acknowledged): NotificationRow,
+) -> Result<super::StoredNotification, StoreError> {
+    let case = CaseId::new(case);
+    let notification = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+        case: case.clone(),
+        seq: seq as u64,
+        reason: format!("notification {id} cannot be read: {e}"),
+    })?;
+    Ok(super::StoredNotification {
+        id: id as u64,
+        notification,
+        acknowledged_at: acknowledged.map(|at| from_micros(&case, at)).transpose()?,
+    })
+}

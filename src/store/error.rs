@@ -28,6 +28,12 @@ pub enum StoreError {
         /// The case.
         case: CaseId,
     },
+    /// No notification has this id.
+    #[error("there is no notification {id} in this store")]
+    NotificationNotFound {
+        /// The id asked for.
+        id: u64,
+    },
     /// No SOP with this id and version was saved.
     #[error("SOP `{sop}` version {version} is not in this store; save it with `save_sop` first")]
     SopNotFound {

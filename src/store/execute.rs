@@ -490,3 +490,44 @@ async fn tick<S: CaseStore>(
 ) -> Result<Executed, ExecuteError> {
     execute_with_retry(store, process, &claim.case, claim.tick_command(), now, 5).await
 }
+
+/// What one round of [`deliver_notifications`] did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Notifications sent and acknowledged, by id.
+    pub delivered: Vec<u64>,
+    /// Notifications the sender failed to send, with its error: they stay pending and
+    /// come back in the next round.
+    pub failed: Vec<(u64, String)>,
+}
+
+/// One round of delivery: hands up to `limit` pending notifications, oldest first, to
+/// `send` (an e-mail or chat client), and acknowledges each one it sent.
+///
+/// At least once: a notification is acknowledged only after `send` returned `Ok`, so one
+/// whose sending failed, or whose acknowledgement was lost to a crash, is sent again in a
+/// later round. Recipients may see a message twice, never not at all; `id` is stable, so a
+/// sender that keeps the ids it sent can drop the repeats.
+pub async fn deliver_notifications<S, F, E>(
+    store: &S,
+    now: DateTime<Utc>,
+    limit: u32,
+    mut send: F,
+) -> Result<Delivery, StoreError>
+where
+    S: CaseStore,
+    F: FnMut(&super::StoredNotification) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let mut delivery = Delivery::default();
+    for notification in store.pending_notifications(None, limit).await? {
+        match send(&notification) {
+            Ok(()) => {
+                store.acknowledge_notification(notification.id, now).await?;
+                delivery.delivered.push(notification.id);
+            }
+            Err(error) => delivery.failed.push((notification.id, error.to_string())),
+        }
+    }
+    Ok(delivery)
+}

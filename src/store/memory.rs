@@ -11,7 +11,10 @@ use crate::model::SopId;
 use super::batch::{Append, check_same_sop};
 use super::codec;
 use super::error::StoreError;
-use super::{CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim};
+use super::{
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
+    TimerClaim,
+};
 
 /// A store in memory: everything is lost when the last clone is dropped. Clones share
 /// the same cases. Events are kept as their JSON, like the database stores do, so a test on
@@ -27,6 +30,8 @@ struct Inner {
     sops: BTreeMap<(SopId, u32), SopSource>,
     /// The last number given per case id prefix.
     case_numbers: BTreeMap<String, u64>,
+    /// Every notification, in the order written (its id is its position + 1).
+    notifications: Vec<StoredNotification>,
 }
 
 #[derive(Debug)]
@@ -139,6 +144,14 @@ impl CaseStore for MemoryStore {
         let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
         let rows = batch.encoded().iter().cloned().zip(hashes);
         let summary = batch.summary().clone();
+        for notification in batch.notifications() {
+            let id = inner.notifications.len() as u64 + 1;
+            inner.notifications.push(StoredNotification {
+                id,
+                notification: notification.clone(),
+                acknowledged_at: None,
+            });
+        }
         match inner.cases.get_mut(batch.case()) {
             Some(case) => {
                 case.events.extend(rows);
@@ -161,6 +174,54 @@ impl CaseStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let inner = self.lock();
+        let from = after.map_or(0, |id| usize::try_from(id).unwrap_or(usize::MAX));
+        Ok(inner
+            .notifications
+            .iter()
+            .skip(from)
+            .filter(|n| n.acknowledged_at.is_none())
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn case_notifications(
+        &self,
+        case: &CaseId,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .notifications
+            .iter()
+            .filter(|n| n.notification.case == *case)
+            .cloned()
+            .collect())
+    }
+
+    async fn acknowledge_notification(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let stored = usize::try_from(id)
+            .ok()
+            .and_then(|id| id.checked_sub(1))
+            .and_then(|index| inner.notifications.get_mut(index))
+            .ok_or(StoreError::NotificationNotFound { id })?;
+        if stored.acknowledged_at.is_some() {
+            return Ok(false);
+        }
+        stored.acknowledged_at = Some(at);
+        Ok(true)
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {

@@ -82,8 +82,8 @@ pub use blocking::BlockingStore;
 pub use cache::CaseCache;
 pub use error::{ExecuteError, StoreError};
 pub use execute::{
-    Executed, Processes, TIMER_ACTOR, TimerRun, execute, execute_on, execute_with_retry,
-    fire_due_timers, load_verified,
+    Delivery, Executed, Processes, TIMER_ACTOR, TimerRun, deliver_notifications, execute,
+    execute_on, execute_with_retry, fire_due_timers, load_verified,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -91,7 +91,7 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use crate::engine::{Action, Actor, CaseId, CaseState, CaseStatus, Command, Event};
+use crate::engine::{Action, Actor, CaseId, CaseState, CaseStatus, Command, Event, Notification};
 use crate::graph::Process;
 use crate::model::{RoleId, SopId};
 
@@ -223,6 +223,39 @@ pub trait CaseStore: Send + Sync {
         }
     }
 
+    /// Notifications not yet acknowledged, oldest first: those with an id after `after`
+    /// (all when `None`), at most `limit`.
+    ///
+    /// Each was written in the same transaction as the events that call for it
+    /// ([`engine::notifications`](crate::engine::notifications)), so none is lost between a
+    /// crash and a retry. An app delivers them at least once by reading this list,
+    /// sending each, then [acknowledging](CaseStore::acknowledge_notification) it; one that
+    /// was sent but not acknowledged (a crash in between) comes back on the next read.
+    /// Pass the last id read as `after` to page through a long list; start again from
+    /// `None` for the next round, since a notification committed late by a concurrent
+    /// writer may have a lower id than the last one read.
+    fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredNotification>, StoreError>> + Send;
+
+    /// Every notification of a case, acknowledged or not, oldest first.
+    fn case_notifications(
+        &self,
+        case: &CaseId,
+    ) -> impl Future<Output = Result<Vec<StoredNotification>, StoreError>> + Send;
+
+    /// Marks a notification delivered at `at`. Returns `true` if this call acknowledged
+    /// it, `false` if it was acknowledged before (so a delivery retried after a crash can
+    /// tell). Fails with [`StoreError::NotificationNotFound`] for an id the store never
+    /// gave.
+    fn acknowledge_notification(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
     /// however many versions came after. The lints, which ran when the version was saved,
     /// are not run again ([`crate::graph::compile_trusted`]).
@@ -283,6 +316,19 @@ fn compile_text(
             })
         }
     }
+}
+
+/// A notification as a store keeps it: its id (the order it was written in), the
+/// notification, and when it was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredNotification {
+    /// Its id in the store, growing in the order notifications were written.
+    pub id: u64,
+    /// The notification.
+    #[serde(flatten)]
+    pub notification: Notification,
+    /// When it was acknowledged, if it was.
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// The stored text of one SOP version.

@@ -13,14 +13,14 @@ use super::batch::{Append, check_same_sop};
 use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim,
-    status_from_name, status_name,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
+    TimerClaim, status_from_name, status_name,
 };
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -78,6 +78,15 @@ CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT COLLATE "C" PRIMARY KEY,
     last BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    id BIGSERIAL PRIMARY KEY,
+    case_id TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    acknowledged_at_us BIGINT
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
 CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
 CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
@@ -388,6 +397,12 @@ impl PostgresStore {
     ) -> Result<u64, AppendFailure> {
         let summary = batch.summary();
         let events = batch.events();
+        let notes = batch
+            .notifications()
+            .iter()
+            .map(|n| Ok((n.seq as i64, codec::encode_notification(n)?)))
+            .collect::<Result<Vec<(i64, String)>, serde_json::Error>>()
+            .map_err(|e| AppendFailure::Database(sqlx::Error::Encode(Box::new(e))))?;
         let row_sql = if batch.expected() == 0 {
             "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
              next_timer_us, updated_at_us) \
@@ -410,7 +425,10 @@ impl PostgresStore {
              snap AS (INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
                  SELECT row.case_id, $18, $19, $20, $21, $22 FROM row WHERE $18::bigint IS NOT NULL \
                  ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, format = EXCLUDED.format, \
-                 event_hash = EXCLUDED.event_hash, digest = EXCLUDED.digest, state = EXCLUDED.state) \
+                 event_hash = EXCLUDED.event_hash, digest = EXCLUDED.digest, state = EXCLUDED.state), \
+             notes AS (INSERT INTO notifications (case_id, seq, payload) \
+                 SELECT row.case_id, n.s, n.p FROM row, \
+                 unnest($23::bigint[], $24::text[]) WITH ORDINALITY AS n(s, p, o) ORDER BY n.o) \
              INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
              SELECT row.case_id, s, v, t, a, c, p::json, h FROM row, \
                  unnest($11::bigint[], $12::int[], $13::text[], $14::bigint[], $15::text[], \
@@ -445,6 +463,8 @@ impl PostgresStore {
             .bind(snapshot.as_ref().map(|s| s.event_hash.as_str()))
             .bind(snapshot.as_ref().map(|s| s.digest.as_str()))
             .bind(snapshot.as_ref().map(|s| s.state.as_str()))
+            .bind(notes.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
+            .bind(notes.into_iter().map(|(_, json)| json).collect::<Vec<_>>())
             .execute(&self.pool)
             .await?;
         Ok(written.rows_affected())
@@ -541,6 +561,61 @@ impl CaseStore for PostgresStore {
                 error,
             )),
         }
+    }
+
+    async fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows: Vec<codec::NotificationRow> = sqlx::query_as(
+            "SELECT id, case_id, seq, payload, acknowledged_at_us FROM notifications \
+             WHERE acknowledged_at_us IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("reading pending notifications", e))?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
+
+    async fn case_notifications(
+        &self,
+        case: &CaseId,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows: Vec<codec::NotificationRow> = sqlx::query_as(
+            "SELECT id, case_id, seq, payload, acknowledged_at_us FROM notifications \
+             WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(case.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| {
+            StoreError::database(format!("reading the notifications of case `{case}`"), e)
+        })?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
+
+    async fn acknowledge_notification(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let operation = format!("acknowledging notification {id}");
+        let key = i64::try_from(id).map_err(|_| StoreError::NotificationNotFound { id })?;
+        // One statement: whether the row exists, and whether this call acknowledged it.
+        let found: Option<bool> = sqlx::query_scalar(
+            "WITH hit AS (UPDATE notifications SET acknowledged_at_us = $2 \
+                 WHERE id = $1 AND acknowledged_at_us IS NULL RETURNING id) \
+             SELECT EXISTS (SELECT 1 FROM hit) FROM notifications WHERE id = $1",
+        )
+        .bind(key)
+        .bind(micros(at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| StoreError::database(&operation, e))?;
+        found.ok_or(StoreError::NotificationNotFound { id })
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {

@@ -13,21 +13,21 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::engine::{CaseId, CaseState};
+use crate::engine::{CaseId, CaseState, Notification};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
 use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, TimerClaim,
-    status_from_name, status_name,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
+    TimerClaim, status_from_name, status_name,
 };
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT PRIMARY KEY,
     last INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    acknowledged_at_us INTEGER
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
 CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
 CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
@@ -781,7 +790,36 @@ async fn write_together(
                 .map_err(fail)?;
         }
     }
+    let notifications: Vec<&Notification> = accepted
+        .iter()
+        .flat_map(|(batch, _)| batch.notifications())
+        .collect();
+    write_notifications(conn, &notifications)
+        .await
+        .map_err(fail)?;
     Ok(results)
+}
+
+/// Writes notifications in the order given, in the caller's transaction.
+async fn write_notifications(
+    conn: &mut sqlx::SqliteConnection,
+    notifications: &[&Notification],
+) -> Result<(), sqlx::Error> {
+    for chunk in notifications.chunks(1_000) {
+        let mut insert =
+            sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO notifications (case_id, seq, payload) ");
+        let mut rows = Vec::with_capacity(chunk.len());
+        for notification in chunk {
+            let json = codec::encode_notification(notification)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            rows.push((notification.case.as_str(), notification.seq as i64, json));
+        }
+        insert.push_values(rows, |mut row, (case, seq, json)| {
+            row.push_bind(case).push_bind(seq).push_bind(json);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Writes (or replaces) a case's snapshot.
@@ -1003,6 +1041,10 @@ async fn write_batch(
     if let Some(snapshot) = snapshot {
         write_snapshot(conn, case, &snapshot).await.map_err(fail)?;
     }
+    let notifications: Vec<&Notification> = batch.notifications().iter().collect();
+    write_notifications(conn, &notifications)
+        .await
+        .map_err(fail)?;
     Ok(())
 }
 
@@ -1071,6 +1113,68 @@ impl CaseStore for SqliteStore {
                 .await
                 .map_err(fail)?;
         LatestCase::whole(case, rows)
+    }
+
+    async fn pending_notifications(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows: Vec<codec::NotificationRow> = sqlx::query_as(
+            "SELECT id, case_id, seq, payload, acknowledged_at_us FROM notifications \
+             WHERE acknowledged_at_us IS NULL AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db_error("reading pending notifications", e))?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
+
+    async fn case_notifications(
+        &self,
+        case: &CaseId,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows: Vec<codec::NotificationRow> = sqlx::query_as(
+            "SELECT id, case_id, seq, payload, acknowledged_at_us FROM notifications \
+             WHERE case_id = ? ORDER BY id",
+        )
+        .bind(case.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db_error(format!("reading the notifications of case `{case}`"), e))?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
+
+    async fn acknowledge_notification(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let operation = format!("acknowledging notification {id}");
+        let key = i64::try_from(id).map_err(|_| StoreError::NotificationNotFound { id })?;
+        let updated = sqlx::query(
+            "UPDATE notifications SET acknowledged_at_us = ? \
+             WHERE id = ? AND acknowledged_at_us IS NULL",
+        )
+        .bind(micros(at))
+        .bind(key)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| db_error(&operation, e))?;
+        if updated.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM notifications WHERE id = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(|e| db_error(&operation, e))?;
+        match exists {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotificationNotFound { id }),
+        }
     }
 
     async fn load(&self, case: &CaseId) -> Result<StoredCase, StoreError> {

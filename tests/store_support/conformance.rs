@@ -31,7 +31,8 @@ macro_rules! conformance_tests {
             duplicate_seq_impossible, list_filters, timer_claims_exclusive,
             timer_claims_released, fire_due_timers_once, old_sop_versions_loadable,
             errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
-            cached_states_follow_the_store, held_states_append_only_at_their_version);
+            cached_states_follow_the_store, held_states_append_only_at_their_version,
+            notifications_are_kept_with_their_events);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -122,7 +123,7 @@ pub async fn round_trip<S: CaseStore>(store: Arc<S>) {
         CaseSummary::of(&process, &state, written[written.len() - 1].at).unwrap()
     );
     assert_eq!(row.sop.as_str(), "customer-support");
-    assert_eq!(row.sop_version, 1);
+    assert_eq!(row.sop_version, process.version());
     assert_eq!(row.status, CaseStatus::Open);
     assert_eq!(row.version, written.len() as u64);
 }
@@ -1098,4 +1099,120 @@ where
     let latest = store.load_latest(&case).await.unwrap();
     assert_eq!(latest.snapshot_version(), Some(200));
     assert_eq!(latest.state(), store.load(&case).await.unwrap().state);
+}
+
+/// Notifications are written with the events that call for them (all or none), read back
+/// in order, paged with a cursor, and each acknowledged once.
+pub async fn notifications_are_kept_with_their_events<S: CaseStore + 'static>(store: Arc<S>) {
+    let process = Arc::new(save(&*store, timed()).await);
+    assert!(
+        store
+            .pending_notifications(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Eight cases started at once: each start tells the agents that work is waiting.
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = Arc::clone(&store);
+        let process = Arc::clone(&process);
+        tasks.push(tokio::spawn(async move {
+            let case = format!("NT-{n}");
+            execute(
+                &*store,
+                &process,
+                &CaseId::new(&case),
+                start(&case, &format!("s{n}")),
+                t0(),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut expected = Vec::new();
+    for task in tasks {
+        let executed = task.await.unwrap();
+        expected.extend(engine::notifications(
+            &process,
+            &CaseState::new(),
+            &executed.events,
+        ));
+    }
+    let pending = store.pending_notifications(None, 100).await.unwrap();
+    assert_eq!(pending.len(), 8);
+    let ids: Vec<u64> = pending.iter().map(|n| n.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
+    for stored in &pending {
+        assert!(expected.contains(&stored.notification), "{stored:?}");
+        assert_eq!(stored.acknowledged_at, None);
+    }
+
+    // A refused append writes no notification either.
+    let case = CaseId::new("NT-0");
+    let stale = CaseState::new();
+    let again = engine::handle(&process, &stale, start("NT-0", "late"), t0()).unwrap();
+    let refused = store
+        .append(&Append::new(&process, &stale, again).unwrap())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.pending_notifications(None, 100).await.unwrap().len(),
+        8
+    );
+
+    // A breach and its escalation: two more for this case, in event order.
+    let due = t0() + chrono::Duration::hours(1);
+    let state = store.load(&case).await.unwrap().state;
+    let tick = Command::new(
+        "tick-1",
+        sopflow::engine::Actor::new("clock", []),
+        Action::Tick,
+    );
+    let fired = engine::handle(&process, &state, tick, due).unwrap();
+    store
+        .append(&Append::new(&process, &state, fired).unwrap())
+        .await
+        .unwrap();
+    let of_case = store.case_notifications(&case).await.unwrap();
+    let kinds: Vec<&engine::NotificationKind> =
+        of_case.iter().map(|n| &n.notification.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &engine::NotificationKind::WorkWaiting,
+            &engine::NotificationKind::Overdue,
+            &engine::NotificationKind::WorkWaiting,
+        ]
+    );
+    assert_eq!(
+        of_case[2].notification.to,
+        engine::Recipient::Role(RoleId::new("lead").unwrap())
+    );
+
+    // Paging: after the first id, one at a time.
+    let first = pending[0].id;
+    let page = store.pending_notifications(Some(first), 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, pending[1].id);
+
+    // Acknowledged once; a second acknowledgement says so; unknown ids are errors.
+    assert!(store.acknowledge_notification(first, due).await.unwrap());
+    assert!(!store.acknowledge_notification(first, due).await.unwrap());
+    let unknown = store.acknowledge_notification(first + 1_000_000, due).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotificationNotFound { .. })),
+        "{unknown:?}"
+    );
+    let left = store.pending_notifications(None, 100).await.unwrap();
+    assert_eq!(left.len(), 8 - 1 + 2);
+    assert!(left.iter().all(|n| n.id != first));
+    let acknowledged = store
+        .case_notifications(&pending[0].notification.case)
+        .await
+        .unwrap();
+    assert_eq!(acknowledged[0].acknowledged_at, Some(due));
 }

@@ -23,12 +23,14 @@ use sopflow::engine::{
     self, Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, CommandError, Event,
     FieldValues, WorkKind,
 };
-use sopflow::graph::Process;
+use sopflow::graph::{NamedCalendar, Process};
 use sopflow::model::{FieldId, FieldType, FieldValue, RoleId, SopId, StepId};
 use sopflow::store::{
     BlockingStore, CaseFilter, ExecuteError, Executed, Processes, StoreError, StoredCase,
 };
 
+#[path = "notifications.rs"]
+mod notifications;
 #[path = "verify.rs"]
 mod verify;
 
@@ -161,10 +163,13 @@ enum CaseCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Show a case: status, fields, active steps and who may act, history
+    /// Show a case: status, fields, active steps and who may act, due times, history
     Show {
         /// The case id
         id: String,
+        /// The time to count the working time left from, RFC 3339; default now
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -295,6 +300,26 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Pause the case while it waits on the customer: pausable SLA clocks stop until
+    /// `resume`, and go on with the working time they had left
+    Pause {
+        /// The case id
+        id: String,
+        /// What the case waits for
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Resume a paused case: its pausable SLA clocks run again
+    Resume {
+        /// The case id
+        id: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// List the notifications waiting to be delivered (or a case's), or acknowledge them
+    Notifications(notifications::NotificationsArgs),
     /// Cancel the case
     Cancel {
         /// The case id
@@ -451,12 +476,15 @@ pub fn run(args: CaseArgs) -> ExitCode {
         | CaseCommand::Transfer { acting, .. }
         | CaseCommand::Postpone { acting, .. }
         | CaseCommand::Cancel { acting, .. }
+        | CaseCommand::Pause { acting, .. }
+        | CaseCommand::Resume { acting, .. }
         | CaseCommand::Reopen { acting, .. }
         | CaseCommand::CorrectTime { acting, .. } => acting.output.format,
         CaseCommand::List { output, .. }
         | CaseCommand::Show { output, .. }
         | CaseCommand::Tick { output, .. } => output.format,
         CaseCommand::Verify(args) => args.output.format,
+        CaseCommand::Notifications(args) => args.output.format,
         CaseCommand::Graph { .. } => OutputFormat::Human,
     };
     let context = Context {
@@ -499,7 +527,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::List {
             status, sop, role, ..
         } => list(cx, status, sop, role),
-        CaseCommand::Show { id, .. } => show(cx, &id),
+        CaseCommand::Show { id, now, .. } => show(cx, &id, now.as_deref()),
         CaseCommand::Graph { id, format, output } => graph(cx, &id, &format, output.as_deref()),
         CaseCommand::Complete {
             id,
@@ -608,6 +636,11 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Reopen { id, reason, acting } => {
             send(cx, &id, &acting, |_| Ok(Action::Reopen { reason }))
         }
+        CaseCommand::Pause { id, reason, acting } => {
+            send(cx, &id, &acting, |_| Ok(Action::Pause { reason }))
+        }
+        CaseCommand::Resume { id, acting } => send(cx, &id, &acting, |_| Ok(Action::Resume)),
+        CaseCommand::Notifications(args) => notifications::notifications(cx, args),
         CaseCommand::CorrectTime { id, reason, acting } => {
             send(cx, &id, &acting, |_| Ok(Action::CorrectTime { reason }))
         }
@@ -1143,7 +1176,8 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
 }
 
 /// `sop case show`.
-fn show(cx: &Context, id: &str) -> Outcome {
+fn show(cx: &Context, id: &str, now: Option<&str>) -> Outcome {
+    let now = parse_now(now)?;
     let store = cx.open_existing()?;
     let case = CaseId::new(id);
     let StoredCase { events, state } = store.load(&case).map_err(|e| cx.store_failure(e))?;
@@ -1159,10 +1193,18 @@ fn show(cx: &Context, id: &str) -> Outcome {
                 "fields": state.fields(),
                 "active": engine::work_items(&process, &state),
                 "next_timer": state.next_timer(),
+                "case_sla": state.case_clock().map(|clock| json!({
+                    "due_at": clock.due_at,
+                    "breached": clock.breached,
+                    "working_time_left_minutes": process.case_sla().and_then(|sla| {
+                        clock.due_at.map(|due| sla.calendar.calendar.working_between(now, due).num_minutes())
+                    }),
+                })),
+                "paused_since": state.paused_since(),
                 "events": events,
             })
         },
-        || render_case(&process, &state, &events),
+        || render_case(&process, &state, &events, now),
     );
     Ok(())
 }
@@ -1190,7 +1232,12 @@ fn graph(cx: &Context, id: &str, format: &str, output: Option<&Path>) -> Outcome
 }
 
 /// The text `sop case show` prints.
-fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String {
+fn render_case(
+    process: &Process,
+    state: &CaseState,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> String {
     use std::fmt::Write;
     let view = engine::view(process, state);
     let mut out = String::new();
@@ -1203,6 +1250,22 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
         process.version()
     );
     let _ = writeln!(out, "status: {}", view.status.words());
+    if let Some(since) = state.paused_since() {
+        let _ = writeln!(
+            out,
+            "paused since {} (pausable SLA clocks stand still)",
+            time(since)
+        );
+    }
+    if let (Some(clock), Some(sla)) = (state.case_clock(), process.case_sla())
+        && let Some(due) = clock.due_at
+    {
+        let _ = writeln!(
+            out,
+            "case SLA: {}",
+            due_in_words(&sla.calendar, due, clock.breached, now)
+        );
+    }
     if let Some(next) = view.next_timer {
         let _ = writeln!(out, "next timer: {}", time(next));
     }
@@ -1236,8 +1299,15 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
         }
         let _ = writeln!(out, "    who: {who}");
         if let Some(due) = item.due_at {
-            let breached = if item.breached { " (SLA breached)" } else { "" };
-            let _ = writeln!(out, "    due: {}{breached}", time(due));
+            let calendar = process
+                .step(&item.step)
+                .and_then(|node| process.timers(node))
+                .map_or_else(NamedCalendar::round_the_clock, |t| t.calendar.clone());
+            let _ = writeln!(
+                out,
+                "    due: {}",
+                due_in_words(&calendar, due, item.breached, now)
+            );
         }
         if let Some(until) = item.postponed_until {
             let _ = writeln!(out, "    on hold until: {}", time(until));
@@ -1265,6 +1335,70 @@ fn render_case(process: &Process, state: &CaseState, events: &[Event]) -> String
             all.push('\n');
             all
         })
+}
+
+/// A due time as people read it: in the calendar's zone (and UTC), with the working time
+/// left or how long ago it passed.
+fn due_in_words(
+    calendar: &NamedCalendar,
+    due: DateTime<Utc>,
+    breached: bool,
+    now: DateTime<Utc>,
+) -> String {
+    let zone = calendar.calendar.zone();
+    let mut text = if calendar.calendar.is_always() {
+        time(due)
+    } else {
+        format!(
+            "{} {zone} ({})",
+            due.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
+            time(due)
+        )
+    };
+    let counts_working = !calendar.calendar.is_always();
+    let working = if counts_working {
+        " of working time"
+    } else {
+        ""
+    };
+    if breached || due <= now {
+        let late = calendar.calendar.working_between(due, now);
+        let _ = write!(
+            text,
+            ", overdue by {}{working}",
+            span_in_words(late, counts_working)
+        );
+        if breached {
+            text.push_str(" (SLA breached)");
+        }
+    } else {
+        let left = calendar.calendar.working_between(now, due);
+        let _ = write!(
+            text,
+            ", {}{working} left",
+            span_in_words(left, counts_working)
+        );
+    }
+    text
+}
+
+/// `2d 3h 15m`, `45m`, `0m`; working time in hours and minutes only (`31h 30m`), since
+/// its days are not 24 hours.
+fn span_in_words(span: chrono::TimeDelta, working: bool) -> String {
+    let minutes = span.num_minutes().max(0);
+    let per_day = if working { i64::MAX } else { 1440 };
+    let (days, hours, minutes) = (minutes / per_day, minutes % per_day / 60, minutes % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 || parts.is_empty() {
+        parts.push(format!("{minutes}m"));
+    }
+    parts.join(" ")
 }
 
 /// `sop case tick`: rounds of [`BlockingStore::fire_due_timers`] until no case is due.

@@ -396,7 +396,7 @@ fn escalation_steps(process: &Process) -> HashSet<StepId> {
     process
         .nodes()
         .flat_map(|(index, _)| process.successors(index))
-        .filter(|(kind, _)| matches!(kind, EdgeKind::Escalate | EdgeKind::Overdue(_)))
+        .filter(|(kind, _)| matches!(kind, EdgeKind::Escalate | EdgeKind::Overdue))
         .filter_map(|&(_, target)| process.node(target).step.clone())
         .collect()
 }

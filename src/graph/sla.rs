@@ -1,0 +1,243 @@
+//! Service levels compiled: the calendar each timer counts in, durations resolved per
+//! field option, warnings and escalation ladders checked.
+//!
+//! The engine asks these types for instants ([`TimerLength::deadline`],
+//! [`ServiceLevel::schedule`]); the calendar arithmetic itself is [`crate::calendar`].
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::calendar::Calendar;
+use crate::model::{CalendarId, FieldId, FieldValue, RoleId, SopDuration};
+
+/// A calendar as a timer uses it: its name in the SOP (none for round the clock) and the
+/// compiled arithmetic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedCalendar {
+    /// The calendar's name under `calendars:`, or `None` for round the clock in UTC.
+    pub name: Option<CalendarId>,
+    /// The working time it counts.
+    pub calendar: Calendar,
+}
+
+impl NamedCalendar {
+    /// Round the clock in UTC: what a timer counts in when the SOP names no calendar.
+    pub fn round_the_clock() -> NamedCalendar {
+        NamedCalendar {
+            name: None,
+            calendar: Calendar::always(),
+        }
+    }
+
+    /// The instant `duration` of working time (or business days) after `start`; `None`
+    /// past the year 9999.
+    pub fn after(&self, start: DateTime<Utc>, duration: SopDuration) -> Option<DateTime<Utc>> {
+        if duration.business_days() > 0 {
+            self.calendar
+                .add_business_days(start, duration.business_days())
+        } else {
+            self.calendar.add(start, duration.to_chrono())
+        }
+    }
+}
+
+/// How long a timer runs: fixed, or chosen by the value of a choice field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimerLength {
+    /// The same for every case.
+    Fixed(SopDuration),
+    /// Chosen by a choice field's value; `otherwise` for the values not listed (and no
+    /// value). Without `otherwise` the compiler made sure every option is listed, so only
+    /// a case with no value has no timer.
+    ByField {
+        /// The choice field.
+        field: FieldId,
+        /// A duration per option.
+        options: Vec<(String, SopDuration)>,
+        /// The duration for any other value.
+        otherwise: Option<SopDuration>,
+    },
+}
+
+impl TimerLength {
+    /// The duration for a case whose field values `value_of` gives; `None` when a field's
+    /// value picks no duration (the timer does not run).
+    pub fn duration<'v>(
+        &self,
+        value_of: impl Fn(&FieldId) -> Option<&'v FieldValue>,
+    ) -> Option<SopDuration> {
+        match self {
+            TimerLength::Fixed(duration) => Some(*duration),
+            TimerLength::ByField {
+                field,
+                options,
+                otherwise,
+            } => {
+                let chosen = match value_of(field) {
+                    Some(FieldValue::Text(value)) => options
+                        .iter()
+                        .find(|(option, _)| option == value)
+                        .map(|(_, duration)| *duration),
+                    _ => None,
+                };
+                chosen.or(*otherwise)
+            }
+        }
+    }
+
+    /// The field the length depends on, if any.
+    pub fn field(&self) -> Option<&FieldId> {
+        match self {
+            TimerLength::Fixed(_) => None,
+            TimerLength::ByField { field, .. } => Some(field),
+        }
+    }
+
+    /// A short label: `4h`, or `by priority`.
+    pub fn label(&self) -> String {
+        match self {
+            TimerLength::Fixed(duration) => duration.to_string(),
+            TimerLength::ByField { field, .. } => format!("by {field}"),
+        }
+    }
+
+    /// Every duration: `4h`, or `High 4h, Medium 1d, Low 3d` (`by priority` when the
+    /// field has more than four options, which would not fit a chart).
+    pub fn describe(&self) -> String {
+        match self {
+            TimerLength::ByField {
+                options, otherwise, ..
+            } if options.len() + usize::from(otherwise.is_some()) <= 4 => {
+                let mut parts: Vec<String> = options
+                    .iter()
+                    .map(|(option, duration)| format!("{option} {duration}"))
+                    .collect();
+                if let Some(otherwise) = otherwise {
+                    parts.push(format!("else {otherwise}"));
+                }
+                parts.join(", ")
+            }
+            _ => self.label(),
+        }
+    }
+}
+
+/// One level of an escalation ladder, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LadderLevel {
+    /// Working time after the due time.
+    pub after: SopDuration,
+    /// The role told when the level is reached.
+    pub notify: Option<RoleId>,
+    /// Whether the level moves the case along the step's `overdue` edge (the last level).
+    pub moves: bool,
+}
+
+/// A service level: due time, warning and escalation ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLevel {
+    /// How long until it is due.
+    pub due: TimerLength,
+    /// How long before the due time whoever holds the work is warned.
+    pub warn: Option<SopDuration>,
+    /// What happens after the due time, level by level (empty: the breach is recorded and
+    /// the work stays where it is).
+    pub ladder: Vec<LadderLevel>,
+    /// Whether pausing the case stops this clock.
+    pub pausable: bool,
+}
+
+/// When a service level's timers fire, for one activation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlaSchedule {
+    /// When it is breached.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When whoever holds the work is warned.
+    pub warn_at: Option<DateTime<Utc>>,
+    /// When each level of the ladder is reached.
+    pub levels: Vec<DateTime<Utc>>,
+}
+
+impl ServiceLevel {
+    /// Whether the ladder is `on_overdue`: one level that moves the case at the breach,
+    /// telling nobody.
+    pub fn moves_at_breach(&self) -> bool {
+        matches!(
+            self.ladder.as_slice(),
+            [level] if level.moves
+                && level.notify.is_none()
+                && level.after.minutes() == 0
+                && level.after.business_days() == 0
+        )
+    }
+
+    /// The timers of a clock that started at `since` and was held (paused or postponed)
+    /// for `held` of working time, for a case with the field values `value_of` gives (no
+    /// timers when the field's value picks no duration).
+    ///
+    /// `None` when a timer would fall after the last instant the calendar can count to
+    /// (the year 9999): a timer that can never fire is refused, not dropped.
+    pub fn schedule<'v>(
+        &self,
+        calendar: &NamedCalendar,
+        since: DateTime<Utc>,
+        held: TimeDelta,
+        value_of: impl Fn(&FieldId) -> Option<&'v FieldValue>,
+    ) -> Option<SlaSchedule> {
+        let Some(due) = self.due.duration(value_of) else {
+            return Some(SlaSchedule::default());
+        };
+        let due_at = calendar
+            .after(since, due)
+            .and_then(|t| calendar.calendar.add(t, held))?;
+        let warn_at = self
+            .warn
+            .and_then(|warn| calendar.calendar.sub(due_at, warn.to_chrono()))
+            .map(|t| t.max(since));
+        // `on_overdue` alone (one level that moves the case at the breach) is fired with
+        // the breach itself: no separate timer, and no list to keep per activation.
+        let levels = if self.moves_at_breach() {
+            Vec::new()
+        } else {
+            self.ladder
+                .iter()
+                .map(|level| calendar.after(due_at, level.after))
+                .collect::<Option<Vec<_>>>()?
+        };
+        Some(SlaSchedule {
+            due_at: Some(due_at),
+            warn_at,
+            levels,
+        })
+    }
+}
+
+/// The timers of a task or approval gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTimers {
+    /// The calendar they count in.
+    pub calendar: NamedCalendar,
+    /// The step's service level (`due`, `warn`, `overdue`).
+    pub sla: Option<ServiceLevel>,
+    /// The deferred-choice timer (`after`, `on_timeout`).
+    pub timeout: Option<TimerLength>,
+}
+
+impl StepTimers {
+    /// No timers, round the clock.
+    pub fn none() -> StepTimers {
+        StepTimers {
+            calendar: NamedCalendar::round_the_clock(),
+            sla: None,
+            timeout: None,
+        }
+    }
+}
+
+/// The service level of the whole case, with the calendar it counts in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseServiceLevel {
+    /// The calendar.
+    pub calendar: NamedCalendar,
+    /// Due time (`resolve_within`), warning and notification ladder.
+    pub sla: ServiceLevel,
+}
