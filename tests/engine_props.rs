@@ -526,9 +526,12 @@ impl Run {
         let paused = state.is_paused();
         let has_timer = state.active_steps().iter().any(|a| {
             let sla_runs = !(paused && a.sla.pausable);
-            (sla_runs && a.due_at.is_some() && !a.breached)
-                || (sla_runs && a.breached && levels_left(&a.sla))
-                || a.timeout_at.is_some()
+            let sla_pending = if a.breached {
+                levels_left(&a.sla)
+            } else {
+                a.due_at.is_some()
+            };
+            (sla_runs && sla_pending) || a.timeout_at.is_some()
         }) || state.case_clock().is_some_and(|c| {
             !(paused && c.sla.pausable)
                 && ((c.due_at.is_some() && !c.breached) || (c.breached && levels_left(&c.sla)))

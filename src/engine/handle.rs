@@ -788,7 +788,7 @@ impl Transition<'_> {
         let same = schedule.due_at == clock.due_at
             && schedule.warn_at == clock.sla.warn_at
             && schedule.levels == clock.sla.levels;
-        Ok((!same).then(|| EventKind::SlaRescheduled {
+        Ok((!same).then_some(EventKind::SlaRescheduled {
             step: None,
             token: None,
             due_at: schedule.due_at,
