@@ -204,12 +204,30 @@ impl Compiler<'_> {
         let length = self.timer_length(owner, key, due, calendar)?;
         if let Some(warn) = warn {
             self.days_of_working_time(warn, calendar);
-            let shortest = match &length {
-                TimerLength::Fixed(d) => Some(*d),
-                TimerLength::ByField { .. } => None,
+            // Business days have no fixed length in working time: only durations in
+            // minutes to weeks can be compared with the warning.
+            let in_working_time = |d: &SopDuration| d.business_days() == 0;
+            let (shortest, which) = match &length {
+                TimerLength::Fixed(d) => (Some(*d).filter(in_working_time), String::new()),
+                TimerLength::ByField {
+                    field,
+                    options,
+                    otherwise,
+                } => {
+                    let named = options
+                        .iter()
+                        .map(|(option, d)| (*d, format!(" for {field} `{option}`")))
+                        .chain(otherwise.map(|d| (d, format!(" for other values of {field}"))));
+                    let shortest = named
+                        .filter(|(d, _)| in_working_time(d))
+                        .min_by_key(|(d, _)| d.minutes());
+                    (
+                        shortest.as_ref().map(|(d, _)| *d),
+                        shortest.map(|(_, w)| w).unwrap_or_default(),
+                    )
+                }
             };
             if let Some(shortest) = shortest
-                && shortest.business_days() == 0
                 && warn.value.business_days() == 0
                 && warn.value.minutes() >= shortest.minutes()
             {
@@ -218,7 +236,7 @@ impl Compiler<'_> {
                         Code::InvalidTimer,
                         warn.span,
                         format!(
-                            "{} warns {} before it is due, but it is due {} after it starts: the warning would come before the work",
+                            "{} warns {} before it is due, but it is due {}{which} after it starts: the warning would come before the work",
                             owner.described(),
                             warn.value,
                             shortest
