@@ -526,8 +526,8 @@ impl Run {
         let paused = state.is_paused();
         let has_timer = state.active_steps().iter().any(|a| {
             let sla_runs = !(paused && a.sla.pausable);
-            (sla_runs && a.due_at.is_some() && !a.breached)
-                || (sla_runs && a.breached && levels_left(&a.sla))
+            (sla_runs
+                && ((a.due_at.is_some() && !a.breached) || (a.breached && levels_left(&a.sla))))
                 || a.timeout_at.is_some()
         }) || state.case_clock().is_some_and(|c| {
             !(paused && c.sla.pausable)

@@ -788,7 +788,10 @@ impl Transition<'_> {
         let same = schedule.due_at == clock.due_at
             && schedule.warn_at == clock.sla.warn_at
             && schedule.levels == clock.sla.levels;
-        Ok((!same).then(|| EventKind::SlaRescheduled {
+        if same {
+            return Ok(None);
+        }
+        Ok(Some(EventKind::SlaRescheduled {
             step: None,
             token: None,
             due_at: schedule.due_at,

@@ -10,7 +10,8 @@
 //! - steps are coloured by role, and grouped in one swimlane per role where the format has
 //!   them (Mermaid subgraphs, DOT clusters; the SVG has a legend of role colours instead);
 //! - an optional [`Highlight`] overlays a case: the path taken (blue), the active steps
-//!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line).
+//!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line); with
+//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage).
 //!
 //! ```
 //! let sop = sopflow::parse::parse_sop("hello.yaml", "
@@ -138,6 +139,9 @@ pub struct Highlight {
     pub active: HashSet<NodeIndex>,
     /// Nodes whose SLA (`due`) was breached.
     pub breached: HashSet<NodeIndex>,
+    /// Draw every edge not in `taken` grey and dashed: a coverage chart, where what no
+    /// scenario tested stands out (see `sopflow::scenario::Coverage::highlight`).
+    pub dim_untaken: bool,
 }
 
 impl Highlight {

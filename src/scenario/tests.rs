@@ -1,0 +1,205 @@
+//! Coverage counted by hand on a small SOP, and the runner's failures.
+
+use super::*;
+
+const SOP: &str = "
+id: refund
+version: 1
+title: Refund
+department: Customer Service
+roles: { agent: Support agent, lead: Team lead }
+fields:
+  amount: { type: integer, required: true }
+steps:
+  - { id: request, title: Take the request, role: agent, collects: [amount], due: 1h, on_overdue: take_over }
+  - id: big
+    title: Is it a big refund?
+    decide:
+      - if: amount > 100
+        goto: approve
+      - else: pay
+  - id: approve
+    title: Approve the refund
+    approval: { by: lead, reviews: [request, take_over], on_reject: request }
+  - { id: pay, title: Pay the refund, role: agent, end: true }
+  - { id: take_over, title: Take the request over, role: lead, collects: [amount], next: big }
+";
+
+fn process() -> crate::graph::Process {
+    let sop = crate::parse::parse_sop("refund.yaml", SOP).unwrap();
+    crate::graph::compile(&sop).process.unwrap()
+}
+
+const SMALL_REFUND: &str = "
+actors: { ana: [agent], lee: [lead] }
+scenarios:
+  - name: A small refund is paid without approval
+    start: { as: ana }
+    steps:
+      - complete: request
+        fields: { amount: 20 }
+      - expect: { active: [pay], may_act: { pay: [ana] } }
+      - complete: pay
+      - expect: { status: closed, path: [request, big, pay] }
+";
+
+#[test]
+fn coverage_of_one_small_refund_counted_by_hand() {
+    let process = process();
+    let file = parse("refund.test.yaml", SMALL_REFUND).unwrap();
+    assert!(check(&process, &file).is_empty());
+    let outcomes = run(&process, &file);
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
+    let coverage = Coverage::of(&process, &outcomes);
+    // Steps: request, big, approve, pay, take_over; reached: request, big, pay.
+    assert_eq!(
+        coverage.steps,
+        Count {
+            reached: 3,
+            total: 5
+        }
+    );
+    // Edges: start→request, request→big, request-overdue→take_over, big-if→approve,
+    // big-else→pay, approve-approved→pay, approve-rejected→request, pay→end,
+    // take_over→big: 9; taken: start→request, request→big, big-else→pay, pay→end.
+    assert_eq!(
+        coverage.edges,
+        Count {
+            reached: 4,
+            total: 9
+        }
+    );
+    // The only service level is request's breach (on_overdue has no level of its own).
+    assert_eq!(
+        coverage.sla_events,
+        Count {
+            reached: 0,
+            total: 1
+        }
+    );
+    assert_eq!(
+        coverage.missed_sla_events,
+        vec![SlaEvent::Breach(Some("request".parse().unwrap()))]
+    );
+}
+
+#[test]
+fn a_late_request_goes_to_the_lead_on_the_virtual_clock() {
+    let process = process();
+    let file = parse(
+        "refund.test.yaml",
+        "
+actors: { ana: [agent], lee: [lead] }
+scenarios:
+  - name: A request not taken in an hour goes to the lead
+    start: { as: ana }
+    steps:
+      - wait: 59m
+      - expect: { active: [request], breached: [] }
+      - wait: 1m
+      - expect:
+          active: [take_over]
+          breached: [request]
+          notified: [{ to: lead, kind: work_waiting, step: take_over }]
+      - complete: take_over
+        as: lee
+        fields: { amount: 500 }
+      - approve: approve
+        as: lee
+        refused: four-eyes
+      - reject: approve
+        as: lee
+        refused: four-eyes
+        reason: wrong amount
+",
+    )
+    .unwrap();
+    assert!(
+        check(&process, &file).is_empty(),
+        "{:?}",
+        check(&process, &file)
+    );
+    let outcomes = run(&process, &file);
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
+}
+
+#[test]
+fn a_wrong_expectation_fails_at_its_line_with_a_diff() {
+    let process = process();
+    let text = SMALL_REFUND.replace("active: [pay]", "active: [approve]");
+    let file = parse("refund.test.yaml", &text).unwrap();
+    let outcomes = run(&process, &file);
+    let failure = outcomes[0].failure.as_ref().unwrap();
+    assert_eq!((failure.span.line, failure.span.column), (9, 27));
+    assert_eq!(failure.expected.as_deref(), Some("approve"));
+    assert_eq!(failure.found.as_deref(), Some("pay"));
+    assert_eq!(
+        failure.diff,
+        vec![
+            "+ approve  (expected, not there)",
+            "- pay  (there, not expected)"
+        ]
+    );
+}
+
+#[test]
+fn an_unexpected_refusal_fails_at_the_step_with_the_engine_message() {
+    let process = process();
+    let text = SMALL_REFUND.replace("{ amount: 20 }", "{ amount: \"twenty\" }");
+    let file = parse("refund.test.yaml", &text).unwrap();
+    // The check sees it first.
+    let diagnostics = check(&process, &file);
+    assert_eq!(diagnostics[0].code.name(), "invalid-value");
+    let outcomes = run(&process, &file);
+    let failure = outcomes[0].failure.as_ref().unwrap();
+    assert_eq!(failure.span.line, 7);
+    assert!(
+        failure.message.starts_with("the engine refused this step"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.found.as_deref(), Some("refused: invalid-value"));
+}
+
+#[test]
+fn check_names_unknown_steps_actors_and_kinds_with_did_you_mean() {
+    let process = process();
+    let file = parse(
+        "refund.test.yaml",
+        "
+actors: { ana: [agnet] }
+scenarios:
+  - name: Typos
+    start: { as: anna }
+    steps:
+      - complete: reqest
+      - approve: approve
+        refused: four-eye
+      - expect: { status: clsoed }
+      - { complete: pay, approve: approve }
+",
+    )
+    .unwrap();
+    let found: Vec<String> = check(&process, &file)
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d.span.line,
+                d.code.id(),
+                d.help.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            "2 E012 did you mean `agent`?",
+            "5 T001 did you mean `ana`?",
+            "7 E011 did you mean `request`?",
+            "9 T003 did you mean `four-eyes`?",
+            "10 T003 did you mean `closed`?",
+            "11 T002 write one action per step, as two list items",
+        ]
+    );
+}
