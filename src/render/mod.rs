@@ -199,13 +199,15 @@ impl Highlight {
                         highlight.visited.insert(to);
                     }
                 }
-                EventKind::DecisionTaken { step, .. } => {
+                EventKind::DecisionTaken {
+                    step, condition, ..
+                } => {
                     if let Some(decision) = node_of(step) {
                         if let Some((source, kind)) = from {
                             highlight.link(process, source, kind, decision);
                         }
                         highlight.visited.insert(decision);
-                        from = Some((decision, None));
+                        from = Some((decision, arm(process, decision, condition.as_deref())));
                     }
                 }
                 EventKind::BranchesStarted { step, .. } => {
@@ -226,8 +228,13 @@ impl Highlight {
                 EventKind::GateRejected { step, .. } => {
                     from = node_of(step).map(|n| (n, Some(EdgeKind::Rejected)));
                 }
-                EventKind::StepEscalated { step, .. } | EventKind::TimerFired { step, .. } => {
-                    from = node_of(step).map(|n| (n, None));
+                // The edge kind is known: a step may have `overdue` and `escalate` edges to
+                // the same target, and coverage must tell them apart.
+                EventKind::StepEscalated { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Escalate)));
+                }
+                EventKind::TimerFired { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Timeout)));
                 }
                 EventKind::SlaBreached {
                     step, escalated, ..
@@ -235,7 +242,7 @@ impl Highlight {
                     if let Some(node) = node_of(step) {
                         highlight.breached.insert(node);
                         if *escalated {
-                            from = Some((node, None));
+                            from = Some((node, Some(EdgeKind::Overdue)));
                         }
                     }
                 }
@@ -295,6 +302,22 @@ impl Highlight {
             && self.taken.is_empty()
             && self.active.is_empty()
             && self.breached.is_empty()
+    }
+}
+
+/// The arm a decision took, from the condition text its event records (`None`: `else`),
+/// so that two arms into the same step are told apart; `None` when it cannot be told.
+fn arm(process: &Process, decision: NodeIndex, condition: Option<&str>) -> Option<EdgeKind> {
+    let Some(text) = condition else {
+        return Some(EdgeKind::Else);
+    };
+    match &process.node(decision).kind {
+        crate::graph::NodeKind::Decision(d) => d
+            .conditions
+            .iter()
+            .position(|c| c.source() == text)
+            .map(EdgeKind::Condition),
+        _ => None,
     }
 }
 

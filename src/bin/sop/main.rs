@@ -10,6 +10,7 @@ mod graph;
 mod output;
 mod simulate;
 mod sources;
+mod test;
 mod validate;
 
 #[derive(Parser)]
@@ -35,6 +36,8 @@ enum Command {
     Case(case::CaseArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
     Simulate(simulate::SimulateArgs),
+    /// Run the scenario files (NAME.test.yaml) of SOPs on a virtual clock and report coverage
+    Test(test::TestArgs),
 }
 
 /// Exit code for usage and I/O errors.
@@ -57,5 +60,6 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&args),
         Command::Case(args) => case::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Test(args) => test::run(&args),
     }
 }
