@@ -174,7 +174,7 @@ impl Checker<'_> {
         }
     }
 
-    fn one_of(&mut self, written: &Spanned<String>, allowed: &[&str], what: &str) {
+    fn one_of(&mut self, written: &Spanned<String>, allowed: &[&str], what: &str, whats: &str) {
         if !allowed.contains(&written.as_str()) {
             self.out.push(
                 Diagnostic::new(
@@ -182,7 +182,7 @@ impl Checker<'_> {
                     written.span,
                     format!("`{}` is not a {what}", written.value),
                 )
-                .with_help(suggest(written, allowed, &format!("{what}s"))),
+                .with_help(suggest(written, allowed, whats)),
             );
         }
     }
@@ -315,7 +315,7 @@ impl Checker<'_> {
             self.fields(fields);
         }
         if let Some(kind) = &s.refused {
-            self.one_of(kind, CommandError::KINDS, "refusal kind");
+            self.one_of(kind, CommandError::KINDS, "refusal kind", "refusal kinds");
         }
         if let Some(expect) = &s.expect {
             self.expect(expect);
@@ -337,10 +337,15 @@ impl Checker<'_> {
             }
         }
         if let Some(status) = &expect.status {
-            self.one_of(status, STATUSES, "case status");
+            self.one_of(status, STATUSES, "case status", "case statuses");
         }
         if let Some(case_sla) = &expect.case_sla {
-            self.one_of(case_sla, CASE_SLA, "state of the case's service level");
+            self.one_of(
+                case_sla,
+                CASE_SLA,
+                "state of the case's service level",
+                "states of the case's service level",
+            );
         }
         if let Some(notified) = &expect.notified {
             for notification in &notified.value {
@@ -367,7 +372,12 @@ impl Checker<'_> {
                     );
                 }
                 if let Some(kind) = &notification.kind {
-                    self.one_of(kind, NOTIFICATION_KINDS, "notification kind");
+                    self.one_of(
+                        kind,
+                        NOTIFICATION_KINDS,
+                        "notification kind",
+                        "notification kinds",
+                    );
                 }
                 if let Some(step) = &notification.step {
                     self.step_id(step);
