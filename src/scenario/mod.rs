@@ -47,6 +47,8 @@ mod check;
 mod coverage;
 mod run;
 
+#[cfg(feature = "schema")]
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::model::{FieldValue, OrderedMap, SopDuration, Spanned};
@@ -62,6 +64,8 @@ pub const SUFFIX: &str = ".test.yaml";
 
 /// A scenario file: the actors who play the scenarios, and the scenarios.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(title = "sopflow scenario file"))]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Who acts, each with the SOP roles they hold (`ana: [support_agent]`).
@@ -73,6 +77,7 @@ pub struct ScenarioFile {
 
 /// One scenario: a case started, then steps that act, wait and expect.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The situation it proves, as an ops lead says it.
@@ -86,6 +91,7 @@ pub struct Scenario {
 
 /// How a scenario's case starts.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Start {
     /// When, as an RFC 3339 time (`2026-01-05T09:00:00Z`); [`DEFAULT_START`] (a Monday,
@@ -104,6 +110,7 @@ pub struct Start {
 /// `escalate`, `claim`, `assign`, `note`, `set`, `pause`, `resume`, `cancel`, `reopen`),
 /// a `wait` or an `expect`, with the keys that go with it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioStep {
     /// Complete this task (with `fields`).
@@ -172,6 +179,7 @@ pub struct ScenarioStep {
 /// What a scenario checks at a point; every key is optional and only those written are
 /// checked.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Exactly these steps are active (in any order).
@@ -210,6 +218,7 @@ pub struct Expect {
 
 /// A notification a scenario expects.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Notified {
     /// A role of the SOP (every holder) or an actor of the file.

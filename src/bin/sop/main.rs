@@ -28,8 +28,12 @@ struct Cli {
 enum Command {
     /// Check SOP files like a compiler: every problem with file:line:column
     Validate(validate::ValidateArgs),
-    /// Print the JSON Schema of the SOP format
-    Schema,
+    /// Print the JSON Schema of the SOP format (or of scenario files)
+    Schema {
+        /// The schema of scenario files (NAME.test.yaml) instead
+        #[arg(long)]
+        scenarios: bool,
+    },
     /// Draw an SOP as a flowchart: Mermaid (for GitHub markdown), Graphviz DOT or SVG
     Graph(graph::GraphArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
@@ -52,8 +56,12 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Schema => {
-            output::stdout(&sopflow::schema::sop_schema_json());
+        Command::Schema { scenarios } => {
+            output::stdout(&if scenarios {
+                sopflow::schema::scenario_schema_json()
+            } else {
+                sopflow::schema::sop_schema_json()
+            });
             ExitCode::SUCCESS
         }
         Command::Validate(args) => validate::run(&args),
