@@ -219,6 +219,21 @@ impl Highlight {
                         from = Some((split, Some(EdgeKind::Branch)));
                     }
                 }
+                // Every branch that arrives is recorded, so the edge of a branch that
+                // finishes first is taken too, not only the last one's.
+                EventKind::BranchJoined { split } => {
+                    let join = node_of(split).and_then(|n| match &process.node(n).kind {
+                        crate::graph::NodeKind::Split(s) => Some(s.join),
+                        _ => None,
+                    });
+                    if let Some(join) = join {
+                        if let Some((source, kind)) = from {
+                            highlight.link(process, source, kind, join);
+                        }
+                        highlight.visited.insert(join);
+                        from = Some((join, Some(EdgeKind::Next)));
+                    }
+                }
                 EventKind::StepCompleted { step, .. } => {
                     from = node_of(step).map(|n| (n, Some(EdgeKind::Next)));
                 }

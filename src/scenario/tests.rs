@@ -203,3 +203,88 @@ scenarios:
         ]
     );
 }
+
+const PARALLEL: &str = "
+id: checks
+version: 1
+title: Parallel checks
+department: Customer Service
+roles: { agent: Support agent, lead: Team lead }
+fields:
+  note: { type: text, editable_by: [lead] }
+steps:
+  - { id: intake, title: Intake, role: agent }
+  - { id: split, title: Check in parallel, parallel: [billing, system], join: merge }
+  - { id: billing, title: Check billing, role: agent, next: merge }
+  - { id: system, title: Check the system, role: lead, next: merge }
+  - { id: merge, title: Merge the findings, role: agent, end: true }
+";
+
+#[test]
+fn parallel_branches_and_their_join_are_covered_when_both_branches_finish() {
+    let sop = crate::parse::parse_sop("checks.yaml", PARALLEL).unwrap();
+    let process = crate::graph::compile(&sop).process.unwrap();
+    let file = parse(
+        "checks.test.yaml",
+        "
+actors: { ana: [agent], bea: [agent], lee: [lead] }
+scenarios:
+  - name: Both checks run at once and the findings are merged after both
+    start: { as: ana }
+    steps:
+      - complete: intake
+      - expect: { active: [billing, system] }
+      - claim: billing
+        as: bea
+      - expect: { may_act: { billing: [bea], system: [lee] } }
+      - complete: billing
+        as: ana
+        refused: assigned-to-someone-else
+      - complete: billing
+        as: bea
+      - expect: { active: [system] }
+      - assign: system
+        as: lee
+        to: lee
+      - note: the system check waits for the vendor
+      - set: { note: vendor called }
+        as: lee
+      - set: { note: vendor called }
+        refused: field-not-editable
+      - complete: system
+        as: lee
+      - expect: { active: [merge], fields: { note: vendor called }, path: [intake, billing, system] }
+      - cancel: the customer withdrew
+      - expect: { status: cancelled, active: [] }
+      - reopen: the customer came back
+      - expect: { status: open }
+",
+    )
+    .unwrap();
+    assert!(
+        check(&process, &file).is_empty(),
+        "{:?}",
+        check(&process, &file)
+    );
+    let outcomes = run(&process, &file);
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
+    let coverage = Coverage::of(&process, &outcomes);
+    // start→intake, intake→split, split→billing, split→system, billing→join,
+    // system→join, join→merge, merge→end: all but the last.
+    assert_eq!(
+        coverage.edges,
+        Count {
+            reached: 7,
+            total: 8
+        }
+    );
+    assert_eq!(coverage.untaken_edges, vec!["merge --next--> end"]);
+    // Splits are steps; joins are not.
+    assert_eq!(
+        coverage.steps,
+        Count {
+            reached: 5,
+            total: 5
+        }
+    );
+}
