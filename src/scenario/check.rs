@@ -30,8 +30,8 @@ struct Checker<'a> {
 }
 
 const ACTIONS: &[&str] = &[
-    "complete", "approve", "reject", "escalate", "claim", "assign", "note", "set", "pause",
-    "resume", "cancel", "reopen", "wait", "expect",
+    "complete", "approve", "reject", "escalate", "claim", "assign", "transfer", "postpone", "note",
+    "set", "pause", "resume", "cancel", "reopen", "wait", "expect",
 ];
 
 const STATUSES: &[&str] = &["open", "closed", "cancelled"];
@@ -79,6 +79,20 @@ impl Checker<'_> {
             for step in &scenario.steps {
                 self.step(step);
             }
+        }
+    }
+
+    fn role(&mut self, role: &Spanned<String>) {
+        let roles: Vec<&str> = self.process.roles().iter().map(|r| r.id.as_str()).collect();
+        if !roles.contains(&role.as_str()) {
+            self.out.push(
+                Diagnostic::new(
+                    Code::UnknownRole,
+                    role.span,
+                    format!("role `{}` is not a role of the SOP", role.value),
+                )
+                .with_help(suggest(role, &roles, "roles of the SOP")),
+            );
         }
     }
 
@@ -196,6 +210,8 @@ impl Checker<'_> {
             ("escalate", s.escalate.is_some()),
             ("claim", s.claim.is_some()),
             ("assign", s.assign.is_some()),
+            ("transfer", s.transfer.is_some()),
+            ("postpone", s.postpone.is_some()),
             ("note", s.note.is_some()),
             ("set", s.set.is_some()),
             ("pause", s.pause.is_some()),
@@ -238,17 +254,19 @@ impl Checker<'_> {
             "complete" => &["as", "fields", "refused"],
             "approve" => &["as", "comment", "refused"],
             "reject" | "escalate" => &["as", "reason", "refused"],
-            "assign" => &["as", "to", "refused"],
+            "assign" | "transfer" => &["as", "to", "refused"],
+            "postpone" => &["as", "for", "refused"],
             "wait" | "expect" => &[],
             _ => &["as", "refused"],
         };
-        let extras: [(&str, Option<SourceSpan>); 6] = [
+        let extras: [(&str, Option<SourceSpan>); 7] = [
             ("as", s.actor.as_ref().map(|a| a.span)),
             ("fields", s.fields.as_ref().map(|f| f.span)),
             ("reason", s.reason.as_ref().map(|r| r.span)),
             ("comment", s.comment.as_ref().map(|c| c.span)),
             ("to", s.to.as_ref().map(|t| t.span)),
             ("refused", s.refused.as_ref().map(|r| r.span)),
+            ("for", s.hold_for.as_ref().map(|f| f.span)),
         ];
         for (key, span) in extras {
             if let Some(span) = span
@@ -258,7 +276,8 @@ impl Checker<'_> {
                     "fields" => "`complete`",
                     "reason" => "`reject` and `escalate`",
                     "comment" => "`approve`",
-                    "to" => "`assign`",
+                    "to" => "`assign` and `transfer`",
+                    "for" => "`postpone`",
                     _ => "an action",
                 };
                 self.out.push(
@@ -283,6 +302,26 @@ impl Checker<'_> {
                 );
             }
         }
+        if action == "transfer" && s.to.is_none() {
+            self.out.push(
+                Diagnostic::new(
+                    Code::InvalidScenarioStep,
+                    step.span,
+                    "`transfer` needs `to`",
+                )
+                .with_help("add `to: ROLE`, a role of the SOP"),
+            );
+        }
+        if action == "postpone" && s.hold_for.is_none() {
+            self.out.push(
+                Diagnostic::new(
+                    Code::InvalidScenarioStep,
+                    step.span,
+                    "`postpone` needs `for`",
+                )
+                .with_help("add how long the step is on hold, like `for: 2h`"),
+            );
+        }
         if action == "assign" && s.to.is_none() {
             self.out.push(
                 Diagnostic::new(Code::InvalidScenarioStep, step.span, "`assign` needs `to`")
@@ -296,6 +335,8 @@ impl Checker<'_> {
             &s.escalate,
             &s.claim,
             &s.assign,
+            &s.transfer,
+            &s.postpone,
         ]
         .into_iter()
         .flatten()
@@ -306,7 +347,11 @@ impl Checker<'_> {
             self.actor(actor);
         }
         if let Some(to) = &s.to {
-            self.actor(to);
+            if action == "transfer" {
+                self.role(to);
+            } else {
+                self.actor(to);
+            }
         }
         if let Some(fields) = &s.fields {
             self.fields(fields);

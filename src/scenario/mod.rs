@@ -107,7 +107,8 @@ pub struct Start {
 }
 
 /// One step of a scenario: exactly one action (`complete`, `approve`, `reject`,
-/// `escalate`, `claim`, `assign`, `note`, `set`, `pause`, `resume`, `cancel`, `reopen`),
+/// `escalate`, `claim`, `assign`, `transfer`, `postpone`, `note`, `set`, `pause`, `resume`,
+/// `cancel`, `reopen`),
 /// a `wait` or an `expect`, with the keys that go with it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
@@ -131,6 +132,12 @@ pub struct ScenarioStep {
     /// Give this step to the actor `to`.
     #[serde(default)]
     pub assign: Option<Spanned<String>>,
+    /// Hand this step to the role `to`.
+    #[serde(default)]
+    pub transfer: Option<Spanned<String>>,
+    /// Put this step on hold `for` this much working time.
+    #[serde(default)]
+    pub postpone: Option<Spanned<String>>,
     /// Add this note to the case.
     #[serde(default)]
     pub note: Option<Spanned<String>>,
@@ -167,9 +174,13 @@ pub struct ScenarioStep {
     /// The approver's remark (`approve`).
     #[serde(default)]
     pub comment: Option<Spanned<String>>,
-    /// Who gets the step (`assign`).
+    /// Who gets the step: an actor (`assign`) or a role (`transfer`).
     #[serde(default)]
     pub to: Option<Spanned<String>>,
+    /// How long the step is on hold (`postpone`), in working time of the SOP's default
+    /// calendar.
+    #[serde(default, rename = "for")]
+    pub hold_for: Option<Spanned<SopDuration>>,
     /// The action must be refused, with this kind (see
     /// [`CommandError::kind`](crate::engine::CommandError::kind)).
     #[serde(default)]

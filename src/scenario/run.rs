@@ -264,6 +264,30 @@ impl Runner<'_> {
                 step: step_id(name)?,
                 assignee: self.actor(to)?.id,
             }
+        } else if let Some(name) = &s.transfer {
+            let to =
+                s.to.as_ref()
+                    .ok_or_else(|| Failure::new(step.span, "`transfer` needs `to`"))?;
+            let role = RoleId::new(to.value.clone())
+                .map_err(|_| Failure::new(to.span, format!("`{}` is not a role id", to.value)))?;
+            Action::Transfer {
+                step: step_id(name)?,
+                to: role,
+            }
+        } else if let Some(name) = &s.postpone {
+            let length = s
+                .hold_for
+                .as_ref()
+                .ok_or_else(|| Failure::new(step.span, "`postpone` needs `for`"))?;
+            let until = self
+                .process
+                .default_calendar()
+                .after(self.now, length.value)
+                .ok_or_else(|| Failure::new(length.span, "the hold ends past the year 9999"))?;
+            Action::Postpone {
+                step: step_id(name)?,
+                until,
+            }
         } else if let Some(text) = &s.note {
             Action::AddNote {
                 text: text.value.clone(),

@@ -288,3 +288,41 @@ scenarios:
         }
     );
 }
+
+#[test]
+fn a_transferred_step_goes_to_the_role_and_a_postponed_one_stops_its_clock() {
+    let process = process();
+    let file = parse(
+        "refund.test.yaml",
+        "
+actors: { ana: [agent], lee: [lead] }
+scenarios:
+  - name: A request handed to the lead and put on hold is not late while on hold
+    start: { as: ana }
+    steps:
+      - transfer: request
+        to: lead
+      - expect: { may_act: { request: [lee] } }
+      - postpone: request
+        as: lee
+        for: 2h
+      - expect: { may_act: { request: [] } }
+      - wait: 2h
+      - expect: { active: [request], breached: [], may_act: { request: [lee] } }
+      - wait: 1h
+      - expect: { breached: [request] }
+      - transfer: request
+        to: leed
+        refused: unknown-role
+",
+    )
+    .unwrap();
+    let found: Vec<String> = check(&process, &file)
+        .iter()
+        .map(|d| format!("{} {}", d.span.line, d.code.id()))
+        .collect();
+    // The misspelled role is caught before the run, at its line.
+    assert_eq!(found, vec!["19 E012"]);
+    let outcomes = run(&process, &file);
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
+}
