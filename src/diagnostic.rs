@@ -148,6 +148,18 @@ codes! {
     /// An escalation ladder cannot work as written: a level that does nothing, delays that
     /// do not grow, a `goto` before the last level or on the case's service level.
     InvalidLadder = ("E043", "invalid-ladder", Error),
+    /// A scenario file (`NAME.test.yaml`) names an actor that is not declared under its
+    /// `actors:`.
+    UnknownActor = ("T001", "unknown-actor", Error),
+    /// A scenario step does not read: no action, two actions in one step, or a key that
+    /// does not go with its action (`reason` on `complete`).
+    InvalidScenarioStep = ("T002", "invalid-scenario-step", Error),
+    /// A scenario names something the engine does not know: a refusal kind, a notification
+    /// kind, a case status.
+    UnknownScenarioName = ("T003", "unknown-scenario-name", Error),
+    /// A scenario did not go as written: an expectation that did not hold, a step the
+    /// engine refused, a refusal that did not come.
+    ScenarioFailed = ("T004", "scenario-failed", Error),
     /// A term is defined but never used.
     UnusedTerm = ("W001", "unused-term", Warning),
     /// A role is declared but no step or approval uses it.

@@ -115,6 +115,7 @@ pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod render;
+pub mod scenario;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod simulate;

@@ -78,7 +78,16 @@ fn two_hundred_cases_agree_with_the_store() {
     let out = stdout(&output);
 
     // Every SOP is checked first, one line each.
-    let sops = std::fs::read_dir(SOPS).unwrap().count();
+    let sops = std::fs::read_dir(SOPS)
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .path()
+                .to_string_lossy()
+                .ends_with(".test.yaml")
+        })
+        .count();
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok ")).count(),
         sops,

@@ -254,7 +254,8 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
-        ) {
+        ) && !path.to_string_lossy().ends_with(".test.yaml")
+        {
             found.push(path);
         }
     }

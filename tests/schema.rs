@@ -48,6 +48,8 @@ fn every_sop_validates_against_the_schema() {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        // `NAME.test.yaml` beside an SOP holds its scenarios, not an SOP.
+        .filter(|path| !path.to_string_lossy().ends_with(".test.yaml"))
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no SOPs in {}", dir.display());
@@ -184,4 +186,35 @@ fn descriptions_hold_no_rust_doc_links() {
     let mut found = Vec::new();
     walk(&sopflow::schema::sop_schema(), "", &mut found);
     assert!(found.is_empty(), "\n{}\n", found.join("\n"));
+}
+
+#[test]
+fn committed_scenario_schema_is_up_to_date() {
+    let path = manifest_dir().join("schema/scenario.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == sopflow::schema::scenario_schema_json(),
+        "schema/scenario.schema.json is out of date with the scenario types: \
+         run `cargo run --bin sop -- schema --scenarios > schema/scenario.schema.json`"
+    );
+}
+
+#[test]
+fn every_scenario_file_validates_against_the_scenario_schema() {
+    let validator = jsonschema::validator_for(&sopflow::schema::scenario_schema())
+        .expect("the scenario schema compiles");
+    let dir = manifest_dir().join("sops");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with(".test.yaml"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no scenario file in {}", dir.display());
+    for path in paths {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let errors = schema_errors(&validator, &yaml_to_json(&name, &text));
+        assert!(errors.is_empty(), "{name}:\n{errors}");
+    }
 }

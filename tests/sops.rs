@@ -17,7 +17,9 @@ fn sop_sources() -> Vec<(String, String)> {
     let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
+        // `NAME.test.yaml` beside an SOP holds its scenarios, not an SOP.
         .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .filter(|path| !path.to_string_lossy().ends_with(".test.yaml"))
         .map(|path| {
             let name = format!(
                 "sops/{}",

@@ -291,6 +291,95 @@ pub enum CommandError {
     },
 }
 
+impl CommandError {
+    /// Every refusal kind [`CommandError::kind`] returns, in declaration order.
+    pub const KINDS: &'static [&'static str] = &[
+        "not-started",
+        "already-started",
+        "case-not-open",
+        "too-long",
+        "too-many",
+        "invalid-id",
+        "time-out-of-range",
+        "timer-out-of-range",
+        "timer-past-latest",
+        "clock-not-ahead",
+        "not-closed",
+        "wrong-process",
+        "unknown-step",
+        "step-not-active",
+        "not-authorized",
+        "no-role-in-sop",
+        "assigned-to-someone-else",
+        "four-eyes",
+        "already-approved",
+        "wrong-action",
+        "unknown-field",
+        "invalid-value",
+        "field-not-collected",
+        "field-not-editable",
+        "missing-required",
+        "reason-required",
+        "no-escalation-path",
+        "unknown-role",
+        "already-paused",
+        "not-paused",
+        "postpone-not-in-future",
+        "decision-failed",
+        "time-went-backwards",
+        "routing-loop",
+    ];
+
+    /// A stable kebab-case name for the kind of refusal, for scenario files and tools that
+    /// must not depend on the wording of the message: `not-authorized`, `four-eyes` (the
+    /// approver performed a reviewed step), `already-approved`, `step-not-active`,
+    /// `missing-required`, `unknown-field`, `invalid-value`, … (all in [`Self::KINDS`]).
+    ///
+    /// ```
+    /// use sopflow::engine::CommandError;
+    /// assert_eq!(CommandError::NotStarted.kind(), "not-started");
+    /// assert!(CommandError::KINDS.contains(&"four-eyes"));
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandError::NotStarted => "not-started",
+            CommandError::AlreadyStarted { .. } => "already-started",
+            CommandError::CaseNotOpen { .. } => "case-not-open",
+            CommandError::TooLong { .. } => "too-long",
+            CommandError::TooMany { .. } => "too-many",
+            CommandError::InvalidId { .. } => "invalid-id",
+            CommandError::TimeOutOfRange { .. } => "time-out-of-range",
+            CommandError::TimerOutOfRange { .. } => "timer-out-of-range",
+            CommandError::TimerPastLatest { .. } => "timer-past-latest",
+            CommandError::ClockNotAhead { .. } => "clock-not-ahead",
+            CommandError::NotClosed => "not-closed",
+            CommandError::WrongProcess { .. } => "wrong-process",
+            CommandError::UnknownStep { .. } => "unknown-step",
+            CommandError::StepNotActive { .. } => "step-not-active",
+            CommandError::NotAuthorized { .. } => "not-authorized",
+            CommandError::NoRoleInSop { .. } => "no-role-in-sop",
+            CommandError::AssignedToSomeoneElse { .. } => "assigned-to-someone-else",
+            CommandError::ReviewsOwnWork { .. } => "four-eyes",
+            CommandError::AlreadyApproved { .. } => "already-approved",
+            CommandError::WrongAction { .. } => "wrong-action",
+            CommandError::UnknownField { .. } => "unknown-field",
+            CommandError::InvalidValue { .. } => "invalid-value",
+            CommandError::FieldNotCollected { .. } => "field-not-collected",
+            CommandError::FieldNotEditable { .. } => "field-not-editable",
+            CommandError::MissingRequired { .. } => "missing-required",
+            CommandError::ReasonRequired { .. } => "reason-required",
+            CommandError::NoEscalationPath { .. } => "no-escalation-path",
+            CommandError::UnknownRole { .. } => "unknown-role",
+            CommandError::AlreadyPaused { .. } => "already-paused",
+            CommandError::NotPaused => "not-paused",
+            CommandError::PostponeNotInFuture { .. } => "postpone-not-in-future",
+            CommandError::DecisionFailed { .. } => "decision-failed",
+            CommandError::TimeWentBackwards { .. } => "time-went-backwards",
+            CommandError::RoutingLoop { .. } => "routing-loop",
+        }
+    }
+}
+
 fn missing_list(missing: &[FieldId]) -> String {
     let names: Vec<String> = missing.iter().map(|f| format!("`{f}`")).collect();
     let noun = if names.len() == 1 { "field" } else { "fields" };

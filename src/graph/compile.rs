@@ -1186,6 +1186,7 @@ impl<'a> Compiler<'a> {
             end: self.end,
             steps: self.steps.into_iter().collect(),
             calendars: self.calendars,
+            default_calendar: self.default_calendar,
             case_sla: self.case_sla,
         }
     }

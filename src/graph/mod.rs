@@ -73,6 +73,7 @@ pub struct Process {
     /// on every transition, so they are laid out once.
     outgoing: Vec<Vec<(EdgeKind, NodeIndex)>>,
     calendars: Vec<NamedCalendar>,
+    default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
 }
 
@@ -367,6 +368,11 @@ impl Process {
         self.calendars
             .iter()
             .find(|c| c.name.as_ref() == Some(name))
+    }
+    /// The calendar timers count in when a step names none: the SOP's `calendar:`, or
+    /// round the clock in UTC.
+    pub fn default_calendar(&self) -> &NamedCalendar {
+        &self.default_calendar
     }
     /// The service level of the whole case (`sla:`), if the SOP has one.
     pub fn case_sla(&self) -> Option<&CaseServiceLevel> {

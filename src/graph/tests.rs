@@ -243,6 +243,10 @@ fn trusted_compile_gives_the_same_process() {
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        // `NAME.test.yaml` beside an SOP holds its scenarios, not an SOP.
+        if path.to_string_lossy().ends_with(".test.yaml") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let sop = crate::parse::parse_sop("seed.yaml", &text).unwrap();
         let full = compile(&sop).process.expect("a seed SOP compiles");

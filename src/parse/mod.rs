@@ -195,6 +195,40 @@ pub fn parse_sop(file: &str, text: &str) -> Result<Sop, ParseError> {
     Ok(sop)
 }
 
+/// Reads another YAML format of the crate (a scenario file) with the options, limits and
+/// explanations an SOP gets: unknown keys with "did you mean", strict booleans, the same
+/// size, nesting and alias budgets.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, ParseError> {
+    let error = |message: String, help: &str| ParseError {
+        file: file.to_owned(),
+        span: SourceSpan::at(1, 1),
+        kind: ParseErrorKind::InputLimit,
+        message,
+        help: Some(help.to_owned()),
+        first: None,
+    };
+    if text.len() > MAX_SOP_BYTES {
+        return Err(error(
+            format!(
+                "this file is {} bytes, more than {} bytes (the limit, 64 MiB)",
+                thousands(text.len()),
+                thousands(MAX_SOP_BYTES)
+            ),
+            "split it into several files",
+        ));
+    }
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        budget: Some(budget()),
+    };
+    serde_saphyr::from_str_with_options::<T>(text, options)
+        .map_err(|e| convert_error(file, text, &e))
+}
+
 /// Most problems [`parse_sop_all`] reports from one file.
 const MAX_REPORTED: usize = 20;
 

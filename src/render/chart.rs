@@ -38,6 +38,8 @@ pub(crate) enum EdgeStyle {
     Timer,
     /// Dashed and red: rejection, SLA breach, escalation.
     Exception,
+    /// Dashed and grey: an edge no scenario took, on a coverage chart.
+    Untested,
 }
 
 /// The case overlay state of a node, in drawing priority order.
@@ -110,6 +112,8 @@ pub(crate) mod colors {
     pub(crate) const ACTIVE: &str = "#bf8700";
     /// Bars, the start circle.
     pub(crate) const SOLID: &str = "#24292f";
+    /// Edges no scenario took, on a coverage chart.
+    pub(crate) const UNTESTED: &str = "#afb8c1";
     /// Fill of nodes without a role.
     pub(crate) const PLAIN: &str = "#ffffff";
 }
@@ -177,6 +181,7 @@ impl ChartEdge {
         match (self.taken, self.style) {
             (true, _) => (colors::VISITED, 3.0),
             (false, EdgeStyle::Exception) => (colors::EXCEPTION, 1.5),
+            (false, EdgeStyle::Untested) => (colors::UNTESTED, 1.5),
             (false, _) => (colors::INK, 1.5),
         }
     }
@@ -311,14 +316,20 @@ impl Chart {
                 } else {
                     EdgeStyle::Normal
                 };
+                let taken = highlight
+                    .taken
+                    .contains(&super::Transition { from, kind, to });
+                let style = if highlight.dim_untaken && !taken {
+                    EdgeStyle::Untested
+                } else {
+                    style
+                };
                 edges.push(ChartEdge {
                     from: from_at,
                     to: to_at,
                     label: text::one_line(&process.edge_label(from, kind)),
                     style,
-                    taken: highlight
-                        .taken
-                        .contains(&super::Transition { from, kind, to }),
+                    taken,
                 });
             }
         }

@@ -60,7 +60,9 @@ pub(crate) fn render(chart: &Chart) -> String {
         match edge.style {
             EdgeStyle::Normal => {}
             EdgeStyle::Timer => attributes.push("style=dotted".to_owned()),
-            EdgeStyle::Exception => attributes.push("style=dashed".to_owned()),
+            EdgeStyle::Exception | EdgeStyle::Untested => {
+                attributes.push("style=dashed".to_owned());
+            }
         }
         let (color, width) = edge.stroke();
         if color != colors::INK {

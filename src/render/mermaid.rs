@@ -40,7 +40,7 @@ pub(crate) fn render(chart: &Chart) -> String {
     for edge in &chart.edges {
         let arrow = match edge.style {
             EdgeStyle::Normal => "-->",
-            EdgeStyle::Timer | EdgeStyle::Exception => "-.->",
+            EdgeStyle::Timer | EdgeStyle::Exception | EdgeStyle::Untested => "-.->",
         };
         let label = if edge.label.is_empty() {
             String::new()
@@ -103,6 +103,10 @@ pub(crate) fn render(chart: &Chart) -> String {
             (false, EdgeStyle::Exception) => {
                 format!("stroke:{0},color:{0}", colors::EXCEPTION)
             }
+            (false, EdgeStyle::Untested) => format!(
+                "stroke:{0},color:{0},stroke-dasharray:5 4",
+                colors::UNTESTED
+            ),
             (true, _) => format!("stroke:{0},stroke-width:3px,color:{0}", edge.stroke().0),
         };
         match groups.iter_mut().find(|(s, _)| *s == style) {

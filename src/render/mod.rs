@@ -10,7 +10,8 @@
 //! - steps are coloured by role, and grouped in one swimlane per role where the format has
 //!   them (Mermaid subgraphs, DOT clusters; the SVG has a legend of role colours instead);
 //! - an optional [`Highlight`] overlays a case: the path taken (blue), the active steps
-//!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line).
+//!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line); with
+//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage).
 //!
 //! ```
 //! let sop = sopflow::parse::parse_sop("hello.yaml", "
@@ -138,6 +139,9 @@ pub struct Highlight {
     pub active: HashSet<NodeIndex>,
     /// Nodes whose SLA (`due`) was breached.
     pub breached: HashSet<NodeIndex>,
+    /// Draw every edge not in `taken` grey and dashed: a coverage chart, where what no
+    /// scenario tested stands out (see `sopflow::scenario::Coverage::highlight`).
+    pub dim_untaken: bool,
 }
 
 impl Highlight {
@@ -195,13 +199,15 @@ impl Highlight {
                         highlight.visited.insert(to);
                     }
                 }
-                EventKind::DecisionTaken { step, .. } => {
+                EventKind::DecisionTaken {
+                    step, condition, ..
+                } => {
                     if let Some(decision) = node_of(step) {
                         if let Some((source, kind)) = from {
                             highlight.link(process, source, kind, decision);
                         }
                         highlight.visited.insert(decision);
-                        from = Some((decision, None));
+                        from = Some((decision, arm(process, decision, condition.as_deref())));
                     }
                 }
                 EventKind::BranchesStarted { step, .. } => {
@@ -213,6 +219,21 @@ impl Highlight {
                         from = Some((split, Some(EdgeKind::Branch)));
                     }
                 }
+                // Every branch that arrives is recorded, so the edge of a branch that
+                // finishes first is taken too, not only the last one's.
+                EventKind::BranchJoined { split } => {
+                    let join = node_of(split).and_then(|n| match &process.node(n).kind {
+                        crate::graph::NodeKind::Split(s) => Some(s.join),
+                        _ => None,
+                    });
+                    if let Some(join) = join {
+                        if let Some((source, kind)) = from {
+                            highlight.link(process, source, kind, join);
+                        }
+                        highlight.visited.insert(join);
+                        from = Some((join, Some(EdgeKind::Next)));
+                    }
+                }
                 EventKind::StepCompleted { step, .. } => {
                     from = node_of(step).map(|n| (n, Some(EdgeKind::Next)));
                 }
@@ -222,8 +243,13 @@ impl Highlight {
                 EventKind::GateRejected { step, .. } => {
                     from = node_of(step).map(|n| (n, Some(EdgeKind::Rejected)));
                 }
-                EventKind::StepEscalated { step, .. } | EventKind::TimerFired { step, .. } => {
-                    from = node_of(step).map(|n| (n, None));
+                // The edge kind is known: a step may have `overdue` and `escalate` edges to
+                // the same target, and coverage must tell them apart.
+                EventKind::StepEscalated { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Escalate)));
+                }
+                EventKind::TimerFired { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Timeout)));
                 }
                 EventKind::SlaBreached {
                     step, escalated, ..
@@ -231,7 +257,7 @@ impl Highlight {
                     if let Some(node) = node_of(step) {
                         highlight.breached.insert(node);
                         if *escalated {
-                            from = Some((node, None));
+                            from = Some((node, Some(EdgeKind::Overdue)));
                         }
                     }
                 }
@@ -291,6 +317,22 @@ impl Highlight {
             && self.taken.is_empty()
             && self.active.is_empty()
             && self.breached.is_empty()
+    }
+}
+
+/// The arm a decision took, from the condition text its event records (`None`: `else`),
+/// so that two arms into the same step are told apart; `None` when it cannot be told.
+fn arm(process: &Process, decision: NodeIndex, condition: Option<&str>) -> Option<EdgeKind> {
+    let Some(text) = condition else {
+        return Some(EdgeKind::Else);
+    };
+    match &process.node(decision).kind {
+        crate::graph::NodeKind::Decision(d) => d
+            .conditions
+            .iter()
+            .position(|c| c.source() == text)
+            .map(EdgeKind::Condition),
+        _ => None,
     }
 }
 

@@ -426,6 +426,12 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
             "rejection, SLA breach, escalation".to_owned(),
         ));
     }
+    if chart.edges.iter().any(|e| e.style == EdgeStyle::Untested) {
+        keys.push((
+            Key::Edge(colors::UNTESTED, "6,4"),
+            "not tested by any scenario".to_owned(),
+        ));
+    }
     if chart.highlighted {
         keys.push((Key::Taken, "path taken".to_owned()));
         keys.push((Key::Node(colors::ACTIVE, 4), "active".to_owned()));
@@ -572,11 +578,12 @@ fn draw_edge(
         EdgeStyle::Normal => "flow",
         EdgeStyle::Timer => "timer",
         EdgeStyle::Exception => "exception",
+        EdgeStyle::Untested => "untested",
     };
     let dash = match edge.style {
         EdgeStyle::Normal => "",
         EdgeStyle::Timer => r#" stroke-dasharray="2,3""#,
-        EdgeStyle::Exception => r#" stroke-dasharray="6,4""#,
+        EdgeStyle::Exception | EdgeStyle::Untested => r#" stroke-dasharray="6,4""#,
     };
     let taken = if edge.taken { " taken" } else { "" };
     let from = &chart.nodes[edge.from];
@@ -786,7 +793,7 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
 fn draw_label(out: &mut String, edge: &ChartEdge, x: f64, y: f64) {
     let label = text::shorten(&edge.label, LABEL_WIDTH);
     let width = label_width(edge);
-    let color = if edge.taken || edge.style == EdgeStyle::Exception {
+    let color = if edge.taken || matches!(edge.style, EdgeStyle::Exception | EdgeStyle::Untested) {
         edge.stroke().0
     } else {
         colors::INK

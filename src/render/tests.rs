@@ -296,3 +296,39 @@ fn format_names_parse_back() {
         "unknown flowchart format `png`: expected mermaid, dot or svg"
     );
 }
+
+/// A coverage chart: the taken edge stays as drawn for a case, the others are grey and
+/// dashed in every format.
+#[test]
+fn dim_untaken_draws_untested_edges_grey_and_dashed() {
+    let sop = parse_sop(
+        "t.yaml",
+        "id: t\nversion: 1\ntitle: T\ndepartment: D\nroles: { agent: A }\nsteps:\n  - { id: a, title: A, role: agent }\n  - { id: b, title: B, role: agent, end: true }\n",
+    )
+    .unwrap();
+    let process = compile(&sop).process.unwrap();
+    let mut highlight = Highlight {
+        dim_untaken: true,
+        ..Highlight::default()
+    };
+    let (kind, first) = process.successors(process.start())[0];
+    highlight.take(process.start(), kind, first);
+    let grey = super::chart::colors::UNTESTED;
+    let mermaid = super::mermaid(&process, Some(&highlight));
+    assert!(
+        mermaid.contains(&format!(
+            "linkStyle 1,2 stroke:{grey},color:{grey},stroke-dasharray:5 4"
+        )),
+        "{mermaid}"
+    );
+    let dot = super::dot(&process, Some(&highlight));
+    assert_eq!(
+        dot.matches(&format!("style=dashed, color=\"{grey}\""))
+            .count(),
+        2,
+        "{dot}"
+    );
+    let svg = super::svg(&process, Some(&highlight)).unwrap();
+    assert_eq!(svg.matches(r#"class="edge untested""#).count(), 2, "{svg}");
+    assert!(svg.contains("not tested by any scenario"));
+}

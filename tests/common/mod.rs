@@ -61,7 +61,9 @@ pub fn seed_sop_files() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
+        // `NAME.test.yaml` beside an SOP holds its scenarios, not an SOP.
         .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .filter(|path| !path.to_string_lossy().ends_with(".test.yaml"))
         .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     names.sort();

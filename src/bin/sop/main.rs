@@ -10,6 +10,7 @@ mod graph;
 mod output;
 mod simulate;
 mod sources;
+mod test;
 mod validate;
 
 #[derive(Parser)]
@@ -27,14 +28,20 @@ struct Cli {
 enum Command {
     /// Check SOP files like a compiler: every problem with file:line:column
     Validate(validate::ValidateArgs),
-    /// Print the JSON Schema of the SOP format
-    Schema,
+    /// Print the JSON Schema of the SOP format (or of scenario files)
+    Schema {
+        /// The schema of scenario files (NAME.test.yaml) instead
+        #[arg(long)]
+        scenarios: bool,
+    },
     /// Draw an SOP as a flowchart: Mermaid (for GitHub markdown), Graphviz DOT or SVG
     Graph(graph::GraphArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
     Case(case::CaseArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
     Simulate(simulate::SimulateArgs),
+    /// Run the scenario files (NAME.test.yaml) of SOPs on a virtual clock and report coverage
+    Test(test::TestArgs),
 }
 
 /// Exit code for usage and I/O errors.
@@ -49,13 +56,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Schema => {
-            output::stdout(&sopflow::schema::sop_schema_json());
+        Command::Schema { scenarios } => {
+            output::stdout(&if scenarios {
+                sopflow::schema::scenario_schema_json()
+            } else {
+                sopflow::schema::sop_schema_json()
+            });
             ExitCode::SUCCESS
         }
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Case(args) => case::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Test(args) => test::run(&args),
     }
 }

@@ -51,17 +51,94 @@ pub fn collect_sources(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, Stri
     Ok(sources)
 }
 
-/// Whether a file name is an SOP's in a directory walk.
+/// Whether a file name is an SOP's in a directory walk: scenario files
+/// (`NAME.test.yaml`, see `sop test`) sit beside SOPs and are not SOPs.
 fn is_sop_file(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
-    )
+    ) && !is_scenario_file(path)
+}
+
+/// Whether a file holds scenarios (`NAME.test.yaml`, `NAME.test.yml`) for `sop test`.
+pub fn is_scenario_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
+}
+
+/// The scenario files `sop test` runs: named scenario files, the scenario file beside a
+/// named SOP, and every scenario file under named directories (walked as for SOPs), in
+/// path order. A path that does not exist, or that holds no scenario file, is an error.
+pub fn collect_scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let found = files_under(path, is_scenario_file)?;
+            if found.is_empty() {
+                return Err(format!(
+                    "no scenario file (*.test.yaml) under `{}`: check the path",
+                    path.display()
+                ));
+            }
+            files.extend(found);
+        } else if path.exists() && is_scenario_file(path) {
+            files.push(path.clone());
+        } else if path.exists() {
+            let beside = scenario_file_of(path);
+            if !beside.exists() {
+                return Err(format!(
+                    "{} has no scenario file: write its scenarios in {}",
+                    path.display(),
+                    beside.display()
+                ));
+            }
+            files.push(beside);
+        } else {
+            return Err(not_found(path));
+        }
+    }
+    files.dedup();
+    Ok(files)
+}
+
+/// `NAME.test.yaml` for `NAME.yaml` (or `.yml`).
+fn scenario_file_of(sop: &Path) -> PathBuf {
+    let stem = sop
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    sop.with_file_name(format!("{stem}.test.yaml"))
+}
+
+/// The SOP a scenario file tests: `NAME.yaml` (or `NAME.yml`) beside `NAME.test.yaml`.
+pub fn sop_of_scenario_file(scenarios: &Path) -> PathBuf {
+    let name = scenarios
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".test.yaml")
+        .or_else(|| name.strip_suffix(".test.yml"))
+        .unwrap_or(&name);
+    let yaml = scenarios.with_file_name(format!("{stem}.yaml"));
+    let yml = scenarios.with_file_name(format!("{stem}.yml"));
+    if !yaml.exists() && yml.exists() {
+        yml
+    } else {
+        yaml
+    }
 }
 
 /// The SOP files under `dir`, skipping what ripgrep would and what `.sopignore` names,
 /// sorted by path.
 fn sop_files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    files_under(dir, is_sop_file)
+}
+
+/// The files under `dir` that `keep` accepts, skipping what ripgrep would and what
+/// `.sopignore` names, sorted by path.
+fn files_under(dir: &Path, keep: fn(&Path) -> bool) -> Result<Vec<PathBuf>, String> {
     let mut walk = ignore::WalkBuilder::new(dir);
     walk.require_git(false)
         .add_custom_ignore_filename(SOPIGNORE)
@@ -75,7 +152,7 @@ fn sop_files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for entry in walk.build() {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        if entry.file_type().is_some_and(|t| t.is_file()) && is_sop_file(entry.path()) {
+        if entry.file_type().is_some_and(|t| t.is_file()) && keep(entry.path()) {
             files.push(entry.into_path());
         }
     }
