@@ -235,15 +235,7 @@ impl Transition<'_> {
                 if (active.sla.warn_at.is_some() || !active.sla.levels.is_empty())
                     && held > TimeDelta::zero()
                 {
-                    self.emit(EventKind::SlaRescheduled {
-                        step: Some(step.clone()),
-                        token: Some(active.token),
-                        due_at: shifted.due_at,
-                        warn_at: shifted.warn_at,
-                        levels: shifted.levels,
-                        timeout_at: active.timeout_at,
-                        held_secs: active.sla.held_secs + held.num_seconds(),
-                    });
+                    self.emit(held_for(&active, shifted, held));
                 }
                 Ok(())
             }
@@ -682,15 +674,7 @@ impl Transition<'_> {
                 .calendar
                 .working_between(paused_since.max(active.since), self.now);
             let shifted = shifted(&calendar, &active, held);
-            self.emit(EventKind::SlaRescheduled {
-                step: Some(active.step.clone()),
-                token: Some(active.token),
-                due_at: shifted.due_at,
-                warn_at: shifted.warn_at,
-                levels: shifted.levels,
-                timeout_at: active.timeout_at,
-                held_secs: active.sla.held_secs + held.num_seconds(),
-            });
+            self.emit(held_for(&active, shifted, held));
         }
         let clock = self.state.case_clock().filter(|c| c.sla.pausable).cloned();
         if let (Some(clock), Some(case_sla)) = (clock, self.process.case_sla()) {
@@ -1155,5 +1139,19 @@ fn shifted(calendar: &NamedCalendar, active: &ActiveStep, held: TimeDelta) -> Sl
         due_at: active.due_at.and_then(shift),
         warn_at: active.sla.warn_at.and_then(shift),
         levels: active.sla.levels.iter().filter_map(|&t| shift(t)).collect(),
+    }
+}
+
+/// The `SlaRescheduled` of a step whose SLA timers were held for `held` of working time
+/// (a postponement or a pause) and moved to `shifted`.
+fn held_for(active: &ActiveStep, shifted: SlaSchedule, held: TimeDelta) -> EventKind {
+    EventKind::SlaRescheduled {
+        step: Some(active.step.clone()),
+        token: Some(active.token),
+        due_at: shifted.due_at,
+        warn_at: shifted.warn_at,
+        levels: shifted.levels,
+        timeout_at: active.timeout_at,
+        held_secs: active.sla.held_secs + held.num_seconds(),
     }
 }

@@ -377,3 +377,14 @@ pub fn svg(process: &Process, highlight: Option<&Highlight>) -> Result<String, L
 
 #[cfg(test)]
 mod tests;
+
+/// Text escaped for XML character data or an attribute value (`& < > " '`), with the
+/// characters XML 1.0 cannot hold replaced: what the SVG writer uses, for other XML an app
+/// or the CLI writes (JUnit reports).
+///
+/// ```
+/// assert_eq!(sopflow::render::escape_xml("a < b & \"c\""), "a &lt; b &amp; &quot;c&quot;");
+/// ```
+pub fn escape_xml(text: &str) -> String {
+    text::xml(text)
+}
