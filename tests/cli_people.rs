@@ -295,3 +295,44 @@ fn json_output() {
             .contains("did you mean `ana`?")
     );
 }
+
+#[test]
+fn people_added_by_processes_at_once_are_all_kept() {
+    let dir = TempDir::new("people-at-once");
+    ok(&dir, "people", &["add", "ada", "--role", "admin"]);
+    let db = dir.db();
+    // One thread per process, so the processes run at the same time.
+    let handles: Vec<_> = (0..12)
+        .map(|n| {
+            let (id, role) = if n % 2 == 0 {
+                (format!("p{}", n / 2), "support_agent")
+            } else {
+                (format!("q{}", n / 2), "team_leader")
+            };
+            let db = db.clone();
+            let cwd = dir.0.clone();
+            std::thread::spawn(move || {
+                Command::new(env!("CARGO_BIN_EXE_sop"))
+                    .current_dir(cwd)
+                    .args(["people", "--db", &db, "add", &id])
+                    .args(["--role", role, "--as", "ada"])
+                    .output()
+                    .expect("run sop")
+            })
+        })
+        .collect();
+    for handle in handles {
+        let output = handle.join().expect("a thread running sop");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let out = ok(&dir, "people", &["list"]);
+    for n in 0..6 {
+        assert!(out.contains(&format!("p{n}: support_agent")), "{out}");
+        assert!(out.contains(&format!("q{n}: team_leader")), "{out}");
+    }
+}
