@@ -138,6 +138,23 @@ fn the_first_person_must_be_an_admin() {
     let err = fails(&dir, 3, "people", &["deactivate", "nobody", "--as", "ada"]);
     assert!(err.contains("nobody called `nobody`"), "{err}");
 
+    // Ids are bounded like every actor id, and cannot carry roles.
+    let long = "a".repeat(201);
+    let err = fails(
+        &dir,
+        2,
+        "people",
+        &["add", &long, "--role", "agent", "--as", "ada"],
+    );
+    assert!(err.contains("at most 200 characters"), "{err}");
+    let err = fails(
+        &dir,
+        2,
+        "people",
+        &["add", "bo:agent", "--role", "agent", "--as", "ada"],
+    );
+    assert!(err.contains("is not a person id"), "{err}");
+
     let out = ok(&dir, "people", &["list"]);
     assert_eq!(out, "ada: admin\nana: support_agent\n");
 }

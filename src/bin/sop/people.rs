@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
-use sopflow::engine::{Actor, ActorId};
+use sopflow::engine::{Actor, ActorId, limits};
 use sopflow::model::RoleId;
 use sopflow::store::{BlockingStore, Person, StoreError};
 
@@ -275,6 +275,16 @@ fn parse_id(text: &str) -> Result<ActorId, Failure> {
             ),
         ));
     }
+    if id.chars().count() > limits::MAX_ID_CHARS {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "a person id may have at most {} characters; this one has {}",
+                limits::MAX_ID_CHARS,
+                id.chars().count()
+            ),
+        ));
+    }
     Ok(ActorId::new(id))
 }
 
@@ -363,6 +373,17 @@ fn add(cx: &Context, id: &str, roles: &[String], managing: &Managing) -> Result<
     let mut person = existing.unwrap_or_else(|| Person::new(id, []));
     let all: Vec<RoleId> = person.roles.iter().cloned().chain(roles).collect();
     person.set_roles(all);
+    if person.roles.len() > limits::MAX_ROLES {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "a person may hold at most {} roles; `{}` would hold {}",
+                limits::MAX_ROLES,
+                person.id,
+                person.roles.len()
+            ),
+        ));
+    }
     store.put_person(&person).map_err(|e| cx.store_failure(e))?;
     report(cx, &person, verb);
     Ok(())
