@@ -169,7 +169,7 @@ enum CaseCommand {
         /// The work queue of one person instead: the active steps of open cases they may
         /// act on now (their roles from the directory of people, or as typed while it is
         /// empty; steps assigned to them included)
-        #[arg(long = "as", alias = "mine", value_name = "ACTOR[:ROLE[,ROLE]]", conflicts_with_all = ["status", "role"])]
+        #[arg(long = "as", visible_alias = "mine", value_name = "ACTOR[:ROLE[,ROLE]]", conflicts_with_all = ["status", "role"])]
         actor: Option<String>,
         /// The time the queue is for (steps on hold until later are left out), RFC 3339;
         /// default now

@@ -5,7 +5,9 @@
 //! as typed, as it always was, so scripts and first steps keep working. The first person
 //! added must hold the `admin` role ([`ADMIN_ROLE`]), so someone can manage the directory
 //! from then on; every later change needs `--as` naming an active admin, and no change may
-//! leave the directory without an active admin (it could not be managed again).
+//! leave the directory without an active admin. Should that happen anyway (two admins
+//! demoting each other at the same moment), adding an admin works as on an empty
+//! directory, so the directory can always be managed again.
 //!
 //! Exit codes as `sop case`: 0 done, 1 refused, 2 usage or I/O error, 3 not found.
 
@@ -349,15 +351,18 @@ fn add(cx: &Context, id: &str, roles: &[String], managing: &Managing) -> Result<
     let roles = parse_roles(roles)?;
     let store = BlockingStore::open(&cx.db).map_err(|e| cx.store_failure(e))?;
     let people = store.people().map_err(|e| cx.store_failure(e))?;
-    if people.is_empty() {
-        // The bootstrap: nobody can be checked yet, and whoever may write the store may
-        // start its directory. It must start with an admin, or nobody could manage it.
+    if !has_active_admin(&people) {
+        // The bootstrap: with no active admin nobody can be checked, and whoever may write
+        // the store may start its directory. The person added must be an admin, or nobody
+        // could manage it. A directory left without an active admin (two admins demoting
+        // each other at once) is recovered the same way.
         if !roles.iter().any(|r| r.as_str() == ADMIN_ROLE) {
             return Err(Failure::new(
                 Exit::Refused,
                 format!(
-                    "the directory of people is empty, and its first person must hold \
-                     `{ADMIN_ROLE}` so that someone can manage it: add `--role {ADMIN_ROLE}`"
+                    "nobody active in the directory of people holds `{ADMIN_ROLE}`, so the \
+                     first person added must, so that someone can manage it: add \
+                     `--role {ADMIN_ROLE}`"
                 ),
             ));
         }
