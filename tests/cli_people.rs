@@ -353,3 +353,33 @@ fn people_added_by_processes_at_once_are_all_kept() {
         assert!(out.contains(&format!("q{n}: team_leader")), "{out}");
     }
 }
+
+#[test]
+fn a_refused_actor_in_json() {
+    let dir = store_with_people("refused-json");
+    let output = sop(
+        &dir,
+        "case",
+        &[
+            "note",
+            "T-1",
+            "x",
+            "--as",
+            "ana:team_leader",
+            "--now",
+            T0,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["error"]["kind"], "refused");
+    assert_eq!(json["error"]["exit"], 1);
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not hold `team_leader`")
+    );
+}
