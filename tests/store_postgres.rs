@@ -366,7 +366,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("5", 0));
+    assert_eq!((version.as_str(), unhashed), ("6", 0));
     execute(
         &store,
         &process,

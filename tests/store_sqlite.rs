@@ -127,7 +127,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("5", 0));
+    assert_eq!((version.as_str(), unhashed), ("6", 0));
     // The new case continues the filled-in chain.
     execute(
         &store,
@@ -295,4 +295,51 @@ async fn group_commit_answers_each_caller() {
         store.load(&CaseId::new("G-0")).await.unwrap().events.len(),
         3
     );
+}
+
+/// A store written at schema 5, before the directory of people, gains an empty one when
+/// opened, keeps its cases, and is at schema 6 afterwards.
+#[tokio::test]
+async fn a_schema_5_store_gains_an_empty_directory_of_people() {
+    use sopflow::engine::{ActorId, CaseId};
+    use sopflow::model::RoleId;
+    use sopflow::store::{CaseStore, Person, execute};
+    use store_support::{hello, start, t0};
+
+    let db = TempDb::new("schema5");
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    let (name, text) = hello(1);
+    let process = store.save_sop(&name, &text).await.unwrap();
+    execute(
+        &store,
+        &process,
+        &CaseId::new("P-1"),
+        start("P-1", "s"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    sqlx::raw_sql("DROP TABLE people; UPDATE sopflow_meta SET value = '5' WHERE key = 'schema';")
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    assert!(store.people().await.unwrap().is_empty());
+    assert_eq!(
+        store.load(&CaseId::new("P-1")).await.unwrap().events.len(),
+        2
+    );
+    let ana = Person::new("ana", [RoleId::new("agent").unwrap()]);
+    store.put_person(&ana).await.unwrap();
+    assert_eq!(store.person(&ActorId::new("ana")).await.unwrap(), Some(ana));
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    let version: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(version, "6");
 }

@@ -2,15 +2,15 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::CaseId;
+use crate::engine::{ActorId, CaseId};
 use crate::model::SopId;
 
 use super::batch::Append;
 use super::error::StoreError;
 use super::memory::MemoryStore;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
-    TimerClaim,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, Person, SopSource, StoredCase,
+    StoredNotification, TimerClaim,
 };
 
 /// The store the CLI uses when none is given: the SQLite file `sopflow.db` in the current
@@ -232,5 +232,17 @@ impl CaseStore for AnyStore {
 
     async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
         each!(self, store => store.sop_versions().await)
+    }
+
+    async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
+        each!(self, store => store.put_person(person).await)
+    }
+
+    async fn person(&self, id: &ActorId) -> Result<Option<Person>, StoreError> {
+        each!(self, store => store.person(id).await)
+    }
+
+    async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        each!(self, store => store.people().await)
     }
 }

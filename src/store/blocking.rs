@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use tokio::runtime::Runtime;
 
-use crate::engine::{CaseId, CaseState, Command};
+use crate::engine::{ActorId, CaseId, CaseState, Command};
 use crate::graph::Process;
 use crate::model::SopId;
 
@@ -13,8 +13,8 @@ use super::cache::CaseCache;
 use super::error::{ExecuteError, StoreError};
 use super::execute::{Executed, Processes, TimerRun};
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
-    TimerClaim,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, Person, SopSource, StoredCase,
+    StoredNotification, TimerClaim,
 };
 
 /// A store with its own current-thread tokio runtime, for the CLI and other synchronous
@@ -176,6 +176,21 @@ impl<S: CaseStore> BlockingStore<S> {
     /// [`CaseStore::sop_versions`].
     pub fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {
         self.block_on(self.store.sop_versions())
+    }
+
+    /// [`CaseStore::put_person`].
+    pub fn put_person(&self, person: &Person) -> Result<(), StoreError> {
+        self.block_on(self.store.put_person(person))
+    }
+
+    /// [`CaseStore::person`].
+    pub fn person(&self, id: &ActorId) -> Result<Option<Person>, StoreError> {
+        self.block_on(self.store.person(id))
+    }
+
+    /// [`CaseStore::people`].
+    pub fn people(&self) -> Result<Vec<Person>, StoreError> {
+        self.block_on(self.store.people())
     }
 
     /// [`execute`](super::execute): load, decide, append.

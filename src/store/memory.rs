@@ -5,15 +5,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{CaseId, CaseState};
+use crate::engine::{ActorId, CaseId, CaseState};
 use crate::model::SopId;
 
 use super::batch::{Append, check_same_sop};
 use super::codec;
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
-    TimerClaim,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, Person, SopSource, StoredCase,
+    StoredNotification, TimerClaim,
 };
 
 /// A store in memory: everything is lost when the last clone is dropped. Clones share
@@ -32,6 +32,8 @@ struct Inner {
     case_numbers: BTreeMap<String, u64>,
     /// Every notification, in the order written (its id is its position + 1).
     notifications: Vec<StoredNotification>,
+    /// The directory of people, by id.
+    people: BTreeMap<ActorId, Person>,
 }
 
 #[derive(Debug)]
@@ -414,6 +416,19 @@ impl CaseStore for MemoryStore {
                 prefix: prefix.to_owned(),
             })?;
         Ok(super::numbered_case(prefix, *last))
+    }
+
+    async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
+        self.lock().people.insert(person.id.clone(), person.clone());
+        Ok(())
+    }
+
+    async fn person(&self, id: &ActorId) -> Result<Option<Person>, StoreError> {
+        Ok(self.lock().people.get(id).cloned())
+    }
+
+    async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        Ok(self.lock().people.values().cloned().collect())
     }
 
     async fn sop_versions(&self) -> Result<Vec<(SopId, u32)>, StoreError> {

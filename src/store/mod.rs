@@ -91,7 +91,9 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use crate::engine::{Action, Actor, CaseId, CaseState, CaseStatus, Command, Event, Notification};
+use crate::engine::{
+    Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, Event, Notification,
+};
 use crate::graph::Process;
 use crate::model::{RoleId, SopId};
 
@@ -256,6 +258,22 @@ pub trait CaseStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Writes a person into the store's directory of people, replacing what it held about
+    /// `person.id` (roles and whether they are active) in one atomic write.
+    ///
+    /// Each person is one row: two writers putting different people at once both keep
+    /// their change. Two writers putting the same person at once: the last one wins.
+    fn put_person(&self, person: &Person) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The person with this id in the directory, or `None` when there is none.
+    fn person(
+        &self,
+        id: &ActorId,
+    ) -> impl Future<Output = Result<Option<Person>, StoreError>> + Send;
+
+    /// Everyone in the directory, active or not, ordered by id.
+    fn people(&self) -> impl Future<Output = Result<Vec<Person>, StoreError>> + Send;
+
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
     /// however many versions came after. The lints, which ran when the version was saved,
     /// are not run again ([`crate::graph::compile_trusted`]).
@@ -314,6 +332,65 @@ fn compile_text(
                 name: name.to_owned(),
                 reason,
             })
+        }
+    }
+}
+
+/// Someone in the store's directory of people: who they are, the roles they hold, and
+/// whether they may act at all.
+///
+/// The library does not check actors against the directory: an embedding application
+/// authenticates its users and builds each [`Actor`]. The directory is a source of truth
+/// for callers that have none of their own, such as the `sop` command line, which checks
+/// `--as` against it once anyone is in it ([`Person::actor`] gives the actor to use).
+///
+/// ```
+/// use sopflow::store::Person;
+/// let ana = Person::new("ana", ["team_leader".parse().unwrap(), "agent".parse().unwrap()]);
+/// assert_eq!(ana.roles[0].as_str(), "agent"); // sorted, without repeats
+/// assert!(ana.active);
+/// assert!(ana.actor().holds(&"team_leader".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Person {
+    /// Their actor id: what `--as` and the events name them by.
+    pub id: ActorId,
+    /// The roles they hold, sorted, without repeats.
+    pub roles: Vec<RoleId>,
+    /// Whether they may act; an inactive person keeps their roles for the record.
+    pub active: bool,
+}
+
+impl Person {
+    /// An active person holding `roles` (sorted, repeats dropped).
+    pub fn new(id: impl Into<ActorId>, roles: impl IntoIterator<Item = RoleId>) -> Person {
+        let mut person = Person {
+            id: id.into(),
+            roles: Vec::new(),
+            active: true,
+        };
+        person.set_roles(roles);
+        person
+    }
+
+    /// Replaces their roles with `roles`, sorted and without repeats.
+    pub fn set_roles(&mut self, roles: impl IntoIterator<Item = RoleId>) {
+        let mut roles: Vec<RoleId> = roles.into_iter().collect();
+        roles.sort();
+        roles.dedup();
+        self.roles = roles;
+    }
+
+    /// Whether they hold `role`.
+    pub fn holds(&self, role: &RoleId) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// The actor they act as, with every role they hold.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.id.clone(),
+            roles: self.roles.clone(),
         }
     }
 }
@@ -628,6 +705,24 @@ pub(crate) fn case_number(case: &CaseId, prefix: &str) -> Option<u64> {
 /// The case id for number `n` of `prefix`.
 pub(crate) fn numbered_case(prefix: &str, n: u64) -> CaseId {
     CaseId::new(format!("{prefix}{n}"))
+}
+
+/// A person from their stored row: the id, the roles as space-separated text, and whether
+/// they are active. A role that is no longer a valid role id means the row was damaged.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn person_from_row(id: &str, roles: &str, active: bool) -> Result<Person, StoreError> {
+    let roles = roles
+        .split_whitespace()
+        .map(|role| {
+            RoleId::new(role).map_err(|reason| StoreError::Database {
+                operation: format!("reading person `{id}` from the directory"),
+                source: format!("their stored role `{role}` is not a role id: {reason}").into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut person = Person::new(id, roles);
+    person.active = active;
+    Ok(person)
 }
 
 /// The status as stored (its JSON name).

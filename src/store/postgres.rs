@@ -6,21 +6,22 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::engine::{CaseId, CaseState};
+use crate::engine::{ActorId, CaseId, CaseState};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
 use super::codec::{self, from_micros, micros, roles_from_text, roles_text, sop_from_text};
 use super::error::StoreError;
 use super::{
-    CaseFilter, CaseStore, CaseSummary, LatestCase, SopSource, StoredCase, StoredNotification,
-    TimerClaim, status_from_name, status_name,
+    CaseFilter, CaseStore, CaseSummary, LatestCase, Person, SopSource, StoredCase,
+    StoredNotification, TimerClaim, person_from_row, status_from_name, status_name,
 };
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
-/// added `snapshots` (empty after migrating: cases get one as they move on).
-const SCHEMA_VERSION: i64 = 5;
+/// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
+/// `people`, the directory of people (empty after migrating).
+const SCHEMA_VERSION: i64 = 6;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -84,6 +85,11 @@ CREATE TABLE IF NOT EXISTS notifications (
     seq BIGINT NOT NULL,
     payload TEXT NOT NULL,
     acknowledged_at_us BIGINT
+);
+CREATE TABLE IF NOT EXISTS people (
+    actor_id TEXT COLLATE "C" PRIMARY KEY,
+    roles TEXT NOT NULL,
+    active BOOLEAN NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
@@ -867,6 +873,42 @@ impl CaseStore for PostgresStore {
                     .map(|id| (id, version as u32))
                     .map_err(|reason| StoreError::InvalidSop { name: sop, reason })
             })
+            .collect()
+    }
+
+    async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO people (actor_id, roles, active) VALUES ($1, $2, $3) \
+             ON CONFLICT (actor_id) DO UPDATE SET roles = EXCLUDED.roles, active = EXCLUDED.active",
+        )
+        .bind(person.id.as_str())
+        .bind(roles_text(&person.roles))
+        .bind(person.active)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::database(format!("saving person `{}`", person.id), e))?;
+        Ok(())
+    }
+
+    async fn person(&self, id: &ActorId) -> Result<Option<Person>, StoreError> {
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT roles, active FROM people WHERE actor_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| StoreError::database(format!("reading person `{id}`"), e))?;
+        row.map(|(roles, active)| person_from_row(id.as_str(), &roles, active))
+            .transpose()
+    }
+
+    async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        let rows: Vec<(String, String, bool)> =
+            sqlx::query_as("SELECT actor_id, roles, active FROM people ORDER BY actor_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| StoreError::database("listing people", e))?;
+        rows.iter()
+            .map(|(id, roles, active)| person_from_row(id, roles, *active))
             .collect()
     }
 }

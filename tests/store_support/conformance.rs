@@ -4,12 +4,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use sopflow::engine::{self, Action, CaseId, CaseState, CaseStatus, Command, CommandError};
+use sopflow::engine::{
+    self, Action, ActorId, CaseId, CaseState, CaseStatus, Command, CommandError,
+};
 use sopflow::graph::Process;
 use sopflow::model::{RoleId, SopId};
 use sopflow::store::{
-    Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, Processes, StoreError,
-    execute, execute_on, execute_with_retry, fire_due_timers,
+    Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, Person, Processes,
+    StoreError, execute, execute_on, execute_with_retry, fire_due_timers,
 };
 
 use super::{agent, customer_support, hello, lead, minutes, next_command, note, start, t0, timed};
@@ -32,7 +34,8 @@ macro_rules! conformance_tests {
             timer_claims_released, fire_due_timers_once, old_sop_versions_loadable,
             errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
             cached_states_follow_the_store, held_states_append_only_at_their_version,
-            notifications_are_kept_with_their_events);
+            notifications_are_kept_with_their_events, people_directory_round_trip,
+            concurrent_people_updates_all_land);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -1215,4 +1218,85 @@ pub async fn notifications_are_kept_with_their_events<S: CaseStore + 'static>(st
         .await
         .unwrap();
     assert_eq!(acknowledged[0].acknowledged_at, Some(due));
+}
+
+fn role(name: &str) -> RoleId {
+    RoleId::new(name).unwrap()
+}
+
+/// The directory of people starts empty, keeps what is put, replaces a person whole (roles
+/// and whether they are active) and lists everyone by id.
+pub async fn people_directory_round_trip<S: CaseStore>(store: Arc<S>) {
+    assert_eq!(store.people().await.unwrap(), Vec::<Person>::new());
+    assert_eq!(store.person(&ActorId::new("ana")).await.unwrap(), None);
+
+    let ana = Person::new("ana", [role("team_leader"), role("agent")]);
+    store.put_person(&ana).await.unwrap();
+    store
+        .put_person(&Person::new("bo", [role("agent")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.person(&ActorId::new("ana")).await.unwrap(),
+        Some(ana.clone())
+    );
+
+    let mut changed = ana.clone();
+    changed.set_roles([role("agent")]);
+    changed.active = false;
+    store.put_person(&changed).await.unwrap();
+    assert_eq!(
+        store.person(&ActorId::new("ana")).await.unwrap(),
+        Some(changed.clone())
+    );
+
+    // A person with no role at all is kept as such.
+    store.put_person(&Person::new("al", [])).await.unwrap();
+    let ids: Vec<String> = store
+        .people()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    assert_eq!(ids, ["al", "ana", "bo"]);
+    assert_eq!(store.people().await.unwrap()[1], changed);
+}
+
+/// Writers putting different people at the same time all keep their changes: each
+/// person is written alone, so nobody's update overwrites another's.
+pub async fn concurrent_people_updates_all_land<S: CaseStore + 'static>(store: Arc<S>) {
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..10_u32 {
+                let mut person = Person::new(format!("p{writer}-{n}"), [role("agent")]);
+                store.put_person(&person).await.unwrap();
+                // A second write of the same person by the same writer: the last one counts.
+                person.set_roles([role("agent"), role(&format!("team_{writer}"))]);
+                person.active = n.is_multiple_of(2);
+                store.put_person(&person).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let people = store.people().await.unwrap();
+    assert_eq!(people.len(), 80, "every person written is kept");
+    for person in &people {
+        let (writer, n) = person
+            .id
+            .as_str()
+            .trim_start_matches('p')
+            .split_once('-')
+            .unwrap();
+        let n: u32 = n.parse().unwrap();
+        assert_eq!(
+            person.roles,
+            [role("agent"), role(&format!("team_{writer}"))]
+        );
+        assert_eq!(person.active, n.is_multiple_of(2), "{}", person.id);
+    }
 }

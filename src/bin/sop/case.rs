@@ -77,7 +77,10 @@ impl Exit {
 #[command(
     after_help = "Exit codes: 0 done (or already done: a repeated command applies once), \
 1 refused by the SOP's rules, 2 usage or I/O error, 3 case, SOP version or store not found, \
-4 the case kept changing under the command (send it again)."
+4 the case kept changing under the command (send it again).\n\nWho may act: while nobody is in \
+the store's directory of people, `--as ACTOR:ROLE` is taken as typed. Once anyone is \
+(`sop people add`), `--as` must name an active person there, and each role typed must be one \
+they hold (refused with exit 1 otherwise); `--as ACTOR` acts with all their roles."
 )]
 pub struct CaseArgs {
     /// The store: `sqlite:PATH` or `postgres://user:password@host/db`. Only `start` creates
@@ -96,8 +99,11 @@ pub struct CaseArgs {
 /// Options of every command an actor sends.
 #[derive(clap::Args)]
 struct Acting {
-    /// Who acts, with the roles they hold: `ana:support_agent` or `lee:team_leader,qa_manager`
-    #[arg(long = "as", value_name = "ACTOR:ROLE[,ROLE]")]
+    /// Who acts: `ana` (with her roles from the directory of people, `sop people`), or
+    /// `ana:support_agent`, `lee:team_leader,qa_manager`. Once anyone is in the directory,
+    /// the actor must be active there and hold every role typed; with nobody in it, the
+    /// roles are taken as typed
+    #[arg(long = "as", value_name = "ACTOR[:ROLE[,ROLE]]")]
     actor: String,
     /// The time of the command, RFC 3339 (`2026-01-05T09:00:00Z`); default now
     #[arg(long, value_name = "TIME")]
@@ -160,6 +166,15 @@ enum CaseCommand {
         /// Only cases with an active step for this role (its work queue)
         #[arg(long)]
         role: Option<String>,
+        /// The work queue of one person instead: the active steps of open cases they may
+        /// act on now (their roles from the directory of people, or as typed while it is
+        /// empty; steps assigned to them included)
+        #[arg(long = "as", visible_alias = "mine", value_name = "ACTOR[:ROLE[,ROLE]]", conflicts_with_all = ["status", "role"])]
+        actor: Option<String>,
+        /// The time the queue is for (steps on hold until later are left out), RFC 3339;
+        /// default now
+        #[arg(long, value_name = "TIME", requires = "actor")]
+        now: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -525,6 +540,12 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             acting,
         } => start(cx, &file, id, &prefix, &fields, &acting),
         CaseCommand::List {
+            actor: Some(actor),
+            sop,
+            now,
+            ..
+        } => work_queue(cx, &actor, sop, now.as_deref()),
+        CaseCommand::List {
             status, sop, role, ..
         } => list(cx, status, sop, role),
         CaseCommand::Show { id, now, .. } => show(cx, &id, now.as_deref()),
@@ -738,7 +759,7 @@ fn parse_actor(text: &str) -> Result<Actor, Failure> {
     let id = id.trim();
     if id.is_empty() {
         return Err(Failure::usage(format!(
-            "--as `{text}` names no actor; write ACTOR:ROLE[,ROLE], e.g. ana:support_agent"
+            "--as `{text}` names no actor; write ACTOR[:ROLE[,ROLE]], e.g. ana or ana:support_agent"
         )));
     }
     let roles = roles
@@ -750,6 +771,15 @@ fn parse_actor(text: &str) -> Result<Actor, Failure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Actor::new(id, roles))
+}
+
+/// The actor `--as` names, checked against the store's directory of people when anyone is
+/// in it ([`crate::people::checked_actor`]): refused (exit 1) when the directory disagrees.
+fn checked_actor(cx: &Context, store: &BlockingStore, typed: Actor) -> Result<Actor, Failure> {
+    crate::people::checked_actor(store, typed).map_err(|check| match check {
+        crate::people::ActorCheck::Refused(message) => Failure::refused(message),
+        crate::people::ActorCheck::Store(error) => cx.store_failure(error),
+    })
 }
 
 fn parse_step(text: &str) -> Result<StepId, Failure> {
@@ -876,7 +906,14 @@ fn start(
     fields: &[String],
     acting: &Acting,
 ) -> Outcome {
-    let actor = parse_actor(&acting.actor)?;
+    let typed = parse_actor(&acting.actor)?;
+    // A store that does not exist yet has nobody in its directory, and a refused start
+    // must not create it.
+    let actor = match BlockingStore::open_existing(&cx.db) {
+        Ok(store) => checked_actor(cx, &store, typed)?,
+        Err(StoreError::NoStore { .. }) => typed,
+        Err(error) => return Err(cx.store_failure(error)),
+    };
     if acting.request_id.is_some() && id.is_none() {
         return Err(Failure::usage(
             "--request-id on `start` needs --id: a repeated start finds its case by id",
@@ -969,8 +1006,9 @@ fn send(
     acting: &Acting,
     make: impl FnOnce(&Process) -> Result<Action, Failure>,
 ) -> Outcome {
-    let actor = parse_actor(&acting.actor)?;
+    let typed = parse_actor(&acting.actor)?;
     let store = cx.open_existing()?;
+    let actor = checked_actor(cx, &store, typed)?;
     let case = CaseId::new(id);
     // Only the SOP version is needed here: the latest snapshot and the events after it
     // tell it without replaying the whole history (`execute` loads the case itself).
@@ -1134,6 +1172,78 @@ fn list(
                 ["CASE", "SOP", "STATUS", "ROLES", "NEXT TIMER", "UPDATED"],
                 &rows,
             )
+        },
+    );
+    Ok(())
+}
+
+/// `sop case list --as ana`: the active steps of open cases that ana may act on now.
+fn work_queue(cx: &Context, actor: &str, sop: Option<String>, now: Option<&str>) -> Outcome {
+    let typed = parse_actor(actor)?;
+    let now = parse_now(now)?;
+    let mut filter = CaseFilter::all().status(CaseStatus::Open);
+    if let Some(sop) = sop {
+        let id = SopId::new(&sop).map_err(|e| Failure::usage(format!("--sop `{sop}`: {e}")))?;
+        filter = filter.sop(id);
+    }
+    let store = cx.open_existing()?;
+    let actor = checked_actor(cx, &store, typed)?;
+    let summaries = store.list(&filter).map_err(|e| cx.store_failure(e))?;
+    let mut processes: std::collections::BTreeMap<(SopId, u32), Process> = Default::default();
+    let mut work = Vec::new();
+    for summary in &summaries {
+        // Every open case is read: the summary row knows the roles with work, not who
+        // steps are assigned to.
+        let state = store
+            .load_latest(&summary.case)
+            .map_err(|e| cx.store_failure(e))?
+            .state();
+        let key = (summary.sop.clone(), summary.sop_version);
+        if !processes.contains_key(&key) {
+            let process = process_of(cx, &store, &state)?;
+            processes.insert(key.clone(), process);
+        }
+        let Some(process) = processes.get(&key) else {
+            continue;
+        };
+        work.extend(
+            engine::work_items(process, &state)
+                .into_iter()
+                .filter(|item| {
+                    item.actionable_by(&actor, now)
+                        || (item.assignee.as_ref() == Some(&actor.id)
+                            && item.postponed_until.is_none_or(|until| until <= now))
+                }),
+        );
+    }
+    if cx.format == OutputFormat::Human && work.is_empty() {
+        eprintln!(
+            "nothing for {} to do in the store `{}`",
+            actor.id,
+            cx.store_name()
+        );
+        return Ok(());
+    }
+    cx.print(
+        || json!({ "actor": actor, "work": work }),
+        || {
+            let rows: Vec<[String; 5]> = work
+                .iter()
+                .map(|item| {
+                    [
+                        item.case
+                            .as_ref()
+                            .map_or_else(String::new, ToString::to_string),
+                        item.step.to_string(),
+                        item.title.clone(),
+                        item.role
+                            .as_ref()
+                            .map_or_else(|| "-".to_owned(), ToString::to_string),
+                        item.due_at.map_or_else(|| "-".to_owned(), time),
+                    ]
+                })
+                .collect();
+            table(["CASE", "STEP", "TITLE", "ROLE", "DUE"], &rows)
         },
     );
     Ok(())

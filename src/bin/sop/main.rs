@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod case;
 mod graph;
 mod output;
+mod people;
 mod simulate;
 mod sources;
 mod test;
@@ -38,6 +39,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
     Case(case::CaseArgs),
+    /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
+    People(people::PeopleArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
     Simulate(simulate::SimulateArgs),
     /// Run the scenario files (NAME.test.yaml) of SOPs on a virtual clock and report coverage
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Case(args) => case::run(args),
+        Command::People(args) => people::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(&args),
     }
