@@ -536,13 +536,19 @@ impl Report {
             EventKind::StepEscalated { .. }
             | EventKind::SlaBreached {
                 escalated: true, ..
+            }
+            | EventKind::SlaLevelReached {
+                escalated: true, ..
             } => true,
             EventKind::DecisionTaken { target, .. } => escalation_steps.contains(target),
             _ => false,
         });
-        let breached = events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::SlaBreached { .. }));
+        let breached = events.iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::SlaBreached { .. } | EventKind::CaseSlaBreached
+            )
+        });
         self.reworked += usize::from(reworked);
         self.escalated += usize::from(escalated);
         self.breached += usize::from(breached);
@@ -617,7 +623,7 @@ impl Report {
             (
                 "missed an SLA",
                 self.breached,
-                "a step was not done by its due time",
+                "a step, or the case, was not done by its due time",
             ),
         ] {
             println!(
