@@ -15,6 +15,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::output::{Output, OutputFormat};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
@@ -118,23 +119,6 @@ struct Acting {
     request_id: Option<String>,
     #[command(flatten)]
     output: Output,
-}
-
-/// How results are printed.
-#[derive(clap::Args, Clone, Copy)]
-struct Output {
-    /// `human`, or `json`: exactly one JSON object on standard output, the result or
-    /// `{"error": {...}}`
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputFormat {
-    /// Lines for people
-    Human,
-    /// One JSON object per command
-    Json,
 }
 
 #[derive(Subcommand)]

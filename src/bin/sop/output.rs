@@ -58,3 +58,21 @@ mod tests {
         assert_eq!(printable("next\u{85}line"), "next\\u{85}line");
     }
 }
+
+/// How a `sop case` or `sop people` command prints its result.
+#[derive(clap::Args, Clone, Copy)]
+pub struct Output {
+    /// `human`, or `json`: exactly one JSON object on standard output, the result or
+    /// `{"error": {...}}`
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// Lines for people, or one JSON object.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people
+    Human,
+    /// One JSON object per command
+    Json,
+}

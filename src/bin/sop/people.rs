@@ -14,7 +14,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use clap::{Subcommand, ValueEnum};
+use crate::output::{Output, OutputFormat};
+use clap::Subcommand;
 use serde_json::json;
 use sopflow::engine::{Actor, ActorId, limits};
 use sopflow::model::RoleId;
@@ -58,23 +59,6 @@ struct Managing {
     actor: Option<String>,
     #[command(flatten)]
     output: Output,
-}
-
-/// How results are printed.
-#[derive(clap::Args, Clone, Copy)]
-struct Output {
-    /// `human`, or `json`: exactly one JSON object on standard output, the result or
-    /// `{"error": {...}}`
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputFormat {
-    /// Lines for people
-    Human,
-    /// One JSON object per command
-    Json,
 }
 
 #[derive(Subcommand)]
