@@ -773,22 +773,7 @@ async fn write_together(
                 .map(move |((event, json), hash)| (batch.case().as_str(), event, json, hash))
         })
         .collect();
-    for chunk in events.chunks(1_000) {
-        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
-        );
-        insert.push_values(chunk, |mut row, (case, event, json, hash)| {
-            row.push_bind(*case)
-                .push_bind(event.seq as i64)
-                .push_bind(i64::from(event.v))
-                .push_bind(event.kind.name())
-                .push_bind(micros(event.at))
-                .push_bind(event.command.as_str())
-                .push_bind(json.as_str())
-                .push_bind(hash.as_str());
-        });
-        insert.build().execute(&mut *conn).await.map_err(fail)?;
-    }
+    insert_events(conn, &events).await.map_err(fail)?;
     for (batch, hashes) in &accepted {
         if let Some(snapshot) = hashes.last().and_then(|last| batch.snapshot(last)) {
             write_snapshot(conn, batch.case(), &snapshot)
@@ -804,6 +789,34 @@ async fn write_together(
         .await
         .map_err(fail)?;
     Ok(results)
+}
+
+/// An event row: its case, the event, its stored JSON and its hash.
+type EventRow<'a> = (&'a str, &'a crate::engine::Event, &'a String, &'a String);
+
+/// Inserts event rows in order, a thousand to a statement (SQLite bounds the number of
+/// bound values), in the caller's transaction.
+async fn insert_events(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[EventRow<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(1_000) {
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
+        );
+        insert.push_values(chunk, |mut row, (case, event, json, hash)| {
+            row.push_bind(*case)
+                .push_bind(event.seq as i64)
+                .push_bind(i64::from(event.v))
+                .push_bind(event.kind.name())
+                .push_bind(micros(event.at))
+                .push_bind(event.command.as_str())
+                .push_bind(json.as_str())
+                .push_bind(hash.as_str());
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Writes notifications in the order given, in the caller's transaction.
@@ -1017,22 +1030,14 @@ async fn write_batch(
                 .map_err(fail)?;
         }
     }
-    // Every event in one statement.
-    let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-        "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
-    );
-    let rows = batch.events().iter().zip(batch.encoded()).zip(&hashes);
-    insert.push_values(rows, |mut row, ((event, json), hash)| {
-        row.push_bind(case.as_str())
-            .push_bind(event.seq as i64)
-            .push_bind(i64::from(event.v))
-            .push_bind(event.kind.name())
-            .push_bind(micros(event.at))
-            .push_bind(event.command.as_str())
-            .push_bind(json.as_str())
-            .push_bind(hash.as_str());
-    });
-    match insert.build().execute(&mut *conn).await {
+    let rows: Vec<EventRow<'_>> = batch
+        .events()
+        .iter()
+        .zip(batch.encoded())
+        .zip(&hashes)
+        .map(|((event, json), hash)| (case.as_str(), event, json, hash))
+        .collect();
+    match insert_events(conn, &rows).await {
         Ok(_) => {}
         // The version check makes this unreachable; the key makes it harmless.
         Err(e) if is_unique_violation(&e) => {
