@@ -148,6 +148,13 @@ codes! {
     /// An escalation ladder cannot work as written: a level that does nothing, delays that
     /// do not grow, a `goto` before the last level or on the case's service level.
     InvalidLadder = ("E043", "invalid-ladder", Error),
+    /// The `migrate:` section names a step or field this version does not have, maps to a
+    /// step that cannot hold work, gives a value that does not fit its field, or migrates
+    /// from a version that is not earlier.
+    InvalidMigration = ("E070", "invalid-migration", Error),
+    /// A step of the earlier version that can hold open work has no step to go to in this
+    /// one.
+    UnmappedStep = ("E071", "unmapped-step", Error),
     /// A scenario file (`NAME.test.yaml`) names an actor that is not declared under its
     /// `actors:`.
     UnknownActor = ("T001", "unknown-actor", Error),

@@ -121,6 +121,7 @@ pub mod schema;
 pub mod simulate;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod versions;
 
 use diagnostic::{Diagnostic, SourceFile};
 

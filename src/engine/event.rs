@@ -289,6 +289,30 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// The case moved onto a newer version of its SOP (`sop case migrate`): its open work
+    /// goes on there, under the step ids and timers given here.
+    CaseMigrated {
+        /// The version it ran on until now.
+        from_version: u32,
+        /// The version it runs on from now.
+        to_version: u32,
+        /// Steps whose id changed in the new version: from here on, each old id in the
+        /// case (its active work, who performed what for four-eyes checks, parallel
+        /// splits it waits in) means the new one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        renamed: Vec<StepRename>,
+        /// Values given to fields the case did not have: the new version's defaults and
+        /// the plan's values.
+        #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+        fields: FieldValues,
+        /// The timers of every active step, counted again under the new version's service
+        /// levels from when the step became active.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        timers: Vec<MigratedTimers>,
+        /// The case's own service level under the new version; `None` when it has none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_sla: Option<MigratedTimers>,
+    },
     /// The case's clock was set back to the event's time: its latest event before this one
     /// was stamped `wrong`, in the future. Later events may be earlier than `wrong`; the
     /// active steps that started after the event's time start at it instead.
@@ -331,9 +355,43 @@ impl EventKind {
             EventKind::CaseClosed => "case_closed",
             EventKind::CaseCancelled { .. } => "case_cancelled",
             EventKind::CaseReopened { .. } => "case_reopened",
+            EventKind::CaseMigrated { .. } => "case_migrated",
             EventKind::TimeCorrected { .. } => "time_corrected",
         }
     }
+}
+
+/// A step whose id changed from one version of an SOP to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRename {
+    /// Its id in the earlier version.
+    pub from: StepId,
+    /// The step of the new version that takes over.
+    pub to: StepId,
+}
+
+/// The timers of an active step (`token`) or of the case's service level (no token), as
+/// counted under a new version of the SOP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigratedTimers {
+    /// The activation, or `None` for the case's service level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenId>,
+    /// Its SLA deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// When whoever holds the work is warned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<DateTime<Utc>>,
+    /// When each level of the escalation ladder is reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<DateTime<Utc>>,
+    /// Its deferred-choice deadline (steps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_at: Option<DateTime<Utc>>,
+    /// Whether pausing the case stops the clock.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pausable: bool,
 }
 
 fn is_false(value: &bool) -> bool {

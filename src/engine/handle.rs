@@ -791,27 +791,7 @@ impl Transition<'_> {
         since: DateTime<Utc>,
         held: TimeDelta,
     ) -> Result<(SlaSchedule, Option<DateTime<Utc>>), CommandError> {
-        let past_latest = || CommandError::TimerPastLatest {
-            what: format!("step `{step}`"),
-            latest: limits::latest(),
-        };
-        let value_of = |f: &FieldId| self.field_value(f);
-        let schedule = match &timers.sla {
-            Some(sla) => sla
-                .schedule(&timers.calendar, since, held, value_of)
-                .ok_or_else(past_latest)?,
-            None => SlaSchedule::default(),
-        };
-        let timeout_at = match timers.timeout.as_ref().and_then(|l| l.duration(value_of)) {
-            Some(after) => Some(
-                timers
-                    .calendar
-                    .after(since, after)
-                    .ok_or_else(past_latest)?,
-            ),
-            None => None,
-        };
-        Ok((schedule, timeout_at))
+        step_schedule(step, timers, since, held, |f| self.field_value(f))
     }
 
     /// The timers of the case's service level, started at `since` and held for `held`.
@@ -1154,4 +1134,35 @@ fn held_for(active: &ActiveStep, shifted: SlaSchedule, held: TimeDelta) -> Event
         timeout_at: active.timeout_at,
         held_secs: active.sla.held_secs + held.num_seconds(),
     }
+}
+
+/// The timers of `step` (`timers`), active since `since` and held for `held`, with field
+/// values from `value_of`: its SLA schedule and its deferred-choice timeout.
+pub(crate) fn step_schedule<'v>(
+    step: &StepId,
+    timers: &StepTimers,
+    since: DateTime<Utc>,
+    held: TimeDelta,
+    value_of: impl Fn(&FieldId) -> Option<&'v FieldValue>,
+) -> Result<(SlaSchedule, Option<DateTime<Utc>>), CommandError> {
+    let past_latest = || CommandError::TimerPastLatest {
+        what: format!("step `{step}`"),
+        latest: limits::latest(),
+    };
+    let schedule = match &timers.sla {
+        Some(sla) => sla
+            .schedule(&timers.calendar, since, held, &value_of)
+            .ok_or_else(past_latest)?,
+        None => SlaSchedule::default(),
+    };
+    let timeout_at = match timers.timeout.as_ref().and_then(|l| l.duration(&value_of)) {
+        Some(after) => Some(
+            timers
+                .calendar
+                .after(since, after)
+                .ok_or_else(past_latest)?,
+        ),
+        None => None,
+    };
+    Ok((schedule, timeout_at))
 }

@@ -47,6 +47,7 @@ mod error;
 mod event;
 mod handle;
 mod ids;
+mod migrate;
 pub mod limits;
 mod notify;
 mod query;
@@ -55,9 +56,10 @@ mod verify;
 
 pub use command::{Action, Command, FieldValues};
 pub use error::CommandError;
-pub use event::{EVENT_SCHEMA_VERSION, Event, EventKind, TokenId};
+pub use event::{EVENT_SCHEMA_VERSION, Event, EventKind, MigratedTimers, StepRename, TokenId};
 pub use handle::handle;
 pub use ids::{Actor, ActorId, CaseId, CommandId};
+pub use migrate::{MigrationError, migrate, migration_target};
 #[cfg(feature = "store")]
 pub(crate) use notify::notify_event;
 pub use notify::{Notification, NotificationKind, Recipient, notifications};
@@ -70,4 +72,7 @@ pub use state::{
 };
 #[cfg(feature = "store")]
 pub(crate) use verify::check_next;
-pub use verify::{HistoryError, HistoryProblem, StepKind, check_history, check_history_from};
+pub use verify::{
+    HistoryError, HistoryProblem, StepKind, check_history, check_history_across, check_history_from,
+    versions_of,
+};

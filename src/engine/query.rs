@@ -371,6 +371,22 @@ pub fn describe(event: &Event) -> String {
         EventKind::CaseClosed => "case closed".to_owned(),
         EventKind::CaseCancelled { reason } => format!("cancelled the case: {reason}"),
         EventKind::CaseReopened { reason } => format!("reopened the case: {reason}"),
+        EventKind::CaseMigrated {
+            from_version,
+            to_version,
+            renamed,
+            ..
+        } => {
+            let mut text = format!("moved the case from v{from_version} to v{to_version}");
+            if !renamed.is_empty() {
+                let list: Vec<String> = renamed
+                    .iter()
+                    .map(|r| format!("{} → {}", r.from, r.to))
+                    .collect();
+                text.push_str(&format!(" ({})", list.join(", ")));
+            }
+            text
+        }
         EventKind::TimeCorrected { wrong, reason } => format!(
             "corrected the case's clock, whose latest event was stamped {}: {reason}",
             wrong.format("%Y-%m-%d %H:%M")

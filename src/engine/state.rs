@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use chrono::{DateTime, Utc};
 
 use super::command::FieldValues;
-use super::event::{Event, EventKind, TokenId};
+use super::event::{Event, EventKind, MigratedTimers, StepRename, TokenId};
 use super::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
@@ -304,6 +304,11 @@ impl CaseState {
             .iter()
             .filter(move |(s, _)| s == step)
             .map(|(_, a)| a)
+    }
+
+    /// Who performed which step, most recent first.
+    pub(crate) fn performers_of_any(&self) -> impl Iterator<Item = (&StepId, &ActorId)> {
+        self.performers.iter().map(|(s, a)| (s, a))
     }
 
     /// Whether `actor` performed `step` (in any round).
@@ -640,6 +645,14 @@ impl CaseState {
                 self.status = Some(CaseStatus::Open);
                 self.closed_at = None;
             }
+            EventKind::CaseMigrated {
+                to_version,
+                renamed,
+                fields,
+                timers,
+                case_sla,
+                ..
+            } => self.migrate(*to_version, renamed, fields, timers, case_sla.as_ref()),
             EventKind::TimeCorrected { .. } => {
                 // The clock restarts here. Active steps that began "in the future" begin
                 // now instead, their timers keeping their distance from the start.
@@ -672,6 +685,76 @@ impl CaseState {
                 }
             }
         }
+    }
+
+    /// Moves the case onto version `to` of its SOP: old step ids become new ones everywhere
+    /// they are kept, and the timers are the new version's.
+    fn migrate(
+        &mut self,
+        to: u32,
+        renamed: &[StepRename],
+        fields: &FieldValues,
+        timers: &[MigratedTimers],
+        case_sla: Option<&MigratedTimers>,
+    ) {
+        if let Some((_, version)) = &mut self.sop {
+            *version = to;
+        }
+        // One lookup per id, never chained: `a → b` and `b → c` in one migration move `a`
+        // to `b` and `b` to `c`.
+        let rename = |step: &mut StepId| {
+            if let Some(r) = renamed.iter().find(|r| r.from == *step) {
+                *step = r.to.clone();
+            }
+        };
+        if !renamed.is_empty() {
+            for active in &mut self.active {
+                rename(&mut active.step);
+            }
+            for join in &mut self.joins {
+                rename(&mut join.split);
+            }
+            for step in &mut self.resumable {
+                rename(step);
+            }
+            for (step, _) in Arc::make_mut(&mut self.performers).iter_mut() {
+                rename(step);
+            }
+        }
+        for (field, value) in fields {
+            Arc::make_mut(&mut self.fields).insert(field.clone(), value.clone());
+        }
+        for migrated in timers {
+            if let Some(active) = migrated.token.and_then(|t| self.token_mut(t)) {
+                active.due_at = migrated.due_at;
+                active.timeout_at = migrated.timeout_at;
+                active.sla.warn_at = migrated.warn_at;
+                active.sla.levels = migrated.levels.clone();
+                active.sla.pausable = migrated.pausable;
+            }
+        }
+        self.case_clock = match (case_sla, self.case_clock.take(), self.started_at) {
+            (None, _, _) => None,
+            (Some(new), Some(mut clock), _) => {
+                clock.due_at = new.due_at;
+                clock.sla.warn_at = new.warn_at;
+                clock.sla.levels = new.levels.clone();
+                clock.sla.pausable = new.pausable;
+                Some(clock)
+            }
+            (Some(new), None, Some(since)) => Some(Box::new(CaseClock {
+                since,
+                due_at: new.due_at,
+                breached: false,
+                sla: SlaProgress {
+                    warn_at: new.warn_at,
+                    levels: new.levels.clone(),
+                    pausable: new.pausable,
+                    ..SlaProgress::default()
+                },
+            })),
+            (Some(_), None, None) => None,
+        };
     }
 
     fn token_mut(&mut self, token: TokenId) -> Option<&mut ActiveStep> {

@@ -106,6 +106,12 @@ pub enum HistoryProblem {
         /// The token named.
         token: TokenId,
     },
+    /// The event names an activation that is not active.
+    #[error("no step is active with token {token}")]
+    TokenNotActive {
+        /// The token named.
+        token: TokenId,
+    },
     /// A step activation whose token is not the next one.
     #[error("it activates `{step}` with token {token}, but the next token is {next}")]
     TokenOutOfOrder {
@@ -127,6 +133,27 @@ pub enum HistoryProblem {
     UnknownField {
         /// The field named.
         field: FieldId,
+    },
+    /// A migration that does not start from the version the case runs on, or does not
+    /// lead to the version checked against.
+    #[error(
+        "it moves the case from version {from} to version {to}, but the case runs on version {on} and is checked against version {checked}"
+    )]
+    MigrationMismatch {
+        /// The version the event moves from.
+        from: u32,
+        /// The version it moves to.
+        to: u32,
+        /// The version the case runs on before it.
+        on: u32,
+        /// The version of the process checked against.
+        checked: u32,
+    },
+    /// A migration to a version whose SOP is not at hand to check against.
+    #[error("it moves the case to version {version}, which is not available")]
+    VersionUnavailable {
+        /// The version moved to.
+        version: u32,
     },
     /// Work on a case that is not open, or an end of a case that is.
     #[error("the case is {status}")]
@@ -175,6 +202,55 @@ pub fn check_history_from(
         state.apply(event);
     }
     Ok(state)
+}
+
+/// [`check_history`] for a case that may have moved onto newer versions of its SOP
+/// (`case_migrated`): `process_of(version)` gives the process of each version the case ran
+/// on, and every event is checked against the version the case ran on when it happened.
+/// Returns the state after the last event.
+pub fn check_history_across<'p>(
+    process_of: impl Fn(u32) -> Option<&'p Process>,
+    events: &[Event],
+) -> Result<CaseState, HistoryError> {
+    let fail = |event: &Event, problem| HistoryError {
+        seq: event.seq,
+        event: event.kind.name(),
+        problem,
+    };
+    let mut state = CaseState::new();
+    let mut process: Option<&Process> = None;
+    for event in events {
+        let version = match &event.kind {
+            EventKind::CaseStarted { version, .. } if process.is_none() => Some(*version),
+            EventKind::CaseMigrated { to_version, .. } => Some(*to_version),
+            _ => None,
+        };
+        if let Some(version) = version {
+            process = Some(
+                process_of(version)
+                    .ok_or_else(|| fail(event, HistoryProblem::VersionUnavailable { version }))?,
+            );
+        }
+        let Some(process) = process else {
+            return Err(fail(event, HistoryProblem::NotStarted));
+        };
+        check_next(process, &state, event)?;
+        state.apply(event);
+    }
+    Ok(state)
+}
+
+/// The versions of its SOP a history runs on: the one it starts on and every one it moved
+/// to, in order.
+pub fn versions_of(events: &[Event]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::CaseStarted { version, .. } => Some(*version),
+            EventKind::CaseMigrated { to_version, .. } => Some(*to_version),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Checks that `event` fits `process` right after `state` (it is event `state.version() +
@@ -348,6 +424,46 @@ fn check_event(
                 status: "not ahead of its clock",
             }),
         },
+        EventKind::CaseMigrated {
+            from_version,
+            to_version,
+            renamed,
+            timers,
+            ..
+        } => {
+            open(state)?;
+            let on = state.sop().map_or(0, |(_, v)| v);
+            if on != *from_version || *to_version != process.version() || on >= *to_version {
+                return Err(HistoryProblem::MigrationMismatch {
+                    from: *from_version,
+                    to: *to_version,
+                    on,
+                    checked: process.version(),
+                });
+            }
+            for rename in renamed {
+                if process.step(&rename.to).is_none() {
+                    return Err(HistoryProblem::UnknownStep {
+                        step: rename.to.clone(),
+                    });
+                }
+            }
+            for token in timers.iter().filter_map(|t| t.token) {
+                if !state.active_steps().iter().any(|a| a.token == token) {
+                    return Err(HistoryProblem::TokenNotActive { token });
+                }
+            }
+            // What the case holds after the move must exist in the new version.
+            let mut after = state.clone();
+            after.apply(event);
+            for active in after.active_steps() {
+                step_of(process, &active.step, StepKind::Activity)?;
+            }
+            for join in after.pending_joins() {
+                step_of(process, &join.split, StepKind::Split)?;
+            }
+            Ok(())
+        }
         EventKind::CaseReopened { .. } => match state.status() {
             CaseStatus::Closed | CaseStatus::Cancelled => Ok(()),
             other => Err(HistoryProblem::WrongStatus {

@@ -75,6 +75,34 @@ pub struct Process {
     calendars: Vec<NamedCalendar>,
     default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
+    migration: Option<MigrationPlan>,
+}
+
+/// The checked `migrate:` section of a version: where the open cases of an earlier version
+/// go. Step ids on the left are the earlier version's and are checked against it by
+/// [`crate::versions::check_migration`]; everything else is checked by the compiler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationPlan {
+    /// The version whose cases the plan moves.
+    pub from: u32,
+    /// Old step id → the task or approval gate of this version that takes over its work.
+    pub steps: Vec<(StepId, StepId)>,
+    /// Values for fields that moved cases lack, each checked against its field.
+    pub fields: Vec<(FieldId, FieldValue)>,
+    /// Where the `migrate:` section is.
+    pub span: SourceSpan,
+}
+
+impl MigrationPlan {
+    /// Where the plan sends the work of the earlier version's step `old`, if it says.
+    pub fn target(&self, old: &StepId) -> Option<&StepId> {
+        self.steps.iter().find(|(o, _)| o == old).map(|(_, new)| new)
+    }
+
+    /// The value the plan gives `field`, if it gives one.
+    pub fn value(&self, field: &FieldId) -> Option<&FieldValue> {
+        self.fields.iter().find(|(f, _)| f == field).map(|(_, v)| v)
+    }
 }
 
 /// A role of the SOP.
@@ -374,7 +402,13 @@ impl Process {
     pub fn default_calendar(&self) -> &NamedCalendar {
         &self.default_calendar
     }
-    /// The service level of the whole case (`sla:`), if the SOP has one.
+
+    /// How open cases of an earlier version move onto this one (`migrate:`), if it says.
+    pub fn migration(&self) -> Option<&MigrationPlan> {
+        self.migration.as_ref()
+    }
+
+    /// The case's own service level, if the SOP has one.
     pub fn case_sla(&self) -> Option<&CaseServiceLevel> {
         self.case_sla.as_ref()
     }

@@ -12,6 +12,7 @@
 
 mod calendar;
 mod duration;
+mod migration;
 mod ids;
 mod sla;
 mod span;
@@ -21,6 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use calendar::CalendarSpec;
+pub use migration::MigrationSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
 pub use ids::{CalendarId, FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
 pub use sla::{CaseSla, EscalationLevel, TimerSpec};
@@ -67,6 +69,9 @@ pub struct Sop {
     pub sla: Option<CaseSla>,
     /// The steps in order. A step flows to the one after it unless it says otherwise.
     pub steps: Vec<Step>,
+    /// How open cases of an earlier version move onto this one (`sop case migrate`).
+    #[serde(default)]
+    pub migrate: Option<Spanned<MigrationSpec>>,
 }
 
 /// The type of a case field.

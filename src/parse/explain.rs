@@ -365,6 +365,10 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             "a mapping with `resolve_within`",
             "sla: { resolve_within: 3bd }",
         ),
+        "migrate" => (
+            "a mapping with `from`, `steps` and `fields`",
+            "migrate: { from: 1, steps: { triage: classify } }",
+        ),
         "zone" => ("an IANA time zone", "zone: Europe/Berlin"),
         "hours" => (
             "a mapping of days to working intervals",
@@ -903,6 +907,7 @@ const TOP_KEYS: &[&str] = &[
     "calendar",
     "sla",
     "steps",
+    "migrate",
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
