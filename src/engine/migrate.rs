@@ -32,7 +32,9 @@ pub enum MigrationError {
         version: u32,
     },
     /// The new process is another SOP, or not a newer version.
-    #[error("`{sop}` version {to} cannot replace `{case_sop}` version {from}: it must be a newer version of the same SOP")]
+    #[error(
+        "`{sop}` version {to} cannot replace `{case_sop}` version {from}: it must be a newer version of the same SOP"
+    )]
     NotNewer {
         /// The case's SOP.
         case_sop: SopId,
@@ -78,7 +80,9 @@ pub enum MigrationError {
         version: u32,
     },
     /// Two active steps would become the same one.
-    #[error("active steps `{first}` and `{second}` would both become `{target}` in version {version}")]
+    #[error(
+        "active steps `{first}` and `{second}` would both become `{target}` in version {version}"
+    )]
     Merged {
         /// One active step.
         first: StepId,
@@ -144,6 +148,14 @@ pub enum MigrationError {
         /// The new version.
         version: u32,
     },
+    /// The case has an event later than the move's time.
+    #[error("the case's latest event is at {last}, after the move's time {now}")]
+    Backwards {
+        /// The move's time.
+        now: DateTime<Utc>,
+        /// The case's latest event.
+        last: DateTime<Utc>,
+    },
     /// A timer counted again under the new version would fall beyond what the engine
     /// accepts.
     #[error("the timers of {what} under version {version} fall too far in the future")]
@@ -171,6 +183,7 @@ impl MigrationError {
             MigrationError::Split { .. } => "split",
             MigrationError::FieldValue { .. } => "field-value",
             MigrationError::TimerTooLate { .. } => "timer-too-late",
+            MigrationError::Backwards { .. } => "time-went-backwards",
         }
     }
 }
@@ -242,6 +255,11 @@ pub fn migrate(
             version: from,
         });
     }
+    if let Some(last) = state.last_event_at()
+        && now < last
+    {
+        return Err(MigrationError::Backwards { now, last });
+    }
     let to = new.version();
     let renamed = renames(old, new, from);
     let renamed_id = |step: &StepId| {
@@ -253,12 +271,11 @@ pub fn migrate(
 
     let mut targets: Vec<(&ActiveStep, StepId)> = Vec::new();
     for active in state.active_steps() {
-        let target = migration_target(new, from, &active.step).ok_or_else(|| {
-            MigrationError::Unmapped {
+        let target =
+            migration_target(new, from, &active.step).ok_or_else(|| MigrationError::Unmapped {
                 step: active.step.clone(),
                 version: to,
-            }
-        })?;
+            })?;
         check_kind(old, new, active, &target)?;
         if let Some((first, _)) = targets.iter().find(|(_, t)| *t == target) {
             return Err(MigrationError::Merged {
@@ -276,11 +293,7 @@ pub fn migrate(
     }
 
     let fields = new_field_values(new, state)?;
-    let value_of = |field: &FieldId| {
-        fields
-            .get(field)
-            .or_else(|| state.fields().get(field))
-    };
+    let value_of = |field: &FieldId| fields.get(field).or_else(|| state.fields().get(field));
     let mut timers = Vec::new();
     for (active, target) in &targets {
         let Some(step_timers) = new.step(target).and_then(|node| new.timers(node)) else {
@@ -459,10 +472,12 @@ fn check_split(
     };
     match (branches(old, split), branches(new, &target)) {
         (Some(before), Some(after)) if before == after => Ok(()),
-        (Some(before), Some(after)) => Err(problem(format!(
-            "has {after} branches instead of {before}"
+        (Some(before), Some(after)) => {
+            Err(problem(format!("has {after} branches instead of {before}")))
+        }
+        _ => Err(problem(format!(
+            "maps to `{target}`, which is not a parallel split"
         ))),
-        _ => Err(problem(format!("maps to `{target}`, which is not a parallel split"))),
     }
 }
 

@@ -47,8 +47,8 @@ mod error;
 mod event;
 mod handle;
 mod ids;
-mod migrate;
 pub mod limits;
+mod migrate;
 mod notify;
 mod query;
 mod state;
@@ -73,6 +73,6 @@ pub use state::{
 #[cfg(feature = "store")]
 pub(crate) use verify::check_next;
 pub use verify::{
-    HistoryError, HistoryProblem, StepKind, check_history, check_history_across, check_history_from,
-    versions_of,
+    HistoryError, HistoryProblem, StepKind, check_history, check_history_across,
+    check_history_from, versions_of,
 };

@@ -96,7 +96,10 @@ pub struct MigrationPlan {
 impl MigrationPlan {
     /// Where the plan sends the work of the earlier version's step `old`, if it says.
     pub fn target(&self, old: &StepId) -> Option<&StepId> {
-        self.steps.iter().find(|(o, _)| o == old).map(|(_, new)| new)
+        self.steps
+            .iter()
+            .find(|(o, _)| o == old)
+            .map(|(_, new)| new)
     }
 
     /// The value the plan gives `field`, if it gives one.

@@ -12,8 +12,8 @@
 
 mod calendar;
 mod duration;
-mod migration;
 mod ids;
+mod migration;
 mod sla;
 mod span;
 
@@ -22,9 +22,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use calendar::CalendarSpec;
-pub use migration::MigrationSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
 pub use ids::{CalendarId, FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
+pub use migration::MigrationSpec;
 pub use sla::{CaseSla, EscalationLevel, TimerSpec};
 pub use span::{OrderedMap, SourceSpan, Spanned};
 

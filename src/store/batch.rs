@@ -22,6 +22,10 @@ pub struct Append {
     summary: CaseSummary,
     state: CaseState,
     starts_on: Option<(crate::model::SopId, u32)>,
+    /// The SOP version the case ran on before the batch: the summary row must still say
+    /// it (a `case_migrated` event moves the case to the summary's version).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    ran_on: u32,
     /// The snapshot of `state` to store with the events (JSON), when they cross a
     /// multiple of [`codec::SNAPSHOT_EVERY`] or end the case.
     snapshot: Option<String>,
@@ -104,6 +108,7 @@ impl Append {
             ));
         }
         let was_open = before.is_open();
+        let ran_on = before.sop().map(|(_, v)| v);
         let mut state = before;
         let mut notifications = Vec::new();
         for event in &events {
@@ -156,6 +161,7 @@ impl Append {
             summary,
             state,
             starts_on,
+            ran_on: ran_on.unwrap_or(version),
             snapshot,
             after_hash: None,
             notifications,
@@ -232,6 +238,13 @@ impl Append {
     }
 
     /// For a new case: the SOP version it starts on, which must be stored.
+    /// The SOP version the case ran on before these events (the summary's, unless they
+    /// migrate it).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn ran_on(&self) -> u32 {
+        self.ran_on
+    }
+
     pub(crate) fn starts_on(&self) -> Option<(&crate::model::SopId, u32)> {
         self.starts_on.as_ref().map(|(s, v)| (s, *v))
     }

@@ -366,7 +366,8 @@ pub(crate) fn history_damaged(case: &CaseId, error: HistoryError) -> StoreError 
 }
 
 /// Loads a case and checks it whole: the store's hash chain ([`CaseStore::load`]), then
-/// every event against the SOP version the case runs on ([`engine::check_history`]),
+/// every event against the SOP version the case ran on when it happened
+/// ([`engine::check_history_across`]: a migrated case ran on several),
 /// compiled through `processes`. Returns the case and its process.
 ///
 /// Fails with [`StoreError::Corrupt`] naming the first event that was changed after it was
@@ -386,7 +387,22 @@ pub async fn load_verified<S: CaseStore>(
         });
     };
     let process = processes.get(store, sop, version).await?;
-    engine::check_history(&process, &stored.events).map_err(|e| history_damaged(case, e))?;
+    // A migrated case ran on several versions: each event is checked against its own.
+    let mut ran_on = Vec::new();
+    for earlier in engine::versions_of(&stored.events) {
+        if earlier != version && !ran_on.iter().any(|(v, _)| *v == earlier) {
+            ran_on.push((earlier, processes.get(store, sop, earlier).await?));
+        }
+    }
+    let process_of = |v: u32| {
+        if v == version {
+            Some(&*process)
+        } else {
+            ran_on.iter().find(|(e, _)| *e == v).map(|(_, p)| &**p)
+        }
+    };
+    engine::check_history_across(process_of, &stored.events)
+        .map_err(|e| history_damaged(case, e))?;
     Ok((stored, process))
 }
 

@@ -67,6 +67,7 @@ mod codec;
 mod error;
 mod execute;
 mod memory;
+mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -86,6 +87,7 @@ pub use execute::{
     execute_on, execute_with_retry, fire_due_timers, load_verified,
 };
 pub use memory::MemoryStore;
+pub use migrate::{CaseMigration, MigrationRun, migrate_case, migrate_open_cases};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]

@@ -417,8 +417,8 @@ impl PostgresStore {
              ON CONFLICT (case_id) DO NOTHING RETURNING case_id"
         } else {
             "UPDATE cases SET status = $3, version = $4, roles = $5, next_timer_us = $6, \
-             updated_at_us = $7, lease_owner = NULL, lease_until_us = NULL \
-             WHERE case_id = $1 AND version = $2 AND sop_id = $9 AND sop_version = $10 \
+             updated_at_us = $7, lease_owner = NULL, lease_until_us = NULL, sop_version = $10 \
+             WHERE case_id = $1 AND version = $2 AND sop_id = $9 AND sop_version = $25 \
              RETURNING case_id"
         };
         let sql = format!(
@@ -470,9 +470,14 @@ impl PostgresStore {
             .bind(snapshot.as_ref().map(|s| s.digest.as_str()))
             .bind(snapshot.as_ref().map(|s| s.state.as_str()))
             .bind(notes.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
-            .bind(notes.into_iter().map(|(_, json)| json).collect::<Vec<_>>())
-            .execute(&self.pool)
-            .await?;
+            .bind(notes.into_iter().map(|(_, json)| json).collect::<Vec<_>>());
+        // Only the update names the version the case ran on (a migration changes it).
+        let written = if batch.expected() == 0 {
+            written
+        } else {
+            written.bind(i64::from(batch.ran_on()))
+        };
+        let written = written.execute(&self.pool).await?;
         Ok(written.rows_affected())
     }
 

@@ -726,7 +726,7 @@ async fn write_together(
     });
     upsert.push(
         " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
-         version = excluded.version, roles = excluded.roles, \
+         sop_version = excluded.sop_version, version = excluded.version, roles = excluded.roles, \
          next_timer_us = excluded.next_timer_us, updated_at_us = excluded.updated_at_us, \
          lease_owner = NULL, lease_until_us = NULL",
     );
@@ -1001,7 +1001,7 @@ async fn write_batch(
         Some(_) => {
             sqlx::query(
                 "UPDATE cases SET status = ?, version = ?, roles = ?, next_timer_us = ?, \
-                 updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL \
+                 updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL, sop_version = ? \
                  WHERE case_id = ?",
             )
             .bind(status_name(summary.status))
@@ -1009,6 +1009,7 @@ async fn write_batch(
             .bind(&roles)
             .bind(next_timer)
             .bind(micros(summary.updated_at))
+            .bind(i64::from(summary.sop_version))
             .bind(case.as_str())
             .execute(&mut *conn)
             .await

@@ -30,6 +30,8 @@ use sopflow::store::{
     BlockingStore, CaseFilter, ExecuteError, Executed, Processes, StoreError, StoredCase,
 };
 
+#[path = "migrate.rs"]
+mod migrate;
 #[path = "notifications.rs"]
 mod notifications;
 #[path = "verify.rs"]
@@ -342,6 +344,9 @@ enum CaseCommand {
     /// Check that stored histories are untouched (hash chain) and fit their SOP version;
     /// exit 1 when a case is damaged
     Verify(verify::VerifyArgs),
+    /// Move the open cases of an SOP onto a newer version of it (its `migrate:` section
+    /// says where work in renamed or removed steps goes); `--dry-run` only reports
+    Migrate(migrate::MigrateArgs),
     /// Set a case's clock back to now (or `--now`) when its latest event was stamped in the
     /// future by mistake; history keeps the wrong time and this correction
     CorrectTime {
@@ -483,6 +488,7 @@ pub fn run(args: CaseArgs) -> ExitCode {
         | CaseCommand::Show { output, .. }
         | CaseCommand::Tick { output, .. } => output.format,
         CaseCommand::Verify(args) => args.output.format,
+        CaseCommand::Migrate(args) => args.output.format,
         CaseCommand::Notifications(args) => args.output.format,
         CaseCommand::Graph { .. } => OutputFormat::Human,
     };
@@ -653,6 +659,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             now, allow_future, ..
         } => tick(cx, now.as_deref(), allow_future),
         CaseCommand::Verify(args) => verify::verify(cx, args),
+        CaseCommand::Migrate(args) => migrate::migrate(cx, args),
     }
 }
 
