@@ -11,10 +11,11 @@ use sopflow::graph::Process;
 use sopflow::model::{RoleId, SopId};
 use sopflow::store::{
     Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, Person, Processes,
-    StoreError, execute, execute_on, execute_with_retry, fire_due_timers,
+    StoreError, execute, execute_on, execute_with_retry, fire_due_timers, load_verified,
+    migrate_open_cases,
 };
 
-use super::{agent, customer_support, hello, lead, minutes, next_command, note, start, t0, timed};
+use super::{agent, customer_support, hello, hello_renamed, lead, minutes, next_command, note, start, t0, timed};
 
 /// Generates one `#[tokio::test]` per conformance check; `$make` is an async fn taking the
 /// test's name and returning a fresh, empty store. With `optional`, `$make` returns an
@@ -35,7 +36,7 @@ macro_rules! conformance_tests {
             errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
             cached_states_follow_the_store, held_states_append_only_at_their_version,
             notifications_are_kept_with_their_events, people_directory_round_trip,
-            concurrent_people_updates_all_land);
+            concurrent_people_updates_all_land, open_cases_migrate);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -1299,4 +1300,90 @@ pub async fn concurrent_people_updates_all_land<S: CaseStore + 'static>(store: A
         );
         assert_eq!(person.active, n.is_multiple_of(2), "{}", person.id);
     }
+}
+
+/// Open cases move onto a newer version in one append each: their summary rows follow,
+/// closed cases stay, a dry run writes nothing, the moved history verifies across both
+/// versions, work goes on under the new step ids, and a second run finds nothing to move.
+pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
+    let v1 = save(&*store, hello(1)).await;
+    for case in ["M-1", "M-2", "M-3"] {
+        run(&*store, &v1, case, [start(case, "s")]).await;
+    }
+    let greet = Command::new(
+        "g",
+        agent(),
+        Action::Complete {
+            step: "greet".parse().unwrap(),
+            fields: Default::default(),
+        },
+    );
+    run(&*store, &v1, "M-3", [greet]).await;
+    let v3 = save(&*store, hello_renamed()).await;
+    let processes = Processes::new();
+    let mover = ActorId::new("migration");
+    let later = t0() + minutes(10);
+
+    let dry = migrate_open_cases(&*store, &processes, &v3, &mover, later, true, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(dry.moved.len(), 2, "{dry:?}");
+    assert_eq!(summary(&*store, "M-1").await.sop_version, 1, "a dry run writes nothing");
+
+    let mut seen = Vec::new();
+    let done = migrate_open_cases(&*store, &processes, &v3, &mover, later, false, |case, _| {
+        seen.push(case.clone());
+    })
+    .await
+    .unwrap();
+    assert_eq!(moved_ids(&done.moved), ["M-1", "M-2"]);
+    assert!(done.refused.is_empty(), "{:?}", done.refused);
+    assert_eq!(seen.len(), 2);
+    assert_eq!(summary(&*store, "M-1").await.sop_version, 3);
+    assert_eq!(summary(&*store, "M-3").await.sop_version, 1, "closed cases stay");
+    let on_v3 = store
+        .list(&CaseFilter::all().sop_version(3))
+        .await
+        .unwrap();
+    assert_eq!(ids(&on_v3), ["M-1", "M-2"]);
+
+    let (stored, process) = load_verified(&*store, &processes, &CaseId::new("M-1"))
+        .await
+        .unwrap();
+    assert_eq!(process.version(), 3);
+    assert_eq!(stored.state.sop().map(|(_, v)| v), Some(3));
+    let active: Vec<&str> = stored
+        .state
+        .active_steps()
+        .iter()
+        .map(|a| a.step.as_str())
+        .collect();
+    assert_eq!(active, ["welcome"]);
+    assert_eq!(
+        stored.state,
+        CaseState::replay(&stored.events),
+        "replay gives the live state"
+    );
+
+    let welcome = Command::new(
+        "w",
+        agent(),
+        Action::Complete {
+            step: "welcome".parse().unwrap(),
+            fields: Default::default(),
+        },
+    );
+    let moved_on = execute(&*store, &v3, &CaseId::new("M-1"), welcome, later)
+        .await
+        .unwrap();
+    assert_eq!(moved_on.state.active_steps()[0].step.as_str(), "wave");
+
+    let again = migrate_open_cases(&*store, &processes, &v3, &mover, later, false, |_, _| {})
+        .await
+        .unwrap();
+    assert!(again.moved.is_empty() && again.refused.is_empty(), "{again:?}");
+}
+
+fn moved_ids(moved: &[(CaseId, u32)]) -> Vec<&str> {
+    moved.iter().map(|(c, _)| c.as_str()).collect()
 }

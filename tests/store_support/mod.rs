@@ -50,6 +50,24 @@ steps:
     (format!("hello-v{version}.yaml"), text)
 }
 
+/// Version 3 of [`hello`]: `greet` is now `welcome`, and open cases of version 1 move
+/// there (`migrate:`).
+pub fn hello_renamed() -> (String, String) {
+    let text = "id: hello
+version: 3
+title: Say hello
+department: Customer Service
+roles: { agent: Support team member }
+steps:
+  - { id: welcome, title: Welcome the customer, role: agent }
+  - { id: wave, title: Wave goodbye, role: agent, end: true }
+migrate:
+  from: 1
+  steps: { greet: welcome }
+";
+    ("hello-v3.yaml".to_owned(), text.to_owned())
+}
+
 /// An SOP whose first step has a 1 hour SLA; past it a lead takes over.
 pub fn timed() -> (String, String) {
     let text = "id: timed
