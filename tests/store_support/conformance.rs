@@ -15,7 +15,10 @@ use sopflow::store::{
     migrate_open_cases,
 };
 
-use super::{agent, customer_support, hello, hello_renamed, lead, minutes, next_command, note, start, t0, timed};
+use super::{
+    agent, customer_support, hello, hello_renamed, lead, minutes, next_command, note, start, t0,
+    timed,
+};
 
 /// Generates one `#[tokio::test]` per conformance check; `$make` is an async fn taking the
 /// test's name and returning a fresh, empty store. With `optional`, `$make` returns an
@@ -1328,7 +1331,11 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
         .await
         .unwrap();
     assert_eq!(dry.moved.len(), 2, "{dry:?}");
-    assert_eq!(summary(&*store, "M-1").await.sop_version, 1, "a dry run writes nothing");
+    assert_eq!(
+        summary(&*store, "M-1").await.sop_version,
+        1,
+        "a dry run writes nothing"
+    );
 
     let mut seen = Vec::new();
     let done = migrate_open_cases(&*store, &processes, &v3, &mover, later, false, |case, _| {
@@ -1340,11 +1347,12 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
     assert!(done.refused.is_empty(), "{:?}", done.refused);
     assert_eq!(seen.len(), 2);
     assert_eq!(summary(&*store, "M-1").await.sop_version, 3);
-    assert_eq!(summary(&*store, "M-3").await.sop_version, 1, "closed cases stay");
-    let on_v3 = store
-        .list(&CaseFilter::all().sop_version(3))
-        .await
-        .unwrap();
+    assert_eq!(
+        summary(&*store, "M-3").await.sop_version,
+        1,
+        "closed cases stay"
+    );
+    let on_v3 = store.list(&CaseFilter::all().sop_version(3)).await.unwrap();
     assert_eq!(ids(&on_v3), ["M-1", "M-2"]);
 
     let (stored, process) = load_verified(&*store, &processes, &CaseId::new("M-1"))
@@ -1381,7 +1389,10 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
     let again = migrate_open_cases(&*store, &processes, &v3, &mover, later, false, |_, _| {})
         .await
         .unwrap();
-    assert!(again.moved.is_empty() && again.refused.is_empty(), "{again:?}");
+    assert!(
+        again.moved.is_empty() && again.refused.is_empty(),
+        "{again:?}"
+    );
 }
 
 fn moved_ids(moved: &[(CaseId, u32)]) -> Vec<&str> {
