@@ -136,13 +136,15 @@ fn a_response_due_sooner_in_the_revision_is_overdue_from_when_it_started() {
     let new = revision();
     // Answered at 09:10, reviewed and segmented at 09:20: `respond` is due at 13:20 on v1.
     let mut state = CaseState::new();
-    let send = |state: &mut CaseState, action: engine::Action, at| {
+    let mut log = Vec::new();
+    let mut send = |state: &mut CaseState, action: engine::Action, at| {
         let actor = engine::Actor::new("ana", ["representative".parse().unwrap()]);
         let id = format!("c{}", state.version());
         for event in
             engine::handle(&old, state, engine::Command::new(id, actor, action), at).unwrap()
         {
             state.apply(&event);
+            log.push(event);
         }
     };
     send(
@@ -214,6 +216,15 @@ fn a_response_due_sooner_in_the_revision_is_overdue_from_when_it_started() {
     moved.apply(&events[0]);
     assert_eq!(moved.active_steps()[0].step.as_str(), "respond_to_customer");
     assert_eq!(moved.sop().map(|(_, v)| v), Some(2));
+
+    // Drawn on version 2, the path taken on version 1 follows the renames.
+    log.extend(events);
+    let highlight = sopflow::render::Highlight::from_case(&new, &log, &moved);
+    let node = |id: &str| new.step(&id.parse().unwrap()).unwrap();
+    assert!(highlight.active.contains(&node("respond_to_customer")));
+    for visited in ["answer", "segment", "route", "respond_to_customer"] {
+        assert!(highlight.visited.contains(&node(visited)), "{visited} is not on the path");
+    }
 }
 
 #[test]

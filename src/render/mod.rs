@@ -44,7 +44,7 @@ use std::str::FromStr;
 
 use petgraph::graph::NodeIndex;
 
-use crate::engine::{CaseState, Event, EventKind};
+use crate::engine::{CaseState, Event, EventKind, StepRename};
 use crate::graph::{EdgeKind, Process};
 use crate::model::StepId;
 
@@ -184,8 +184,26 @@ impl Highlight {
         let mut highlight = Highlight::default();
         // Where the flow last left from, and by which kind of edge if known.
         let mut from: Option<(NodeIndex, Option<EdgeKind>)> = None;
-        let node_of = |step: &StepId| process.step(step);
-        for event in events {
+        // A migrated case named its steps by the ids of the version it ran on then: each
+        // is drawn where it went in `process`, through every later move's renames.
+        let moves: Vec<(usize, &[StepRename])> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(index, event)| match &event.kind {
+                EventKind::CaseMigrated { renamed, .. } => Some((index, renamed.as_slice())),
+                _ => None,
+            })
+            .collect();
+        for (index, event) in events.iter().enumerate() {
+            let node_of = |step: &StepId| {
+                let mut step = step.clone();
+                for (_, renamed) in moves.iter().filter(|(at, _)| *at > index) {
+                    if let Some(rename) = renamed.iter().find(|r| r.from == step) {
+                        step = rename.to.clone();
+                    }
+                }
+                process.step(&step)
+            };
             match &event.kind {
                 EventKind::CaseStarted { .. } => {
                     from = Some((process.start(), Some(EdgeKind::Next)));
@@ -278,7 +296,7 @@ impl Highlight {
             }
         }
         for active in state.active_steps() {
-            if let Some(node) = node_of(&active.step) {
+            if let Some(node) = process.step(&active.step) {
                 highlight.active.insert(node);
                 if active.breached {
                     highlight.breached.insert(node);
