@@ -6,6 +6,7 @@
 //! that changed while it was being decided is decided again on its new state.
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 
 use super::execute::Processes;
 use super::{Append, CaseFilter, CaseStore, StoreError};
@@ -17,6 +18,9 @@ const ATTEMPTS: u32 = 20;
 
 /// How many cases a migration run lists per page.
 const PAGE: u32 = 500;
+
+/// How many cases a migration run moves at once.
+const IN_FLIGHT: usize = 64;
 
 /// What happened to one case.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,8 +117,9 @@ pub struct MigrationRun {
 }
 
 /// Moves every open case of `new`'s SOP that runs on an earlier version onto `new`, a page
-/// of cases at a time, calling `progress` after each case. See [`migrate_case`]; a run
-/// stopped halfway is resumed by running it again.
+/// of cases at a time and up to 64 at once (their appends share transactions), calling
+/// `progress` after each case. See [`migrate_case`]; a run stopped halfway is resumed by
+/// running it again.
 pub async fn migrate_open_cases<S: CaseStore>(
     store: &S,
     processes: &Processes,
@@ -134,19 +139,28 @@ pub async fn migrate_open_cases<S: CaseStore>(
         filter.after = after.clone();
         let page = store.list(&filter).await?;
         let done = page.len() < PAGE as usize;
-        for summary in &page {
-            if summary.sop_version >= new.version() {
-                continue;
-            }
-            let outcome =
-                migrate_case(store, processes, new, &summary.case, actor, now, dry_run).await?;
-            progress(&summary.case, &outcome);
-            match outcome {
-                CaseMigration::Moved { from, .. } => run.moved.push((summary.case.clone(), from)),
-                CaseMigration::Refused { on, reason } => {
-                    run.refused.push((summary.case.clone(), on, reason));
+        let due: Vec<&CaseId> = page
+            .iter()
+            .filter(|summary| summary.sop_version < new.version())
+            .map(|summary| &summary.case)
+            .collect();
+        // A chunk of cases at once: their appends arrive together and share a transaction
+        // (group commit), while each case still moves in its own append.
+        for chunk in due.chunks(IN_FLIGHT) {
+            let outcomes = join_all(chunk.iter().map(|case| {
+                migrate_case(store, processes, new, case, actor, now, dry_run)
+            }))
+            .await;
+            for (case, outcome) in chunk.iter().zip(outcomes) {
+                let outcome = outcome?;
+                progress(case, &outcome);
+                match outcome {
+                    CaseMigration::Moved { from, .. } => run.moved.push(((*case).clone(), from)),
+                    CaseMigration::Refused { on, reason } => {
+                        run.refused.push(((*case).clone(), on, reason));
+                    }
+                    CaseMigration::AlreadyThere { .. } => {}
                 }
-                CaseMigration::AlreadyThere { .. } => {}
             }
         }
         after = page.last().map(|s| s.case.clone());
