@@ -58,7 +58,10 @@ fn template(runtime: &Runtime) -> PathBuf {
     runtime.block_on(async {
         let store = SqliteStore::open_path(&building).await.unwrap();
         let text = std::fs::read_to_string(manifest("sops/ticket-handling.yaml")).unwrap();
-        let v1 = store.save_sop("sops/ticket-handling.yaml", &text).await.unwrap();
+        let v1 = store
+            .save_sop("sops/ticket-handling.yaml", &text)
+            .await
+            .unwrap();
         let numbers: Vec<usize> = (0..CASES).collect();
         for chunk in numbers.chunks(500) {
             join_all(chunk.iter().map(|&n| {
@@ -137,7 +140,13 @@ fn migrate(c: &mut Criterion) {
                         let actor = ActorId::new("migration");
                         let at = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
                         let done = migrate_open_cases(
-                            &store, &processes, &new, &actor, at, dry_run, |_, _| {},
+                            &store,
+                            &processes,
+                            &new,
+                            &actor,
+                            at,
+                            dry_run,
+                            |_, _| {},
                         )
                         .await
                         .unwrap();

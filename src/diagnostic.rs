@@ -152,6 +152,10 @@ codes! {
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.
     InvalidMigration = ("E070", "invalid-migration", Error),
+    /// A step's `assignee`, `same_performer_as` or `separate_from` cannot work: a field that
+    /// is not a `person` field, a step that is not a task, the step itself, or a gate that
+    /// needs several approvers going to one person.
+    InvalidAssignment = ("E050", "invalid-assignment", Error),
     /// A step of the earlier version that can hold open work has no step to go to in this
     /// one.
     UnmappedStep = ("E071", "unmapped-step", Error),

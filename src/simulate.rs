@@ -9,7 +9,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::engine::{self, Action, Actor, CaseId, CaseState, Command, FieldValues, WorkKind};
-use crate::graph::{FieldSpec, Process};
+use crate::graph::{FieldSpec, NodeKind, Process};
 use crate::model::{FieldType, FieldValue};
 
 /// How the simulated team behaves.
@@ -168,7 +168,11 @@ impl Simulator {
             at = at.max(until);
         }
         let role = item.role.clone()?;
-        let actor = self.actor(&role, &item.excluded);
+        // Work that went to one person is theirs to do.
+        let actor = match &item.assignee {
+            Some(assignee) => Actor::new(assignee.as_str(), [role.clone()]),
+            None => self.actor(&role, &item.excluded),
+        };
         let action = match item.kind {
             WorkKind::Approval if self.random.chance(self.behaviour.reject_rate) => {
                 Action::Reject {
@@ -184,7 +188,7 @@ impl Simulator {
                 let mut fields = FieldValues::new();
                 for field in &item.collects {
                     if let Some(spec) = process.field(field) {
-                        fields.insert(field.clone(), self.value(spec));
+                        fields.insert(field.clone(), self.value(process, spec));
                     }
                 }
                 Action::Complete {
@@ -200,8 +204,26 @@ impl Simulator {
     }
 
     /// A plausible value for a field.
-    fn value(&mut self, spec: &FieldSpec) -> FieldValue {
+    fn value(&mut self, process: &Process, spec: &FieldSpec) -> FieldValue {
         match spec.field_type {
+            // Someone of the team whose step the field assigns, as the simulator names them.
+            FieldType::Person => {
+                let role = process.nodes().find_map(|(_, node)| match &node.kind {
+                    NodeKind::Task(task) if task.people.assignee.as_ref() == Some(&spec.id) => {
+                        Some(task.role.clone())
+                    }
+                    NodeKind::Approval(gate) if gate.people.assignee.as_ref() == Some(&spec.id) => {
+                        Some(gate.by.clone())
+                    }
+                    _ => None,
+                });
+                let size = self.behaviour.team_size.max(2);
+                let n = self.random.below(size) + 1;
+                FieldValue::Text(match role {
+                    Some(role) => format!("{role}-{n}"),
+                    None => format!("person-{n}"),
+                })
+            }
             FieldType::Text => FieldValue::Text(format!("{} (simulated)", spec.label)),
             FieldType::Email => FieldValue::Text("customer@example.com".to_owned()),
             FieldType::Bool => FieldValue::Bool(self.random.chance(self.behaviour.true_rate)),

@@ -223,7 +223,10 @@ fn a_response_due_sooner_in_the_revision_is_overdue_from_when_it_started() {
     let node = |id: &str| new.step(&id.parse().unwrap()).unwrap();
     assert!(highlight.active.contains(&node("respond_to_customer")));
     for visited in ["answer", "segment", "route", "respond_to_customer"] {
-        assert!(highlight.visited.contains(&node(visited)), "{visited} is not on the path");
+        assert!(
+            highlight.visited.contains(&node(visited)),
+            "{visited} is not on the path"
+        );
     }
 }
 

@@ -164,6 +164,18 @@ pub enum CommandError {
         /// The step they performed.
         reviewed: StepId,
     },
+    /// The actor performed a task this one must be kept apart from (separation of duties).
+    #[error(
+        "`{actor}` performed `{performed}` and so cannot perform `{step}` (separation of duties)"
+    )]
+    SeparateDuties {
+        /// Who tried.
+        actor: ActorId,
+        /// The step.
+        step: StepId,
+        /// The task they performed.
+        performed: StepId,
+    },
     /// The approver already approved this round.
     #[error("`{actor}` has already approved `{step}`; it needs approvals from different people")]
     AlreadyApproved {
@@ -359,7 +371,9 @@ impl CommandError {
             CommandError::NotAuthorized { .. } => "not-authorized",
             CommandError::NoRoleInSop { .. } => "no-role-in-sop",
             CommandError::AssignedToSomeoneElse { .. } => "assigned-to-someone-else",
-            CommandError::ReviewsOwnWork { .. } => "four-eyes",
+            CommandError::ReviewsOwnWork { .. } | CommandError::SeparateDuties { .. } => {
+                "four-eyes"
+            }
             CommandError::AlreadyApproved { .. } => "already-approved",
             CommandError::WrongAction { .. } => "wrong-action",
             CommandError::UnknownField { .. } => "unknown-field",

@@ -6,12 +6,12 @@ use petgraph::graph::NodeIndex;
 use super::command::{Action, Command, FieldValues};
 use super::error::CommandError;
 use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind};
-use super::ids::Actor;
+use super::ids::{Actor, ActorId};
 use super::limits;
 use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
 use crate::graph::{
-    ApprovalGate, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepTimers, Task,
-    check_field_value,
+    ApprovalGate, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople, StepTimers,
+    Task, check_field_value,
 };
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
@@ -853,8 +853,8 @@ impl Transition<'_> {
                 .unwrap_or_else(|| StepId::unchecked(current.name()))
         };
         match &current.kind {
-            NodeKind::Task(Task { timers, .. })
-            | NodeKind::Approval(ApprovalGate { timers, .. }) => {
+            NodeKind::Task(Task { timers, people, .. })
+            | NodeKind::Approval(ApprovalGate { timers, people, .. }) => {
                 let token = self.state.next_token();
                 let (schedule, timeout_at) =
                     self.schedule_of(&step(), timers, self.now, TimeDelta::zero())?;
@@ -867,6 +867,13 @@ impl Transition<'_> {
                     levels: schedule.levels,
                     pausable: timers.sla.as_ref().is_some_and(|sla| sla.pausable),
                 });
+                if let Some(assignee) = self.person_for(people) {
+                    self.emit(EventKind::StepAssigned {
+                        step: step(),
+                        token,
+                        assignee,
+                    });
+                }
                 Ok(())
             }
             NodeKind::Decision(decision) => {
@@ -934,6 +941,32 @@ impl Transition<'_> {
         }
     }
 
+    /// The person a step becoming active goes to: the one its `assignee` field names, or
+    /// whoever last performed its `same_performer_as` task (in this command or before).
+    /// `None` when the field is empty or the task was never performed: then the step goes
+    /// to its role, as any other.
+    fn person_for(&self, people: &StepPeople) -> Option<ActorId> {
+        if let Some(field) = &people.assignee {
+            return match self.field_value(field) {
+                Some(FieldValue::Text(id)) if !id.trim().is_empty() => {
+                    Some(ActorId::new(id.trim()))
+                }
+                _ => None,
+            };
+        }
+        let earlier = people.same_performer_as.as_ref()?;
+        self.events
+            .iter()
+            .rev()
+            .find_map(|event| match &event.kind {
+                EventKind::StepCompleted { step, .. } if step == earlier => {
+                    Some(event.actor.clone())
+                }
+                _ => None,
+            })
+            .or_else(|| self.state.performers_of(earlier).last().cloned())
+    }
+
     /// The active step `step`, if the actor may work on it.
     fn workable(&self, step: &StepId) -> Result<&ActiveStep, CommandError> {
         let node = self.node(step)?;
@@ -964,10 +997,33 @@ impl Transition<'_> {
             });
         }
         // An assignment makes a task one person's work; a gate stays open to every
-        // approver of its role, or a gate needing two approvals could never pass.
-        let is_task = matches!(self.process.node(node).kind, NodeKind::Task(_));
+        // approver of its role, or a gate needing two approvals could never pass, unless the
+        // SOP gives the gate to one person.
+        let binding = match &self.process.node(node).kind {
+            NodeKind::Task(task) => {
+                if let Some(other) = task
+                    .people
+                    .separate_from
+                    .iter()
+                    .find(|s| self.state.performed(s, &self.actor().id))
+                    && !matches!(
+                        self.command.action,
+                        Action::Assign { .. } | Action::Transfer { .. }
+                    )
+                {
+                    return Err(CommandError::SeparateDuties {
+                        actor: self.actor().id.clone(),
+                        step: step.clone(),
+                        performed: other.clone(),
+                    });
+                }
+                true
+            }
+            NodeKind::Approval(gate) => gate.people.goes_to_a_person(),
+            _ => false,
+        };
         if let Some(assignee) = &active.assignee
-            && is_task
+            && binding
             && *assignee != self.actor().id
             && !matches!(
                 self.command.action,

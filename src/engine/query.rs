@@ -129,12 +129,22 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
         };
         let current = process.node(node);
         let (kind, instructions, collects, excluded) = match &current.kind {
-            NodeKind::Task(task) => (
-                WorkKind::Task,
-                task.instructions.as_ref(),
-                task.collects.clone(),
-                Vec::new(),
-            ),
+            NodeKind::Task(task) => {
+                let mut excluded: Vec<ActorId> = Vec::new();
+                for separate in &task.people.separate_from {
+                    for performer in state.performers_of(separate) {
+                        if !excluded.contains(performer) {
+                            excluded.push(performer.clone());
+                        }
+                    }
+                }
+                (
+                    WorkKind::Task,
+                    task.instructions.as_ref(),
+                    task.collects.clone(),
+                    excluded,
+                )
+            }
             NodeKind::Approval(gate) => {
                 let mut excluded: Vec<ActorId> = Vec::new();
                 for reviewed in &gate.reviews {

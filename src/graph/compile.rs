@@ -1,6 +1,7 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
 mod migration;
+mod people;
 mod service_levels;
 
 use std::collections::{BTreeMap, HashMap};
@@ -561,12 +562,14 @@ impl<'a> Compiler<'a> {
                     "an approval needs at least 1 approver (`count: 0`)",
                 ));
             }
+            let people = self.step_people(step, Some(count.max(1)));
             return NodeKind::Approval(ApprovalGate {
                 by,
                 count: count.max(1),
                 reviews: approval.reviews.iter().map(|r| r.value.clone()).collect(),
                 instructions,
                 timers: self.step_timers(step),
+                people,
             });
         }
         if let Some(arms) = &step.decide {
@@ -640,17 +643,19 @@ impl<'a> Compiler<'a> {
                 ));
             }
         }
+        let people = self.step_people(step, None);
         NodeKind::Task(Task {
             role,
             instructions,
             collects,
             timers: self.step_timers(step),
+            people,
         })
     }
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 12] = [
+        let present: [(&str, Option<SourceSpan>); 15] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -663,6 +668,12 @@ impl<'a> Compiler<'a> {
             ("next", step.next.as_ref().map(|s| s.span)),
             ("end", step.end.as_ref().map(|s| s.span)),
             ("join", step.join.as_ref().map(|s| s.span)),
+            ("assignee", step.assignee.as_ref().map(|s| s.span)),
+            (
+                "same_performer_as",
+                step.same_performer_as.as_ref().map(|s| s.span),
+            ),
+            ("separate_from", step.separate_from.first().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -677,9 +688,20 @@ impl<'a> Compiler<'a> {
                 "calendar",
                 "next",
                 "end",
+                "assignee",
+                "same_performer_as",
+                "separate_from",
             ],
             StepShape::Approval => &[
-                "due", "warn", "overdue", "pausable", "calendar", "next", "end",
+                "due",
+                "warn",
+                "overdue",
+                "pausable",
+                "calendar",
+                "next",
+                "end",
+                "assignee",
+                "same_performer_as",
             ],
             StepShape::Decision => &[],
             StepShape::Split => &["join"],
@@ -701,6 +723,9 @@ impl<'a> Compiler<'a> {
                     }
                     (StepShape::Task, "join") => {
                         "`join` belongs on a step with `parallel:`".to_owned()
+                    }
+                    (StepShape::Approval, "separate_from") => {
+                        "a gate names the steps whose performers may not decide it in `approval: { reviews: [...] }`".to_owned()
                     }
                     _ => format!("remove `{key}` from step `{}`", step.id.value),
                 };
@@ -1275,6 +1300,15 @@ pub(crate) fn check_value(
             out_of_range(*n as f64, "value")
         }
         (FieldType::Bool, FieldValue::Bool(_)) => Ok(()),
+        (FieldType::Person, FieldValue::Text(text)) => {
+            if text.is_empty() || text.chars().any(char::is_whitespace) || text.len() > 128 {
+                Err(format!(
+                    "`{text}` is not a person's id: one word of at most 128 bytes, like `ana`"
+                ))
+            } else {
+                Ok(())
+            }
+        }
         (FieldType::Date, FieldValue::Text(text)) => {
             chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map(|_| ())

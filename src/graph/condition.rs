@@ -92,9 +92,11 @@ enum CelType {
 impl CelType {
     fn of_field(field_type: FieldType) -> CelType {
         match field_type {
-            FieldType::Text | FieldType::Email | FieldType::Date | FieldType::Choice => {
-                CelType::String
-            }
+            FieldType::Text
+            | FieldType::Email
+            | FieldType::Date
+            | FieldType::Choice
+            | FieldType::Person => CelType::String,
             FieldType::Number => CelType::Double,
             FieldType::Integer => CelType::Int,
             FieldType::Bool => CelType::Bool,

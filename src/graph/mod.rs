@@ -198,6 +198,28 @@ pub struct Task {
     pub collects: Vec<FieldId>,
     /// Its service level and deferred-choice timer, and the calendar they count in.
     pub timers: StepTimers,
+    /// Who it goes to beyond its role.
+    pub people: StepPeople,
+}
+
+/// Who a task or gate goes to beyond its role: a person named in the case's data, the
+/// performer of an earlier task, and whose work it must not be.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepPeople {
+    /// The `person` field naming who performs it: assigned to them when it becomes active.
+    pub assignee: Option<FieldId>,
+    /// The earlier task whose latest performer performs it: assigned to them when it
+    /// becomes active (retain familiar).
+    pub same_performer_as: Option<StepId>,
+    /// Tasks whose performers may not perform it (separation of duties).
+    pub separate_from: Vec<StepId>,
+}
+
+impl StepPeople {
+    /// Whether the step goes to one person when it becomes active.
+    pub fn goes_to_a_person(&self) -> bool {
+        self.assignee.is_some() || self.same_performer_as.is_some()
+    }
 }
 
 /// An approval gate.
@@ -213,6 +235,8 @@ pub struct ApprovalGate {
     pub instructions: Option<Template>,
     /// The service level of the decision, and the calendar it counts in.
     pub timers: StepTimers,
+    /// Who alone approves it, when a person rather than a role decides.
+    pub people: StepPeople,
 }
 
 /// A decision: conditions tried in order, then `else`.

@@ -95,6 +95,9 @@ pub enum FieldType {
     Choice,
     /// Any subset of `options`.
     MultiChoice,
+    /// A person: the id of an actor (`ana`), as the app and the directory of people know
+    /// them. A step's `assignee:` names such a field.
+    Person,
 }
 
 impl FieldType {
@@ -108,6 +111,7 @@ impl FieldType {
             FieldType::Bool => "bool",
             FieldType::Date => "date",
             FieldType::Choice => "choice",
+            FieldType::Person => "person",
             FieldType::MultiChoice => "multi-choice",
         }
     }
@@ -279,6 +283,18 @@ pub struct Step {
     /// The step where the parallel branches meet; it starts once every branch reached it.
     #[serde(default)]
     pub join: Option<Spanned<StepId>>,
+    /// The `person` field naming who performs the task (or alone approves the gate): the
+    /// step is assigned to them when it becomes active.
+    #[serde(default)]
+    pub assignee: Option<Spanned<FieldId>>,
+    /// An earlier task whose performer also performs this one (the agent who took the
+    /// complaint makes the callback): the step is assigned to them when it becomes active.
+    #[serde(default)]
+    pub same_performer_as: Option<Spanned<StepId>>,
+    /// Tasks whose performers may not perform this one (whoever raised the invoice cannot
+    /// pay it): separation of duties, as `reviews` is for gates.
+    #[serde(default)]
+    pub separate_from: Vec<Spanned<StepId>>,
 }
 
 /// An approval gate: the case waits until enough holders of a role approve, or one rejects.

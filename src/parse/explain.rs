@@ -365,6 +365,9 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             "a mapping with `resolve_within`",
             "sla: { resolve_within: 3bd }",
         ),
+        "assignee" => ("one field id (a `person` field)", "assignee: line_manager"),
+        "same_performer_as" => ("one step id", "same_performer_as: receive"),
+        "separate_from" => ("a list of step ids", "separate_from: [raise_invoice]"),
         "migrate" => (
             "a mapping with `from`, `steps` and `fields`",
             "migrate: { from: 1, steps: { triage: classify } }",
@@ -930,6 +933,9 @@ const STEP_KEYS: &[&str] = &[
     "decide",
     "parallel",
     "join",
+    "assignee",
+    "same_performer_as",
+    "separate_from",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

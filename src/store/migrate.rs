@@ -147,9 +147,11 @@ pub async fn migrate_open_cases<S: CaseStore>(
         // A chunk of cases at once: their appends arrive together and share a transaction
         // (group commit), while each case still moves in its own append.
         for chunk in due.chunks(IN_FLIGHT) {
-            let outcomes = join_all(chunk.iter().map(|case| {
-                migrate_case(store, processes, new, case, actor, now, dry_run)
-            }))
+            let outcomes = join_all(
+                chunk
+                    .iter()
+                    .map(|case| migrate_case(store, processes, new, case, actor, now, dry_run)),
+            )
             .await;
             for (case, outcome) in chunk.iter().zip(outcomes) {
                 let outcome = outcome?;
