@@ -184,6 +184,7 @@ fn right_value(spec: &FieldSpec, seed: u16) -> FieldValue {
             FieldValue::Text("x".repeat(len))
         }
         FieldType::Email => FieldValue::Text(format!("user{seed}@example.com")),
+        FieldType::Person => FieldValue::Text(format!("person-{}", seed % 4)),
         FieldType::Number => {
             let (low, high) = (spec.min.unwrap_or(-50.0), spec.max.unwrap_or(50.0));
             let half = if seed % 2 == 0 { 0.0 } else { 0.5 };

@@ -146,6 +146,8 @@ fn values_for(process: &Process, step: &sopflow::model::StepId) -> FieldValues {
             FieldType::Integer => FieldValue::Integer(spec.min.unwrap_or(1.0) as i64),
             FieldType::Bool => FieldValue::Bool(true),
             FieldType::Date => FieldValue::Text("2026-01-05".to_owned()),
+            // The actor this driver sends every task as.
+            FieldType::Person => FieldValue::Text("ana".to_owned()),
             FieldType::Choice => FieldValue::Text(spec.options[0].clone()),
             FieldType::MultiChoice => FieldValue::List(vec![spec.options[0].clone()]),
         };
