@@ -148,6 +148,9 @@ codes! {
     /// An escalation ladder cannot work as written: a level that does nothing, delays that
     /// do not grow, a `goto` before the last level or on the case's service level.
     InvalidLadder = ("E043", "invalid-ladder", Error),
+    /// A step's `renamed_from` names an id that is still a step of this version, or that
+    /// another step already claims: the previous version's step would map to two places.
+    InvalidRename = ("E047", "invalid-rename", Error),
     /// A scenario file (`NAME.test.yaml`) names an actor that is not declared under its
     /// `actors:`.
     UnknownActor = ("T001", "unknown-actor", Error),
