@@ -906,6 +906,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
+    "renamed_from",
     "title",
     "role",
     "instructions",

@@ -524,6 +524,16 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(quoted).collect::<Vec<_>>().join(", ")
 }
 
+/// `a; b; c` without quotes, or empty: a value for JSON readers. Semicolons, because
+/// conditions may hold commas.
+fn plain_list<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 // ---------------------------------------------------------------------------------------
 // SOP
 
@@ -779,6 +789,16 @@ pub(crate) enum Target {
     End,
 }
 
+impl Target {
+    /// The step id, or `end`: the value a JSON reader compares.
+    fn plain(&self) -> String {
+        match self {
+            Target::Step(id) => id.to_string(),
+            Target::End => "end".to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -940,7 +960,7 @@ fn routing(pair: &Pair<'_>, out: &mut Vec<Change>) {
                     )
                     .step(id)
                     .at(None, Some(route.span))
-                    .values(None, Some(route.target.to_string())),
+                    .values(None, Some(route.target.plain())),
                 ),
                 Some(was) if was.target != route.target => out.push(
                     change(
@@ -955,7 +975,7 @@ fn routing(pair: &Pair<'_>, out: &mut Vec<Change>) {
                     )
                     .step(id)
                     .at(Some(was.span), Some(route.span))
-                    .values(Some(was.target.to_string()), Some(route.target.to_string())),
+                    .values(Some(was.target.plain()), Some(route.target.plain())),
                 ),
                 Some(_) => {}
             }
@@ -970,7 +990,7 @@ fn routing(pair: &Pair<'_>, out: &mut Vec<Change>) {
                     )
                     .step(id)
                     .at(Some(was.span), Some(new.id.span))
-                    .values(Some(was.target.to_string()), None),
+                    .values(Some(was.target.plain()), None),
                 );
             }
         }
@@ -1078,7 +1098,10 @@ fn arm_order(old: &Step, new: &Step, out: &mut Vec<Change>) {
             )
             .step(id)
             .at(Some(old_arms.span), Some(new_arms.span))
-            .values(Some(order(&common_before)), Some(order(&common_after))),
+            .values(
+                Some(plain_list(&common_before)),
+                Some(plain_list(&common_after)),
+            ),
         );
     }
 }
@@ -1218,7 +1241,10 @@ fn gate(
             )
             .step(id)
             .at(Some(span(before)), Some(span(after)))
-            .values(Some(list(&reviewed_before)), Some(list(&reviewed_after))),
+            .values(
+                Some(plain_list(&reviewed_before)),
+                Some(plain_list(&reviewed_after)),
+            ),
         );
     }
 }
@@ -1311,7 +1337,7 @@ fn fields(pair: &Pair<'_>, out: &mut Vec<Change>) {
                 )
                 .step(id)
                 .at(Some(span(old)), Some(span(new)))
-                .values(Some(list(&before)), Some(list(&after))),
+                .values(Some(plain_list(&before)), Some(plain_list(&after))),
             );
         }
     }
@@ -1374,7 +1400,7 @@ fn field(
             ChangeKind::FieldOptionsChanged,
             format!("field `{id}` {}", parts.join(" and ")),
             (span(old, old_span), span(new, new_span)),
-            (Some(before.join(", ")), Some(after.join(", "))),
+            (Some(before.join("; ")), Some(after.join("; "))),
         );
     }
     if old.required != new.required {
@@ -1404,7 +1430,7 @@ fn field(
                 list(&before)
             ),
             (span(old, old_span), span(new, new_span)),
-            (Some(list(&before)), Some(list(&after))),
+            (Some(plain_list(&before)), Some(plain_list(&after))),
         );
     }
     let bound = |b: &Option<Spanned<f64>>| b.as_ref().map(|v| v.value.to_string());
@@ -1787,7 +1813,7 @@ fn calendars(pair: &Pair<'_>, out: &mut Vec<Change>) {
             push(
                 format!("{subject} {}", parts.join(" and ")),
                 (span(before, old_key.span), span(after, new_key.span)),
-                (b.join(", "), a.join(", ")),
+                (b.join("; "), a.join("; ")),
             );
         }
     }
@@ -1855,7 +1881,7 @@ fn text_change(
     step: Option<&StepId>,
     old: Option<&Spanned<String>>,
     new: Option<&Spanned<String>>,
-    fallback: (SourceSpan, SourceSpan),
+    fallback: (Option<SourceSpan>, Option<SourceSpan>),
     out: &mut Vec<Change>,
 ) {
     let normalise = |t: Option<&Spanned<String>>| t.map(|t| t.value.trim().to_owned());
@@ -1874,8 +1900,8 @@ fn text_change(
     };
     let mut c = change(ChangeKind::TextChanged, subject, message)
         .at(
-            Some(old.map_or(fallback.0, |t| t.span)),
-            Some(new.map_or(fallback.1, |t| t.span)),
+            old.map(|t| t.span).or(fallback.0),
+            new.map(|t| t.span).or(fallback.1),
         )
         .values(before, after);
     if let Some(step) = step {
@@ -1886,7 +1912,7 @@ fn text_change(
 
 fn text(pair: &Pair<'_>, out: &mut Vec<Change>) {
     let (old, new) = (pair.old, pair.new);
-    let top = (old.title.span, new.title.span);
+    let top = (Some(old.title.span), Some(new.title.span));
     text_change(
         "title".to_owned(),
         None,
@@ -1918,7 +1944,7 @@ fn text(pair: &Pair<'_>, out: &mut Vec<Change>) {
             None,
             before.map(|(_, d)| d),
             Some(definition),
-            (before.map_or(old.title.span, |(k, _)| k.span), term.span),
+            (before.map(|(k, _)| k.span), Some(term.span)),
             out,
         );
     }
@@ -1929,7 +1955,7 @@ fn text(pair: &Pair<'_>, out: &mut Vec<Change>) {
                 None,
                 Some(definition),
                 None,
-                (term.span, new.title.span),
+                (Some(term.span), None),
                 out,
             );
         }
@@ -1940,7 +1966,7 @@ fn text(pair: &Pair<'_>, out: &mut Vec<Change>) {
             None,
             Some(before),
             Some(after),
-            (old_key.span, new_key.span),
+            (Some(old_key.span), Some(new_key.span)),
             out,
         );
     }
@@ -1950,13 +1976,13 @@ fn text(pair: &Pair<'_>, out: &mut Vec<Change>) {
             None,
             before.label.as_ref(),
             after.label.as_ref(),
-            (old_key.span, new_key.span),
+            (Some(old_key.span), Some(new_key.span)),
             out,
         );
     }
     for (before, after) in &pair.matched {
         let id = &after.id.value;
-        let spans = (before.id.span, after.id.span);
+        let spans = (Some(before.id.span), Some(after.id.span));
         text_change(
             format!("title of step `{id}`"),
             Some(id),
