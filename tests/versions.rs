@@ -281,6 +281,9 @@ fn the_chart_marks_added_changed_and_removed_parts_in_every_format() {
     );
 
     let dot = render::render_changes(&new.process, Format::Dot, &overlay).expect("DOT");
+    if let Err(error) = graphviz_rust::parse(&dot) {
+        panic!("the DOT of a diff does not parse: {error}\n{dot}");
+    }
     insta::assert_snapshot!("pair-steps-dot", dot);
     let mermaid = render::render_changes(&new.process, Format::Mermaid, &overlay).expect("Mermaid");
     insta::assert_snapshot!("pair-steps-mermaid", mermaid);

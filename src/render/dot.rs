@@ -134,8 +134,7 @@ fn statement(node: &ChartNode) -> String {
         // Replaces the shape's `style=filled` (the later attribute wins).
         let _ = write!(
             attributes,
-            ", style=\"rounded,filled,dashed\", fillcolor=\"{}\", fontcolor=\"{}\"",
-            colors::GHOST,
+            ", style=\"rounded,filled,dashed\", fontcolor=\"{}\"",
             colors::INK
         );
     }

@@ -11,7 +11,9 @@
 //!   them (Mermaid subgraphs, DOT clusters; the SVG has a legend of role colours instead);
 //! - an optional [`Highlight`] overlays a case: the path taken (blue), the active steps
 //!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line); with
-//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage).
+//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage);
+//! - or a [`ChangeOverlay`] marks what a revision changed ([`render_changes`]): added steps
+//!   and edges blue, changed ones orange, removed ones as grey dashed ghosts.
 //!
 //! ```
 //! let sop = sopflow::parse::parse_sop("hello.yaml", "
@@ -30,7 +32,7 @@
 //!
 //! Architecture invariant: renderers read only [`Process`], never the YAML, so a chart
 //! cannot drift from what the engine runs. They know nothing about cases beyond the
-//! [`Highlight`] a caller hands them.
+//! [`Highlight`] a caller hands them, nor about other versions beyond a [`ChangeOverlay`].
 
 mod chart;
 mod dot;

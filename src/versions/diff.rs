@@ -423,12 +423,18 @@ pub(crate) struct Pair<'a> {
     pub(crate) old_to_new: HashMap<StepId, StepId>,
     /// Matched steps, in the new version's order: (old, new).
     pub(crate) matched: Vec<(&'a Step, &'a Step)>,
+    /// The positions in `steps` of each pair of `matched`: (old, new).
+    pub(crate) positions: Vec<(usize, usize)>,
 }
 
 impl<'a> Pair<'a> {
     pub(crate) fn new(old: &'a Sop, new: &'a Sop) -> Pair<'a> {
-        let old_steps: HashMap<&StepId, &Step> =
-            old.steps.iter().map(|s| (&s.id.value, s)).collect();
+        let old_steps: HashMap<&StepId, (usize, &Step)> = old
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.id.value, (i, s)))
+            .collect();
         let renamed: HashSet<&StepId> = new
             .steps
             .iter()
@@ -438,8 +444,9 @@ impl<'a> Pair<'a> {
             .collect();
         let mut old_to_new = HashMap::new();
         let mut matched = Vec::new();
+        let mut positions = Vec::new();
         let mut taken: HashSet<&StepId> = HashSet::new();
-        for step in &new.steps {
+        for (new_at, step) in new.steps.iter().enumerate() {
             // An explicit rename wins over an old step that happens to share the new id.
             let counterpart = step
                 .renamed_from
@@ -450,11 +457,12 @@ impl<'a> Pair<'a> {
                         .get(&step.id.value)
                         .filter(|_| !renamed.contains(&step.id.value))
                 });
-            if let Some(&old_step) = counterpart
+            if let Some(&(old_at, old_step)) = counterpart
                 && taken.insert(&old_step.id.value)
             {
                 old_to_new.insert(old_step.id.value.clone(), step.id.value.clone());
                 matched.push((old_step, step));
+                positions.push((old_at, new_at));
             }
         }
         Pair {
@@ -462,6 +470,7 @@ impl<'a> Pair<'a> {
             new,
             old_to_new,
             matched,
+            positions,
         }
     }
 
@@ -676,19 +685,8 @@ fn steps(pair: &Pair<'_>, out: &mut Vec<Change>) {
 /// Matched steps written in another order: the fewest steps whose move explains the new
 /// order (those outside a longest common subsequence of the two orders).
 fn moved_steps(pair: &Pair<'_>, out: &mut Vec<Change>) {
-    let old_position: HashMap<&StepId, usize> = pair
-        .old
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (&s.id.value, i))
-        .collect();
     // Old positions of the matched steps, in the new order.
-    let sequence: Vec<usize> = pair
-        .matched
-        .iter()
-        .filter_map(|(old, _)| old_position.get(&old.id.value).copied())
-        .collect();
+    let sequence: Vec<usize> = pair.positions.iter().map(|&(old, _)| old).collect();
     let kept = longest_increasing(&sequence);
     for (index, (old, new)) in pair.matched.iter().enumerate() {
         if kept.contains(&index) {
@@ -934,18 +932,8 @@ pub(crate) fn mapped_routes(pair: &Pair<'_>, position: usize) -> Vec<Route> {
     routes
 }
 
-pub(crate) fn position_of(sop: &Sop, id: &StepId) -> Option<usize> {
-    sop.steps.iter().position(|s| s.id.value == *id)
-}
-
 fn routing(pair: &Pair<'_>, out: &mut Vec<Change>) {
-    for (old, new) in &pair.matched {
-        let (Some(old_at), Some(new_at)) = (
-            position_of(pair.old, &old.id.value),
-            position_of(pair.new, &new.id.value),
-        ) else {
-            continue;
-        };
+    for (&(old, new), &(old_at, new_at)) in pair.matched.iter().zip(&pair.positions) {
         let id = &new.id.value;
         let mut before = mapped_routes(pair, old_at);
         let mut after = routes(pair.new, new_at);

@@ -72,3 +72,103 @@ steps:
             .any(|c| c.kind == ChangeKind::RouteChanged && c.affects_cases)
     );
 }
+
+#[test]
+fn a_rewritten_condition_is_one_change_that_names_both() {
+    let old = sop("
+id: t
+version: 1
+title: T
+department: D
+fields: { amount: { type: number } }
+roles: { agent: A }
+steps:
+  - { id: a, title: A, role: agent, collects: [amount] }
+  - id: check
+    decide:
+      - { if: amount > 100.0, goto: big }
+      - else: small
+  - { id: big, title: Big, role: agent, end: true }
+  - { id: small, title: Small, role: agent, end: true }
+");
+    let new_text = "
+id: t
+version: 2
+title: T
+department: D
+fields: { amount: { type: number } }
+roles: { agent: A }
+steps:
+  - { id: a, title: A, role: agent, collects: [amount] }
+  - id: check
+    decide:
+      - { if: amount > 50.0, goto: small }
+      - else: small
+  - { id: big, title: Big, role: agent, end: true }
+  - { id: small, title: Small, role: agent, end: true }
+";
+    let diff = diff(&old, &sop(new_text));
+    let routing: Vec<(&ChangeKind, &str)> = diff
+        .changes
+        .iter()
+        .filter(|c| c.section == Section::Routing)
+        .map(|c| (&c.kind, c.message.as_str()))
+        .collect();
+    assert_eq!(
+        routing,
+        [(
+            &ChangeKind::ConditionChanged,
+            "`check` now goes to `small` when `amount > 50.0` (was when `amount > 100.0`, to `small` instead of `big`)"
+        )]
+    );
+}
+
+#[test]
+fn another_sop_id_is_a_behaviour_change() {
+    let new = BASE.replace("id: reset", "id: password-reset");
+    let diff = diff(&sop(BASE), &sop(&new));
+    assert_eq!(diff.changes[0].kind, ChangeKind::SopIdChanged);
+    assert!(diff.has_behaviour_changes());
+}
+
+#[test]
+fn a_rename_wins_over_an_old_step_that_shares_the_new_id() {
+    // v2 renames `check` to `send` and drops the old `send`: the old `send` is removed,
+    // not matched by id.
+    let new = "
+id: reset
+version: 2
+title: Password reset
+department: Support
+roles: { agent: Support agent, lead: Team lead }
+steps:
+  - { id: send, renamed_from: check, title: Check identity, role: agent, end: true }
+";
+    let diff = diff(&sop(BASE), &sop(new));
+    assert_eq!(
+        diff.new_id_of(&"check".parse().unwrap())
+            .map(|s| s.as_str()),
+        Some("send")
+    );
+    assert_eq!(
+        diff.unmapped_steps()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        ["send"]
+    );
+}
+
+#[test]
+fn a_version_with_errors_is_refused_with_every_diagnostic() {
+    let broken = BASE.replace("end: true", "next: nowhere");
+    let Err(invalid) = Revision::load("broken.yaml", broken.as_bytes()) else {
+        panic!("a dangling next compiles");
+    };
+    assert_eq!(invalid.errors, 1);
+    let error = invalid.diagnostics.iter().find(|d| d.is_error());
+    assert_eq!(error.map(|d| d.code.id()), Some("E011"));
+    assert_eq!(
+        invalid.to_string(),
+        "broken.yaml has 1 error: fix it before comparing versions"
+    );
+}

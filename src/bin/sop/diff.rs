@@ -69,26 +69,22 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         },
         None => None,
     };
-    let mut revisions = Vec::new();
-    for argument in [&args.old, &args.new] {
-        let (name, bytes) = match read(argument, store.as_ref()) {
-            Ok(source) => source,
-            Err(message) => return usage(message),
-        };
-        match Revision::load(&name, &bytes) {
-            Ok(revision) => revisions.push(revision),
-            Err(invalid) => {
-                let color = std::io::stderr().is_terminal();
-                eprint!(
-                    "{}",
-                    diagnostic::render_human(&invalid.source_file, &invalid.diagnostics, color)
-                );
-                eprintln!("error: {invalid}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        }
-    }
-    let [old, new] = <[Revision; 2]>::try_from(revisions).unwrap_or_else(|_| unreachable!());
+    let load = |argument: &str| -> Result<Revision, ExitCode> {
+        let (name, bytes) = read(argument, store.as_ref()).map_err(usage)?;
+        Revision::load(&name, &bytes).map_err(|invalid| {
+            let color = std::io::stderr().is_terminal();
+            eprint!(
+                "{}",
+                diagnostic::render_human(&invalid.source_file, &invalid.diagnostics, color)
+            );
+            eprintln!("error: {invalid}");
+            ExitCode::from(EXIT_USAGE)
+        })
+    };
+    let (old, new) = match (load(&args.old), load(&args.new)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
     let changes = diff(&old.sop, &new.sop);
     let text = match args.format {
         Format::Human => changes.render_human(&old.source.name, &new.source.name),
