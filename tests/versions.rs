@@ -21,6 +21,7 @@ const PAIRS: &[&str] = &[
     "service-levels",
     "calendars",
     "text",
+    "kinds",
 ];
 
 /// A version read from a path relative to the crate, named by that path.
@@ -72,16 +73,21 @@ fn the_pairs_cover_every_kind_of_change_a_revision_usually_makes() {
         StepRemoved,
         StepRenamed,
         StepMoved,
+        StepKindChanged,
+        RouteAdded,
         RouteChanged,
         RouteRemoved,
         ArmsReordered,
         TimeoutChanged,
         RoleAdded,
+        RoleRemoved,
         PerformerChanged,
         ApproverChanged,
         ApprovalCountChanged,
         ReviewsChanged,
         FieldAdded,
+        FieldRemoved,
+        FieldDefaultChanged,
         FieldTypeChanged,
         FieldOptionsChanged,
         FieldRequiredChanged,
@@ -96,6 +102,7 @@ fn the_pairs_cover_every_kind_of_change_a_revision_usually_makes() {
         CaseSlaChanged,
         CalendarAdded,
         CalendarChanged,
+        DefaultCalendarChanged,
         TextChanged,
     ] {
         assert!(seen.contains(&kind), "no pair shows {kind:?}");
