@@ -315,4 +315,30 @@ fn the_chart_marks_added_changed_and_removed_parts_in_every_format() {
             "legend lacks {legend}"
         );
     }
+
+    // Drawn, the blue of what was added and the orange of what changed are on the image.
+    let pixels = rasterize(&svg, "diff-steps.png");
+    let has = |rgb: [u8; 3]| pixels.chunks(4).any(|p| p[..3] == rgb);
+    assert!(has([0x09, 0x69, 0xda]), "no added blue");
+    assert!(has([0xe1, 0x6f, 0x24]), "no changed orange");
+}
+
+/// Draws an SVG with resvg, writes it to `target/render/NAME` for people to look at, and
+/// returns its RGBA pixels.
+fn rasterize(svg: &str, name: &str) -> Vec<u8> {
+    let mut options = resvg::usvg::Options::default();
+    options.fontdb_mut().load_system_fonts();
+    let tree = resvg::usvg::Tree::from_str(svg, &options).expect("resvg reads the SVG");
+    let size = tree.size().to_int_size();
+    let mut pixmap =
+        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a non-empty image");
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/render");
+    std::fs::create_dir_all(&dir).expect("target/render");
+    pixmap.save_png(dir.join(name)).expect("the PNG is written");
+    pixmap.data().to_vec()
 }
