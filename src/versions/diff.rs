@@ -89,7 +89,8 @@ pub struct StepMapping {
     pub matched_by: MatchedBy,
 }
 
-/// How an old step was matched with a new one.
+/// How an old step was matched with a new one. A migration plan (`migrate:`) that maps
+/// old steps explicitly is one more way, added here when the format has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchedBy {
@@ -604,12 +605,20 @@ fn steps(pair: &Pair<'_>, out: &mut Vec<Change>) {
     let matched_new: HashSet<&StepId> = pair.matched.iter().map(|(_, n)| &n.id.value).collect();
     for step in &pair.new.steps {
         if !matched_new.contains(&step.id.value) {
+            // A `renamed_from` that names no step of the old version: kept from an older
+            // revision, or a typo; either way the step is new to this comparison.
+            let unmatched_rename = step.renamed_from.as_ref().map_or_else(String::new, |r| {
+                format!(
+                    "; its `renamed_from: {}` names no step of v{}",
+                    r.value, pair.old.version.value
+                )
+            });
             out.push(
                 change(
                     ChangeKind::StepAdded,
                     step_subject(&step.id.value),
                     format!(
-                        "step {} added ({})",
+                        "step {} added ({}{unmatched_rename})",
                         quoted(&step.id.value),
                         Shape::of(step).name()
                     ),

@@ -172,3 +172,22 @@ fn a_version_with_errors_is_refused_with_every_diagnostic() {
         "broken.yaml has 1 error: fix it before comparing versions"
     );
 }
+
+#[test]
+fn a_rename_from_an_id_the_old_version_lacks_is_an_added_step_that_says_so() {
+    let new = BASE.replace(
+        "  - { id: check,",
+        "  - { id: verify, renamed_from: inspect,",
+    );
+    let diff = diff(&sop(BASE), &sop(&new));
+    let added: Vec<&str> = diff
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::StepAdded)
+        .map(|c| c.message.as_str())
+        .collect();
+    assert_eq!(
+        added,
+        ["step `verify` added (a task; its `renamed_from: inspect` names no step of v1)"]
+    );
+}
