@@ -148,14 +148,17 @@ codes! {
     /// An escalation ladder cannot work as written: a level that does nothing, delays that
     /// do not grow, a `goto` before the last level or on the case's service level.
     InvalidLadder = ("E043", "invalid-ladder", Error),
-    /// The `migrate:` section names a step or field this version does not have, maps to a
-    /// step that cannot hold work, gives a value that does not fit its field, or migrates
-    /// from a version that is not earlier.
-    InvalidMigration = ("E070", "invalid-migration", Error),
+    /// A step's `renamed_from` names an id that is still a step of this version, or that
+    /// another step already claims: the previous version's step would map to two places.
+    InvalidRename = ("E047", "invalid-rename", Error),
     /// A step's `assignee`, `same_performer_as` or `separate_from` cannot work: a field that
     /// is not a `person` field, a step that is not a task, the step itself, or a gate that
     /// needs several approvers going to one person.
     InvalidAssignment = ("E050", "invalid-assignment", Error),
+    /// The `migrate:` section names a step or field this version does not have, maps to a
+    /// step that cannot hold work, gives a value that does not fit its field, or migrates
+    /// from a version that is not earlier.
+    InvalidMigration = ("E070", "invalid-migration", Error),
     /// A step of the earlier version that can hold open work has no step to go to in this
     /// one.
     UnmappedStep = ("E071", "unmapped-step", Error),

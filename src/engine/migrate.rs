@@ -189,13 +189,20 @@ impl MigrationError {
 }
 
 /// Where the work of `old_step`, of version `from` of the SOP, goes in `new`: the target
-/// its `migrate:` plan names when the plan is from that version, or else the step with
-/// the same id. `None` when neither exists.
+/// its `migrate:` plan names, or the step that says it was `renamed_from` it, when the
+/// plan is from that version (by default, the one before `new`); or else the step with
+/// the same id. `None` when none exists.
 pub fn migration_target(new: &Process, from: u32, old_step: &StepId) -> Option<StepId> {
-    let planned = new
+    let plan_from = new
         .migration()
-        .filter(|plan| plan.from == from)
-        .and_then(|plan| plan.target(old_step));
+        .map_or(new.version().saturating_sub(1), |plan| plan.from);
+    let planned = (plan_from == from)
+        .then(|| {
+            new.migration()
+                .and_then(|plan| plan.target(old_step))
+                .or_else(|| new.renamed_from(old_step))
+        })
+        .flatten();
     match planned {
         Some(target) => Some(target.clone()),
         None => new.step(old_step).map(|_| old_step.clone()),

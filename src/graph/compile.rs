@@ -395,6 +395,7 @@ impl<'a> Compiler<'a> {
                 self.step_positions.insert(step.id.value.clone(), position);
             }
         }
+        self.check_renames();
         if self.sop.steps.is_empty() {
             self.report(
                 Diagnostic::new(
@@ -404,6 +405,50 @@ impl<'a> Compiler<'a> {
                 )
                 .with_help("add at least one step under `steps:`"),
             );
+        }
+    }
+
+    /// `renamed_from` must name a step of the previous version only: an id still used
+    /// here, or claimed by two steps, would map one old step to two new ones.
+    fn check_renames(&mut self) {
+        let mut claimed: HashMap<&StepId, SourceSpan> = HashMap::new();
+        for step in &self.sop.steps {
+            let Some(old) = &step.renamed_from else {
+                continue;
+            };
+            if let Some(&position) = self.step_positions.get(&old.value) {
+                let existing = self.sop.steps[position].id.span;
+                let message = if old.value == step.id.value {
+                    format!("step `{}` says it was renamed from itself", step.id.value)
+                } else {
+                    format!(
+                        "step `{}` says it was renamed from `{}`, which is still a step of this version",
+                        step.id.value, old.value
+                    )
+                };
+                self.report(
+                    Diagnostic::new(Code::InvalidRename, old.span, message)
+                        .with_related(existing, "still defined here")
+                        .with_help(
+                            "`renamed_from` names the id the step had in the previous version; remove it, or rename the other step",
+                        ),
+                );
+            } else if let Some(&first) = claimed.get(&old.value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidRename,
+                        old.span,
+                        format!(
+                            "step `{}` was already renamed from `{}` by another step",
+                            step.id.value, old.value
+                        ),
+                    )
+                    .with_related(first, "first claimed here")
+                    .with_help("one step of the previous version becomes one step of this version; keep one `renamed_from`"),
+                );
+            } else {
+                claimed.insert(&old.value, old.span);
+            }
         }
     }
 
@@ -1218,6 +1263,11 @@ impl<'a> Compiler<'a> {
             default_calendar: self.default_calendar,
             case_sla: self.case_sla,
             migration: self.migration,
+            renamed: sop
+                .steps
+                .iter()
+                .filter_map(|s| Some((s.renamed_from.as_ref()?.value.clone(), s.id.value.clone())))
+                .collect(),
         }
     }
 }

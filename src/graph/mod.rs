@@ -76,6 +76,8 @@ pub struct Process {
     default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
     migration: Option<MigrationPlan>,
+    /// `(old id, step)` for every step that says `renamed_from: old id`.
+    renamed: Vec<(StepId, StepId)>,
 }
 
 /// The checked `migrate:` section of a version: where the open cases of an earlier version
@@ -428,6 +430,15 @@ impl Process {
     /// round the clock in UTC.
     pub fn default_calendar(&self) -> &NamedCalendar {
         &self.default_calendar
+    }
+
+    /// The step of this version that was called `old` in the previous one
+    /// (`renamed_from:`), if one says so.
+    pub fn renamed_from(&self, old: &StepId) -> Option<&StepId> {
+        self.renamed
+            .iter()
+            .find(|(o, _)| o == old)
+            .map(|(_, new)| new)
     }
 
     /// How open cases of an earlier version move onto this one (`migrate:`), if it says.

@@ -222,6 +222,12 @@ impl From<Vec<String>> for FieldValue {
 pub struct Step {
     /// Unique id of the step within the SOP.
     pub id: Spanned<StepId>,
+    /// The id this step had in the previous version of the SOP, when it was renamed:
+    /// `sop diff` then shows a rename instead of a removed and an added step, and moving
+    /// open cases onto this version maps the old id to this step. The old id must not be a
+    /// step of this version too.
+    #[serde(default)]
+    pub renamed_from: Option<Spanned<StepId>>,
     /// What the step is, in a few words. May use `{{ field }}` templates.
     #[serde(default)]
     pub title: Option<Spanned<String>>,

@@ -914,6 +914,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
+    "renamed_from",
     "title",
     "role",
     "instructions",

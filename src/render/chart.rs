@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use petgraph::graph::NodeIndex;
 
-use super::Highlight;
 use super::text;
+use super::{ChangeOverlay, EdgeEnd, Highlight};
 use crate::graph::{EdgeKind, NodeKind, Process, StepTimers};
 
 /// How a node is drawn.
@@ -53,6 +53,23 @@ pub(crate) enum Mark {
     Active,
     /// Its SLA was breached.
     Breached,
+    /// A revision added it.
+    Added,
+    /// A revision changed it.
+    Changed,
+    /// A revision removed it: drawn as a ghost, dashed.
+    Removed,
+}
+
+/// What a revision did to an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EdgeChange {
+    /// The edge is new.
+    Added,
+    /// The edge leads somewhere else than it did, or leaves a changed step.
+    Changed,
+    /// The edge is gone: drawn dashed and grey.
+    Removed,
 }
 
 /// Palette entry for a role lane: node fill, lane background.
@@ -116,6 +133,15 @@ pub(crate) mod colors {
     pub(crate) const UNTESTED: &str = "#afb8c1";
     /// Fill of nodes without a role.
     pub(crate) const PLAIN: &str = "#ffffff";
+    /// What a revision added. Blue and orange, with dashes for what was removed, stay apart
+    /// for readers who cannot tell red from green.
+    pub(crate) const ADDED: &str = "#0969da";
+    /// What a revision changed.
+    pub(crate) const CHANGED: &str = "#e16f24";
+    /// What a revision removed (ghost nodes and edges, dashed).
+    pub(crate) const REMOVED: &str = "#8c959f";
+    /// Fill of a removed step's ghost.
+    pub(crate) const GHOST: &str = "#f6f8fa";
 }
 
 /// The line added to a breached node's label.
@@ -144,6 +170,7 @@ impl ChartNode {
     /// The node's fill colour.
     pub(crate) fn fill(&self) -> &'static str {
         match (self.shape, self.lane) {
+            _ if self.mark == Mark::Removed => colors::GHOST,
             (Shape::Start | Shape::Split | Shape::Join, _) => colors::SOLID,
             (_, Some(lane)) => PALETTE[lane % PALETTE.len()].fill,
             (_, None) => colors::PLAIN,
@@ -157,6 +184,9 @@ impl ChartNode {
             Mark::Visited => Some((colors::VISITED, 3)),
             Mark::Active => Some((colors::ACTIVE, 4)),
             Mark::Breached => Some((colors::EXCEPTION, 4)),
+            Mark::Added => Some((colors::ADDED, 4)),
+            Mark::Changed => Some((colors::CHANGED, 4)),
+            Mark::Removed => Some((colors::REMOVED, 2)),
         }
     }
 }
@@ -173,11 +203,19 @@ pub(crate) struct ChartEdge {
     pub(crate) style: EdgeStyle,
     /// Whether the case took it.
     pub(crate) taken: bool,
+    /// What a revision did to it, on a diff chart.
+    pub(crate) change: Option<EdgeChange>,
 }
 
 impl ChartEdge {
     /// Stroke colour and width (px).
     pub(crate) fn stroke(&self) -> (&'static str, f64) {
+        match self.change {
+            Some(EdgeChange::Added) => return (colors::ADDED, 3.0),
+            Some(EdgeChange::Changed) => return (colors::CHANGED, 3.0),
+            Some(EdgeChange::Removed) => return (colors::REMOVED, 1.5),
+            None => {}
+        }
         match (self.taken, self.style) {
             (true, _) => (colors::VISITED, 3.0),
             (false, EdgeStyle::Exception) => (colors::EXCEPTION, 1.5),
@@ -209,6 +247,8 @@ pub(crate) struct Chart {
     pub(crate) lanes: Vec<Lane>,
     /// Whether a non-empty overlay was given.
     pub(crate) highlighted: bool,
+    /// Whether this chart shows a revision's changes (a legend of them).
+    pub(crate) diff: bool,
 }
 
 impl Chart {
@@ -330,6 +370,7 @@ impl Chart {
                     label: text::one_line(&process.edge_label(from, kind)),
                     style,
                     taken,
+                    change: None,
                 });
             }
         }
@@ -346,7 +387,88 @@ impl Chart {
             edges,
             lanes,
             highlighted: !highlight.is_empty(),
+            diff: false,
         }
+    }
+
+    /// Reads `process` as the new version of a revision, with what it added and changed
+    /// marked, and what it removed added as ghost nodes and dashed edges.
+    pub(crate) fn with_changes(process: &Process, changes: &ChangeOverlay) -> Chart {
+        let mut chart = Chart::new(process, None);
+        chart.diff = true;
+        // Nodes are in process order, so a node index is a chart position.
+        let at = |index: NodeIndex| (index.index() < chart_len(process)).then_some(index.index());
+        for (position, (index, _)) in process.nodes().enumerate() {
+            debug_assert_eq!(position, index.index());
+            let node = &mut chart.nodes[position];
+            if changes.added.contains(&index) {
+                node.mark = Mark::Added;
+            } else if changes.changed.contains(&index) {
+                node.mark = Mark::Changed;
+            }
+        }
+        let mut edge_at = 0;
+        for (from, _) in process.nodes() {
+            for &(kind, to) in process.successors(from) {
+                if at(from).is_none() || at(to).is_none() {
+                    continue;
+                }
+                let transition = super::Transition { from, kind, to };
+                if let Some(edge) = chart.edges.get_mut(edge_at) {
+                    edge.change = if changes.added_edges.contains(&transition) {
+                        Some(EdgeChange::Added)
+                    } else if changes.changed_edges.contains(&transition) {
+                        Some(EdgeChange::Changed)
+                    } else {
+                        None
+                    };
+                }
+                edge_at += 1;
+            }
+        }
+        let first_ghost = chart.nodes.len();
+        let mut used: HashSet<String> = chart.nodes.iter().map(|n| n.id.clone()).collect();
+        for removed in &changes.removed_steps {
+            let base = format!("r_{}", safe_id(removed.id.as_str()));
+            let mut id = base.clone();
+            let mut n = 1;
+            while !used.insert(id.clone()) {
+                n += 1;
+                id = format!("{base}_{n}");
+            }
+            let title = text::clean(&removed.title);
+            chart.nodes.push(ChartNode {
+                id,
+                shape: Shape::Task,
+                title: if title.is_empty() {
+                    removed.id.to_string()
+                } else {
+                    title
+                },
+                role_line: Some(format!("removed: {}", removed.id)),
+                sla_line: None,
+                lane: None,
+                mark: Mark::Removed,
+            });
+        }
+        let end_of = |end: EdgeEnd| match end {
+            EdgeEnd::Node(index) => at(index),
+            EdgeEnd::Removed(i) => (i < changes.removed_steps.len()).then_some(first_ghost + i),
+        };
+        for removed in &changes.removed_edges {
+            let (Some(from), Some(to)) = (end_of(removed.from), end_of(removed.to)) else {
+                continue;
+            };
+            chart.edges.push(ChartEdge {
+                from,
+                to,
+                label: text::one_line(&removed.label),
+                style: EdgeStyle::Normal,
+                taken: false,
+                change: Some(EdgeChange::Removed),
+            });
+        }
+        chart
     }
 
     /// Indices of the nodes in each lane, in node order; nodes without a lane are left out.
@@ -361,7 +483,10 @@ impl Chart {
     }
 }
 
-/// `id` with every character other than ASCII letters, digits and `_` written as `_`.
+fn chart_len(process: &Process) -> usize {
+    process.graph().node_count()
+}
+
 /// A step's service level in a few words: `SLA 1h in support-hours, warn 15m, 2 levels,
 /// pausable` (`in`: the calendar whose working time it counts).
 fn service_level_line(timers: &StepTimers) -> Option<String> {
@@ -386,6 +511,7 @@ fn service_level_line(timers: &StepTimers) -> Option<String> {
     Some(line)
 }
 
+/// `id` with every character other than ASCII letters, digits and `_` written as `_`.
 fn safe_id(id: &str) -> String {
     id.chars()
         .map(|c| {

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::chart::{BREACHED_NOTE, Chart, ChartNode, EdgeStyle, Mark, PALETTE, Shape, colors};
+use super::chart::{
+    BREACHED_NOTE, Chart, ChartNode, EdgeChange, EdgeStyle, Mark, PALETTE, Shape, colors,
+};
 use super::text;
 
 /// Characters per line in boxes.
@@ -58,6 +60,9 @@ pub(crate) fn render(chart: &Chart) -> String {
             attributes.push(format!("label=\"{}\"", text::dot(&edge.label)));
         }
         match edge.style {
+            _ if edge.change == Some(EdgeChange::Removed) => {
+                attributes.push("style=dashed".to_owned());
+            }
             EdgeStyle::Normal => {}
             EdgeStyle::Timer => attributes.push("style=dotted".to_owned()),
             EdgeStyle::Exception | EdgeStyle::Untested => {
@@ -68,7 +73,7 @@ pub(crate) fn render(chart: &Chart) -> String {
         if color != colors::INK {
             attributes.push(format!("color=\"{color}\", fontcolor=\"{color}\""));
         }
-        if edge.taken {
+        if edge.taken || matches!(edge.change, Some(EdgeChange::Added | EdgeChange::Changed)) {
             attributes.push(format!("penwidth={width}"));
         }
         let attributes = if attributes.is_empty() {
@@ -124,6 +129,14 @@ fn statement(node: &ChartNode) -> String {
     };
     if let Some((color, width)) = node.mark_stroke() {
         let _ = write!(attributes, ", color=\"{color}\", penwidth={width}");
+    }
+    if node.mark == Mark::Removed {
+        // Replaces the shape's `style=filled` (the later attribute wins).
+        let _ = write!(
+            attributes,
+            ", style=\"rounded,filled,dashed\", fontcolor=\"{}\"",
+            colors::INK
+        );
     }
     format!("\"{}\" [{attributes}];", node.id)
 }

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use super::chart::{BREACHED_NOTE, Chart, ChartNode, EdgeStyle, PALETTE, Shape, colors};
+use super::chart::{
+    BREACHED_NOTE, Chart, ChartNode, EdgeChange, EdgeStyle, Mark, PALETTE, Shape, colors,
+};
 use super::text;
 
 /// Characters per line in boxes: short enough that Mermaid, which wraps labels wider than
@@ -39,6 +41,7 @@ pub(crate) fn render(chart: &Chart) -> String {
 
     for edge in &chart.edges {
         let arrow = match edge.style {
+            _ if edge.change == Some(EdgeChange::Removed) => "-.->",
             EdgeStyle::Normal => "-->",
             EdgeStyle::Timer | EdgeStyle::Exception | EdgeStyle::Untested => "-.->",
         };
@@ -99,6 +102,12 @@ pub(crate) fn render(chart: &Chart) -> String {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, edge) in chart.edges.iter().enumerate() {
         let style = match (edge.taken, edge.style) {
+            _ if edge.change == Some(EdgeChange::Removed) => {
+                format!("stroke:{0},color:{0},stroke-dasharray:5 4", colors::REMOVED)
+            }
+            _ if edge.change.is_some() => {
+                format!("stroke:{0},stroke-width:3px,color:{0}", edge.stroke().0)
+            }
             (false, EdgeStyle::Normal | EdgeStyle::Timer) => continue,
             (false, EdgeStyle::Exception) => {
                 format!("stroke:{0},color:{0}", colors::EXCEPTION)
@@ -122,9 +131,18 @@ pub(crate) fn render(chart: &Chart) -> String {
     // The case overlay last, so it wins over the role colours.
     for node in &chart.nodes {
         if let Some((color, width)) = node.mark_stroke() {
+            let ghost = if node.mark == Mark::Removed {
+                format!(
+                    ",stroke-dasharray:5 3,fill:{},color:{}",
+                    colors::GHOST,
+                    colors::INK
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "    style {} stroke:{color},stroke-width:{width}px",
+                "    style {} stroke:{color},stroke-width:{width}px{ghost}",
                 node.id
             );
         }
@@ -148,7 +166,7 @@ fn declaration(node: &ChartNode) -> String {
     if let Some(sla) = &node.sla_line {
         lines.push(format!("<i>{}</i>", text::mermaid(sla)));
     }
-    if node.mark == super::chart::Mark::Breached {
+    if node.mark == Mark::Breached {
         lines.push(format!("<b>{BREACHED_NOTE}</b>"));
     }
     let label = lines.join("<br/>");

@@ -11,7 +11,9 @@
 //!   them (Mermaid subgraphs, DOT clusters; the SVG has a legend of role colours instead);
 //! - an optional [`Highlight`] overlays a case: the path taken (blue), the active steps
 //!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line); with
-//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage).
+//!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage);
+//! - or a [`ChangeOverlay`] marks what a revision changed ([`render_changes`]): added steps
+//!   and edges blue, changed ones orange, removed ones as grey dashed ghosts.
 //!
 //! ```
 //! let sop = sopflow::parse::parse_sop("hello.yaml", "
@@ -30,7 +32,7 @@
 //!
 //! Architecture invariant: renderers read only [`Process`], never the YAML, so a chart
 //! cannot drift from what the engine runs. They know nothing about cases beyond the
-//! [`Highlight`] a caller hands them.
+//! [`Highlight`] a caller hands them, nor about other versions beyond a [`ChangeOverlay`].
 
 mod chart;
 mod dot;
@@ -335,6 +337,87 @@ impl Highlight {
             && self.taken.is_empty()
             && self.active.is_empty()
             && self.breached.is_empty()
+    }
+}
+
+/// A revision drawn over its new version: what it added (blue), what it changed (orange),
+/// and what it removed, as ghost steps and edges (grey, dashed). Built by
+/// `sopflow::versions::SopDiff::overlay`; drawn by [`render_changes`].
+///
+/// Indices not in the process, and removed edges whose ends are not there, are ignored. A
+/// node both added and changed is drawn as added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeOverlay {
+    /// Steps of the new version the old one did not have.
+    pub added: HashSet<NodeIndex>,
+    /// Steps whose behaviour or text changed.
+    pub changed: HashSet<NodeIndex>,
+    /// Edges the old version did not have.
+    pub added_edges: HashSet<Transition>,
+    /// Edges that lead somewhere else than they did.
+    pub changed_edges: HashSet<Transition>,
+    /// Steps of the old version that are gone, drawn as ghosts.
+    pub removed_steps: Vec<RemovedStep>,
+    /// Edges of the old version that are gone, between steps of the new version or ghosts.
+    pub removed_edges: Vec<RemovedEdge>,
+}
+
+/// A step of the old version that the new one does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedStep {
+    /// Its id in the old version.
+    pub id: StepId,
+    /// Its title as written (may be empty).
+    pub title: String,
+}
+
+/// An edge of the old version that the new one does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedEdge {
+    /// Where it left from.
+    pub from: EdgeEnd,
+    /// Where it led.
+    pub to: EdgeEnd,
+    /// Its label (`rejected`, a condition), may be empty.
+    pub label: String,
+}
+
+/// One end of a [`RemovedEdge`]: a node of the new version, or a removed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeEnd {
+    /// A node of the process drawn.
+    Node(NodeIndex),
+    /// The removed step at this index of [`ChangeOverlay::removed_steps`].
+    Removed(usize),
+}
+
+impl ChangeOverlay {
+    /// Whether there is nothing to mark.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.added_edges.is_empty()
+            && self.changed_edges.is_empty()
+            && self.removed_steps.is_empty()
+            && self.removed_edges.is_empty()
+    }
+}
+
+/// The new version of a revision as a chart in `format`, with the changes marked: added
+/// steps and edges blue, changed ones orange, removed steps as dashed grey ghosts with
+/// their old edges dashed; the SVG has a legend of the three.
+///
+/// Fails only for [`Format::Svg`], when the layout engine gives up.
+pub fn render_changes(
+    process: &Process,
+    format: Format,
+    changes: &ChangeOverlay,
+) -> Result<String, LayoutError> {
+    let chart = chart::Chart::with_changes(process, changes);
+    match format {
+        Format::Mermaid => Ok(mermaid::render(&chart)),
+        Format::Dot => Ok(dot::render(&chart)),
+        Format::Svg => svg::render(&chart),
     }
 }
 

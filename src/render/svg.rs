@@ -20,7 +20,7 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use super::chart::{
-    BREACHED_NOTE, Chart, ChartEdge, ChartNode, EdgeStyle, Mark, PALETTE, Shape, colors,
+    BREACHED_NOTE, Chart, ChartEdge, ChartNode, EdgeChange, EdgeStyle, Mark, PALETTE, Shape, colors,
 };
 use super::text;
 
@@ -371,6 +371,10 @@ enum Key {
     Edge(&'static str, &'static str),
     Taken,
     Node(&'static str, u32),
+    /// A node outline: colour, width, dashed.
+    Outline(&'static str, u32, bool),
+    /// An edge line: colour, width, dashed.
+    Line(&'static str, f64, bool),
 }
 
 pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
@@ -436,6 +440,30 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
         keys.push((Key::Taken, "path taken".to_owned()));
         keys.push((Key::Node(colors::ACTIVE, 4), "active".to_owned()));
         keys.push((Key::Node(colors::EXCEPTION, 4), BREACHED_NOTE.to_owned()));
+    }
+
+    if chart.diff {
+        keys.push((Key::Outline(colors::ADDED, 4, false), "added".to_owned()));
+        keys.push((
+            Key::Outline(colors::CHANGED, 4, false),
+            "changed".to_owned(),
+        ));
+        keys.push((
+            Key::Outline(colors::REMOVED, 2, true),
+            "removed step".to_owned(),
+        ));
+        keys.push((
+            Key::Line(colors::ADDED, 3.0, false),
+            "added path".to_owned(),
+        ));
+        keys.push((
+            Key::Line(colors::CHANGED, 3.0, false),
+            "changed path".to_owned(),
+        ));
+        keys.push((
+            Key::Line(colors::REMOVED, 1.5, true),
+            "removed path".to_owned(),
+        ));
     }
 
     let chart_width = max_x - min_x;
@@ -523,6 +551,39 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
                     y - 9.0
                 );
             }
+            Key::Outline(color, stroke, dashed) => {
+                let dash = if *dashed {
+                    r#" stroke-dasharray="5,3""#
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    r#"<rect x="{:.1}" y="{:.1}" width="24" height="12" rx="3" fill="{}" stroke="{color}" stroke-width="{stroke}"{dash}/>"#,
+                    x + 2.0,
+                    y - 9.0,
+                    if *dashed {
+                        colors::GHOST
+                    } else {
+                        colors::PLAIN
+                    }
+                );
+            }
+            Key::Line(color, width, dashed) => {
+                let dash = if *dashed {
+                    r#" stroke-dasharray="6,4""#
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="{width}"{dash}/>"#,
+                    x,
+                    y - 3.0,
+                    x + 24.0,
+                    y - 3.0
+                );
+            }
         }
         let _ = writeln!(
             out,
@@ -580,12 +641,19 @@ fn draw_edge(
         EdgeStyle::Exception => "exception",
         EdgeStyle::Untested => "untested",
     };
-    let dash = match edge.style {
-        EdgeStyle::Normal => "",
-        EdgeStyle::Timer => r#" stroke-dasharray="2,3""#,
-        EdgeStyle::Exception | EdgeStyle::Untested => r#" stroke-dasharray="6,4""#,
+    let dash = match (edge.change, edge.style) {
+        (Some(EdgeChange::Removed), _) => r#" stroke-dasharray="6,4""#,
+        (_, EdgeStyle::Normal) => "",
+        (_, EdgeStyle::Timer) => r#" stroke-dasharray="2,3""#,
+        (_, EdgeStyle::Exception | EdgeStyle::Untested) => r#" stroke-dasharray="6,4""#,
     };
-    let taken = if edge.taken { " taken" } else { "" };
+    let taken = match (edge.taken, edge.change) {
+        (true, _) => " taken",
+        (_, Some(EdgeChange::Added)) => " added",
+        (_, Some(EdgeChange::Changed)) => " changed",
+        (_, Some(EdgeChange::Removed)) => " removed",
+        (false, None) => "",
+    };
     let from = &chart.nodes[edge.from];
     let to = &chart.nodes[edge.to];
     let title = if edge.label.is_empty() {
@@ -656,6 +724,9 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
         Mark::Visited => " visited",
         Mark::Active => " active",
         Mark::Breached => " breached",
+        Mark::Added => " added",
+        Mark::Changed => " changed",
+        Mark::Removed => " removed",
     };
     let mut tooltip = node.title.clone();
     if let Some(role) = &node.role_line {
@@ -677,7 +748,12 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
         });
     let fill = node.fill();
     let (cx, cy) = rect.center();
-    let paint = format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}""#);
+    let dash = if node.mark == Mark::Removed {
+        r#" stroke-dasharray="5,3""#
+    } else {
+        ""
+    };
+    let paint = format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"{dash}"#);
     match node.shape {
         Shape::Start => {
             let _ = writeln!(
@@ -793,7 +869,10 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
 fn draw_label(out: &mut String, edge: &ChartEdge, x: f64, y: f64) {
     let label = text::shorten(&edge.label, LABEL_WIDTH);
     let width = label_width(edge);
-    let color = if edge.taken || matches!(edge.style, EdgeStyle::Exception | EdgeStyle::Untested) {
+    let color = if edge.taken
+        || edge.change.is_some()
+        || matches!(edge.style, EdgeStyle::Exception | EdgeStyle::Untested)
+    {
         edge.stroke().0
     } else {
         colors::INK

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod case;
+mod diff;
 mod graph;
 mod output;
 mod people;
@@ -37,6 +38,9 @@ enum Command {
     },
     /// Draw an SOP as a flowchart: Mermaid (for GitHub markdown), Graphviz DOT or SVG
     Graph(graph::GraphArgs),
+    /// Compare two versions of an SOP: steps, routing, roles, fields, SLAs and calendars,
+    /// then text; exit 1 when something that can affect open cases changed
+    Diff(diff::DiffArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
     Case(case::CaseArgs),
     /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Case(args) => case::run(args),
         Command::People(args) => people::run(args),
         Command::Simulate(args) => simulate::run(args),
