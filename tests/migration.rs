@@ -317,3 +317,63 @@ proptest! {
         }
     }
 }
+
+/// The revisions of the seed SOPs `sop diff` is pinned on.
+fn seed_revisions() -> Vec<(String, std::sync::Arc<Process>, std::sync::Arc<Process>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/revisions");
+    let mut pairs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let seed = format!("{}.yaml", name.split(".v").next().unwrap());
+            let revision = sop_yaml(&std::fs::read_to_string(&path).unwrap());
+            (name, sop_file(&seed), revision)
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+#[test]
+fn every_seed_revision_has_a_place_for_every_open_case_of_its_seed() {
+    let revisions = seed_revisions();
+    assert_eq!(revisions.len(), 7);
+    for (name, seed, revision) in &revisions {
+        let problems = sopflow::versions::check_migration(seed, revision);
+        assert!(problems.is_empty(), "{name}: {problems:#?}");
+    }
+}
+
+#[test]
+fn open_cases_of_every_seed_move_onto_its_revision() {
+    for (name, seed, revision) in seed_revisions() {
+        let mut moved = 0;
+        for seed_number in 0..40u64 {
+            let (state, events) = drive(&seed, seed_number, (seed_number % 9) as usize);
+            if !state.is_open() {
+                continue;
+            }
+            let event = match migrate(&seed, &revision, &state) {
+                Ok(event) => event,
+                Err(reason) => panic!("{name}: case {seed_number} cannot move: {reason}"),
+            };
+            let mut all = events.clone();
+            all.extend(event);
+            let process_of = |v: u32| {
+                if v == seed.version() {
+                    Some(&*seed)
+                } else if v == revision.version() {
+                    Some(&*revision)
+                } else {
+                    None
+                }
+            };
+            let checked = engine::check_history_across(process_of, &all);
+            assert!(checked.is_ok(), "{name}: {checked:?}");
+            moved += 1;
+        }
+        assert!(moved > 5, "{name}: only {moved} open cases were tried");
+    }
+}
