@@ -53,8 +53,8 @@ fn bench(c: &mut Criterion) {
                 &read("sops/customer-support-process.yaml"),
             ),
             load(
-                "customer-support-process.v3.yaml",
-                &read("tests/fixtures/revisions/customer-support-process.v3.yaml"),
+                "customer-support-process.v4.yaml",
+                &read("tests/fixtures/revisions/customer-support-process.v4.yaml"),
             ),
         ),
         {

@@ -105,7 +105,7 @@ fn a_ticket_from_start_to_close() {
     );
     let out = ok(&dir, &["start", SOP, "--as", AGENT, "--now", &t("09:00")]);
     assert!(
-        out.contains("started case T-1 on customer-support v2"),
+        out.contains("started case T-1 on customer-support v3"),
         "{out}"
     );
     assert!(

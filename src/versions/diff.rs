@@ -250,6 +250,9 @@ pub enum ChangeKind {
     ApprovalCountChanged,
     /// A gate reviews other steps (four eyes).
     ReviewsChanged,
+    /// A step goes to another person: its `assignee` field, the task whose performer it
+    /// goes to (`same_performer_as`), or the tasks it is kept apart from (`separate_from`).
+    PeopleChanged,
     /// A field exists only in the new version.
     FieldAdded,
     /// A field exists only in the old version.
@@ -302,7 +305,7 @@ impl ChangeKind {
             RouteAdded | RouteRemoved | RouteChanged | ConditionChanged | ArmsReordered
             | TimeoutChanged => Section::Routing,
             RoleAdded | RoleRemoved | PerformerChanged | ApproverChanged | ApprovalCountChanged
-            | ReviewsChanged => Section::Roles,
+            | ReviewsChanged | PeopleChanged => Section::Roles,
             FieldAdded | FieldRemoved | FieldTypeChanged | FieldOptionsChanged
             | FieldRequiredChanged | FieldEditorsChanged | FieldBoundsChanged
             | FieldDefaultChanged | CollectsChanged => Section::Fields,
@@ -1182,7 +1185,61 @@ fn roles(pair: &Pair<'_>, out: &mut Vec<Change>) {
         if let (Some(before), Some(after)) = (&old.approval, &new.approval) {
             gate(pair, id, before, after, out);
         }
+        people(pair, id, old, new, out);
     }
+}
+
+/// Who a matched step goes to beyond its role.
+fn people(pair: &Pair<'_>, id: &StepId, old: &Step, new: &Step, out: &mut Vec<Change>) {
+    let describe = |assignee: Option<String>, same: Option<StepId>, apart: &[StepId]| {
+        let mut who = match (assignee, same) {
+            (Some(field), _) => format!("the person in {}", quoted(field)),
+            (None, Some(step)) => format!("whoever performed {}", quoted(step)),
+            (None, None) => "anyone of its role".to_owned(),
+        };
+        if !apart.is_empty() {
+            who.push_str(&format!(" except whoever performed {}", list(apart)));
+        }
+        who
+    };
+    // Compared as sets: the order `separate_from` lists its steps in means nothing.
+    let mut before_apart: Vec<StepId> = old.separate_from.iter().map(|s| pair.mapped(s)).collect();
+    let mut after_apart: Vec<StepId> = new.separate_from.iter().map(|s| s.value.clone()).collect();
+    before_apart.sort();
+    before_apart.dedup();
+    after_apart.sort();
+    after_apart.dedup();
+    let before = describe(
+        old.assignee.as_ref().map(|f| f.value.to_string()),
+        old.same_performer_as.as_ref().map(|s| pair.mapped(s)),
+        &before_apart,
+    );
+    let after = describe(
+        new.assignee.as_ref().map(|f| f.value.to_string()),
+        new.same_performer_as.as_ref().map(|s| s.value.clone()),
+        &after_apart,
+    );
+    if before == after {
+        return;
+    }
+    let span = |step: &Step| {
+        step.assignee
+            .as_ref()
+            .map(|s| s.span)
+            .or(step.same_performer_as.as_ref().map(|s| s.span))
+            .or(step.separate_from.first().map(|s| s.span))
+            .unwrap_or(step.id.span)
+    };
+    out.push(
+        change(
+            ChangeKind::PeopleChanged,
+            step_subject(id),
+            format!("{} now goes to {after} (was {before})", quoted(id)),
+        )
+        .step(id)
+        .at(Some(span(old)), Some(span(new)))
+        .values(Some(before), Some(after)),
+    );
 }
 
 fn gate(
