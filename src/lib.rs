@@ -15,6 +15,7 @@
 //! | execute | `(CaseState, Command, now)` → `Vec<Event>`, pure: time is passed in | [`engine`] |
 //! | persist | events → a memory, SQLite or PostgreSQL store (feature `store` and its backends) | `store` |
 //! | draw | `Process` → Mermaid, Graphviz DOT or SVG | [`render`] |
+//! | export | case histories → XES and CSV event logs for process mining (feature `export`) | `export` |
 //!
 //! Timers count working time in a business-hours [`calendar`] (time zone, hours per
 //! weekday, holidays); service levels (due times per priority, warnings, escalation
@@ -95,6 +96,7 @@
 //! | `sqlite` | yes | the SQLite store, one file (bundled SQLite, built from C) |
 //! | `postgres` | no | the PostgreSQL store, for several app instances sharing the work |
 //! | `store` | with a backend | `sopflow::store`: the `CaseStore` trait, the memory store, the blocking wrapper (tokio) |
+//! | `export` | with `cli` | `sopflow::export`: case histories as XES and CSV event logs for process mining (quick-xml, csv) |
 //! | `schema` | with `cli` | `sopflow::schema`: the JSON Schema of the SOP format (schemars) |
 //!
 //! An app that only parses, compiles, runs and draws SOPs uses
@@ -111,6 +113,8 @@
 pub mod calendar;
 pub mod diagnostic;
 pub mod engine;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod graph;
 pub mod model;
 pub mod parse;

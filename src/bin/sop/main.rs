@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod case;
+mod export;
 mod graph;
 mod output;
 mod people;
@@ -39,6 +40,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
     Case(case::CaseArgs),
+    /// Write the case histories of a store as an event log for process mining: XES or CSV
+    Export(export::ExportArgs),
     /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
     People(people::PeopleArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Case(args) => case::run(args),
+        Command::Export(args) => export::run(&args),
         Command::People(args) => people::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(&args),
