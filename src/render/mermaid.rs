@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::chart::{BREACHED_NOTE, Chart, ChartNode, EdgeStyle, PALETTE, Shape, colors};
+use super::chart::{BREACHED_NOTE, Chart, ChartNode, EdgeStyle, NodeHeat, PALETTE, Shape, colors};
 use super::text;
 
 /// Characters per line in boxes: short enough that Mermaid, which wraps labels wider than
@@ -19,6 +19,19 @@ pub(crate) fn render(chart: &Chart) -> String {
     let mut out = String::new();
     // `%` is written as an entity code, so no `%%{…}%%` directive can come from the title.
     let _ = writeln!(out, "%% {}", text::mermaid(&chart.caption));
+    // Mermaid has no legend: the heatmap says what it shows in a comment.
+    if let Some(heat) = &chart.heat {
+        let _ = writeln!(
+            out,
+            "%% heatmap: {}, from {} (light) to {} (dark){}",
+            text::mermaid(&heat.caption),
+            text::mermaid(&heat.scale.0),
+            text::mermaid(&heat.scale.1),
+            heat.max_count
+                .map(|max| format!("; edge width: times taken, at most {max}"))
+                .unwrap_or_default()
+        );
+    }
     out.push_str("flowchart TD\n");
 
     for node in chart.nodes.iter().filter(|n| n.lane.is_none()) {
@@ -99,6 +112,10 @@ pub(crate) fn render(chart: &Chart) -> String {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, edge) in chart.edges.iter().enumerate() {
         let style = match (edge.taken, edge.style) {
+            _ if edge.count.is_some_and(|(count, _)| count > 0) => {
+                let (color, width) = edge.stroke();
+                format!("stroke:{color},stroke-width:{width}px,color:{color}")
+            }
             (false, EdgeStyle::Normal | EdgeStyle::Timer) => continue,
             (false, EdgeStyle::Exception) => {
                 format!("stroke:{0},color:{0}", colors::EXCEPTION)
@@ -117,6 +134,19 @@ pub(crate) fn render(chart: &Chart) -> String {
     for (style, indices) in groups {
         let indices: Vec<String> = indices.iter().map(usize::to_string).collect();
         let _ = writeln!(out, "    linkStyle {} {style}", indices.join(","));
+    }
+
+    // Heat fills after the role classes, so they win over the role colours.
+    for node in &chart.nodes {
+        if node.heat != NodeHeat::None {
+            let _ = writeln!(
+                out,
+                "    style {} fill:{},color:{}",
+                node.id,
+                node.fill(),
+                node.text_color()
+            );
+        }
     }
 
     // The case overlay last, so it wins over the role colours.
@@ -147,6 +177,9 @@ fn declaration(node: &ChartNode) -> String {
     }
     if let Some(sla) = &node.sla_line {
         lines.push(format!("<i>{}</i>", text::mermaid(sla)));
+    }
+    if let Some(label) = node.heat_label() {
+        lines.push(format!("<b>{}</b>", text::mermaid(label)));
     }
     if node.mark == super::chart::Mark::Breached {
         lines.push(format!("<b>{BREACHED_NOTE}</b>"));
