@@ -92,7 +92,7 @@
 //!
 //! | feature | default | gives |
 //! |---|---|---|
-//! | `cli` | yes | the `sop` binary (clap, indicatif, ignore); implies `store` and `schema` |
+//! | `cli` | yes | the `sop` binary (clap, indicatif, ignore); implies `store`, `schema` and `export` |
 //! | `sqlite` | yes | the SQLite store, one file (bundled SQLite, built from C) |
 //! | `postgres` | no | the PostgreSQL store, for several app instances sharing the work |
 //! | `store` | with a backend | `sopflow::store`: the `CaseStore` trait, the memory store, the blocking wrapper (tokio) |

@@ -276,6 +276,8 @@ pub struct CaseLog {
 /// A step instance while it is active.
 struct Open {
     step: StepId,
+    /// Read once per activation rather than once per transition.
+    title: Option<String>,
     token: TokenId,
     assignee: Option<ActorId>,
     role: Option<RoleId>,
@@ -332,9 +334,10 @@ impl CaseLog {
         match &event.kind {
             EventKind::StepActivated { step, token, .. } => {
                 let role = step_role(process, step);
+                let title = step_title(process, step);
                 self.entries.push(LogEntry {
                     step: step.clone(),
-                    title: step_title(process, step),
+                    title: title.clone(),
                     instance: *token,
                     lifecycle: Lifecycle::Schedule,
                     at,
@@ -345,6 +348,7 @@ impl CaseLog {
                 });
                 open.push(Open {
                     step: step.clone(),
+                    title,
                     token: *token,
                     assignee: None,
                     role,
@@ -361,13 +365,8 @@ impl CaseLog {
                         Lifecycle::Assign
                     };
                     instance.assignee = Some(assignee.clone());
-                    self.entries.push(entry(
-                        process,
-                        instance,
-                        lifecycle,
-                        at,
-                        Some(assignee.clone()),
-                    ));
+                    self.entries
+                        .push(entry(instance, lifecycle, at, Some(assignee.clone())));
                 }
             }
             EventKind::StepTransferred { token, role, .. } => {
@@ -377,12 +376,11 @@ impl CaseLog {
                     instance.assignee = None;
                     instance.role = Some(role.clone());
                     self.entries
-                        .push(entry(process, instance, Lifecycle::Reassign, at, None));
+                        .push(entry(instance, Lifecycle::Reassign, at, None));
                 }
             }
             EventKind::StepCompleted { token, .. } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Complete,
@@ -393,7 +391,6 @@ impl CaseLog {
             }
             EventKind::GateApproved { token, .. } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Complete,
@@ -404,7 +401,6 @@ impl CaseLog {
             }
             EventKind::GateRejected { token, .. } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Complete,
@@ -415,7 +411,6 @@ impl CaseLog {
             }
             EventKind::StepEscalated { token, .. } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Withdraw,
@@ -426,7 +421,6 @@ impl CaseLog {
             }
             EventKind::TimerFired { token, .. } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Withdraw,
@@ -443,7 +437,6 @@ impl CaseLog {
                 }
                 if *escalated {
                     self.end(
-                        process,
                         open,
                         *token,
                         Lifecycle::Withdraw,
@@ -459,7 +452,6 @@ impl CaseLog {
                 ..
             } => {
                 self.end(
-                    process,
                     open,
                     *token,
                     Lifecycle::Withdraw,
@@ -485,8 +477,7 @@ impl CaseLog {
                 self.status = CaseStatus::Cancelled;
                 self.closed_at = Some(at);
                 for instance in open.drain(..) {
-                    let mut aborted =
-                        entry(process, &instance, Lifecycle::PiAbort, at, actor.clone());
+                    let mut aborted = entry(&instance, Lifecycle::PiAbort, at, actor.clone());
                     aborted.outcome = Some(Outcome::Cancelled);
                     aborted.sla_breached = Some(instance.breached);
                     self.entries.push(aborted);
@@ -515,10 +506,8 @@ impl CaseLog {
     }
 
     /// Ends the instance `token` with a transition, if it is active.
-    #[allow(clippy::too_many_arguments)]
     fn end(
         &mut self,
-        process: &Process,
         open: &mut Vec<Open>,
         token: TokenId,
         lifecycle: Lifecycle,
@@ -530,7 +519,7 @@ impl CaseLog {
             return;
         };
         let instance = open.remove(position);
-        let mut ended = entry(process, &instance, lifecycle, at, resource);
+        let mut ended = entry(&instance, lifecycle, at, resource);
         ended.outcome = Some(outcome);
         ended.sla_breached = Some(instance.breached);
         self.entries.push(ended);
@@ -538,7 +527,6 @@ impl CaseLog {
 }
 
 fn entry(
-    process: &Process,
     instance: &Open,
     lifecycle: Lifecycle,
     at: DateTime<Utc>,
@@ -546,7 +534,7 @@ fn entry(
 ) -> LogEntry {
     LogEntry {
         step: instance.step.clone(),
-        title: step_title(process, &instance.step),
+        title: instance.title.clone(),
         instance: instance.token,
         lifecycle,
         at,

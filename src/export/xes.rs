@@ -202,11 +202,11 @@ impl<W: Write> XesWriter<W> {
         let mut element = BytesStart::new(kind);
         element.push_attribute(Attribute {
             key: quick_xml::name::QName("key"),
-            value: Cow::Owned(escape_attribute(key)),
+            value: escape_attribute(key),
         });
         element.push_attribute(Attribute {
             key: quick_xml::name::QName("value"),
-            value: Cow::Owned(escape_attribute(value)),
+            value: escape_attribute(value),
         });
         self.xml.write_event(XmlEvent::Empty(element))?;
         Ok(())
@@ -247,9 +247,15 @@ fn field_attribute(value: &FieldValue) -> (&'static str, String) {
 
 /// Text escaped for a double-quoted XML attribute value. Line breaks and tabs become
 /// character references, since a parser would turn them into spaces; characters XML 1.0
-/// cannot hold at all become `U+FFFD`.
-fn escape_attribute(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// cannot hold at all become `U+FFFD`. Borrowed when nothing needs escaping (ids, times,
+/// most titles): most values of a log.
+fn escape_attribute(text: &str) -> Cow<'_, str> {
+    let plain =
+        |c: char| is_xml_char(c) && !matches!(c, '&' | '<' | '>' | '"' | '\n' | '\r' | '\t');
+    if text.chars().all(plain) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -263,7 +269,7 @@ fn escape_attribute(text: &str) -> String {
             _ => out.push('\u{FFFD}'),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Whether XML 1.0 allows `c` in a document.
