@@ -16,6 +16,7 @@
 //! | persist | events → a memory, SQLite or PostgreSQL store (feature `store` and its backends) | `store` |
 //! | draw | `Process` → Mermaid, Graphviz DOT or SVG | [`render`] |
 //! | compare | two versions of an SOP → a located, semantic diff | [`versions`] |
+//! | export | case histories → XES and CSV event logs for process mining (feature `export`) | `export` |
 //!
 //! Timers count working time in a business-hours [`calendar`] (time zone, hours per
 //! weekday, holidays); service levels (due times per priority, warnings, escalation
@@ -92,10 +93,11 @@
 //!
 //! | feature | default | gives |
 //! |---|---|---|
-//! | `cli` | yes | the `sop` binary (clap, indicatif, ignore); implies `store` and `schema` |
+//! | `cli` | yes | the `sop` binary (clap, indicatif, ignore); implies `store`, `schema` and `export` |
 //! | `sqlite` | yes | the SQLite store, one file (bundled SQLite, built from C) |
 //! | `postgres` | no | the PostgreSQL store, for several app instances sharing the work |
 //! | `store` | with a backend | `sopflow::store`: the `CaseStore` trait, the memory store, the blocking wrapper (tokio) |
+//! | `export` | with `cli` | `sopflow::export`: case histories as XES and CSV event logs for process mining (quick-xml, csv) |
 //! | `schema` | with `cli` | `sopflow::schema`: the JSON Schema of the SOP format (schemars) |
 //!
 //! An app that only parses, compiles, runs and draws SOPs uses
@@ -112,6 +114,8 @@
 pub mod calendar;
 pub mod diagnostic;
 pub mod engine;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod graph;
 pub mod model;
 pub mod parse;

@@ -797,3 +797,254 @@ fn fixture(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing", path.display());
     path
 }
+
+/// The heat figures of `tests/fixtures/heat/customer-support.json` (a median per step, and
+/// how many of 1,000 cases took each edge) on the customer support process.
+fn support_heat(process: &Process) -> render::Heat {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/heat/customer-support.json"))
+        .expect("heat fixture");
+    render::Heat::from_json(process, &text).expect("the fixture fits the SOP")
+}
+
+#[test]
+fn heatmap_in_mermaid_and_dot() {
+    let process = customer_support();
+    let heat = support_heat(&process);
+    insta::assert_snapshot!(
+        "mermaid-heat",
+        render::heatmap(&process, render::Format::Mermaid, &heat).expect("mermaid")
+    );
+    let dot = render::heatmap(&process, render::Format::Dot, &heat).expect("dot");
+    insta::assert_snapshot!("dot-heat", dot);
+    // The heatmap is still the process, edge for edge; every edge has a width.
+    let mut every_edge = Highlight::default();
+    for (from, _) in process.nodes() {
+        for &(kind, to) in process.successors(from) {
+            every_edge.take(from, kind, to);
+        }
+    }
+    dot_matches(&process, Some(&every_edge), &dot, "heatmap");
+    if graphviz_enabled("the heatmap's DOT") {
+        graphviz_svg(&dot, "heatmap");
+    }
+}
+
+#[test]
+fn heatmap_in_our_svg() {
+    let process = customer_support();
+    let heat = support_heat(&process);
+    let svg = render::heatmap(&process, render::Format::Svg, &heat).expect("layout");
+    insta::assert_snapshot!("svg-heat", svg);
+    let document = roxmltree::Document::parse(&svg).expect("xml");
+    let node = |id: &str| {
+        document
+            .descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap_or_else(|| panic!("no node {id}"))
+    };
+    let fill = |id: &str| {
+        node(id)
+            .descendants()
+            .find(|n| n.has_tag_name("rect") || n.has_tag_name("path"))
+            .and_then(|n| n.attribute("fill"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The hottest step is dark with white text, the coolest light with dark text, a step
+    // without a figure white.
+    assert_eq!(fill("s_coordinate_departments"), "#440154");
+    assert_eq!(fill("s_close_ticket"), "#fde725");
+    assert_eq!(fill("s_resolution_found"), "#ffffff");
+    let texts = |id: &str| -> Vec<(String, String)> {
+        node(id)
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| {
+                (
+                    n.text().unwrap_or_default().to_owned(),
+                    n.attribute("fill").unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        texts("s_coordinate_departments")
+            .iter()
+            .all(|(_, color)| color == "#ffffff")
+    );
+    assert!(
+        texts("s_determine_solution")
+            .iter()
+            .any(|(text, _)| text == "median 7h 10m")
+    );
+    // The busiest edge is the widest; its count is in its label.
+    let widths: Vec<f64> = document
+        .descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("edge")))
+        .filter_map(|g| g.children().find(|c| c.has_tag_name("path")))
+        .filter_map(|p| p.attribute("stroke-width")?.parse().ok())
+        .collect();
+    let widest = widths.iter().copied().fold(0.0, f64::max);
+    assert_eq!(widest, 9.0);
+    assert!(svg.contains(">1010</text>"));
+    assert!(svg.contains(">overdue 2bd · 45</text>"));
+    assert!(svg.contains("median time to complete: 0 to 8h or more"));
+    let path = write_png(&svg, "customer-support-process-heat.png");
+    std::fs::write(path.with_extension("svg"), &svg).expect("write SVG");
+}
+
+#[test]
+fn heat_figures_that_do_not_fit_the_process_are_refused() {
+    let process = customer_support();
+    let error = |json: &str| {
+        render::Heat::from_json(&process, json)
+            .expect_err(json)
+            .to_string()
+    };
+    assert_eq!(
+        error(r#"{"steps": {"recieve": {"value": 0.5}}}"#),
+        "the heat figures name the step `recieve`, which this SOP version does not have"
+    );
+    assert_eq!(
+        error(r#"{"steps": {"receive": {"value": 1.5}}}"#),
+        "the heat value of step `receive` is 1.5: give a number from 0 to 1"
+    );
+    assert_eq!(
+        error(r#"{"edges": [{"from": "determine_solution", "to": "escalate", "count": 3}]}"#),
+        "there are several edges from `determine_solution` to `escalate`: give the `label` of the one counted (`overdue 2bd`, `escalate`)"
+    );
+    assert_eq!(
+        error(r#"{"edges": [{"from": "start", "to": "end", "count": 3}]}"#),
+        "the heat figures count an edge from `start` to `end`, which this SOP version does not have"
+    );
+    assert!(
+        error(r#"{"step": {}}"#).starts_with("the heat file is not valid: unknown field `step`")
+    );
+}
+
+/// Edge counts from histories, the building block a metrics module feeds the heatmap
+/// with: two support cases through the engine, one of them reworked.
+#[test]
+fn edges_counted_from_histories_widen_the_edges_taken() {
+    use chrono::{TimeZone, Utc};
+    use sopflow::engine::{self, Action, Actor, CaseState, Command, Event};
+    use sopflow::graph::EdgeKind;
+    let sop = "id: t\nversion: 1\ntitle: T\ndepartment: D\nroles: { agent: A, lead: L }\nsteps:\n  - { id: a, title: Do it, role: agent }\n  - id: check\n    title: Check it\n    approval: { by: lead, reviews: [a], on_reject: a }\n  - { id: b, title: Close, role: agent, end: true }\n";
+    let process = compiled("t.yaml", sop);
+    let ana = Actor::new("ana", ["agent".parse().expect("role")]);
+    let lee = Actor::new("lee", ["lead".parse().expect("role")]);
+    let now = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    let run = |case: &str, reject: bool| -> (Vec<Event>, CaseState) {
+        let mut state = CaseState::new();
+        let mut log = Vec::new();
+        let mut actions = vec![
+            (
+                ana.clone(),
+                Action::Start {
+                    case: case.into(),
+                    fields: Default::default(),
+                },
+            ),
+            (
+                ana.clone(),
+                Action::Complete {
+                    step: "a".parse().unwrap(),
+                    fields: Default::default(),
+                },
+            ),
+        ];
+        if reject {
+            actions.push((
+                lee.clone(),
+                Action::Reject {
+                    step: "check".parse().unwrap(),
+                    reason: "again".into(),
+                },
+            ));
+            actions.push((
+                ana.clone(),
+                Action::Complete {
+                    step: "a".parse().unwrap(),
+                    fields: Default::default(),
+                },
+            ));
+        }
+        actions.push((
+            lee.clone(),
+            Action::Approve {
+                step: "check".parse().unwrap(),
+                comment: None,
+            },
+        ));
+        for (n, (actor, action)) in actions.into_iter().enumerate() {
+            let command = Command::new(format!("c{n}"), actor, action);
+            for event in engine::handle(&process, &state, command, now).expect("accepted") {
+                state.apply(&event);
+                log.push(event);
+            }
+        }
+        (log, state)
+    };
+    let cases = [run("T-1", false), run("T-2", true)];
+    let counts = render::Heat::count_edges(
+        &process,
+        cases
+            .iter()
+            .map(|(events, state)| (events.as_slice(), state)),
+    );
+    let check = step(&process, "check");
+    let count_of = |from: petgraph::graph::NodeIndex, kind: EdgeKind| {
+        counts
+            .iter()
+            .find(|(t, _)| t.from == from && t.kind == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(count_of(process.start(), EdgeKind::Next), 2);
+    assert_eq!(count_of(check, EdgeKind::Rejected), 1);
+    assert_eq!(count_of(check, EdgeKind::Approved), 2);
+    let heat = render::Heat::default().with_edge_counts(counts);
+    let dot = render::heatmap(&process, render::Format::Dot, &heat).expect("dot");
+    assert!(
+        dot.contains(
+            r##"[label="approved · 2", color="#2c3e6b", fontcolor="#2c3e6b", penwidth=9]"##
+        ),
+        "{dot}"
+    );
+    assert!(dot.contains(r##"[label="rejected · 1", style=dashed, color="#cf222e", fontcolor="#cf222e", penwidth=6.8]"##), "{dot}");
+}
+
+#[test]
+fn sop_graph_draws_a_heatmap_from_a_json_file() {
+    let process = customer_support();
+    let output = sop_cli(&[
+        "graph",
+        "sops/customer-support-process.yaml",
+        "--heat",
+        "tests/fixtures/heat/customer-support.json",
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        render::heatmap(&process, render::Format::Mermaid, &support_heat(&process))
+            .expect("mermaid")
+    );
+
+    let dir = std::env::temp_dir().join(format!("sopflow-heat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, r#"{"steps": {"receive": {"value": 2}}}"#).expect("write");
+    let output = sop_cli(&[
+        "graph",
+        "sops/customer-support-process.yaml",
+        "--heat",
+        wrong.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the heat value of step `receive` is 2: give a number from 0 to 1")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

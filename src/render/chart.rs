@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use petgraph::graph::NodeIndex;
 
-use super::text;
-use super::{ChangeOverlay, EdgeEnd, Highlight};
+use super::heat::{self, Heat};
+use super::{ChangeOverlay, EdgeEnd, Highlight, text};
 use crate::graph::{EdgeKind, NodeKind, Process, StepTimers};
 
 /// How a node is drawn.
@@ -129,8 +129,11 @@ pub(crate) mod colors {
     pub(crate) const ACTIVE: &str = "#bf8700";
     /// Bars, the start circle.
     pub(crate) const SOLID: &str = "#24292f";
-    /// Edges no scenario took, on a coverage chart.
+    /// Edges no scenario took, on a coverage chart; edges never taken, on a heatmap.
     pub(crate) const UNTESTED: &str = "#afb8c1";
+    /// Edges taken, on a heatmap: a dark blue of the heat scale, apart from the red of
+    /// exception edges for people with red-green colour blindness too (dark against red).
+    pub(crate) const HEAT_EDGE: &str = "#2c3e6b";
     /// Fill of nodes without a role.
     pub(crate) const PLAIN: &str = "#ffffff";
     /// What a revision added. Blue and orange, with dashes for what was removed, stay apart
@@ -164,16 +167,69 @@ pub(crate) struct ChartNode {
     pub(crate) lane: Option<usize>,
     /// The case overlay.
     pub(crate) mark: Mark,
+    /// The heatmap overlay.
+    pub(crate) heat: NodeHeat,
+}
+
+/// A node on a heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NodeHeat {
+    /// Not a heatmap, or a node that carries no figure (start, end, bars).
+    None,
+    /// A step without a figure.
+    NoData,
+    /// A step with its figure.
+    Figure {
+        /// The fill from the colour scale.
+        fill: String,
+        /// Whether its text is white (on the dark end of the scale).
+        white_text: bool,
+        /// What the figure is: `median 2h 10m`.
+        label: String,
+    },
+}
+
+/// What a heatmap's legend says.
+pub(crate) struct HeatLegend {
+    /// What the step colours mean.
+    pub(crate) caption: String,
+    /// The words at the cool and hot ends of the scale.
+    pub(crate) scale: (String, String),
+    /// The largest edge count, when edges were counted.
+    pub(crate) max_count: Option<u64>,
 }
 
 impl ChartNode {
     /// The node's fill colour.
-    pub(crate) fn fill(&self) -> &'static str {
+    pub(crate) fn fill(&self) -> &str {
+        match &self.heat {
+            NodeHeat::Figure { fill, .. } => return fill,
+            NodeHeat::NoData => return colors::PLAIN,
+            NodeHeat::None => {}
+        }
         match (self.shape, self.lane) {
             _ if self.mark == Mark::Removed => colors::GHOST,
             (Shape::Start | Shape::Split | Shape::Join, _) => colors::SOLID,
             (_, Some(lane)) => PALETTE[lane % PALETTE.len()].fill,
             (_, None) => colors::PLAIN,
+        }
+    }
+
+    /// Colour of the node's text.
+    pub(crate) fn text_color(&self) -> &'static str {
+        match self.heat {
+            NodeHeat::Figure {
+                white_text: true, ..
+            } => "#ffffff",
+            _ => colors::TEXT,
+        }
+    }
+
+    /// The heat figure's label, if the node has one.
+    pub(crate) fn heat_label(&self) -> Option<&str> {
+        match &self.heat {
+            NodeHeat::Figure { label, .. } if !label.is_empty() => Some(label),
+            _ => None,
         }
     }
 
@@ -205,7 +261,12 @@ pub(crate) struct ChartEdge {
     pub(crate) taken: bool,
     /// What a revision did to it, on a diff chart.
     pub(crate) change: Option<EdgeChange>,
+    /// On a heatmap with edge counts: how often it was taken, and the width that gives.
+    pub(crate) count: Option<(u64, f64)>,
 }
+
+/// Edge widths on a heatmap (px): the least taken edge and the most taken one.
+const HEAT_WIDTH: (f64, f64) = (1.5, 9.0);
 
 impl ChartEdge {
     /// Stroke colour and width (px).
@@ -215,6 +276,13 @@ impl ChartEdge {
             Some(EdgeChange::Changed) => return (colors::CHANGED, 3.0),
             Some(EdgeChange::Removed) => return (colors::REMOVED, 1.5),
             None => {}
+        }
+        if let Some((count, width)) = self.count {
+            return match (count, self.style) {
+                (0, _) => (colors::UNTESTED, 1.0),
+                (_, EdgeStyle::Exception) => (colors::EXCEPTION, width),
+                _ => (colors::HEAT_EDGE, width),
+            };
         }
         match (self.taken, self.style) {
             (true, _) => (colors::VISITED, 3.0),
@@ -249,11 +317,17 @@ pub(crate) struct Chart {
     pub(crate) highlighted: bool,
     /// Whether this chart shows a revision's changes (a legend of them).
     pub(crate) diff: bool,
+    /// The heatmap's legend, on a heatmap.
+    pub(crate) heat: Option<HeatLegend>,
 }
 
 impl Chart {
-    /// Reads `process` and the overlay.
-    pub(crate) fn new(process: &Process, highlight: Option<&Highlight>) -> Chart {
+    /// Reads `process` and the overlays.
+    pub(crate) fn new(
+        process: &Process,
+        highlight: Option<&Highlight>,
+        heat_map: Option<&Heat>,
+    ) -> Chart {
         let empty = Highlight::default();
         let highlight = highlight.unwrap_or(&empty);
 
@@ -330,6 +404,21 @@ impl Chart {
                 Mark::None
             };
             let sla_line = process.timers(index).and_then(service_level_line);
+            let heat = match heat_map {
+                None => NodeHeat::None,
+                Some(figures) => match figures.steps.get(&index) {
+                    Some(figure) => {
+                        let (fill, white_text) = heat::color(figure.value);
+                        NodeHeat::Figure {
+                            fill,
+                            white_text,
+                            label: text::one_line(&figure.label),
+                        }
+                    }
+                    None if heat::holds_figure(&node.kind) => NodeHeat::NoData,
+                    None => NodeHeat::None,
+                },
+            };
             position.insert(index, nodes.len());
             nodes.push(ChartNode {
                 id,
@@ -339,9 +428,15 @@ impl Chart {
                 sla_line,
                 lane,
                 mark,
+                heat,
             });
         }
 
+        // Edge widths only when edges were counted: a heatmap of step figures alone keeps
+        // the usual edges.
+        let counted = heat_map
+            .filter(|h| !h.edges.is_empty())
+            .map(Heat::max_count);
         let mut edges = Vec::new();
         for (from, _) in process.nodes() {
             for (kind, to) in process.successors(from).iter().copied() {
@@ -359,18 +454,40 @@ impl Chart {
                 let taken = highlight
                     .taken
                     .contains(&super::Transition { from, kind, to });
-                let style = if highlight.dim_untaken && !taken {
+                let count = counted.map(|max| {
+                    let count = heat_map
+                        .and_then(|h| h.edges.get(&super::Transition { from, kind, to }))
+                        .copied()
+                        .unwrap_or(0);
+                    // Square root: area-like, so one busy edge does not make every other
+                    // edge a hairline.
+                    let share = (count as f64 / max as f64).sqrt();
+                    let width = HEAT_WIDTH.0 + (HEAT_WIDTH.1 - HEAT_WIDTH.0) * share;
+                    // Tenths of a pixel: all any format can show, and stable text.
+                    (count, (width * 10.0).round() / 10.0)
+                });
+                let style = if (highlight.dim_untaken && !taken) || count.is_some_and(|c| c.0 == 0)
+                {
                     EdgeStyle::Untested
                 } else {
                     style
                 };
+                let mut label = text::one_line(&process.edge_label(from, kind));
+                if let Some((count, _)) = count.filter(|c| c.0 > 0) {
+                    label = if label.is_empty() {
+                        count.to_string()
+                    } else {
+                        format!("{label} · {count}")
+                    };
+                }
                 edges.push(ChartEdge {
                     from: from_at,
                     to: to_at,
-                    label: text::one_line(&process.edge_label(from, kind)),
+                    label,
                     style,
                     taken,
                     change: None,
+                    count,
                 });
             }
         }
@@ -388,13 +505,21 @@ impl Chart {
             lanes,
             highlighted: !highlight.is_empty(),
             diff: false,
+            heat: heat_map.map(|h| HeatLegend {
+                caption: text::one_line(&h.caption),
+                scale: h.scale.as_ref().map_or_else(
+                    || ("low".to_owned(), "high".to_owned()),
+                    |(low, high)| (text::one_line(low), text::one_line(high)),
+                ),
+                max_count: counted,
+            }),
         }
     }
 
     /// Reads `process` as the new version of a revision, with what it added and changed
     /// marked, and what it removed added as ghost nodes and dashed edges.
     pub(crate) fn with_changes(process: &Process, changes: &ChangeOverlay) -> Chart {
-        let mut chart = Chart::new(process, None);
+        let mut chart = Chart::new(process, None, None);
         chart.diff = true;
         // Nodes are in process order, so a node index is a chart position.
         let at = |index: NodeIndex| (index.index() < chart_len(process)).then_some(index.index());
@@ -449,6 +574,7 @@ impl Chart {
                 sla_line: None,
                 lane: None,
                 mark: Mark::Removed,
+                heat: NodeHeat::None,
             });
         }
         let end_of = |end: EdgeEnd| match end {
@@ -466,6 +592,7 @@ impl Chart {
                 style: EdgeStyle::Normal,
                 taken: false,
                 change: Some(EdgeChange::Removed),
+                count: None,
             });
         }
         chart

@@ -19,10 +19,23 @@ const FONT: &str = "Helvetica,Arial,sans-serif";
 pub(crate) fn render(chart: &Chart) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", text::dot(&chart.sop_id));
+    let mut caption = text::dot(&chart.caption);
+    if let Some(heat) = &chart.heat {
+        // DOT has no legend: the caption says what the colours and widths mean.
+        let _ = write!(
+            caption,
+            "\\nheatmap: {}, from {} (light yellow) to {} (dark purple){}",
+            text::dot(&heat.caption),
+            text::dot(&heat.scale.0),
+            text::dot(&heat.scale.1),
+            heat.max_count
+                .map(|max| format!("; edge width: times taken, at most {max}"))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         out,
-        "    graph [label=\"{}\", labelloc=t, fontname=\"{FONT}\", fontsize=16, rankdir=TB, newrank=true, nodesep=0.35, ranksep=0.45];",
-        text::dot(&chart.caption)
+        "    graph [label=\"{caption}\", labelloc=t, fontname=\"{FONT}\", fontsize=16, rankdir=TB, newrank=true, nodesep=0.35, ranksep=0.45];"
     );
     let _ = writeln!(
         out,
@@ -73,7 +86,10 @@ pub(crate) fn render(chart: &Chart) -> String {
         if color != colors::INK {
             attributes.push(format!("color=\"{color}\", fontcolor=\"{color}\""));
         }
-        if edge.taken || matches!(edge.change, Some(EdgeChange::Added | EdgeChange::Changed)) {
+        if edge.taken
+            || edge.count.is_some()
+            || matches!(edge.change, Some(EdgeChange::Added | EdgeChange::Changed))
+        {
             attributes.push(format!("penwidth={width}"));
         }
         let attributes = if attributes.is_empty() {
@@ -107,6 +123,9 @@ fn statement(node: &ChartNode) -> String {
     if let Some(sla) = &node.sla_line {
         lines.push(text::dot(sla));
     }
+    if let Some(label) = node.heat_label() {
+        lines.push(text::dot(label));
+    }
     if node.mark == Mark::Breached {
         lines.push(BREACHED_NOTE.to_owned());
     }
@@ -129,6 +148,9 @@ fn statement(node: &ChartNode) -> String {
     };
     if let Some((color, width)) = node.mark_stroke() {
         let _ = write!(attributes, ", color=\"{color}\", penwidth={width}");
+    }
+    if node.text_color() != colors::TEXT {
+        let _ = write!(attributes, ", fontcolor=\"{}\"", node.text_color());
     }
     if node.mark == Mark::Removed {
         // Replaces the shape's `style=filled` (the later attribute wins).

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::chart::{
-    BREACHED_NOTE, Chart, ChartNode, EdgeChange, EdgeStyle, Mark, PALETTE, Shape, colors,
+    BREACHED_NOTE, Chart, ChartNode, EdgeChange, EdgeStyle, Mark, NodeHeat, PALETTE, Shape, colors,
 };
 use super::text;
 
@@ -21,6 +21,19 @@ pub(crate) fn render(chart: &Chart) -> String {
     let mut out = String::new();
     // `%` is written as an entity code, so no `%%{…}%%` directive can come from the title.
     let _ = writeln!(out, "%% {}", text::mermaid(&chart.caption));
+    // Mermaid has no legend: the heatmap says what it shows in a comment.
+    if let Some(heat) = &chart.heat {
+        let _ = writeln!(
+            out,
+            "%% heatmap: {}, from {} (light) to {} (dark){}",
+            text::mermaid(&heat.caption),
+            text::mermaid(&heat.scale.0),
+            text::mermaid(&heat.scale.1),
+            heat.max_count
+                .map(|max| format!("; edge width: times taken, at most {max}"))
+                .unwrap_or_default()
+        );
+    }
     out.push_str("flowchart TD\n");
 
     for node in chart.nodes.iter().filter(|n| n.lane.is_none()) {
@@ -108,6 +121,10 @@ pub(crate) fn render(chart: &Chart) -> String {
             _ if edge.change.is_some() => {
                 format!("stroke:{0},stroke-width:3px,color:{0}", edge.stroke().0)
             }
+            _ if edge.count.is_some_and(|(count, _)| count > 0) => {
+                let (color, width) = edge.stroke();
+                format!("stroke:{color},stroke-width:{width}px,color:{color}")
+            }
             (false, EdgeStyle::Normal | EdgeStyle::Timer) => continue,
             (false, EdgeStyle::Exception) => {
                 format!("stroke:{0},color:{0}", colors::EXCEPTION)
@@ -126,6 +143,19 @@ pub(crate) fn render(chart: &Chart) -> String {
     for (style, indices) in groups {
         let indices: Vec<String> = indices.iter().map(usize::to_string).collect();
         let _ = writeln!(out, "    linkStyle {} {style}", indices.join(","));
+    }
+
+    // Heat fills after the role classes, so they win over the role colours.
+    for node in &chart.nodes {
+        if node.heat != NodeHeat::None {
+            let _ = writeln!(
+                out,
+                "    style {} fill:{},color:{}",
+                node.id,
+                node.fill(),
+                node.text_color()
+            );
+        }
     }
 
     // The case overlay last, so it wins over the role colours.
@@ -165,6 +195,9 @@ fn declaration(node: &ChartNode) -> String {
     }
     if let Some(sla) = &node.sla_line {
         lines.push(format!("<i>{}</i>", text::mermaid(sla)));
+    }
+    if let Some(label) = node.heat_label() {
+        lines.push(format!("<b>{}</b>", text::mermaid(label)));
     }
     if node.mark == Mark::Breached {
         lines.push(format!("<b>{BREACHED_NOTE}</b>"));

@@ -13,7 +13,9 @@
 //!   (amber) and the steps whose SLA was breached (red, with an `SLA breached` line); with
 //!   [`Highlight::dim_untaken`], the edges not taken are grey and dashed (scenario coverage);
 //! - or a [`ChangeOverlay`] marks what a revision changed ([`render_changes`]): added steps
-//!   and edges blue, changed ones orange, removed ones as grey dashed ghosts.
+//!   and edges blue, changed ones orange, removed ones as grey dashed ghosts;
+//! - or a [`Heat`] draws figures about many cases instead ([`heatmap`]): steps filled on a
+//!   colour-blind-safe scale with a label each, edges as wide as they were often taken.
 //!
 //! ```
 //! let sop = sopflow::parse::parse_sop("hello.yaml", "
@@ -32,10 +34,12 @@
 //!
 //! Architecture invariant: renderers read only [`Process`], never the YAML, so a chart
 //! cannot drift from what the engine runs. They know nothing about cases beyond the
-//! [`Highlight`] a caller hands them, nor about other versions beyond a [`ChangeOverlay`].
+//! [`Highlight`], [`Heat`] or [`ChangeOverlay`] a caller hands them, and compute no
+//! statistics.
 
 mod chart;
 mod dot;
+mod heat;
 mod mermaid;
 mod svg;
 mod text;
@@ -50,6 +54,7 @@ use crate::engine::{CaseState, Event, EventKind, StepRename};
 use crate::graph::{EdgeKind, Process};
 use crate::model::StepId;
 
+pub use heat::{Heat, HeatError, StepHeat};
 pub use svg::LayoutError;
 
 /// A flowchart format.
@@ -452,17 +457,35 @@ pub fn render(
     }
 }
 
+/// The process as a heatmap in `format`: each step filled by its figure on a colour scale
+/// (light yellow for 0 to dark purple for 1, viridis: readable with red-green colour
+/// blindness and in greyscale) with the figure's label as an extra line, steps without a
+/// figure white; when edges were counted, each edge as wide as it was often taken (square
+/// root of its share of the most taken one) with its count in its label, and edges never
+/// taken thin, grey and dashed. The SVG has a legend of the scale and the widths; DOT
+/// says the caption under the title; Mermaid, which has no legend, in its `%%` comment.
+///
+/// Fails only for [`Format::Svg`], when the layout engine gives up.
+pub fn heatmap(process: &Process, format: Format, heat: &Heat) -> Result<String, LayoutError> {
+    let chart = chart::Chart::new(process, None, Some(heat));
+    match format {
+        Format::Mermaid => Ok(mermaid::render(&chart)),
+        Format::Dot => Ok(dot::render(&chart)),
+        Format::Svg => svg::render(&chart),
+    }
+}
+
 /// The process as a Mermaid flowchart (`flowchart TD`): one subgraph per role, labels in
 /// `["…"]` with every character Mermaid could read as syntax written as an entity code
 /// (`#quot;`, `#35;`, …).
 pub fn mermaid(process: &Process, highlight: Option<&Highlight>) -> String {
-    mermaid::render(&chart::Chart::new(process, highlight))
+    mermaid::render(&chart::Chart::new(process, highlight, None))
 }
 
 /// The process as a Graphviz `digraph`: one cluster per role, every id and label a quoted
 /// string with `"` and `\` escaped.
 pub fn dot(process: &Process, highlight: Option<&Highlight>) -> String {
-    dot::render(&chart::Chart::new(process, highlight))
+    dot::render(&chart::Chart::new(process, highlight, None))
 }
 
 /// The process as a standalone SVG image, laid out by the `layout-rs` crate (no Graphviz
@@ -473,7 +496,7 @@ pub fn dot(process: &Process, highlight: Option<&Highlight>) -> String {
 /// Layout time grows faster than linearly with the number of steps: a 20-step SOP takes
 /// about a millisecond, thousands of steps take seconds (see `benches/render.rs`).
 pub fn svg(process: &Process, highlight: Option<&Highlight>) -> Result<String, LayoutError> {
-    svg::render(&chart::Chart::new(process, highlight))
+    svg::render(&chart::Chart::new(process, highlight, None))
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use super::chart::{
-    BREACHED_NOTE, Chart, ChartEdge, ChartNode, EdgeChange, EdgeStyle, Mark, PALETTE, Shape, colors,
+    BREACHED_NOTE, Chart, ChartEdge, ChartNode, EdgeChange, EdgeStyle, Mark, NodeHeat, PALETTE,
+    Shape, colors,
 };
 use super::text;
 
@@ -55,6 +56,9 @@ const LABEL_ROOM: (usize, usize) = (12, 7);
 const NODE_HALO: (f64, f64) = (40.0, 24.0);
 /// Space around the chart (px).
 const MARGIN: f64 = 20.0;
+/// Swatches in the heat scale's legend key, and the width of each (px).
+const SCALE_SWATCHES: usize = 6;
+const SCALE_SWATCH: f64 = 16.0;
 /// Circle diameter and bar size (px).
 const CIRCLE: f64 = 44.0;
 const BAR: (f64, f64) = (140.0, 8.0);
@@ -79,6 +83,7 @@ impl NodeText {
             .collect();
         // The service level line is denser; a few more characters keep a ladder in view.
         small.extend(node.sla_line.iter().map(|line| text::shorten(line, 48)));
+        small.extend(node.heat_label().map(|label| text::shorten(label, 40)));
         if node.mark == Mark::Breached {
             small.push(BREACHED_NOTE.to_owned());
         }
@@ -368,6 +373,12 @@ fn clip(point: (f64, f64), node: &ChartNode, rect: &Rect) -> (f64, f64) {
 /// A legend entry.
 enum Key {
     Role(usize),
+    /// The heat colour scale, swatches from 0 to 1.
+    Scale,
+    /// Edge widths on a heatmap: a thin and a thick line.
+    Widths,
+    /// A step without a heat figure.
+    NoData,
     Edge(&'static str, &'static str),
     Taken,
     Node(&'static str, u32),
@@ -414,12 +425,31 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
     }
 
     // Legend entries.
-    let mut keys: Vec<(Key, String)> = chart
-        .lanes
-        .iter()
-        .enumerate()
-        .map(|(l, lane)| (Key::Role(l), text::shorten(&lane.role, 40)))
-        .collect();
+    // On a heatmap the fills are the scale, not the roles: the scale's key replaces theirs.
+    let mut keys: Vec<(Key, String)> = match &chart.heat {
+        None => chart
+            .lanes
+            .iter()
+            .enumerate()
+            .map(|(l, lane)| (Key::Role(l), text::shorten(&lane.role, 40)))
+            .collect(),
+        Some(heat) => {
+            let mut keys = vec![(
+                Key::Scale,
+                text::shorten(
+                    &format!("{}: {} to {}", heat.caption, heat.scale.0, heat.scale.1),
+                    80,
+                ),
+            )];
+            if chart.nodes.iter().any(|n| n.heat == NodeHeat::NoData) {
+                keys.push((Key::NoData, "no figure".to_owned()));
+            }
+            if let Some(max) = heat.max_count {
+                keys.push((Key::Widths, format!("times taken (widest: {max})")));
+            }
+            keys
+        }
+    };
     keys.push((Key::Edge(colors::INK, ""), "flow".to_owned()));
     if chart.edges.iter().any(|e| e.style == EdgeStyle::Timer) {
         keys.push((Key::Edge(colors::INK, "2,3"), "timer".to_owned()));
@@ -431,10 +461,12 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
         ));
     }
     if chart.edges.iter().any(|e| e.style == EdgeStyle::Untested) {
-        keys.push((
-            Key::Edge(colors::UNTESTED, "6,4"),
-            "not tested by any scenario".to_owned(),
-        ));
+        let words = if chart.heat.is_some() {
+            "never taken"
+        } else {
+            "not tested by any scenario"
+        };
+        keys.push((Key::Edge(colors::UNTESTED, "6,4"), words.to_owned()));
     }
     if chart.highlighted {
         keys.push((Key::Taken, "path taken".to_owned()));
@@ -469,15 +501,20 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
     let chart_width = max_x - min_x;
     let width = (chart_width + 2.0 * MARGIN).max(480.0);
     // Legend rows, wrapped to the image width.
-    let mut placed: Vec<(f64, f64, &Key, &str)> = Vec::new();
+    let mut placed: Vec<(f64, f64, &Key, &str, f64)> = Vec::new();
     let (mut x, mut y) = (MARGIN, 52.0);
     for (key, label) in &keys {
-        let item = 30.0 + label.chars().count() as f64 * SMALL_CHAR + 18.0;
+        let swatch = match key {
+            Key::Scale => SCALE_SWATCHES as f64 * SCALE_SWATCH + 6.0,
+            Key::Widths => 40.0,
+            _ => 30.0,
+        };
+        let item = swatch + label.chars().count() as f64 * SMALL_CHAR + 18.0;
         if x + item > width - MARGIN && x > MARGIN {
             x = MARGIN;
             y += 20.0;
         }
-        placed.push((x, y, key, label));
+        placed.push((x, y, key, label, swatch));
         x += item;
     }
     let top = y + 24.0;
@@ -505,8 +542,43 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
 
     // Legend.
     out.push_str("<g class=\"legend\">\n");
-    for (x, y, key, label) in placed {
+    for (x, y, key, label, swatch) in placed {
         match key {
+            Key::Scale => {
+                for i in 0..SCALE_SWATCHES {
+                    let value = i as f64 / (SCALE_SWATCHES - 1) as f64;
+                    let _ = writeln!(
+                        out,
+                        r#"<rect x="{:.1}" y="{:.1}" width="{SCALE_SWATCH}" height="12" fill="{}" stroke="{}" stroke-width="0.5"/>"#,
+                        x + i as f64 * SCALE_SWATCH,
+                        y - 9.0,
+                        super::heat::color(value).0,
+                        colors::INK
+                    );
+                }
+            }
+            Key::Widths => {
+                for (offset, width) in [(0.0, 1.5), (18.0, 6.0)] {
+                    let _ = writeln!(
+                        out,
+                        r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="{width}"/>"#,
+                        x + offset,
+                        y - 3.0,
+                        x + offset + 14.0,
+                        y - 3.0,
+                        colors::HEAT_EDGE
+                    );
+                }
+            }
+            Key::NoData => {
+                let _ = writeln!(
+                    out,
+                    r##"<rect x="{:.1}" y="{:.1}" width="24" height="12" rx="3" fill="#ffffff" stroke="{}"/>"##,
+                    x,
+                    y - 9.0,
+                    colors::INK
+                );
+            }
             Key::Role(l) => {
                 let _ = writeln!(
                     out,
@@ -588,7 +660,7 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" font-size="{SMALL_SIZE}" fill="{}">{}</text>"#,
-            x + 30.0,
+            x + swatch,
             y,
             colors::TEXT,
             text::xml(label)
@@ -695,7 +767,12 @@ fn draw_edge(
         let len = vx.hypot(vy).max(f64::EPSILON);
         (vx / len, vy / len)
     };
-    let (length, half) = if edge.taken { (11.0, 5.5) } else { (9.0, 4.5) };
+    let (length, half) = match edge.count {
+        // A wide edge needs a head wider than itself.
+        Some((count, width)) if count > 0 => (8.0 + 1.2 * width, 4.0 + 0.8 * width),
+        _ if edge.taken => (11.0, 5.5),
+        _ => (9.0, 4.5),
+    };
     let base = (tip.0 - ux * length, tip.1 - uy * length);
     let _ = writeln!(
         out,
@@ -734,6 +811,9 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
     }
     if let Some(sla) = &node.sla_line {
         let _ = write!(tooltip, "\n{sla}");
+    }
+    if let Some(label) = node.heat_label() {
+        let _ = write!(tooltip, "\n{label}");
     }
     let _ = writeln!(
         out,
@@ -840,15 +920,20 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
                     out,
                     r#"<text x="{cx:.1}" y="{:.1}" font-size="{TITLE_SIZE}" text-anchor="middle" fill="{}">{}</text>"#,
                     y + (TITLE_LINE + TITLE_SIZE * 0.7) / 2.0,
-                    colors::TEXT,
+                    node.text_color(),
                     text::xml(line)
                 );
                 y += TITLE_LINE;
             }
             for (i, line) in text.small.iter().enumerate() {
                 let breach = node.mark == Mark::Breached && i + 1 == text.small.len();
+                let heat_line = node.heat_label().is_some()
+                    && i + 1 + usize::from(node.mark == Mark::Breached) == text.small.len();
                 let (color, weight) = if breach {
                     (colors::EXCEPTION, "bold")
+                } else if matches!(node.heat, NodeHeat::Figure { .. }) {
+                    // On the heat scale's fills grey does not read: black or white only.
+                    (node.text_color(), if heat_line { "bold" } else { "normal" })
                 } else {
                     (colors::INK, "normal")
                 };
@@ -856,7 +941,11 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
                     out,
                     r#"<text x="{cx:.1}" y="{:.1}" font-size="{SMALL_SIZE}" font-style="{}" font-weight="{weight}" text-anchor="middle" fill="{color}">{}</text>"#,
                     y + (SMALL_LINE + SMALL_SIZE * 0.7) / 2.0,
-                    if breach { "normal" } else { "italic" },
+                    if breach || heat_line {
+                        "normal"
+                    } else {
+                        "italic"
+                    },
                     text::xml(line)
                 );
                 y += SMALL_LINE;
@@ -871,6 +960,7 @@ fn draw_label(out: &mut String, edge: &ChartEdge, x: f64, y: f64) {
     let width = label_width(edge);
     let color = if edge.taken
         || edge.change.is_some()
+        || edge.count.is_some()
         || matches!(edge.style, EdgeStyle::Exception | EdgeStyle::Untested)
     {
         edge.stroke().0

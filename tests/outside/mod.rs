@@ -13,6 +13,10 @@ use std::io::Write;
 /// The variable that turns on the checks with the real Graphviz `dot`.
 pub const GRAPHVIZ: &str = "SOPFLOW_TEST_GRAPHVIZ";
 
+/// The variable that turns on the check of the XES export against the IEEE 1849-2016
+/// schema with libxml2's `xmllint`.
+pub const XMLLINT: &str = "SOPFLOW_TEST_XMLLINT";
+
 /// The variable that names an empty directory on a small file system, to fill up.
 pub const DISK_FULL: &str = "SOPFLOW_TEST_DISK_FULL";
 

@@ -19,10 +19,15 @@ pub struct GraphArgs {
     /// Write the chart to this file instead of standard output
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Draw a heatmap from a JSON file of figures: a value in [0, 1] and a label per step,
+    /// a count per edge (see docs/heatmap.md)
+    #[arg(long, value_name = "FILE.json")]
+    heat: Option<PathBuf>,
 }
 
-/// `sop graph`: one SOP as a flowchart. Exit 1 with the diagnostics on standard error if
-/// the SOP has errors, 2 for usage and I/O errors.
+/// `sop graph`: one SOP as a flowchart, or a heatmap with `--heat`. Exit 1 with the
+/// diagnostics on standard error if the SOP has errors (or the heat figures do not fit
+/// it), 2 for usage and I/O errors.
 pub fn run(args: &GraphArgs) -> ExitCode {
     let (file, format, output) = (
         args.file.as_path(),
@@ -57,7 +62,27 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let chart = match sopflow::render::render(&process, format, None) {
+    let heat = match &args.heat {
+        None => None,
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => return usage(format!("cannot read {}: {e}", path.display())),
+            };
+            match sopflow::render::Heat::from_json(&process, &text) {
+                Ok(heat) => Some(heat),
+                Err(error) => {
+                    eprintln!("error: {}: {error}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let drawn = match &heat {
+        Some(heat) => sopflow::render::heatmap(&process, format, heat),
+        None => sopflow::render::render(&process, format, None),
+    };
+    let chart = match drawn {
         Ok(chart) => chart,
         Err(error) => {
             eprintln!("error: {error}");

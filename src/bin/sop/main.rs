@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod case;
 mod diff;
+mod export;
 mod graph;
 mod output;
 mod people;
@@ -43,6 +44,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Run cases: start, show, complete, approve, … (kept in `--db`, SQLite by default)
     Case(case::CaseArgs),
+    /// Write the case histories of a store as an event log for process mining: XES or CSV
+    Export(export::ExportArgs),
     /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
     People(people::PeopleArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Case(args) => case::run(args),
+        Command::Export(args) => export::run(&args),
         Command::People(args) => people::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(&args),
