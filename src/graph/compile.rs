@@ -1,5 +1,6 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
+mod kpis;
 mod service_levels;
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,6 +85,7 @@ fn compile_checked(sop: &Sop, source: Option<&str>, lint: bool) -> Compilation {
     compiler.build_nodes();
     compiler.build_edges();
     compiler.compile_case_sla();
+    compiler.compile_kpis();
     compiler.check_reviewed_fields();
     let resolved = !compiler.unresolved;
     let mut diagnostics = std::mem::take(&mut compiler.diagnostics);
@@ -145,6 +147,7 @@ struct Compiler<'a> {
     /// The SOP's `calendar:`, or round the clock.
     default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
+    kpis: Vec<super::Kpi>,
 }
 
 impl<'a> Compiler<'a> {
@@ -183,6 +186,7 @@ impl<'a> Compiler<'a> {
             unresolved_calendars: Vec::new(),
             default_calendar: NamedCalendar::round_the_clock(),
             case_sla: None,
+            kpis: Vec::new(),
         }
     }
 
@@ -1188,6 +1192,7 @@ impl<'a> Compiler<'a> {
             calendars: self.calendars,
             default_calendar: self.default_calendar,
             case_sla: self.case_sla,
+            kpis: self.kpis,
         }
     }
 }

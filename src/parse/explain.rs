@@ -365,6 +365,18 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             "a mapping with `resolve_within`",
             "sla: { resolve_within: 3bd }",
         ),
+        "kpis" => (
+            "a mapping of KPI names to what they measure",
+            "kpis: { first_response: { from: opened, to: { completed: identify }, target: 1h, goal: 90% } }",
+        ),
+        "from" | "to" => (
+            "`opened`, `closed`, `{ activated: STEP }` or `{ completed: STEP }`",
+            "to: { completed: identify }",
+        ),
+        "rate" => (
+            "`escalated`, `reworked`, `reopened` or `{ reached: STEP }`",
+            "rate: { reached: close }",
+        ),
         "zone" => ("an IANA time zone", "zone: Europe/Berlin"),
         "hours" => (
             "a mapping of days to working intervals",
@@ -902,6 +914,7 @@ const TOP_KEYS: &[&str] = &[
     "calendars",
     "calendar",
     "sla",
+    "kpis",
     "steps",
 ];
 const STEP_KEYS: &[&str] = &[
