@@ -112,6 +112,7 @@ pub mod calendar;
 pub mod diagnostic;
 pub mod engine;
 pub mod graph;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod render;
