@@ -274,6 +274,29 @@ pub trait CaseStore: Send + Sync {
     /// Everyone in the directory, active or not, ordered by id.
     fn people(&self) -> impl Future<Output = Result<Vec<Person>, StoreError>> + Send;
 
+    /// The cases that match `filter` with all their events, in case id order: a page of
+    /// histories for reports (`sopflow::metrics`), read in a couple of queries however many
+    /// cases the page holds. Page on with `filter.after` set to the last case returned.
+    ///
+    /// Each history's hash chain is checked as [`CaseStore::load`] checks it, and fails
+    /// like `load` on a damaged one. The summary and the events are read one after the
+    /// other, not in one transaction: a case appended to in between comes with its newer
+    /// events. The default implementation loads each case; the SQLite and PostgreSQL
+    /// stores read a page of events in one range query instead.
+    fn histories(
+        &self,
+        filter: &CaseFilter,
+    ) -> impl Future<Output = Result<Vec<CaseHistory>, StoreError>> + Send {
+        async move {
+            let mut histories = Vec::new();
+            for summary in self.list(filter).await? {
+                let events = self.load(&summary.case).await?.events;
+                histories.push(CaseHistory { summary, events });
+            }
+            Ok(histories)
+        }
+    }
+
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
     /// however many versions came after. The lints, which ran when the version was saved,
     /// are not run again ([`crate::graph::compile_trusted`]).
@@ -419,6 +442,51 @@ pub struct SopSource {
     pub name: String,
     /// The YAML text.
     pub text: String,
+}
+
+/// A case's summary and every event of it, as [`CaseStore::histories`] pages through them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseHistory {
+    /// The case's summary row (SOP, version, status).
+    pub summary: CaseSummary,
+    /// Every event, `seq` 1, 2, 3, …
+    pub events: Vec<Event>,
+}
+
+/// Matches a page of event rows `(case_id, seq, json, hash)`, read by one range query over
+/// the page's case ids, to the summaries of the page, and decodes each case's events.
+/// Rows of cases that are not in the page (another SOP's, in the same id range) are
+/// skipped.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn histories_from_rows(
+    summaries: Vec<CaseSummary>,
+    rows: Vec<(String, i64, String, Option<String>)>,
+) -> Result<Vec<CaseHistory>, StoreError> {
+    let index: rustc_hash::FxHashMap<&str, usize> = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, summary)| (summary.case.as_str(), i))
+        .collect();
+    let mut per_case: Vec<Vec<(i64, String, Option<String>)>> = vec![Vec::new(); summaries.len()];
+    for (case, seq, json, hash) in rows {
+        if let Some(&i) = index.get(case.as_str()) {
+            per_case[i].push((seq, json, hash));
+        }
+    }
+    drop(index);
+    summaries
+        .into_iter()
+        .zip(per_case)
+        .map(|(summary, rows)| {
+            let events = codec::decode_history(&summary.case, rows)?;
+            if events.is_empty() {
+                return Err(StoreError::NotFound {
+                    case: summary.case.clone(),
+                });
+            }
+            Ok(CaseHistory { summary, events })
+        })
+        .collect()
 }
 
 /// A case as loaded: its events and the state they fold into.
