@@ -72,6 +72,7 @@
 
 mod case;
 pub mod digest;
+pub mod format;
 mod report;
 
 use std::collections::BTreeMap;
@@ -213,10 +214,17 @@ pub fn check_segment(process: &Process, field: &FieldId) -> Result<(), MetricsEr
             process.id(),
             process.version()
         ),
-        Some(spec) if spec.field_type != FieldType::Choice => format!(
-            "it is a {} field, and segments are the options of a choice field; {listed}",
-            spec.field_type.as_str()
-        ),
+        Some(spec) if spec.field_type != FieldType::Choice => {
+            let kind = spec.field_type.as_str();
+            let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!(
+                "it is {article} {kind} field, and segments are the options of a choice field; {listed}"
+            )
+        }
         Some(_) => return Ok(()),
     };
     Err(MetricsError::Segment {

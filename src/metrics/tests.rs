@@ -582,7 +582,7 @@ fn a_segment_must_be_a_choice_field() {
     let error = metrics.push(&process, history).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "cannot segment by `csat`: it is a integer field, and segments are the options of a choice field; its choice fields are `priority`"
+        "cannot segment by `csat`: it is an integer field, and segments are the options of a choice field; its choice fields are `priority`"
     );
 }
 

@@ -9,6 +9,7 @@ mod case;
 mod graph;
 mod output;
 mod people;
+mod report;
 mod simulate;
 mod sources;
 mod test;
@@ -41,6 +42,8 @@ enum Command {
     Case(case::CaseArgs),
     /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
     People(people::PeopleArgs),
+    /// An SOP's KPIs and process statistics from the case histories in a store
+    Report(report::ReportArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
     Simulate(simulate::SimulateArgs),
     /// Run the scenario files (NAME.test.yaml) of SOPs on a virtual clock and report coverage
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&args),
         Command::Case(args) => case::run(args),
         Command::People(args) => people::run(args),
+        Command::Report(args) => report::run(&args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(&args),
     }
