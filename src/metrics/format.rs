@@ -234,9 +234,19 @@ fn group_name(group: &GroupReport) -> (String, String) {
 /// The report as aligned tables or Markdown: per version, the KPIs of every case, the
 /// KPIs per group, the steps, the edges taken and the most frequent paths.
 pub fn text(report: &Report, format: TextFormat) -> String {
+    sections(report, format, true)
+}
+
+/// Only the KPI tables of the report (every case, then per group): the summary a run of
+/// cases ends with.
+pub fn kpis(report: &Report, format: TextFormat) -> String {
+    sections(report, format, false)
+}
+
+fn sections(report: &Report, format: TextFormat, process: bool) -> String {
     let mut out = String::new();
     for version in &report.versions {
-        version_text(&mut out, report, version, format);
+        version_text(&mut out, report, version, format, process);
     }
     if report.versions.is_empty() {
         let _ = writeln!(out, "no case of SOP `{}` to report on", report.sop);
@@ -244,7 +254,13 @@ pub fn text(report: &Report, format: TextFormat) -> String {
     out
 }
 
-fn version_text(out: &mut String, report: &Report, version: &VersionReport, format: TextFormat) {
+fn version_text(
+    out: &mut String,
+    report: &Report,
+    version: &VersionReport,
+    format: TextFormat,
+    process: bool,
+) {
     let total = &version.total;
     heading(
         out,
@@ -361,6 +377,9 @@ fn version_text(out: &mut String, report: &Report, version: &VersionReport, form
         out.push('\n');
     }
 
+    if !process {
+        return;
+    }
     if !version.steps.is_empty() {
         heading(out, format, 3, "Steps");
         let mut table = Table::new(&[
