@@ -97,8 +97,10 @@ pub enum PathTaken {
     Reached(StepId),
 }
 
-/// The share a KPI should reach or stay under, as a fraction (0.9 for `90%`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The share a KPI should reach or stay under, as a fraction (0.9 for `90%`). Its JSON
+/// form is `{"at_least": 0.9}` or `{"at_most": 0.1}`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KpiGoal {
     /// At least this share (`goal: 90%`).
     AtLeast(f64),

@@ -74,7 +74,6 @@ pub struct KpiDefinition {
     /// The goal as written (`≥ 90%`, `≤ 10%`).
     pub goal_label: Option<String>,
     /// The goal as a share: at least (`goal`) or at most (`at_most`).
-    #[serde(skip)]
     pub goal: Option<KpiGoal>,
 }
 
@@ -108,7 +107,8 @@ pub struct KpiResult {
     #[serde(flatten)]
     pub value: KpiValue,
     /// Whether it meets its goal (or, for a mean or NPS, its target); `None` without one
-    /// or without data.
+    /// or without data. In JSON `goal_met`, apart from an SLA's count of levels `met`.
+    #[serde(rename = "goal_met")]
     pub met: Option<bool>,
 }
 
