@@ -67,7 +67,10 @@ fn survey(csat: i64, nps: i64) -> Action {
     }
 }
 
-fn happy(receive: i64, a: i64, b: i64, solve: i64, csat: i64, nps: i64) -> Vec<(i64, Action)> {
+/// Commands after a case's start: minutes after opening, and what is done.
+type Script = Vec<(i64, Action)>;
+
+fn happy(receive: i64, a: i64, b: i64, solve: i64, csat: i64, nps: i64) -> Script {
     vec![
         (receive, complete("receive")),
         (a, complete("check_a")),
@@ -88,7 +91,7 @@ fn store_with_five_cases(dir: &TempDir) -> String {
     let process = store.save_sop("desk.yaml", DESK).unwrap();
     let agent = Actor::new("ana", ["agent".parse().unwrap()]);
     let lead = Actor::new("lee", ["lead".parse().unwrap()]);
-    let cases: Vec<(&str, DateTime<Utc>, &str, Vec<(i64, Action)>)> = vec![
+    let cases: Vec<(&str, DateTime<Utc>, &str, Script)> = vec![
         ("D-1", berlin(23, 9, 0), "Low", happy(30, 40, 50, 60, 5, 10)),
         ("D-2", berlin(23, 10, 0), "High", {
             let mut script = vec![(61, Action::Tick)];
