@@ -197,6 +197,8 @@ pub struct DurationSummary {
     pub p90_secs: Option<f64>,
     /// The mean wall-clock time.
     pub mean_secs: Option<f64>,
+    /// The longest wall-clock time (exact).
+    pub max_secs: Option<f64>,
     /// The median working time, when the SOP has a calendar.
     pub working_median_secs: Option<f64>,
     /// The 90th percentile working time, when the SOP has a calendar.
@@ -213,6 +215,7 @@ impl DurationSummary {
             median_secs: wall.median(),
             p90_secs: wall.quantile(0.9),
             mean_secs: wall.mean(),
+            max_secs: wall.max(),
             working_median_secs: working.and_then(Digest::median),
             working_p90_secs: working.and_then(|w| w.quantile(0.9)),
             exact: wall.is_exact() && working.is_none_or(Digest::is_exact),
