@@ -15,6 +15,7 @@
 //! | execute | `(CaseState, Command, now)` → `Vec<Event>`, pure: time is passed in | [`engine`] |
 //! | persist | events → a memory, SQLite or PostgreSQL store (feature `store` and its backends) | `store` |
 //! | draw | `Process` → Mermaid, Graphviz DOT or SVG | [`render`] |
+//! | measure | case histories → KPIs and process statistics per period and segment | [`metrics`] |
 //!
 //! Timers count working time in a business-hours [`calendar`] (time zone, hours per
 //! weekday, holidays); service levels (due times per priority, warnings, escalation
