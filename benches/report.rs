@@ -58,7 +58,9 @@ fn store(runtime: &Runtime) -> (SqliteStore, Process) {
             .unwrap()
             .len();
         if cases == CASES {
-            let process = runtime.block_on(store.save_sop("ticket-handling.yaml", SOP)).unwrap();
+            let process = runtime
+                .block_on(store.save_sop("ticket-handling.yaml", SOP))
+                .unwrap();
             return (store, process);
         }
         drop(store);

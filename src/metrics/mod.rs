@@ -26,7 +26,7 @@
 //! - Per step: *waiting* is from activation to the first claim (or to completion when
 //!   nobody claimed it first), *working* from the first claim to completion, *active*
 //!   from activation until it stopped being active for any reason.
-//! - Edges are counted with [`render::Highlight::transitions`], the walk the case overlay
+//! - Edges are counted with [`Highlight::transitions`], the walk the case overlay
 //!   draws: `taken` counts every traversal, `cases` the cases that took the edge at least
 //!   once.
 //! - Path variants are the sequences of steps activated by closed cases; the most

@@ -474,19 +474,49 @@ pub(crate) fn histories_from_rows(
         }
     }
     drop(index);
-    summaries
-        .into_iter()
-        .zip(per_case)
-        .map(|(summary, rows)| {
-            let events = codec::decode_history(&summary.case, rows)?;
-            if events.is_empty() {
-                return Err(StoreError::NotFound {
-                    case: summary.case.clone(),
-                });
-            }
-            Ok(CaseHistory { summary, events })
-        })
-        .collect()
+    let decode = |(summary, rows): (CaseSummary, Vec<(i64, String, Option<String>)>)| {
+        let events = codec::decode_history(&summary.case, rows)?;
+        if events.is_empty() {
+            return Err(StoreError::NotFound {
+                case: summary.case.clone(),
+            });
+        }
+        Ok(CaseHistory { summary, events })
+    };
+    let mut cases: Vec<_> = summaries.into_iter().zip(per_case).collect();
+    // Reading JSON and checking hashes is most of a report's time: a large page is
+    // decoded on every core, each thread taking a contiguous share so the order stays.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || cases.len() < 64 {
+        return cases.into_iter().map(decode).collect();
+    }
+    let share = cases.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while cases.len() > share {
+        let rest = cases.split_off(share);
+        parts.push(std::mem::replace(&mut cases, rest));
+    }
+    parts.push(cases);
+    let decoded: Vec<Result<Vec<CaseHistory>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(decode).collect()))
+            .collect();
+        handles
+            .into_iter()
+            // Decoding returns errors for bad input; a panic here is a bug, passed on.
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut histories = Vec::new();
+    for part in decoded {
+        histories.extend(part?);
+    }
+    Ok(histories)
 }
 
 /// A case as loaded: its events and the state they fold into.

@@ -481,6 +481,22 @@ pub async fn histories_page_in_id_order<S: CaseStore>(store: Arc<S>) {
     assert!(past_the_end.is_empty());
     let everything = store.histories(&CaseFilter::all()).await.unwrap();
     assert_eq!(everything.len(), 5);
+
+    // A page large enough to be decoded on several threads keeps its order and events.
+    for n in 0..80 {
+        let id = format!("M-{n:03}");
+        run(&*store, &v1, &id, [start(&id, "s")]).await;
+    }
+    let many = store
+        .histories(&CaseFilter::all().after(CaseId::new("M-")).limit(100))
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 80);
+    for (n, history) in many.iter().enumerate() {
+        assert_eq!(history.summary.case.as_str(), format!("M-{n:03}"));
+        let loaded = store.load(&history.summary.case).await.unwrap();
+        assert_eq!(history.events, loaded.events);
+    }
 }
 
 /// Starts `n` cases of the timed SOP at `t0`; their timers are due at `t0 + 1h`.
