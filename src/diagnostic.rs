@@ -79,11 +79,11 @@ codes! {
     /// Two steps share an id.
     DuplicateStep = ("E010", "duplicate-step", Error),
     /// A `next`, `goto`, `else`, `reviews`, `on_reject`, `on_overdue`, `on_timeout`,
-    /// `on_escalate`, `parallel` or `join` names a step that does not exist.
+    /// `on_escalate`, `parallel` or `join`, or a KPI, names a step that does not exist.
     UnknownStep = ("E011", "unknown-step", Error),
     /// A step, approval or field's `editable_by` names a role not declared under `roles`.
     UnknownRole = ("E012", "unknown-role", Error),
-    /// A step collects a field not declared under `fields`.
+    /// A step collects, or a KPI reads, a field not declared under `fields`.
     UnknownField = ("E013", "unknown-field", Error),
     /// A `{{ template }}` names no field, or is malformed.
     TemplateUnknownField = ("E014", "template-unknown-field", Error),
@@ -148,6 +148,13 @@ codes! {
     /// An escalation ladder cannot work as written: a level that does nothing, delays that
     /// do not grow, a `goto` before the last level or on the case's service level.
     InvalidLadder = ("E043", "invalid-ladder", Error),
+    /// A KPI under `kpis:` cannot be measured as written: no kind or two kinds of
+    /// measure, a duration without both ends, a target or goal that does not read or does
+    /// not go with its kind, a service level or step that does not exist to count.
+    InvalidKpi = ("E044", "invalid-kpi", Error),
+    /// A KPI averages or scores a field that cannot hold the numbers it needs: `mean` of a
+    /// field that is not a number, `nps` of a field that is not a 0–10 number.
+    KpiFieldType = ("E045", "kpi-field-type", Error),
     /// A step's `renamed_from` names an id that is still a step of this version, or that
     /// another step already claims: the previous version's step would map to two places.
     InvalidRename = ("E047", "invalid-rename", Error),

@@ -17,6 +17,7 @@
 //! | draw | `Process` → Mermaid, Graphviz DOT or SVG | [`render`] |
 //! | compare | two versions of an SOP → a located, semantic diff | [`versions`] |
 //! | export | case histories → XES and CSV event logs for process mining (feature `export`) | `export` |
+//! | measure | case histories → KPIs and process statistics per period and segment | [`metrics`] |
 //!
 //! Timers count working time in a business-hours [`calendar`] (time zone, hours per
 //! weekday, holidays); service levels (due times per priority, warnings, escalation
@@ -117,6 +118,7 @@ pub mod engine;
 #[cfg(feature = "export")]
 pub mod export;
 pub mod graph;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod render;

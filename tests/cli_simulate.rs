@@ -124,8 +124,19 @@ fn two_hundred_cases_agree_with_the_store() {
     }
     assert!(out.contains("commands per second"), "{out}");
     assert!(out.contains("each durable before it was answered"), "{out}");
-    assert!(out.contains("first response"), "{out}");
-    assert!(out.contains("resolution"), "{out}");
+    // The KPIs the SOP declares, through sopflow::metrics, in total and per priority.
+    for kpi in [
+        "First response time",
+        "Resolution time",
+        "Customer satisfaction (CSAT)",
+        "Net promoter score (NPS)",
+        "SLA compliance",
+    ] {
+        assert!(out.contains(kpi), "{kpi}: {out}");
+    }
+    assert!(out.contains("200 cases: 200 closed"), "{out}");
+    assert!(out.contains("KPIs by priority"), "{out}");
+    assert!(out.contains("--by week --segment priority"), "{out}");
     assert!(out.contains(&format!("sop case --db {db} list")), "{out}");
 
     // Not a terminal: a plain line every tenth of the run.

@@ -1,5 +1,6 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
+mod kpis;
 mod migration;
 mod people;
 mod service_levels;
@@ -86,6 +87,7 @@ fn compile_checked(sop: &Sop, source: Option<&str>, lint: bool) -> Compilation {
     compiler.build_nodes();
     compiler.build_edges();
     compiler.compile_case_sla();
+    compiler.compile_kpis();
     compiler.check_reviewed_fields();
     compiler.compile_migration();
     let resolved = !compiler.unresolved;
@@ -149,6 +151,7 @@ struct Compiler<'a> {
     default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
     migration: Option<super::MigrationPlan>,
+    kpis: Vec<super::Kpi>,
 }
 
 impl<'a> Compiler<'a> {
@@ -188,6 +191,7 @@ impl<'a> Compiler<'a> {
             default_calendar: NamedCalendar::round_the_clock(),
             case_sla: None,
             migration: None,
+            kpis: Vec::new(),
         }
     }
 
@@ -1268,6 +1272,7 @@ impl<'a> Compiler<'a> {
                 .iter()
                 .filter_map(|s| Some((s.renamed_from.as_ref()?.value.clone(), s.id.value.clone())))
                 .collect(),
+            kpis: self.kpis,
         }
     }
 }

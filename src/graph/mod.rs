@@ -16,6 +16,7 @@
 
 mod compile;
 mod condition;
+mod kpi;
 mod lints;
 mod sla;
 mod soundness;
@@ -29,6 +30,7 @@ use petgraph::visit::EdgeRef;
 
 pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
+pub use kpi::{CaseMoment, Kpi, KpiGoal, KpiMeasure, PathTaken, SlaCount};
 pub use sla::{
     CaseServiceLevel, LadderLevel, NamedCalendar, ServiceLevel, SlaSchedule, StepTimers,
     TimerLength,
@@ -75,6 +77,7 @@ pub struct Process {
     calendars: Vec<NamedCalendar>,
     default_calendar: NamedCalendar,
     case_sla: Option<CaseServiceLevel>,
+    kpis: Vec<Kpi>,
     migration: Option<MigrationPlan>,
     /// `(old id, step)` for every step that says `renamed_from: old id`.
     renamed: Vec<(StepId, StepId)>,
@@ -449,6 +452,10 @@ impl Process {
     /// The case's own service level, if the SOP has one.
     pub fn case_sla(&self) -> Option<&CaseServiceLevel> {
         self.case_sla.as_ref()
+    }
+    /// The KPIs under `kpis:`, in document order.
+    pub fn kpis(&self) -> &[Kpi] {
+        &self.kpis
     }
     /// Every role that performs a task or approves a gate, in document order.
     pub fn roles_involved(&self) -> Vec<&RoleId> {

@@ -168,6 +168,11 @@ identifier!(
     "a field"
 );
 identifier!(
+    /// The name of a key performance indicator under `kpis:` (`first_response`).
+    KpiId,
+    "a key performance indicator"
+);
+identifier!(
     /// The name of a working-hours calendar (`support-hours`) that timers count in.
     CalendarId,
     "a calendar"

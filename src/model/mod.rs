@@ -13,6 +13,7 @@
 mod calendar;
 mod duration;
 mod ids;
+mod kpi;
 mod migration;
 mod sla;
 mod span;
@@ -23,7 +24,10 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::CalendarSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
-pub use ids::{CalendarId, FieldId, ID_PATTERN, MAX_ID_LEN, RoleId, SopId, StepId, TermName};
+pub use ids::{
+    CalendarId, FieldId, ID_PATTERN, KpiId, MAX_ID_LEN, RoleId, SopId, StepId, TermName,
+};
+pub use kpi::{CasePath, CasePoint, Kpi, KpiNumber, SlaScope};
 pub use migration::MigrationSpec;
 pub use sla::{CaseSla, EscalationLevel, TimerSpec};
 pub use span::{OrderedMap, SourceSpan, Spanned};
@@ -67,6 +71,10 @@ pub struct Sop {
     /// The service level of the whole case: resolved within a time of opening.
     #[serde(default)]
     pub sla: Option<CaseSla>,
+    /// Key performance indicators the SOP is judged by (first response time, CSAT, …),
+    /// by name, computed from case histories by `sopflow::metrics`.
+    #[serde(default)]
+    pub kpis: OrderedMap<KpiId, Kpi>,
     /// The steps in order. A step flows to the one after it unless it says otherwise.
     pub steps: Vec<Step>,
     /// How open cases of an earlier version move onto this one (`sop case migrate`).

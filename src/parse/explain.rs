@@ -372,6 +372,18 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             "a mapping with `from`, `steps` and `fields`",
             "migrate: { from: 1, steps: { triage: classify } }",
         ),
+        "kpis" => (
+            "a mapping of KPI names to what they measure",
+            "kpis: { first_response: { from: opened, to: { completed: identify }, target: 1h, goal: 90% } }",
+        ),
+        "from" | "to" => (
+            "`opened`, `closed`, `{ activated: STEP }` or `{ completed: STEP }`",
+            "to: { completed: identify }",
+        ),
+        "rate" => (
+            "`escalated`, `reworked`, `reopened` or `{ reached: STEP }`",
+            "rate: { reached: close }",
+        ),
         "zone" => ("an IANA time zone", "zone: Europe/Berlin"),
         "hours" => (
             "a mapping of days to working intervals",
@@ -909,6 +921,7 @@ const TOP_KEYS: &[&str] = &[
     "calendars",
     "calendar",
     "sla",
+    "kpis",
     "steps",
     "migrate",
 ];

@@ -189,6 +189,32 @@ impl Highlight {
     /// ```
     pub fn from_case(process: &Process, events: &[Event], state: &CaseState) -> Highlight {
         let mut highlight = Highlight::default();
+        highlight.trace(process, events, &mut |_| {});
+        let node_of = |step: &StepId| process.step(step);
+        for active in state.active_steps() {
+            if let Some(node) = node_of(&active.step) {
+                highlight.active.insert(node);
+                if active.breached {
+                    highlight.breached.insert(node);
+                }
+            }
+        }
+        highlight
+    }
+
+    /// Every edge a case took, in the order it took them, once per time it took them (a
+    /// rework loop gone round twice gives its edges twice): what `from_case` draws, as a
+    /// walk, for counting how often each edge is taken.
+    pub fn transitions(process: &Process, events: &[Event]) -> Vec<Transition> {
+        let mut walk = Vec::new();
+        Highlight::default().trace(process, events, &mut |taken| walk.push(taken));
+        walk
+    }
+
+    /// Follows the events through the process: marks visited nodes, taken edges and
+    /// breaches, and hands every edge taken to `took` as it is taken.
+    fn trace(&mut self, process: &Process, events: &[Event], took: &mut dyn FnMut(Transition)) {
+        let highlight = self;
         // Where the flow last left from, and by which kind of edge if known.
         let mut from: Option<(NodeIndex, Option<EdgeKind>)> = None;
         // A migrated case named its steps by the ids of the version it ran on then: each
@@ -219,7 +245,7 @@ impl Highlight {
                 EventKind::StepActivated { step, .. } => {
                     if let Some(to) = node_of(step) {
                         if let Some((source, kind)) = from {
-                            highlight.link(process, source, kind, to);
+                            highlight.link(process, took, source, kind, to);
                         }
                         highlight.visited.insert(to);
                     }
@@ -229,7 +255,7 @@ impl Highlight {
                 } => {
                     if let Some(decision) = node_of(step) {
                         if let Some((source, kind)) = from {
-                            highlight.link(process, source, kind, decision);
+                            highlight.link(process, took, source, kind, decision);
                         }
                         highlight.visited.insert(decision);
                         from = Some((decision, arm(process, decision, condition.as_deref())));
@@ -238,7 +264,7 @@ impl Highlight {
                 EventKind::BranchesStarted { step, .. } => {
                     if let Some(split) = node_of(step) {
                         if let Some((source, kind)) = from {
-                            highlight.link(process, source, kind, split);
+                            highlight.link(process, took, source, kind, split);
                         }
                         highlight.visited.insert(split);
                         from = Some((split, Some(EdgeKind::Branch)));
@@ -253,7 +279,7 @@ impl Highlight {
                     });
                     if let Some(join) = join {
                         if let Some((source, kind)) = from {
-                            highlight.link(process, source, kind, join);
+                            highlight.link(process, took, source, kind, join);
                         }
                         highlight.visited.insert(join);
                         from = Some((join, Some(EdgeKind::Next)));
@@ -295,31 +321,34 @@ impl Highlight {
                 }
                 EventKind::CaseClosed => {
                     if let Some((source, kind)) = from {
-                        highlight.link(process, source, kind, process.end());
+                        highlight.link(process, took, source, kind, process.end());
                     }
                     highlight.visited.insert(process.end());
                 }
                 _ => {}
             }
         }
-        for active in state.active_steps() {
-            if let Some(node) = process.step(&active.step) {
-                highlight.active.insert(node);
-                if active.breached {
-                    highlight.breached.insert(node);
-                }
-            }
-        }
-        highlight
     }
 
     /// Takes the edge from `from` into `to` (of `kind` when known), also when it passes
     /// through a parallel join on the way.
-    fn link(&mut self, process: &Process, from: NodeIndex, kind: Option<EdgeKind>, to: NodeIndex) {
+    fn link(
+        &mut self,
+        process: &Process,
+        took: &mut dyn FnMut(Transition),
+        from: NodeIndex,
+        kind: Option<EdgeKind>,
+        to: NodeIndex,
+    ) {
         let fits = |k: EdgeKind| kind.is_none_or(|wanted| wanted == k);
         let edges = process.successors(from);
         if let Some(&(k, target)) = edges.iter().find(|&&(k, t)| t == to && fits(k)) {
             self.take(from, k, target);
+            took(Transition {
+                from,
+                kind: k,
+                to: target,
+            });
             return;
         }
         // Through a join: from → join → to.
@@ -331,6 +360,16 @@ impl Highlight {
             {
                 self.take(from, k, join);
                 self.take(join, EdgeKind::Next, to);
+                took(Transition {
+                    from,
+                    kind: k,
+                    to: join,
+                });
+                took(Transition {
+                    from: join,
+                    kind: EdgeKind::Next,
+                    to,
+                });
                 return;
             }
         }

@@ -173,6 +173,10 @@ impl CaseStore for AnyStore {
         each!(self, store => store.list(filter).await)
     }
 
+    async fn histories(&self, filter: &CaseFilter) -> Result<Vec<super::CaseHistory>, StoreError> {
+        each!(self, store => store.histories(filter).await)
+    }
+
     async fn pending_notifications(
         &self,
         after: Option<u64>,

@@ -128,6 +128,11 @@ impl<S: CaseStore> BlockingStore<S> {
         self.block_on(self.store.list(filter))
     }
 
+    /// [`CaseStore::histories`].
+    pub fn histories(&self, filter: &CaseFilter) -> Result<Vec<super::CaseHistory>, StoreError> {
+        self.block_on(self.store.histories(filter))
+    }
+
     /// [`CaseStore::claim_timers`].
     pub fn claim_timers(
         &self,

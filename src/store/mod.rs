@@ -276,6 +276,29 @@ pub trait CaseStore: Send + Sync {
     /// Everyone in the directory, active or not, ordered by id.
     fn people(&self) -> impl Future<Output = Result<Vec<Person>, StoreError>> + Send;
 
+    /// The cases that match `filter` with all their events, in case id order: a page of
+    /// histories for reports (`sopflow::metrics`), read in a couple of queries however many
+    /// cases the page holds. Page on with `filter.after` set to the last case returned.
+    ///
+    /// Each history's hash chain is checked as [`CaseStore::load`] checks it, and fails
+    /// like `load` on a damaged one. The summary and the events are read one after the
+    /// other, not in one transaction: a case appended to in between comes with its newer
+    /// events. The default implementation loads each case; the SQLite and PostgreSQL
+    /// stores read a page of events in one range query instead.
+    fn histories(
+        &self,
+        filter: &CaseFilter,
+    ) -> impl Future<Output = Result<Vec<CaseHistory>, StoreError>> + Send {
+        async move {
+            let mut histories = Vec::new();
+            for summary in self.list(filter).await? {
+                let events = self.load(&summary.case).await?.events;
+                histories.push(CaseHistory { summary, events });
+            }
+            Ok(histories)
+        }
+    }
+
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
     /// however many versions came after. The lints, which ran when the version was saved,
     /// are not run again ([`crate::graph::compile_trusted`]).
@@ -421,6 +444,81 @@ pub struct SopSource {
     pub name: String,
     /// The YAML text.
     pub text: String,
+}
+
+/// A case's summary and every event of it, as [`CaseStore::histories`] pages through them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseHistory {
+    /// The case's summary row (SOP, version, status).
+    pub summary: CaseSummary,
+    /// Every event, `seq` 1, 2, 3, …
+    pub events: Vec<Event>,
+}
+
+/// Matches a page of event rows `(case_id, seq, json, hash)`, read by one range query over
+/// the page's case ids, to the summaries of the page, and decodes each case's events.
+/// Rows of cases that are not in the page (another SOP's, in the same id range) are
+/// skipped.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn histories_from_rows(
+    summaries: Vec<CaseSummary>,
+    rows: Vec<(String, i64, String, Option<String>)>,
+) -> Result<Vec<CaseHistory>, StoreError> {
+    let index: rustc_hash::FxHashMap<&str, usize> = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, summary)| (summary.case.as_str(), i))
+        .collect();
+    let mut per_case: Vec<Vec<(i64, String, Option<String>)>> = vec![Vec::new(); summaries.len()];
+    for (case, seq, json, hash) in rows {
+        if let Some(&i) = index.get(case.as_str()) {
+            per_case[i].push((seq, json, hash));
+        }
+    }
+    drop(index);
+    let decode = |(summary, rows): (CaseSummary, Vec<(i64, String, Option<String>)>)| {
+        let events = codec::decode_history(&summary.case, rows)?;
+        if events.is_empty() {
+            return Err(StoreError::NotFound {
+                case: summary.case.clone(),
+            });
+        }
+        Ok(CaseHistory { summary, events })
+    };
+    let mut cases: Vec<_> = summaries.into_iter().zip(per_case).collect();
+    // Reading JSON and checking hashes is most of a report's time: a large page is
+    // decoded on every core, each thread taking a contiguous share so the order stays.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || cases.len() < 64 {
+        return cases.into_iter().map(decode).collect();
+    }
+    let share = cases.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while cases.len() > share {
+        let rest = cases.split_off(share);
+        parts.push(std::mem::replace(&mut cases, rest));
+    }
+    parts.push(cases);
+    let decoded: Vec<Result<Vec<CaseHistory>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(decode).collect()))
+            .collect();
+        handles
+            .into_iter()
+            // Decoding returns errors for bad input; a panic here is a bug, passed on.
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut histories = Vec::new();
+    for part in decoded {
+        histories.extend(part?);
+    }
+    Ok(histories)
 }
 
 /// A case as loaded: its events and the state they fold into.

@@ -645,6 +645,25 @@ impl CaseStore for PostgresStore {
         Ok(StoredCase { events, state })
     }
 
+    async fn histories(&self, filter: &CaseFilter) -> Result<Vec<super::CaseHistory>, StoreError> {
+        let summaries = self.list(filter).await?;
+        let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
+            return Ok(Vec::new());
+        };
+        // One range scan of the events' primary key (case_id, seq) for the whole page; the
+        // rows are matched to the page by id, so the collation's order does not matter.
+        let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT case_id, seq, payload::text, hash FROM events \
+             WHERE case_id >= $1 AND case_id <= $2 ORDER BY case_id, seq",
+        )
+        .bind(first.case.as_str())
+        .bind(last.case.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("reading case histories", e))?;
+        super::histories_from_rows(summaries, rows)
+    }
+
     async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
         let fail = |e| StoreError::database(format!("loading case `{case}`"), e);
         let snapshot: Option<(i64, i64, String, String, String)> = sqlx::query_as(

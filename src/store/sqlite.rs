@@ -1230,6 +1230,24 @@ impl CaseStore for SqliteStore {
             .collect()
     }
 
+    async fn histories(&self, filter: &CaseFilter) -> Result<Vec<super::CaseHistory>, StoreError> {
+        let summaries = self.list(filter).await?;
+        let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
+            return Ok(Vec::new());
+        };
+        // One range scan of the events' primary key (case_id, seq) for the whole page.
+        let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT case_id, seq, payload, hash FROM events \
+             WHERE case_id >= ?1 AND case_id <= ?2 ORDER BY case_id, seq",
+        )
+        .bind(first.case.as_str())
+        .bind(last.case.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| db_error("reading case histories", e))?;
+        super::histories_from_rows(summaries, rows)
+    }
+
     async fn claim_timers(
         &self,
         now: DateTime<Utc>,

@@ -39,7 +39,7 @@ macro_rules! conformance_tests {
             errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
             cached_states_follow_the_store, held_states_append_only_at_their_version,
             notifications_are_kept_with_their_events, people_directory_round_trip,
-            concurrent_people_updates_all_land, open_cases_migrate);
+            concurrent_people_updates_all_land, open_cases_migrate, histories_page_in_id_order);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -422,6 +422,85 @@ pub async fn list_filters<S: CaseStore>(store: Arc<S>) {
     let h3 = summary(&*store, "H-3").await;
     assert!(h3.roles.is_empty());
     assert_eq!(h3.next_timer, None);
+}
+
+/// `histories` pages through a SOP's cases with every event, in case id order, skipping
+/// the cases of another SOP whose ids sort among them.
+pub async fn histories_page_in_id_order<S: CaseStore>(store: Arc<S>) {
+    let v1 = save(&*store, hello(1)).await;
+    let v2 = save(&*store, hello(2)).await;
+    let support = save(&*store, customer_support()).await;
+    let greet = Command::new(
+        "g",
+        agent(),
+        Action::Complete {
+            step: "greet".parse().unwrap(),
+            fields: Default::default(),
+        },
+    );
+    run(&*store, &v1, "H-1", [start("H-1", "s"), greet.clone()]).await;
+    run(&*store, &v2, "H-2", [start("H-2", "s")]).await;
+    // Sorts between H-2 and H-3, on another SOP.
+    drive(&*store, &support, "H-25", 3).await;
+    run(
+        &*store,
+        &v1,
+        "H-3",
+        [start("H-3", "s"), note("n", "a note")],
+    )
+    .await;
+    run(&*store, &v2, "H-4", [start("H-4", "s"), greet]).await;
+
+    let hello_id: SopId = "hello".parse().unwrap();
+    let first = store
+        .histories(&CaseFilter::all().sop(hello_id.clone()).limit(3))
+        .await
+        .unwrap();
+    let page_ids: Vec<&str> = first.iter().map(|h| h.summary.case.as_str()).collect();
+    assert_eq!(page_ids, ["H-1", "H-2", "H-3"]);
+    for history in &first {
+        let loaded = store.load(&history.summary.case).await.unwrap();
+        assert_eq!(history.events, loaded.events, "{}", history.summary.case);
+    }
+    assert_eq!(first[1].summary.sop_version, 2);
+    let next = store
+        .histories(
+            &CaseFilter::all()
+                .sop(hello_id.clone())
+                .after(first[2].summary.case.clone())
+                .limit(3),
+        )
+        .await
+        .unwrap();
+    let page_ids: Vec<&str> = next.iter().map(|h| h.summary.case.as_str()).collect();
+    assert_eq!(page_ids, ["H-4"]);
+    assert_eq!(
+        next[0].events.len(),
+        store.load(&CaseId::new("H-4")).await.unwrap().events.len()
+    );
+    let past_the_end = store
+        .histories(&CaseFilter::all().sop(hello_id).after(CaseId::new("H-4")))
+        .await
+        .unwrap();
+    assert!(past_the_end.is_empty());
+    let everything = store.histories(&CaseFilter::all()).await.unwrap();
+    assert_eq!(everything.len(), 5);
+
+    // A page large enough to be decoded on several threads keeps its order and events.
+    for n in 0..80 {
+        let id = format!("M-{n:03}");
+        run(&*store, &v1, &id, [start(&id, "s")]).await;
+    }
+    let many = store
+        .histories(&CaseFilter::all().after(CaseId::new("M-")).limit(100))
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 80);
+    for (n, history) in many.iter().enumerate() {
+        assert_eq!(history.summary.case.as_str(), format!("M-{n:03}"));
+        let loaded = store.load(&history.summary.case).await.unwrap();
+        assert_eq!(history.events, loaded.events);
+    }
 }
 
 /// Starts `n` cases of the timed SOP at `t0`; their timers are due at `t0 + 1h`.

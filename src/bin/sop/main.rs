@@ -11,6 +11,7 @@ mod export;
 mod graph;
 mod output;
 mod people;
+mod report;
 mod simulate;
 mod sources;
 mod test;
@@ -48,6 +49,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Keep the directory of people: who may act, with which roles (checked by `sop case --as`)
     People(people::PeopleArgs),
+    /// An SOP's KPIs and process statistics from the case histories in a store
+    Report(report::ReportArgs),
     /// Check every SOP, then run many simulated cases through one on a store and summarise them
     Simulate(simulate::SimulateArgs),
     /// Run the scenario files (NAME.test.yaml) of SOPs on a virtual clock and report coverage
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Case(args) => case::run(args),
         Command::Export(args) => export::run(&args),
         Command::People(args) => people::run(args),
+        Command::Report(args) => report::run(&args),
         Command::Simulate(args) => simulate::run(args),
         Command::Test(args) => test::run(&args),
     }

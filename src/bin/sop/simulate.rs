@@ -6,6 +6,7 @@
 //! would: every command goes through [`CaseCache::execute_with_retry`] and is durable
 //! before the next is chosen, with [`CALLERS`] cases worked at once (so the store's group
 //! commit shares transactions between them). The summary is computed from the events alone
+//! (the KPIs by `sopflow::metrics`)
 //! and checked against the store's own count.
 //!
 //! Exit codes: 0 when the cases ran, 1 when an SOP has errors (or the engine refused a
@@ -22,9 +23,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sopflow::diagnostic::render_human;
-use sopflow::engine::{CaseId, CaseState, CaseStatus, Event, EventKind};
+use sopflow::engine::{CaseId, CaseStatus, Event, EventKind};
 use sopflow::graph::{EdgeKind, Process};
-use sopflow::model::StepId;
+use sopflow::metrics::format::{TextFormat, kpis};
+use sopflow::metrics::{Accumulator, Options, check_segment};
+use sopflow::model::{FieldId, StepId};
 use sopflow::simulate::{Behaviour, Simulator};
 use sopflow::store::{
     AnyStore, BlockingStore, CaseCache, CaseFilter, ExecuteError, Processes, StoreError,
@@ -186,14 +189,30 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     progress.finish();
     let elapsed = work.started.elapsed();
     worked.sort_by_key(|w| w.number);
-    let mut report = Report::default();
-    for case in &worked {
-        report.add(&case.state, &case.events, case.commands, &escalation_steps);
-    }
     let process = &work.process;
+    let mut report = Report::default();
+    // KPIs per priority when the SOP has one, as a support desk reads them.
+    let segment = "priority"
+        .parse::<FieldId>()
+        .ok()
+        .filter(|field| check_segment(process, field).is_ok());
+    let mut metrics = Accumulator::new(
+        process.id().clone(),
+        Options {
+            segment,
+            ..Options::default()
+        },
+    );
+    for case in &worked {
+        report.add(&case.events, case.commands, &escalation_steps);
+        metrics
+            .push(process, &case.events)
+            .map_err(|e| Failure::invalid(format!("case {}: {e}", case.number + 1)))?;
+    }
 
     let stored = stored_statuses(&store, process, &ids)?;
     report.print(cases, &stored, elapsed, &store);
+    print_kpis(metrics.finish(), &shown);
     verify_stored(&store, &ids)?;
     print_how_to_look(&shown, &store, &ids[0]);
     Ok(())
@@ -322,10 +341,9 @@ struct Work {
     started: Instant,
 }
 
-/// One case as worked: its number in the run, its state, its events and its commands.
+/// One case as worked: its number in the run, its events and its commands.
 struct Worked {
     number: usize,
-    state: CaseState,
     events: Vec<Event>,
     commands: usize,
 }
@@ -351,7 +369,6 @@ async fn run_case(work: &Work, number: usize, id: &str) -> Result<Worked, Failur
     let mut simulator = Simulator::new(seed, Behaviour::default());
     let arrived = work.opening + TimeDelta::minutes(MINUTES_BETWEEN_CASES * number as i64);
     let case = CaseId::new(id);
-    let mut state = CaseState::new();
     let mut events = Vec::new();
     let mut commands = 0;
     let mut next = Some(simulator.start(&work.process, id, arrived));
@@ -375,16 +392,14 @@ async fn run_case(work: &Work, number: usize, id: &str) -> Result<Worked, Failur
                 other => Failure::usage(format!("case {id}: {other}")),
             })?;
         events.extend(executed.events);
-        state = executed.state;
         commands += 1;
         if commands >= MAX_COMMANDS_PER_CASE {
             break;
         }
-        next = simulator.next(&work.process, &state, step.at);
+        next = simulator.next(&work.process, &executed.state, step.at);
     }
     Ok(Worked {
         number,
-        state,
         events,
         commands,
     })
@@ -517,18 +532,10 @@ struct Report {
     breached: usize,
     commands: usize,
     events: usize,
-    first_response_minutes: Vec<i64>,
-    resolution_minutes: Vec<i64>,
 }
 
 impl Report {
-    fn add(
-        &mut self,
-        state: &CaseState,
-        events: &[Event],
-        commands: usize,
-        escalation_steps: &HashSet<StepId>,
-    ) {
+    fn add(&mut self, events: &[Event], commands: usize, escalation_steps: &HashSet<StepId>) {
         let reworked = events
             .iter()
             .any(|e| matches!(e.kind, EventKind::GateRejected { .. }));
@@ -555,23 +562,9 @@ impl Report {
         self.straight_through += usize::from(!reworked && !escalated && !breached);
         self.commands += commands;
         self.events += events.len();
-        if let Some(started) = state.started_at() {
-            // First response: the customer's message acknowledged (the first step done).
-            if let Some(first) = events
-                .iter()
-                .find(|e| matches!(e.kind, EventKind::StepCompleted { .. }))
-            {
-                self.first_response_minutes
-                    .push((first.at - started).num_minutes());
-            }
-            if let Some(closed) = state.closed_at() {
-                self.resolution_minutes
-                    .push((closed - started).num_minutes());
-            }
-        }
     }
 
-    fn print(&mut self, cases: usize, stored: &Stored, elapsed: Duration, store: &BlockingStore) {
+    fn print(&self, cases: usize, stored: &Stored, elapsed: Duration, store: &BlockingStore) {
         let percent = |n: usize| 100.0 * n as f64 / cases.max(1) as f64;
         let per_second = |n: usize, time: Duration| n as f64 / time.as_secs_f64().max(1e-9);
         println!(
@@ -650,28 +643,18 @@ impl Report {
             self.events,
             per_second(self.events, elapsed)
         );
-
-        println!("\nTimes on the simulated clock, from the moment a case was opened:");
-        for (name, minutes) in [
-            (
-                "first response (first step done)",
-                &mut self.first_response_minutes,
-            ),
-            ("resolution (case closed)", &mut self.resolution_minutes),
-        ] {
-            minutes.sort_unstable();
-            if minutes.is_empty() {
-                continue;
-            }
-            let at = |q: f64| minutes[((minutes.len() - 1) as f64 * q) as usize];
-            println!(
-                "  {name:<33} median {}, p90 {}, max {}",
-                hours(at(0.5)),
-                hours(at(0.9)),
-                hours(at(1.0))
-            );
-        }
     }
+}
+
+/// The KPIs the SOP declares, computed from the events by `sopflow::metrics`, and how to
+/// see the rest of the report.
+fn print_kpis(report: sopflow::metrics::Report, url: &str) {
+    println!("\nKPIs on the simulated clock, computed from the events (`sop report`):\n");
+    print!("{}", kpis(&report, TextFormat::Table));
+    println!(
+        "Per week, per step, the paths taken: sop report --db {url} --sop {} --by week --segment priority",
+        report.sop
+    );
 }
 
 /// The closing lines: where the cases are and the commands that show them.
@@ -703,14 +686,4 @@ fn store_kind(store: &BlockingStore) -> &'static str {
 
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
-/// `0h42m`, `7h05m`, `3d04h31m`.
-fn hours(minutes: i64) -> String {
-    let (days, hours, minutes) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-    if days > 0 {
-        format!("{days}d{hours:02}h{minutes:02}m")
-    } else {
-        format!("{hours}h{minutes:02}m")
-    }
 }
