@@ -22,6 +22,8 @@ const PAIRS: &[&str] = &[
     "calendars",
     "text",
     "kinds",
+    "people",
+    "kpis",
 ];
 
 /// A version read from a path relative to the crate, named by that path.
@@ -116,7 +118,16 @@ fn text_changes_cannot_affect_cases_and_everything_else_can() {
     let (_, _, text) = pair("text");
     assert!(!text.is_empty());
     assert!(!text.has_behaviour_changes());
-    for name in PAIRS.iter().filter(|n| !["unchanged", "text"].contains(n)) {
+    let (_, _, kpis) = pair("kpis");
+    assert!(!kpis.is_empty());
+    assert!(
+        !kpis.has_behaviour_changes(),
+        "KPIs measure cases, they do not change them"
+    );
+    for name in PAIRS
+        .iter()
+        .filter(|n| !["unchanged", "text", "kpis"].contains(n))
+    {
         let (_, _, changes) = pair(name);
         assert!(changes.has_behaviour_changes(), "{name}");
     }

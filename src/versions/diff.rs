@@ -176,13 +176,15 @@ pub enum Section {
     ServiceLevels,
     /// Working-hours calendars and the SOP's default calendar.
     Calendars,
+    /// What the SOP is measured by (`kpis:`): reports change, cases do not.
+    Kpis,
     /// Titles, instructions, purpose, glossary, descriptions and labels.
     Text,
 }
 
 impl Section {
     /// Every section, in the order a diff shows them (text last).
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Sop,
         Section::Steps,
         Section::Routing,
@@ -190,6 +192,7 @@ impl Section {
         Section::Fields,
         Section::ServiceLevels,
         Section::Calendars,
+        Section::Kpis,
         Section::Text,
     ];
 
@@ -203,6 +206,7 @@ impl Section {
             Section::Fields => "Fields",
             Section::ServiceLevels => "Service levels",
             Section::Calendars => "Calendars",
+            Section::Kpis => "KPIs (cannot affect open cases)",
             Section::Text => "Text only (cannot affect open cases)",
         }
     }
@@ -291,6 +295,12 @@ pub enum ChangeKind {
     CalendarChanged,
     /// Timers that name no calendar count in another one.
     DefaultCalendarChanged,
+    /// A KPI exists only in the new version.
+    KpiAdded,
+    /// A KPI exists only in the old version.
+    KpiRemoved,
+    /// A KPI measures something else, or against another target or goal.
+    KpiChanged,
     /// Text people read changed; nothing a case does.
     TextChanged,
 }
@@ -314,6 +324,7 @@ impl ChangeKind {
             CalendarAdded | CalendarRemoved | CalendarChanged | DefaultCalendarChanged => {
                 Section::Calendars
             }
+            KpiAdded | KpiRemoved | KpiChanged => Section::Kpis,
             TextChanged => Section::Text,
         }
     }
@@ -321,7 +332,14 @@ impl ChangeKind {
     /// Whether a change of this kind can change what happens to a case. Moving a step in
     /// the list cannot by itself: the routing changes it causes are listed as such.
     pub fn affects_cases(self) -> bool {
-        !matches!(self, ChangeKind::TextChanged | ChangeKind::StepMoved)
+        !matches!(
+            self,
+            ChangeKind::TextChanged
+                | ChangeKind::StepMoved
+                | ChangeKind::KpiAdded
+                | ChangeKind::KpiRemoved
+                | ChangeKind::KpiChanged
+        )
     }
 }
 
@@ -330,7 +348,7 @@ type SectionDiff = fn(&Pair<'_>, &mut Vec<Change>);
 
 /// The sections, in the order they are compared (the order of the report comes from
 /// [`Section::ALL`]). A new section of the format adds its function here.
-const SECTIONS: [SectionDiff; 8] = [
+const SECTIONS: [SectionDiff; 9] = [
     identity,
     steps,
     routing,
@@ -338,6 +356,7 @@ const SECTIONS: [SectionDiff; 8] = [
     fields,
     service_levels,
     calendars,
+    kpis,
     text,
 ];
 
@@ -1807,6 +1826,114 @@ fn case_sla(old: Option<&CaseSla>, new: Option<&CaseSla>, pair: &Pair<'_>, out: 
 
 // ---------------------------------------------------------------------------------------
 // Calendars
+
+/// KPIs added, removed, or measuring something else. A KPI is compared as written, without
+/// its title (a renamed KPI is a text change people see in reports, not a new measure).
+fn kpis(pair: &Pair<'_>, out: &mut Vec<Change>) {
+    let (old, new) = (pair.old, pair.new);
+    map_membership(
+        &old.kpis,
+        &new.kpis,
+        |id| format!("KPI `{id}`"),
+        (ChangeKind::KpiAdded, ChangeKind::KpiRemoved),
+        out,
+    );
+    // Each KPI as its keys and values, without its title.
+    let measure = |kpi: &crate::model::Kpi| -> Vec<(String, String)> {
+        let value = serde_json::to_value(kpi).unwrap_or_default();
+        let mut keys: Vec<(String, String)> = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(key, value)| *key != "title" && !value.is_null())
+            .map(|(key, value)| (key.clone(), compact(value)))
+            .collect();
+        keys.sort();
+        keys
+    };
+    for (old_key, before, new_key, after) in common_entries(&old.kpis, &new.kpis) {
+        let title = |kpi: &crate::model::Kpi| kpi.title.as_ref().map(|t| t.value.clone());
+        if title(before) != title(after) {
+            let subject = format!("KPI `{}`", new_key.value);
+            let shown =
+                |t: Option<String>| t.map_or_else(|| "none".to_owned(), |t| format!("\"{t}\""));
+            out.push(
+                change(
+                    ChangeKind::TextChanged,
+                    subject.clone(),
+                    format!(
+                        "title of {subject}: {} → {}",
+                        shown(title(before)),
+                        shown(title(after))
+                    ),
+                )
+                .at(
+                    Some(before.title.as_ref().map_or(old_key.span, |t| t.span)),
+                    Some(after.title.as_ref().map_or(new_key.span, |t| t.span)),
+                )
+                .values(title(before), title(after)),
+            );
+        }
+        let (was, now) = (measure(before), measure(after));
+        if was == now {
+            continue;
+        }
+        let value_of = |keys: &[(String, String)], key: &str| {
+            keys.iter()
+                .find(|(k, _)| k == key)
+                .map_or_else(|| "none".to_owned(), |(_, v)| v.clone())
+        };
+        let mut names: Vec<&String> = was.iter().chain(&now).map(|(k, _)| k).collect();
+        names.sort();
+        names.dedup();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter(|key| value_of(&was, key) != value_of(&now, key))
+            .map(|key| {
+                format!(
+                    "{key} {} (was {})",
+                    value_of(&now, key),
+                    value_of(&was, key)
+                )
+            })
+            .collect();
+        let subject = format!("KPI `{}`", new_key.value);
+        let flat = |keys: &[(String, String)]| {
+            keys.iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push(
+            change(
+                ChangeKind::KpiChanged,
+                subject.clone(),
+                format!("{subject}: {}", differences.join(", ")),
+            )
+            .at(Some(old_key.span), Some(new_key.span))
+            .values(Some(flat(&was)), Some(flat(&now))),
+        );
+    }
+}
+
+/// A KPI value as written: strings bare, mappings as `{ key: value }`.
+fn compact(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", compact(v)))
+                .collect();
+            format!("{{ {} }}", inner.join(", "))
+        }
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(compact).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
 
 fn calendars(pair: &Pair<'_>, out: &mut Vec<Change>) {
     let (old, new) = (pair.old, pair.new);
