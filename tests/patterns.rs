@@ -1,0 +1,179 @@
+//! The resource patterns of the Workflow Patterns catalogue (Russell et al. 2005) that send
+//! work to people rather than roles, one fixture SOP each under `tests/fixtures/patterns/`
+//! (listed in `docs/patterns.md`), driven through the engine: who gets the work, who is
+//! refused, and that a refusal changes nothing.
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sopflow::engine::{Action, CommandError};
+use sopflow::graph::Process;
+
+use common::{Case, actor, fields, no_fields, sop_yaml, step};
+
+fn pattern(name: &str) -> Arc<Process> {
+    let path = format!(
+        "{}/tests/fixtures/patterns/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    sop_yaml(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+fn assignee_of(case: &Case, step_id: &str) -> Option<String> {
+    case.state
+        .active_step(&step(step_id))
+        .and_then(|a| a.assignee.as_ref().map(|a| a.to_string()))
+}
+
+#[test]
+fn direct_distribution_the_named_line_manager_approves() {
+    let process = pattern("direct-distribution");
+    let hana = actor("hana", &["hr"]);
+    let (mo, max) = (actor("mo", &["manager"]), actor("max", &["manager"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete(
+        "request",
+        &hana,
+        fields(json!({"line_manager": "mo", "laptop": "Standard"})),
+    );
+    assert_eq!(assignee_of(&case, "approve").as_deref(), Some("mo"));
+    let refused = case.refuse(
+        &max,
+        Action::Approve {
+            step: step("approve"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+        "{refused:?}"
+    );
+    case.approve("approve", &mo);
+    assert_eq!(case.active(), ["order"]);
+}
+
+#[test]
+fn deferred_distribution_the_chosen_member_owns_the_rest_of_the_work() {
+    let process = pattern("deferred-distribution");
+    let lee = actor("lee", &["team_leader"]);
+    let (ana, bob) = (
+        actor("ana", &["support_agent"]),
+        actor("bob", &["support_agent"]),
+    );
+    let mut case = Case::start(&process, &lee, no_fields());
+    case.complete("assign", &lee, fields(json!({"assignee": "bob"})));
+    for step_id in ["research", "answer"] {
+        assert_eq!(assignee_of(&case, step_id).as_deref(), Some("bob"));
+        let refused = case.refuse(
+            &ana,
+            Action::Claim {
+                step: step(step_id),
+            },
+        );
+        assert!(
+            matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+            "{refused:?}"
+        );
+        case.complete(step_id, &bob, no_fields());
+    }
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn a_person_field_takes_only_a_person_s_id() {
+    let process = pattern("deferred-distribution");
+    let lee = actor("lee", &["team_leader"]);
+    let mut case = Case::start(&process, &lee, no_fields());
+    let refused = case.refuse(
+        &lee,
+        Action::Complete {
+            step: step("assign"),
+            fields: fields(json!({"assignee": "Bob Smith"})),
+        },
+    );
+    assert!(refused.to_string().contains("is not a person's id"), "{refused}");
+}
+
+#[test]
+fn retain_familiar_the_agent_who_took_the_complaint_calls_back() {
+    let process = pattern("retain-familiar");
+    let (ana, bob) = (actor("ana", &["agent"]), actor("bob", &["agent"]));
+    let sam = actor("sam", &["specialist"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_complaint", &ana, no_fields());
+    case.complete("investigate", &sam, no_fields());
+    assert_eq!(assignee_of(&case, "call_back").as_deref(), Some("ana"));
+    let refused = case.refuse(
+        &bob,
+        Action::Complete {
+            step: step("call_back"),
+            fields: no_fields(),
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+        "{refused:?}"
+    );
+    case.complete("call_back", &ana, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn separation_of_duties_whoever_raised_the_invoice_cannot_pay_it() {
+    let process = pattern("separation-of-duties");
+    let (fay, fred) = (actor("fay", &["clerk"]), actor("fred", &["clerk"]));
+    let mut case = Case::start(&process, &fay, no_fields());
+    case.complete("raise_invoice", &fay, no_fields());
+    let items = sopflow::engine::work_items(&process, &case.state);
+    assert_eq!(items[0].excluded, [fay.id.clone()]);
+    let refused = case.refuse(
+        &fay,
+        Action::Complete {
+            step: step("pay_invoice"),
+            fields: no_fields(),
+        },
+    );
+    assert_eq!(refused.kind(), "four-eyes");
+    assert_eq!(
+        refused.to_string(),
+        "`fay` performed `raise_invoice` and so cannot perform `pay_invoice` (separation of duties)"
+    );
+    case.complete("pay_invoice", &fred, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn people_keys_that_cannot_work_do_not_compile() {
+    let cases = [
+        (
+            "steps:\n  - { id: a, title: A, role: agent, assignee: note }\n",
+            "`assignee` of step `a` names `note`, a text field; it needs a `person` field",
+        ),
+        (
+            "steps:\n  - { id: a, title: A, role: agent, same_performer_as: a }\n",
+            "`same_performer_as` of step `a` names `a`, which is the step itself; it needs a task someone performs",
+        ),
+        (
+            "steps:\n  - { id: a, title: A, role: agent, separate_from: [b] }\n  - { id: b, title: B, approval: { by: agent, on_reject: a } }\n",
+            "`separate_from` of step `a` names `b`, which is an approval gate; it needs a task someone performs",
+        ),
+        (
+            "steps:\n  - { id: a, title: A, role: agent, same_performer_as: c }\n",
+            "`same_performer_as` of step `a` names step `c`, which does not exist",
+        ),
+    ];
+    for (steps, message) in cases {
+        let text = format!(
+            "id: p\nversion: 1\ntitle: P\ndepartment: D\nroles: {{ agent: Agent }}\nfields:\n  note: {{ type: text }}\n{steps}"
+        );
+        let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+        let compilation = sopflow::graph::compile(&sop);
+        assert!(
+            compilation.diagnostics.iter().any(|d| d.message == message),
+            "{message}\n{:#?}",
+            compilation.diagnostics
+        );
+    }
+}
