@@ -93,7 +93,10 @@ fn a_person_field_takes_only_a_person_s_id() {
             fields: fields(json!({"assignee": "Bob Smith"})),
         },
     );
-    assert!(refused.to_string().contains("is not a person's id"), "{refused}");
+    assert!(
+        refused.to_string().contains("is not a person's id"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -127,7 +130,7 @@ fn separation_of_duties_whoever_raised_the_invoice_cannot_pay_it() {
     let mut case = Case::start(&process, &fay, no_fields());
     case.complete("raise_invoice", &fay, no_fields());
     let items = sopflow::engine::work_items(&process, &case.state);
-    assert_eq!(items[0].excluded, [fay.id.clone()]);
+    assert_eq!(items[0].excluded, std::slice::from_ref(&fay.id));
     let refused = case.refuse(
         &fay,
         Action::Complete {
@@ -176,4 +179,67 @@ fn people_keys_that_cannot_work_do_not_compile() {
             compilation.diagnostics
         );
     }
+}
+
+#[test]
+fn explicit_termination_a_withdrawal_stops_every_branch() {
+    let process = pattern("explicit-termination");
+    let (ana, ivy) = (actor("ana", &["agent"]), actor("ivy", &["analyst"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    let mut active = case.active();
+    active.sort();
+    assert_eq!(active, ["confirm_refund", "investigate"]);
+    case.complete("confirm_refund", &ana, fields(json!({"withdrawn": true})));
+    let mut active = case.active();
+    active.sort();
+    assert_eq!(active, ["investigate", "record_withdrawal"]);
+    case.complete("record_withdrawal", &ana, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+    assert!(case.active().is_empty(), "the investigation is withdrawn");
+    assert!(case.state.pending_joins().is_empty());
+    let refused = case.refuse(
+        &ivy,
+        Action::Complete {
+            step: step("investigate"),
+            fields: no_fields(),
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::CaseNotOpen { .. }),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn explicit_termination_not_taken_the_branches_join_as_usual() {
+    let process = pattern("explicit-termination");
+    let (ana, ivy) = (actor("ana", &["agent"]), actor("ivy", &["analyst"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("confirm_refund", &ana, fields(json!({"withdrawn": false})));
+    case.complete("pay_refund", &ana, no_fields());
+    assert_eq!(case.active(), ["investigate"]);
+    case.complete("investigate", &ivy, no_fields());
+    assert_eq!(case.active(), ["report"]);
+    case.complete("report", &ana, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn end_inside_a_branch_is_still_refused_where_terminate_is_not() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/explicit-termination.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("role: agent, terminate: true }", "role: agent, end: true }");
+    let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+    let compilation = sopflow::graph::compile(&sop);
+    assert!(
+        compilation
+            .diagnostics
+            .iter()
+            .any(|d| d.code.name() == "branch-leaves-split"),
+        "{:#?}",
+        compilation.diagnostics
+    );
 }

@@ -424,7 +424,13 @@ impl Transition<'_> {
             step: step.clone(),
             token,
         });
-        self.follow(node, EdgeKind::Next)
+        self.follow(node, EdgeKind::Next)?;
+        // An explicit termination closes the case even while other work is active or
+        // branches are awaited; closing withdraws them.
+        if task.terminates && self.state.is_open() {
+            self.emit(EventKind::CaseClosed);
+        }
+        Ok(())
     }
 
     /// Checks that the actor may decide the gate `step`, returning its token.

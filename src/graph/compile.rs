@@ -699,12 +699,13 @@ impl<'a> Compiler<'a> {
             collects,
             timers: self.step_timers(step),
             people,
+            terminates: step.terminate.as_ref().is_some_and(|t| t.value),
         })
     }
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 15] = [
+        let present: [(&str, Option<SourceSpan>); 16] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -723,6 +724,7 @@ impl<'a> Compiler<'a> {
                 step.same_performer_as.as_ref().map(|s| s.span),
             ),
             ("separate_from", step.separate_from.first().map(|s| s.span)),
+            ("terminate", step.terminate.as_ref().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -740,6 +742,7 @@ impl<'a> Compiler<'a> {
                 "assignee",
                 "same_performer_as",
                 "separate_from",
+                "terminate",
             ],
             StepShape::Approval => &[
                 "due",
@@ -999,15 +1002,20 @@ impl<'a> Compiler<'a> {
 
     /// `next`, `end`, or the following step in the list.
     fn continuation(&mut self, node: NodeIndex, position: usize, step: &Step, kind: EdgeKind) {
-        let ends = step.end.as_ref().is_some_and(|e| e.value);
+        let terminates = step.terminate.as_ref().filter(|t| t.value);
+        let ends = step.end.as_ref().is_some_and(|e| e.value) || terminates.is_some();
         match (&step.next, ends) {
             (Some(next), true) => {
-                let end_span = step.end.as_ref().map_or(next.span, |e| e.span);
+                let (key, end_span) = match (&step.end, terminates) {
+                    (Some(end), _) if end.value => ("end: true", end.span),
+                    (_, Some(terminate)) => ("terminate: true", terminate.span),
+                    _ => ("end: true", next.span),
+                };
                 self.report(
                     Diagnostic::new(
                         Code::ConflictingKeys,
                         next.span,
-                        format!("step `{}` has both `next` and `end: true`", step.id.value),
+                        format!("step `{}` has both `next` and `{key}`", step.id.value),
                     )
                     .with_related(end_span, "`end` given here")
                     .with_help("a step either ends the case or continues; remove one"),

@@ -205,6 +205,8 @@ pub struct Task {
     pub timers: StepTimers,
     /// Who it goes to beyond its role.
     pub people: StepPeople,
+    /// Whether completing it ends the case at once, withdrawing all other work.
+    pub terminates: bool,
 }
 
 /// Who a task or gate goes to beyond its role: a person named in the case's data, the

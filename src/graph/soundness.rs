@@ -233,6 +233,12 @@ impl Regions {
                     }
                     classified = true;
                 }
+                // An explicit termination ends the case with its branches on purpose: a
+                // branch may leave for it, and it may end the case from inside a branch.
+                let terminates = |n: NodeIndex| matches!(&graph[n].kind, NodeKind::Task(task) if task.terminates);
+                if terminates(to) || (to == input.end && terminates(node)) {
+                    continue;
+                }
                 let leads = if to == input.end {
                     Leads::End
                 } else if to == split || self.before[to.index()] == generation {

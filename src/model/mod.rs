@@ -309,6 +309,11 @@ pub struct Step {
     /// pay it): separation of duties, as `reviews` is for gates.
     #[serde(default)]
     pub separate_from: Vec<Spanned<StepId>>,
+    /// Completing the task ends the case at once, withdrawing every other active step and
+    /// waiting branch (the customer withdrew): an explicit termination, allowed inside a
+    /// parallel branch, where `end: true` is not.
+    #[serde(default)]
+    pub terminate: Option<Spanned<bool>>,
 }
 
 /// An approval gate: the case waits until enough holders of a role approve, or one rejects.

@@ -345,7 +345,7 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             ("text", "title: Receive the request")
         }
         "if" => ("a condition", "if: 'priority == \"High\"'"),
-        "required" | "end" | "pausable" => ("`true` or `false`", "end: true"),
+        "required" | "end" | "pausable" | "terminate" => ("`true` or `false`", "end: true"),
         "due" | "after" | "resolve_within" => (
             "a duration, or one per option of a choice field",
             "due: { by: priority, High: 4h, Low: 1bd }",
@@ -950,6 +950,7 @@ const STEP_KEYS: &[&str] = &[
     "assignee",
     "same_performer_as",
     "separate_from",
+    "terminate",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

@@ -254,6 +254,9 @@ pub enum ChangeKind {
     ApprovalCountChanged,
     /// A gate reviews other steps (four eyes).
     ReviewsChanged,
+    /// A task ends the case at once, withdrawing other work (`terminate: true`), or no
+    /// longer does.
+    TerminationChanged,
     /// A step goes to another person: its `assignee` field, the task whose performer it
     /// goes to (`same_performer_as`), or the tasks it is kept apart from (`separate_from`).
     PeopleChanged,
@@ -313,7 +316,7 @@ impl ChangeKind {
             SopIdChanged => Section::Sop,
             StepAdded | StepRemoved | StepRenamed | StepMoved | StepKindChanged => Section::Steps,
             RouteAdded | RouteRemoved | RouteChanged | ConditionChanged | ArmsReordered
-            | TimeoutChanged => Section::Routing,
+            | TimeoutChanged | TerminationChanged => Section::Routing,
             RoleAdded | RoleRemoved | PerformerChanged | ApproverChanged | ApprovalCountChanged
             | ReviewsChanged | PeopleChanged => Section::Roles,
             FieldAdded | FieldRemoved | FieldTypeChanged | FieldOptionsChanged
@@ -908,12 +911,18 @@ pub(crate) fn routes(sop: &Sop, position: usize) -> Vec<Route> {
     } else {
         RouteKey::Next
     };
-    let ends = step.end.as_ref().is_some_and(|e| e.value);
+    // `terminate: true` ends the case as `end: true` does, as the compiler reads it.
+    let terminate = step.terminate.as_ref().filter(|t| t.value);
+    let ends = step.end.as_ref().is_some_and(|e| e.value) || terminate.is_some();
     let continuation = match (&step.next, ends) {
         (Some(next), _) => Some((to(next), next.span)),
         (None, true) => Some((
             Target::End,
-            step.end.as_ref().map_or(step.id.span, |e| e.span),
+            step.end
+                .as_ref()
+                .filter(|e| e.value)
+                .or(terminate)
+                .map_or(step.id.span, |e| e.span),
         )),
         (None, false) => sop
             .steps
@@ -1205,6 +1214,30 @@ fn roles(pair: &Pair<'_>, out: &mut Vec<Change>) {
             gate(pair, id, before, after, out);
         }
         people(pair, id, old, new, out);
+        let terminates = |step: &Step| step.terminate.as_ref().is_some_and(|t| t.value);
+        if terminates(old) != terminates(new) {
+            let span = |step: &Step| step.terminate.as_ref().map_or(step.id.span, |t| t.span);
+            let message = if terminates(new) {
+                format!(
+                    "{} now ends the case at once, withdrawing all other work",
+                    quoted(id)
+                )
+            } else {
+                format!(
+                    "{} no longer ends the case at once (other work goes on)",
+                    quoted(id)
+                )
+            };
+            out.push(
+                change(ChangeKind::TerminationChanged, step_subject(id), message)
+                    .step(id)
+                    .at(Some(span(old)), Some(span(new)))
+                    .values(
+                        Some(terminates(old).to_string()),
+                        Some(terminates(new).to_string()),
+                    ),
+            );
+        }
     }
 }
 
