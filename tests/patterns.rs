@@ -243,3 +243,23 @@ fn end_inside_a_branch_is_still_refused_where_terminate_is_not() {
         compilation.diagnostics
     );
 }
+
+#[test]
+fn a_termination_that_can_escalate_elsewhere_is_checked_like_any_step() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/explicit-termination.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace(
+        "role: agent, terminate: true }",
+        "role: agent, terminate: true, on_escalate: pay_refund }",
+    );
+    let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+    let compilation = sopflow::graph::compile(&sop);
+    assert!(
+        compilation.process.is_none(),
+        "{:#?}",
+        compilation.diagnostics
+    );
+}

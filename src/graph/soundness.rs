@@ -235,7 +235,14 @@ impl Regions {
                 }
                 // An explicit termination ends the case with its branches on purpose: a
                 // branch may leave for it, and it may end the case from inside a branch.
-                let terminates = |n: NodeIndex| matches!(&graph[n].kind, NodeKind::Task(task) if task.terminates);
+                // Only a termination with no way but the end: one that can escalate or time
+                // out elsewhere could take the branch's token away instead.
+                let terminates = |n: NodeIndex| {
+                    matches!(&graph[n].kind, NodeKind::Task(task) if task.terminates)
+                        && graph
+                            .neighbors_directed(n, Direction::Outgoing)
+                            .all(|next| next == input.end)
+                };
                 if terminates(to) || (to == input.end && terminates(node)) {
                     continue;
                 }
