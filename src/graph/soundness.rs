@@ -32,6 +32,9 @@
 //! token still arrives at the join, which then waits for it too (the step it enters is
 //! active twice meanwhile).
 //!
+//! A task with `terminate: true` whose only way on is the end is not an exit: completing
+//! it closes the case and withdraws the branches, so no join is left waiting.
+//!
 //! A branch that cannot reach its join at all is `branch-never-joins` (E024), reported by
 //! `lints.rs`; it is left out here so one mistake is not reported twice.
 //!
