@@ -361,14 +361,14 @@ impl Chart {
                 NodeKind::Task(task) => (
                     Shape::Task,
                     title_or(&step_name),
-                    Some(task.role.to_string()),
+                    Some(format!("{}{}", task.role, people_note(&task.people))),
                     lane_of(task.role.as_str()),
                 ),
                 NodeKind::Approval(gate) => {
                     let line = if gate.count > 1 {
                         format!("{} approvals: {}", gate.count, gate.by)
                     } else {
-                        format!("approval: {}", gate.by)
+                        format!("approval: {}{}", gate.by, people_note(&gate.people))
                     };
                     (
                         Shape::Approval,
@@ -649,4 +649,20 @@ fn safe_id(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Who a step goes to beyond its role, as a suffix of its role line (`support_agent ·
+/// person in assignee`), so a chart shows work that goes to one person.
+fn people_note(people: &crate::graph::StepPeople) -> String {
+    let mut note = String::new();
+    if let Some(field) = &people.assignee {
+        note.push_str(&format!(" · person in {field}"));
+    } else if let Some(step) = &people.same_performer_as {
+        note.push_str(&format!(" · who did {step}"));
+    }
+    if !people.separate_from.is_empty() {
+        let steps: Vec<&str> = people.separate_from.iter().map(|s| s.as_str()).collect();
+        note.push_str(&format!(" · not who did {}", steps.join(", ")));
+    }
+    note
 }
