@@ -212,3 +212,37 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn sop_diff_says_which_old_steps_have_nowhere_to_go() {
+    let dir = tempdir("diff");
+    let broken = dir.join("v2.yaml");
+    let text = std::fs::read_to_string(revision())
+        .unwrap()
+        .replace("    review_customer: segment\n", "");
+    std::fs::write(&broken, text).unwrap();
+    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("sops/ticket-handling.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sop"))
+        .arg("diff")
+        .arg(&v1)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "behaviour changed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error[E071]: step `review_customer` of version 1"),
+        "{stderr}"
+    );
+    let fine = Command::new(env!("CARGO_BIN_EXE_sop"))
+        .arg("diff")
+        .arg(&v1)
+        .arg(revision())
+        .output()
+        .unwrap();
+    assert!(
+        fine.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+}

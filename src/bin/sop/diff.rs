@@ -86,6 +86,18 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         (Err(code), _) | (_, Err(code)) => return code,
     };
     let changes = diff(&old.sop, &new.sop);
+    // Whether the open cases of the old version have somewhere to go in the new one: the
+    // part of the migration plan one file cannot check, shown beside the diff.
+    if new.sop.id.value == old.sop.id.value && new.sop.version.value > old.sop.version.value {
+        let problems = sopflow::versions::check_migration(&old.process, &new.process);
+        if !problems.is_empty() {
+            let color = std::io::stderr().is_terminal();
+            eprint!(
+                "{}",
+                diagnostic::render_human(&new.source, &problems, color)
+            );
+        }
+    }
     let text = match args.format {
         Format::Human => changes.render_human(&old.source.name, &new.source.name),
         Format::Json => {
