@@ -74,6 +74,8 @@ mod case;
 pub mod digest;
 pub mod format;
 mod heat;
+#[cfg(feature = "html")]
+pub mod html;
 mod report;
 
 use std::collections::BTreeMap;

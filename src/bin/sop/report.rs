@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sopflow::graph::Process;
 use sopflow::metrics::format::{TextFormat, csv, text};
+use sopflow::metrics::html::{HtmlContext, html};
 use sopflow::metrics::{Accumulator, Options, Period, check_segment};
 use sopflow::model::{FieldId, SopId};
 use sopflow::store::{AnyStore, BlockingStore, CaseFilter, StoreError};
@@ -54,13 +55,16 @@ pub struct ReportArgs {
     /// How many of the most frequent paths to list
     #[arg(long, value_name = "N", default_value_t = 10)]
     paths: usize,
-    /// `table` for a terminal, `markdown`, `csv` (the KPIs, one row per group) or `json`
-    /// (everything)
+    /// `table` for a terminal, `markdown`, `csv` (the KPIs, one row per group), `json`
+    /// (everything) or `html` (one page with charts and the flowchart as a heatmap)
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
+    /// Write the report to this file instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
 }
 
-/// How the report is written. (An HTML report with charts is planned as another value.)
+/// How the report is written.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
     /// Aligned columns for a terminal
@@ -71,6 +75,8 @@ pub enum ReportFormat {
     Csv,
     /// The whole report as one JSON object
     Json,
+    /// One self-contained HTML page with charts and the flowchart as a heatmap
+    Html,
 }
 
 pub(crate) struct Failure {
@@ -89,10 +95,19 @@ impl Failure {
 
 pub fn run(args: &ReportArgs) -> ExitCode {
     match report(args) {
-        Ok(written) => {
-            crate::output::stdout(&written);
-            ExitCode::SUCCESS
-        }
+        Ok(written) => match &args.output {
+            None => {
+                crate::output::stdout(&written);
+                ExitCode::SUCCESS
+            }
+            Some(path) => match std::fs::write(path, &written) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    ExitCode::from(EXIT_USAGE)
+                }
+            },
+        },
         Err(failure) => {
             eprintln!("error: {}", crate::output::printable(&failure.message));
             ExitCode::from(failure.exit)
@@ -176,7 +191,7 @@ pub(crate) fn gather(
 }
 
 fn report(args: &ReportArgs) -> Result<String, Failure> {
-    let Gathered { report, .. } = gather(&args.db, args.sop.as_ref(), |latest_process| {
+    let Gathered { report, processes } = gather(&args.db, args.sop.as_ref(), |latest_process| {
         if let Some(segment) = &args.segment {
             check_segment(latest_process, segment).map_err(|e| Failure::usage(e.to_string()))?;
         }
@@ -220,6 +235,15 @@ fn report(args: &ReportArgs) -> Result<String, Failure> {
             let json = serde_json::to_string_pretty(&report)
                 .map_err(|e| Failure::usage(format!("cannot write the report as JSON: {e}")))?;
             format!("{json}\n")
+        }
+        ReportFormat::Html => {
+            let mut filters = Vec::new();
+            for (name, value) in [("Since", &args.since), ("Until", &args.until)] {
+                if let Some(value) = value {
+                    filters.push((name.to_owned(), value.clone()));
+                }
+            }
+            html(&report, &processes, &HtmlContext { filters })
         }
     })
 }
