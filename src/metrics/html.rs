@@ -75,7 +75,7 @@ dl.about{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dl.abo
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}\
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .met{color:#1a7f37;font-weight:bold}.missed{color:#cf222e;font-weight:bold}\
-.charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0}figcaption{font-size:.9em;color:#57606a;max-width:640px}\
+.charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0}figcaption{font-size:.9em;color:#57606a;max-width:560px}\
 .flow svg{max-width:100%;height:auto}p.note{color:#57606a}";
 
 /// The dates the report spans, as far as it knows them.
@@ -163,13 +163,13 @@ fn not_counted(value: &KpiValue) -> String {
 /// compare with, and the range of the axis.
 struct Plotted {
     axis: String,
-    value: Box<dyn Fn(&KpiValue) -> Option<f64>>,
+    value: fn(&KpiValue) -> Option<f64>,
     line: Option<(f64, String)>,
     range: Option<(f64, f64)>,
 }
 
 fn plotted(definition: &KpiDefinition) -> Option<Plotted> {
-    let share = |value: &KpiValue| -> Option<f64> {
+    fn share(value: &KpiValue) -> Option<f64> {
         match value {
             KpiValue::Duration {
                 share_within_target,
@@ -177,10 +177,10 @@ fn plotted(definition: &KpiDefinition) -> Option<Plotted> {
             } => share_within_target.map(|s| s * 100.0),
             other => other.headline().map(|s| s * 100.0),
         }
-    };
+    }
     let goal_line = |goal: KpiGoal, label: &str| {
-        let (KpiGoal::AtLeast(share) | KpiGoal::AtMost(share)) = goal;
-        (share * 100.0, format!("goal {label}"))
+        let (KpiGoal::AtLeast(level) | KpiGoal::AtMost(level)) = goal;
+        (level * 100.0, format!("goal {label}"))
     };
     match (definition.kind, definition.goal, definition.target) {
         ("duration", Some(goal), _) => Some(Plotted {
@@ -188,7 +188,7 @@ fn plotted(definition: &KpiDefinition) -> Option<Plotted> {
                 "% within {}",
                 definition.target_label.as_deref().unwrap_or("the target")
             ),
-            value: Box::new(share),
+            value: share,
             line: Some(goal_line(
                 goal,
                 definition.goal_label.as_deref().unwrap_or(""),
@@ -197,7 +197,7 @@ fn plotted(definition: &KpiDefinition) -> Option<Plotted> {
         }),
         ("duration", None, Some(target)) => Some(Plotted {
             axis: "median (hours)".to_owned(),
-            value: Box::new(|v| v.headline().map(|s| s / 3600.0)),
+            value: |v| v.headline().map(|s| s / 3600.0),
             line: Some((
                 target / 3600.0,
                 format!(
@@ -209,19 +209,19 @@ fn plotted(definition: &KpiDefinition) -> Option<Plotted> {
         }),
         ("mean", _, Some(target)) => Some(Plotted {
             axis: "mean".to_owned(),
-            value: Box::new(KpiValue::headline),
+            value: KpiValue::headline,
             line: Some((target, format!("target {target}"))),
             range: None,
         }),
         ("nps", _, Some(target)) => Some(Plotted {
             axis: "NPS".to_owned(),
-            value: Box::new(KpiValue::headline),
+            value: KpiValue::headline,
             line: Some((target, format!("target {target:+}"))),
             range: Some((-100.0, 100.0)),
         }),
         ("sla" | "rate", Some(goal), _) => Some(Plotted {
             axis: "% of cases".to_owned(),
-            value: Box::new(share),
+            value: share,
             line: Some(goal_line(
                 goal,
                 definition.goal_label.as_deref().unwrap_or(""),
@@ -355,7 +355,7 @@ fn kpi_over_periods(
         .collect();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(&definition.title, ("sans-serif", 18))
@@ -377,6 +377,14 @@ fn kpi_over_periods(
             .x_labels(periods.len().clamp(2, 12) + 1)
             .x_label_formatter(&label_of)
             .x_desc("period starting")
+            .y_label_formatter(&|v| {
+                if high - low >= 20.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
+            .label_style(("sans-serif", 13))
             .y_desc(plot.axis.as_str())
             .light_line_style(WHITE.mix(0.0))
             .draw()
@@ -462,14 +470,14 @@ fn percentiles(
     };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (480, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..bars.len() - 1).into_segmented(), 0.0..top)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -482,6 +490,7 @@ fn percentiles(
                 _ => String::new(),
             })
             .y_desc(unit)
+            .label_style(("sans-serif", 13))
             .draw()
             .map_err(|e| e.to_string())?;
         chart
