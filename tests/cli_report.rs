@@ -289,3 +289,17 @@ fn graph_draws_the_heat_of_a_store_in_every_format() {
     let message = String::from_utf8_lossy(&other.stderr);
     assert!(message.contains("cases of version 1"), "{message}");
 }
+
+#[test]
+fn html_charts_each_kpi_per_day() {
+    let dir = TempDir::new("report-html");
+    let db = store_with_five_cases(&dir);
+    let html = stdout(&report(&db, &["--by", "day", "--format", "html"]));
+    // Cases were opened on three days: each KPI with a target or goal (first response,
+    // CSAT, SLA met, escalated) is a chart over them, plus the percentiles of the two
+    // duration KPIs and the two heatmaps.
+    assert_eq!(html.matches("<svg").count(), 4 + 2 + 2, "{html}");
+    for day in ["2026-03-23", "2026-03-24", "2026-03-30"] {
+        assert!(html.contains(day), "{day} missing");
+    }
+}

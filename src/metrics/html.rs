@@ -76,7 +76,8 @@ table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padd
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .met{color:#1a7f37;font-weight:bold}.missed{color:#cf222e;font-weight:bold}\
 .charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0}figcaption{font-size:.9em;color:#57606a;max-width:560px}\
-.flow svg{max-width:100%;height:auto}p.note{color:#57606a}";
+.flow svg{max-width:100%;height:auto}\
+.legend{margin:.2em 0}.key{margin-right:1.2em;white-space:nowrap;color:#1f2328}.swatch{display:inline-block;width:22px;vertical-align:middle;margin-right:.4em}p.note{color:#57606a}";
 
 /// The dates the report spans, as far as it knows them.
 fn period_span(report: &Report) -> String {
@@ -299,12 +300,49 @@ fn write_kpi_charts(page: &mut String, version: &VersionReport) {
     page.push_str("</div>\n");
 }
 
-fn push_figure(page: &mut String, chart: Result<String, String>, caption: &str) {
+/// One line of a chart's legend. Legends are written in HTML under the chart rather than
+/// drawn inside it, where they would hide the points behind them.
+struct Key {
+    color: RGBColor,
+    name: String,
+    dashed: bool,
+}
+
+impl Key {
+    fn solid(color: RGBColor, name: String) -> Key {
+        Key {
+            color,
+            name,
+            dashed: false,
+        }
+    }
+
+    fn dashed(color: RGBColor, name: String) -> Key {
+        Key {
+            color,
+            name,
+            dashed: true,
+        }
+    }
+}
+
+fn push_figure(page: &mut String, chart: Result<(String, Vec<Key>), String>, caption: &str) {
     match chart {
-        Ok(svg) => {
+        Ok((svg, keys)) => {
+            let legend: String = keys
+                .iter()
+                .map(|key| {
+                    let RGBColor(r, g, b) = key.color;
+                    format!(
+                        "<span class=\"key\"><span class=\"swatch\" style=\"border-top:3px {} #{r:02x}{g:02x}{b:02x}\"></span>{}</span>",
+                        if key.dashed { "dashed" } else { "solid" },
+                        escape(&key.name)
+                    )
+                })
+                .collect();
             let _ = writeln!(
                 page,
-                "<figure>{svg}<figcaption>{}</figcaption></figure>",
+                "<figure>{svg}<figcaption><div class=\"legend\">{legend}</div>{}</figcaption></figure>",
                 escape(caption)
             );
         }
@@ -327,7 +365,8 @@ fn kpi_over_periods(
     index: usize,
     definition: &KpiDefinition,
     plot: &Plotted,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Key>), String> {
+    let mut keys = Vec::new();
     let mut series: BTreeMap<Option<&str>, Vec<(f64, f64)>> = BTreeMap::new();
     for group in &version.groups {
         let (Some(period), Some(result)) = (group.period, group.kpis.get(index)) else {
@@ -397,9 +436,8 @@ fn kpi_over_periods(
                     5,
                     GOAL.stroke_width(2),
                 ))
-                .map_err(|e| e.to_string())?
-                .label(label.as_str())
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], GOAL.stroke_width(2)));
+                .map_err(|e| e.to_string())?;
+            keys.push(Key::dashed(GOAL, label.clone()));
         }
         for (n, (segment, points)) in series.iter().enumerate() {
             let color = SERIES[n % SERIES.len()];
@@ -413,25 +451,15 @@ fn kpi_over_periods(
                     points.iter().copied(),
                     color.stroke_width(2),
                 ))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+                .map_err(|e| e.to_string())?;
+            keys.push(Key::solid(color, name));
             chart
                 .draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(svg)
+    Ok((svg, keys))
 }
 
 /// The unit a set of durations reads best in: its name and its length in seconds.
@@ -450,7 +478,8 @@ fn percentiles(
     title: &str,
     times: &DurationSummary,
     target: Option<f64>,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Key>), String> {
+    let mut keys = vec![Key::solid(SERIES[0], "cases".to_owned())];
     let bars = [
         ("median", times.median_secs),
         ("90th percentile", times.p90_secs),
@@ -516,20 +545,12 @@ fn percentiles(
                     5,
                     GOAL.stroke_width(2),
                 ))
-                .map_err(|e| e.to_string())?
-                .label(format!("target {}", duration(target)))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], GOAL.stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
                 .map_err(|e| e.to_string())?;
+            keys.push(Key::dashed(GOAL, format!("target {}", duration(target))));
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(svg)
+    Ok((svg, keys))
 }
 
 fn write_steps(page: &mut String, version: &VersionReport) {
