@@ -3,7 +3,7 @@
 //! most frequent paths and the flowchart as a heatmap.
 //!
 //! Everything is inline (CSS, and SVG drawn by `plotters` and by
-//! [`render::heatmap`](crate::render::heatmap)): the page loads nothing and runs no
+//! [`crate::render::heatmap`]): the page loads nothing and runs no
 //! script, so it can be mailed or archived as it is. Every text that comes from the SOP
 //! or the store is escaped.
 
@@ -519,6 +519,13 @@ fn percentiles(
                 _ => String::new(),
             })
             .y_desc(unit)
+            .y_label_formatter(&|v| {
+                if top >= 20.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(|e| e.to_string())?;
