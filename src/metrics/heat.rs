@@ -87,3 +87,18 @@ pub fn heat_from_report(
             .map(|edge| (edge.transition, edge.taken)),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_measure_reads_from_its_name() {
+        assert_eq!("time".parse::<HeatBy>(), Ok(HeatBy::Time));
+        assert_eq!("breaches".parse::<HeatBy>(), Ok(HeatBy::Breaches));
+        assert_eq!(
+            "speed".parse::<HeatBy>(),
+            Err("`speed` is not a heat measure: use `time` or `breaches`".to_owned())
+        );
+    }
+}

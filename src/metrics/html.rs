@@ -677,3 +677,38 @@ pub(crate) fn escape(text: &str) -> String {
     }
     escaped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_for_elements_and_attributes() {
+        assert_eq!(
+            escape(r#"<b a="1">Tom & 'Jerry'</b>"#),
+            "&lt;b a=&quot;1&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn durations_are_charted_in_the_unit_they_read_best_in() {
+        assert_eq!(unit_for(90.0 * 60.0), ("minutes", 60.0));
+        assert_eq!(unit_for(2.0 * 3_600.0), ("hours", 3_600.0));
+        assert_eq!(unit_for(3.0 * 86_400.0), ("days", 86_400.0));
+    }
+
+    #[test]
+    fn an_empty_report_says_so_and_draws_nothing() {
+        let report = super::super::Accumulator::new(
+            "t".parse().expect("an SOP id"),
+            super::super::Options::default(),
+        )
+        .finish();
+        let page = html(&report, &BTreeMap::new(), &HtmlContext::default());
+        assert!(
+            page.contains("The store holds no case of this SOP"),
+            "{page}"
+        );
+        assert!(!page.contains("<svg"), "{page}");
+    }
+}
