@@ -241,3 +241,65 @@ fn refusals() {
     let missing = report(&dir.db().replace("t.db", "none.db"), &[]);
     assert_eq!(missing.status.code(), Some(3));
 }
+
+fn graph_heat(dir: &TempDir, db: &str, args: &[&str]) -> Output {
+    let file = dir.path("desk.yaml");
+    std::fs::write(&file, DESK).unwrap();
+    Process::new(env!("CARGO_BIN_EXE_sop"))
+        .arg("graph")
+        .arg(&file)
+        .arg("--heat-db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run sop")
+}
+
+#[test]
+fn graph_draws_the_heat_of_a_store_in_every_format() {
+    let dir = TempDir::new("report-heat");
+    let db = store_with_five_cases(&dir);
+    // Receive is active 30, 90, 15 (escalated), 20 and 10 minutes: median 20m. The lead
+    // review (30m) is the slowest step, so the darkest. One of the five activations of
+    // receive breached its hour.
+    let mermaid = stdout(&graph_heat(&dir, &db, &[]));
+    assert!(
+        mermaid
+            .contains("Receive<br/><i>agent</i><br/><i>SLA 1h in office</i><br/><b>median 20m</b>"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("style s_lead_review fill:#440154"),
+        "{mermaid}"
+    );
+    insta::assert_snapshot!("heat_by_time_mermaid", mermaid);
+    let dot = stdout(&graph_heat(
+        &dir,
+        &db,
+        &["--heat-by", "breaches", "--format", "dot"],
+    ));
+    assert!(dot.contains("20% breached"), "{dot}");
+    insta::assert_snapshot!("heat_by_breaches_dot", dot);
+    let svg = stdout(&graph_heat(&dir, &db, &["--format", "svg"]));
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{svg}");
+    assert!(svg.contains("median time active"), "{svg}");
+    // A version the store holds no case of is refused, naming the ones it has.
+    let other = graph_heat(&dir, &db, &["--sop-version", "7"]);
+    assert_eq!(other.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&other.stderr);
+    assert!(message.contains("cases of version 1"), "{message}");
+}
+
+#[test]
+fn html_charts_each_kpi_per_day() {
+    let dir = TempDir::new("report-html");
+    let db = store_with_five_cases(&dir);
+    let html = stdout(&report(&db, &["--by", "day", "--format", "html"]));
+    // Cases were opened on three days: each KPI with a target or goal (first response,
+    // CSAT, SLA met, escalated) is a chart over them, plus the percentiles of the two
+    // duration KPIs and the two heatmaps.
+    assert_eq!(html.matches("<svg").count(), 4 + 2 + 2, "{html}");
+    for day in ["2026-03-23", "2026-03-24", "2026-03-30"] {
+        assert!(html.contains(day), "{day} missing");
+    }
+}

@@ -73,6 +73,9 @@
 mod case;
 pub mod digest;
 pub mod format;
+mod heat;
+#[cfg(feature = "html")]
+pub mod html;
 mod report;
 
 use std::collections::BTreeMap;
@@ -88,6 +91,7 @@ use crate::render::{Highlight, Transition};
 
 use case::{CaseFacts, Outcome};
 pub use digest::Digest;
+pub use heat::{HeatBy, heat_from_report};
 pub use report::{
     DurationSummary, EdgeReport, GroupReport, KpiDefinition, KpiResult, KpiValue, Report,
     StepReport, VariantReport, VersionReport,

@@ -17,6 +17,10 @@ pub const GRAPHVIZ: &str = "SOPFLOW_TEST_GRAPHVIZ";
 /// schema with libxml2's `xmllint`.
 pub const XMLLINT: &str = "SOPFLOW_TEST_XMLLINT";
 
+/// The variable that turns on the check that the HTML report renders in headless
+/// Chromium (Debian package `chromium`).
+pub const CHROMIUM: &str = "SOPFLOW_TEST_CHROMIUM";
+
 /// The variable that names an empty directory on a small file system, to fill up.
 pub const DISK_FULL: &str = "SOPFLOW_TEST_DISK_FULL";
 

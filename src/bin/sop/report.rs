@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sopflow::graph::Process;
 use sopflow::metrics::format::{TextFormat, csv, text};
+use sopflow::metrics::html::{HtmlContext, html};
 use sopflow::metrics::{Accumulator, Options, Period, check_segment};
 use sopflow::model::{FieldId, SopId};
 use sopflow::store::{AnyStore, BlockingStore, CaseFilter, StoreError};
@@ -54,13 +55,16 @@ pub struct ReportArgs {
     /// How many of the most frequent paths to list
     #[arg(long, value_name = "N", default_value_t = 10)]
     paths: usize,
-    /// `table` for a terminal, `markdown`, `csv` (the KPIs, one row per group) or `json`
-    /// (everything)
+    /// `table` for a terminal, `markdown`, `csv` (the KPIs, one row per group), `json`
+    /// (everything) or `html` (one page with charts and the flowchart as a heatmap)
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
+    /// Write the report to this file instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
 }
 
-/// How the report is written. (An HTML report with charts is planned as another value.)
+/// How the report is written.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
     /// Aligned columns for a terminal
@@ -71,15 +75,17 @@ pub enum ReportFormat {
     Csv,
     /// The whole report as one JSON object
     Json,
+    /// One self-contained HTML page with charts and the flowchart as a heatmap
+    Html,
 }
 
-struct Failure {
-    exit: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub exit: u8,
+    pub message: String,
 }
 
 impl Failure {
-    fn usage(message: String) -> Failure {
+    pub fn usage(message: String) -> Failure {
         Failure {
             exit: EXIT_USAGE,
             message,
@@ -89,10 +95,19 @@ impl Failure {
 
 pub fn run(args: &ReportArgs) -> ExitCode {
     match report(args) {
-        Ok(written) => {
-            crate::output::stdout(&written);
-            ExitCode::SUCCESS
-        }
+        Ok(written) => match &args.output {
+            None => {
+                crate::output::stdout(&written);
+                ExitCode::SUCCESS
+            }
+            Some(path) => match std::fs::write(path, &written) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    ExitCode::from(EXIT_USAGE)
+                }
+            },
+        },
         Err(failure) => {
             eprintln!("error: {}", crate::output::printable(&failure.message));
             ExitCode::from(failure.exit)
@@ -116,10 +131,22 @@ fn store_failure(db: &str, error: StoreError) -> Failure {
     }
 }
 
-fn report(args: &ReportArgs) -> Result<String, Failure> {
-    let fail = |e| store_failure(&args.db, e);
-    let store = BlockingStore::open_existing(&args.db).map_err(fail)?;
-    let sop = which_sop(&store, args.sop.as_ref()).map_err(|message| Failure {
+/// A report read from a store, with the process of every SOP version it covers.
+pub(crate) struct Gathered {
+    pub report: sopflow::metrics::Report,
+    pub processes: BTreeMap<u32, Process>,
+}
+
+/// Reads every case of `sop` (or of the only SOP in the store) into a report, with the
+/// options `options` makes from the SOP's latest version.
+pub(crate) fn gather(
+    db: &str,
+    sop: Option<&SopId>,
+    options: impl FnOnce(&Process) -> Result<Options, Failure>,
+) -> Result<Gathered, Failure> {
+    let fail = |e| store_failure(db, e);
+    let store = BlockingStore::open_existing(db).map_err(fail)?;
+    let sop = which_sop(&store, sop).map_err(|message| Failure {
         exit: EXIT_NOT_FOUND,
         message,
     })?;
@@ -136,38 +163,7 @@ fn report(args: &ReportArgs) -> Result<String, Failure> {
             message: format!("SOP `{sop}` has no version in the store"),
         })?;
     let latest_process = store.load_process(&sop, latest).map_err(fail)?;
-    if let Some(segment) = &args.segment {
-        check_segment(&latest_process, segment).map_err(|e| Failure::usage(e.to_string()))?;
-    }
-    let zone = latest_process.default_calendar().calendar.zone();
-    let instant = |text: &Option<String>, what: &str| -> Result<Option<DateTime<Utc>>, Failure> {
-        let Some(text) = text else { return Ok(None) };
-        if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
-            return Ok(Some(instant.with_timezone(&Utc)));
-        }
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .and_then(|day| day.and_hms_opt(0, 0, 0))
-            .and_then(|midnight| zone.from_local_datetime(&midnight).earliest())
-            .map(|local| Some(local.with_timezone(&Utc)))
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "`--{what} {text}` is neither a day (`2026-03-01`) nor an instant (`2026-03-01T08:00:00Z`)"
-                ))
-            })
-    };
-    let options = Options {
-        period: args
-            .by
-            .as_deref()
-            .map(str::parse::<Period>)
-            .transpose()
-            .map_err(Failure::usage)?,
-        segment: args.segment.clone(),
-        since: instant(&args.since, "since")?,
-        until: instant(&args.until, "until")?,
-        variants: args.paths.max(1),
-    };
+    let options = options(&latest_process)?;
     processes.insert(latest, latest_process);
     let mut metrics = Accumulator::new(sop.clone(), options);
     let mut filter = CaseFilter::all().sop(sop.clone()).limit(PAGE);
@@ -188,7 +184,49 @@ fn report(args: &ReportArgs) -> Result<String, Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))?;
         }
     }
-    let report = metrics.finish();
+    Ok(Gathered {
+        report: metrics.finish(),
+        processes,
+    })
+}
+
+fn report(args: &ReportArgs) -> Result<String, Failure> {
+    let Gathered { report, processes } = gather(&args.db, args.sop.as_ref(), |latest_process| {
+        if let Some(segment) = &args.segment {
+            check_segment(latest_process, segment).map_err(|e| Failure::usage(e.to_string()))?;
+        }
+        let zone = latest_process.default_calendar().calendar.zone();
+        let instant = |text: &Option<String>,
+                       what: &str|
+         -> Result<Option<DateTime<Utc>>, Failure> {
+            let Some(text) = text else { return Ok(None) };
+            if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+                return Ok(Some(instant.with_timezone(&Utc)));
+            }
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .and_then(|midnight| zone.from_local_datetime(&midnight).earliest())
+                .map(|local| Some(local.with_timezone(&Utc)))
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "`--{what} {text}` is neither a day (`2026-03-01`) nor an instant (`2026-03-01T08:00:00Z`)"
+                    ))
+                })
+        };
+        Ok(Options {
+            period: args
+                .by
+                .as_deref()
+                .map(str::parse::<Period>)
+                .transpose()
+                .map_err(Failure::usage)?,
+            segment: args.segment.clone(),
+            since: instant(&args.since, "since")?,
+            until: instant(&args.until, "until")?,
+            variants: args.paths.max(1),
+        })
+    })?;
     Ok(match args.format {
         ReportFormat::Table => text(&report, TextFormat::Table),
         ReportFormat::Markdown => text(&report, TextFormat::Markdown),
@@ -197,6 +235,15 @@ fn report(args: &ReportArgs) -> Result<String, Failure> {
             let json = serde_json::to_string_pretty(&report)
                 .map_err(|e| Failure::usage(format!("cannot write the report as JSON: {e}")))?;
             format!("{json}\n")
+        }
+        ReportFormat::Html => {
+            let mut filters = Vec::new();
+            for (name, value) in [("Since", &args.since), ("Until", &args.until)] {
+                if let Some(value) = value {
+                    filters.push((name.to_owned(), value.clone()));
+                }
+            }
+            html(&report, &processes, &HtmlContext { filters })
         }
     })
 }
