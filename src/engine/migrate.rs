@@ -377,16 +377,6 @@ fn renames(old: &Process, new: &Process, from: u32) -> Vec<StepRename> {
         .collect()
 }
 
-fn kind_name(kind: &NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Task(_) => "a task",
-        NodeKind::Approval(_) => "an approval gate",
-        NodeKind::Decision(_) => "a decision",
-        NodeKind::Split(_) => "a parallel split",
-        _ => "not a step",
-    }
-}
-
 fn check_kind(
     old: &Process,
     new: &Process,
@@ -406,8 +396,12 @@ fn check_kind(
     Err(MigrationError::KindChanged {
         step: active.step.clone(),
         target: target.clone(),
-        was: was.map_or("not a step of its version", kind_name),
-        now: now.map_or("not a step", kind_name),
+        was: was
+            .and_then(NodeKind::step_kind_name)
+            .unwrap_or("not a step of its version"),
+        now: now
+            .and_then(NodeKind::step_kind_name)
+            .unwrap_or("not a step"),
         version: new.version(),
     })
 }

@@ -192,6 +192,20 @@ pub enum NodeKind {
     Join(Join),
 }
 
+impl NodeKind {
+    /// What the node is, for messages: `a task`, `an approval gate`, `a decision`, `a
+    /// parallel split`; `None` for the start, the end and joins, which are no step.
+    pub fn step_kind_name(&self) -> Option<&'static str> {
+        match self {
+            NodeKind::Task(_) => Some("a task"),
+            NodeKind::Approval(_) => Some("an approval gate"),
+            NodeKind::Decision(_) => Some("a decision"),
+            NodeKind::Split(_) => Some("a parallel split"),
+            NodeKind::Start | NodeKind::End | NodeKind::Join(_) => None,
+        }
+    }
+}
+
 /// A task step.
 #[derive(Debug, Clone)]
 pub struct Task {

@@ -68,10 +68,11 @@ pub fn check_migration(old: &Process, new: &Process) -> Vec<Diagnostic> {
         let Some(step) = &node.step else {
             continue;
         };
+        // Where an open case can be: at a task or gate, or waiting in a split.
         let holds = match node.kind {
-            NodeKind::Task(_) => "a task",
-            NodeKind::Approval(_) => "an approval gate",
-            NodeKind::Split(_) => "a parallel split",
+            NodeKind::Task(_) | NodeKind::Approval(_) | NodeKind::Split(_) => {
+                node.kind.step_kind_name().unwrap_or("a step")
+            }
             _ => continue,
         };
         let Some(target) = migration_target(new, old.version(), step) else {
