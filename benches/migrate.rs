@@ -86,6 +86,7 @@ fn template(runtime: &Runtime) -> PathBuf {
                         let answer = Action::Complete {
                             step: "answer".parse().unwrap(),
                             fields,
+                            item: None,
                         };
                         let answered = decide(v1, started.state(), format!("a{n}"), answer);
                         store.append(&answered).await.unwrap();

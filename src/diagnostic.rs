@@ -162,6 +162,13 @@ codes! {
     /// is not a `person` field, a step that is not a task, the step itself, or a gate that
     /// needs several approvers going to one person.
     InvalidAssignment = ("E050", "invalid-assignment", Error),
+    /// A parallel split's `when` or `wait_for` cannot work: a condition on a step that is
+    /// not one of its branches, or a `wait_for` of none or of more branches than it has.
+    InvalidBranching = ("E060", "invalid-branching", Error),
+    /// A task's `for_each` or `wait_for` cannot work: a field that is not a multi-choice
+    /// field, `wait_for` of no item or without `for_each`, or a way for one item to move the
+    /// whole case on (`on_escalate`, `on_timeout`, a ladder `goto`, `terminate`).
+    InvalidForEach = ("E061", "invalid-for-each", Error),
     /// The `migrate:` section names a step or field this version does not have, maps to a
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.

@@ -76,9 +76,9 @@
 //!     Ok(())
 //! };
 //! send(Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
-//! send(Command::new("c2", ana.clone(), Action::Complete { step: "receive".parse()?, fields: FieldValues::new() }))?;
+//! send(Command::new("c2", ana.clone(), Action::Complete { step: "receive".parse()?, fields: FieldValues::new(), item: None }))?;
 //! let verified = FieldValues::from([("verified".parse()?, FieldValue::Bool(true))]);
-//! send(Command::new("c3", ana.clone(), Action::Complete { step: "verify".parse()?, fields: verified }))?;
+//! send(Command::new("c3", ana.clone(), Action::Complete { step: "verify".parse()?, fields: verified, item: None }))?;
 //!
 //! let work = engine::work_items(&process, &case);
 //! assert_eq!(work[0].step.as_str(), "approve");

@@ -193,6 +193,7 @@ impl Simulator {
                 }
                 Action::Complete {
                     step: item.step.clone(),
+                    item: item.item.clone(),
                     fields,
                 }
             }

@@ -54,6 +54,7 @@ fn complete(step: &str) -> Action {
     Action::Complete {
         step: step.parse().unwrap(),
         fields: FieldValues::new(),
+        item: None,
     }
 }
 
@@ -64,6 +65,7 @@ fn survey(csat: i64, nps: i64) -> Action {
             ("csat".parse().unwrap(), csat.into()),
             ("nps".parse().unwrap(), nps.into()),
         ]),
+        item: None,
     }
 }
 
@@ -108,6 +110,7 @@ fn store_with_five_cases(dir: &TempDir) -> String {
                     Action::Escalate {
                         step: "receive".parse().unwrap(),
                         reason: "billing".into(),
+                        item: None,
                     },
                 ),
                 (45, complete("lead_review")),

@@ -163,7 +163,7 @@ fn parallel_split() {
     );
     assert!(matches!(
         &events[1].kind,
-        EventKind::BranchesStarted { step, branches: 2 } if step.as_str() == "split"
+        EventKind::BranchesStarted { step, branches: 2, .. } if step.as_str() == "split"
     ));
     assert_eq!(case.active(), ["billing", "system"]);
     assert_eq!(case.state.pending_joins().len(), 1);
@@ -198,6 +198,7 @@ fn synchronization() {
             Action::Complete {
                 step: step("merge"),
                 fields: no_fields(),
+                item: None,
             },
         );
         assert!(
@@ -350,6 +351,7 @@ fn deferred_choice_timeout_before_reply() {
         Action::Complete {
             step: step("wait"),
             fields: fields(json!({ "resolved": true })),
+            item: None,
         },
     );
     assert!(
@@ -399,6 +401,7 @@ fn cancel_case() {
         Action::Complete {
             step: step("billing"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -426,6 +429,7 @@ fn only_role_holders_act() {
         Action::Complete {
             step: step("system"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -436,18 +440,22 @@ fn only_role_holders_act() {
     for action in [
         Action::Claim {
             step: step("system"),
+            item: None,
         },
         Action::Escalate {
             step: step("system"),
             reason: "too hard".into(),
+            item: None,
         },
         Action::Postpone {
             step: step("system"),
             until: t0() + days(1),
+            item: None,
         },
         Action::Transfer {
             step: step("system"),
             to: common::role("agent"),
+            item: None,
         },
     ] {
         let error = case.refuse(&ana(), action);
@@ -595,6 +603,7 @@ fn commands_on_closed_or_cancelled_cases_are_refused() {
             Action::Complete {
                 step: step("first"),
                 fields: no_fields(),
+                item: None,
             },
             Action::UpdateFields {
                 fields: fields(json!({ "issue": "late" })),
@@ -608,6 +617,7 @@ fn commands_on_closed_or_cancelled_cases_are_refused() {
             },
             Action::Claim {
                 step: step("third"),
+                item: None,
             },
         ] {
             let error = case.refuse(&ana(), action);
@@ -636,6 +646,7 @@ fn commands_before_start_are_refused() {
         Action::Complete {
             step: step("first"),
             fields: no_fields(),
+            item: None,
         },
         Action::Tick,
         Action::Reopen {
@@ -657,6 +668,7 @@ fn command_on_a_step_that_is_not_active_is_refused() {
         Action::Complete {
             step: step("second"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -669,6 +681,7 @@ fn command_on_a_step_that_is_not_active_is_refused() {
         Action::Complete {
             step: step("fourth"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -712,6 +725,7 @@ fn wrong_action_for_the_kind_of_step_is_refused() {
         Action::Complete {
             step: step("review"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -740,6 +754,7 @@ fn invalid_field_values_are_refused() {
     let invalid = |value: serde_json::Value| Action::Complete {
         step: step("answer"),
         fields: fields(value),
+        item: None,
     };
     // (values, field, the end of the reason)
     let cases: Vec<(serde_json::Value, &str, &str)> = vec![
@@ -873,6 +888,7 @@ fn required_fields_are_enforced_on_complete() {
         Action::Complete {
             step: step("answer"),
             fields: fields(json!({ "email": "ada@example.com" })),
+            item: None,
         },
     );
     assert_eq!(
@@ -902,6 +918,7 @@ fn repeated_command_id_is_applied_once() {
     let complete = Action::Complete {
         step: step("first"),
         fields: no_fields(),
+        item: None,
     };
     let first = case
         .try_send_id("retry-1", &ana(), complete.clone())
@@ -938,6 +955,7 @@ fn repeated_command_id_is_applied_once() {
             Action::Complete {
                 step: step("third"),
                 fields: no_fields(),
+                item: None,
             },
         )
         .unwrap_err();
@@ -1025,6 +1043,7 @@ fn transfer_hands_a_step_to_another_role() {
         Action::Transfer {
             step: step("first"),
             to: common::role("billing"),
+            item: None,
         },
     );
     assert!(
@@ -1044,6 +1063,7 @@ fn transfer_hands_a_step_to_another_role() {
         Action::Complete {
             step: step("first"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -1075,6 +1095,7 @@ fn claim_and_assign() {
         Action::Complete {
             step: step("first"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -1085,6 +1106,7 @@ fn claim_and_assign() {
         &ben(),
         Action::Claim {
             step: step("first"),
+            item: None,
         },
     );
     assert!(
@@ -1098,6 +1120,7 @@ fn claim_and_assign() {
         Action::Assign {
             step: step("first"),
             assignee: "ben".into(),
+            item: None,
         },
     );
     assert!(work_queue(&case.process, [&case.state], &ana(), case.now).is_empty());
@@ -1124,6 +1147,7 @@ fn postpone_moves_the_deadline_and_hides_the_item() {
         Action::Postpone {
             step: step("answer"),
             until: t(20),
+            item: None,
         },
     );
     assert_eq!(
@@ -1290,6 +1314,7 @@ fn escalate_along_the_escalation_path() {
         Action::Escalate {
             step: step("answer"),
             reason: "".into(),
+            item: None,
         },
     );
     assert_eq!(error, CommandError::ReasonRequired { action: "escalate" });
@@ -1308,6 +1333,7 @@ fn escalate_along_the_escalation_path() {
         Action::Escalate {
             step: step("solve"),
             reason: "too hard".into(),
+            item: None,
         },
     );
     assert_eq!(
@@ -1503,6 +1529,7 @@ fn case_on_another_process_version_is_refused() {
         Action::Complete {
             step: step("first"),
             fields: no_fields(),
+            item: None,
         },
     );
     let error = engine::handle(&v2, &case.state, command, t(1)).unwrap_err();
@@ -1529,6 +1556,7 @@ fn clock_cannot_act_on_steps() {
         Action::Complete {
             step: step("first"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -1628,6 +1656,7 @@ fn a_cycle_of_decisions_is_refused_without_events() {
         Action::Complete {
             step: step("intake"),
             fields: fields(json!({ "resolved": true })),
+            item: None,
         },
     );
     assert!(
@@ -1655,6 +1684,7 @@ fn a_condition_that_fails_at_run_time_is_refused_without_events() {
         Action::Complete {
             step: step("intake"),
             fields: fields(json!({ "score": 3 })),
+            item: None,
         },
     );
     assert!(
@@ -1673,6 +1703,7 @@ fn fields_are_written_only_by_their_owners() {
         Action::Complete {
             step: step("answer"),
             fields: fields(json!({ "name": "Ada", "score": 1 })),
+            item: None,
         },
     );
     assert_eq!(

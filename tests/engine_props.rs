@@ -325,21 +325,28 @@ impl Run {
                     _ => Action::Complete {
                         fields: self.fill(&step, *seed),
                         step,
+                        item: None,
                     },
                 }
             }
             Op::Claim(p) => Action::Claim {
                 step: self.step_of(p),
+                item: None,
             },
             Op::Assign(p, a) => Action::Assign {
                 step: self.step_of(p),
                 assignee: self.actors[a % self.actors.len()].id.clone(),
+                item: None,
             },
             Op::Complete(p, fill, v) => {
                 let step = self.step_of(p);
                 let mut fields = fill.map_or_else(FieldValues::new, |seed| self.fill(&step, seed));
                 fields.extend(self.values_of(v));
-                Action::Complete { step, fields }
+                Action::Complete {
+                    step,
+                    fields,
+                    item: None,
+                }
             }
             Op::Approve(p) => Action::Approve {
                 step: self.step_of(p),
@@ -352,6 +359,7 @@ impl Run {
             Op::Escalate(p, e) => Action::Escalate {
                 step: self.step_of(p),
                 reason: reason(*e),
+                item: None,
             },
             Op::UpdateFields(v) => Action::UpdateFields {
                 fields: self.values_of(v),
@@ -367,11 +375,13 @@ impl Run {
                     to: roles
                         .get(*r)
                         .map_or_else(|| role("outsider"), |r| r.id.clone()),
+                    item: None,
                 }
             }
             Op::Postpone(p, m) => Action::Postpone {
                 step: self.step_of(p),
                 until: self.case.now + mins(*m),
+                item: None,
             },
             Op::Cancel(e) => Action::Cancel { reason: reason(*e) },
             Op::Reopen(e) => Action::Reopen { reason: reason(*e) },

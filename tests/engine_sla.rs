@@ -304,6 +304,7 @@ fn notifications_follow_the_events() {
         Action::Assign {
             step: "respond".parse().expect("a step id"),
             assignee: "ana".into(),
+            item: None,
         },
     );
     case.tick(berlin(12, 13, 0));

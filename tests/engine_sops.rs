@@ -309,6 +309,7 @@ fn customer_support_receive_sla_breach_escalates_to_team_leader() {
         Action::Complete {
             step: step("receive"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -702,6 +703,7 @@ fn customer_service_playbook_escalation() {
         Action::Complete {
             step: step("analyze_escalated"),
             fields: fields(json!({ "root_cause": "guess" })),
+            item: None,
         },
     );
     assert!(

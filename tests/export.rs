@@ -136,6 +136,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         5,
         Action::Claim {
             step: step("receive"),
+            item: None,
         },
     )
     .send(
@@ -150,6 +151,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
                     FieldValue::Text("Wrong size,\n\"too small\" <xl> & more".into()),
                 ),
             ]),
+            item: None,
         },
     )
     .send(
@@ -166,6 +168,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         Action::Complete {
             step: step("receive"),
             fields: FieldValues::new(),
+            item: None,
         },
     )
     .send(
@@ -182,6 +185,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         Action::Assign {
             step: step("pay"),
             assignee: "bo".into(),
+            item: None,
         },
     )
     .send(
@@ -190,6 +194,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         Action::Assign {
             step: step("pay"),
             assignee: "ana".into(),
+            item: None,
         },
     )
     .send("timer:agent", 200, Action::Tick)
@@ -199,6 +204,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         Action::Complete {
             step: step("pay"),
             fields: FieldValues::new(),
+            item: None,
         },
     );
 
@@ -212,6 +218,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
             Action::Complete {
                 step: step("takeover"),
                 fields: FieldValues::new(),
+                item: None,
             },
         )
         .send(
@@ -220,6 +227,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
             Action::Transfer {
                 step: step("approve"),
                 to: "lead".parse().unwrap(),
+                item: None,
             },
         )
         .send(
@@ -239,6 +247,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         Action::Escalate {
             step: step("receive"),
             reason: "angry customer".into(),
+            item: None,
         },
     )
     .send(
@@ -246,6 +255,7 @@ fn histories(process: &Process) -> Vec<Vec<Event>> {
         30,
         Action::Claim {
             step: step("takeover"),
+            item: None,
         },
     )
     .send(

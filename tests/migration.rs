@@ -173,6 +173,7 @@ fn a_response_due_sooner_in_the_revision_is_overdue_from_when_it_started() {
         engine::Action::Complete {
             step: "answer".parse().unwrap(),
             fields,
+            item: None,
         },
         t(10),
     );
@@ -182,6 +183,7 @@ fn a_response_due_sooner_in_the_revision_is_overdue_from_when_it_started() {
             engine::Action::Complete {
                 step: step.parse().unwrap(),
                 fields: Default::default(),
+                item: None,
             },
             t(20),
         );

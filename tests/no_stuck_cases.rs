@@ -449,7 +449,11 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
                     FieldValue::Text(value.to_owned()),
                 );
             }
-            Action::Complete { step, fields }
+            Action::Complete {
+                step,
+                fields,
+                item: None,
+            }
         }
         (Op::Reject, _) => Action::Reject {
             step,
@@ -458,6 +462,7 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
         (Op::Escalate, _) => Action::Escalate {
             step,
             reason: "needs a lead".to_owned(),
+            item: None,
         },
         (Op::Tick, _) => return None,
     };

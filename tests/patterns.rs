@@ -70,6 +70,7 @@ fn deferred_distribution_the_chosen_member_owns_the_rest_of_the_work() {
             &ana,
             Action::Claim {
                 step: step(step_id),
+                item: None,
             },
         );
         assert!(
@@ -91,6 +92,7 @@ fn a_person_field_takes_only_a_person_s_id() {
         Action::Complete {
             step: step("assign"),
             fields: fields(json!({"assignee": "Bob Smith"})),
+            item: None,
         },
     );
     assert!(
@@ -113,6 +115,7 @@ fn retain_familiar_the_agent_who_took_the_complaint_calls_back() {
         Action::Complete {
             step: step("call_back"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(
@@ -136,6 +139,7 @@ fn separation_of_duties_whoever_raised_the_invoice_cannot_pay_it() {
         Action::Complete {
             step: step("pay_invoice"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert_eq!(refused.kind(), "four-eyes");
@@ -202,6 +206,7 @@ fn explicit_termination_a_withdrawal_stops_every_branch() {
         Action::Complete {
             step: step("investigate"),
             fields: no_fields(),
+            item: None,
         },
     );
     assert!(

@@ -950,6 +950,7 @@ fn edges_counted_from_histories_widen_the_edges_taken() {
                 Action::Complete {
                     step: "a".parse().unwrap(),
                     fields: Default::default(),
+                    item: None,
                 },
             ),
         ];
@@ -966,6 +967,7 @@ fn edges_counted_from_histories_widen_the_edges_taken() {
                 Action::Complete {
                     step: "a".parse().unwrap(),
                     fields: Default::default(),
+                    item: None,
                 },
             ));
         }

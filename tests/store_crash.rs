@@ -101,6 +101,7 @@ fn child(path: &str, seed: u64) {
                 Action::Complete {
                     step: "work".parse().unwrap(),
                     fields,
+                    item: None,
                 },
             )
         };

@@ -84,7 +84,7 @@ pub type FieldValues = BTreeMap<FieldId, FieldValue>;
 /// let lea = Actor::new("lea", [RoleId::from_static("agent"), RoleId::from_static("lead")]);
 /// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
 /// let leo = Actor::new("leo", [RoleId::from_static("lead")]);
-/// let draft = Action::Complete { step: StepId::from_static("draft"), fields: FieldValues::new() };
+/// let draft = Action::Complete { step: StepId::from_static("draft"), fields: FieldValues::new(), item: None };
 /// let refused = send(&mut case, Command::new("c2", leo, draft)).unwrap_err();
 /// assert!(matches!(refused, CommandError::NotAuthorized { ref role, .. } if role.as_str() == "agent"));
 /// assert_eq!(refused.to_string(), "`leo` cannot act on step `draft`: it needs the role `agent`");
@@ -127,11 +127,19 @@ pub enum Action {
     Claim {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
     },
     /// Give an active step to someone.
     Assign {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// Who gets it.
         assignee: ActorId,
     },
@@ -173,7 +181,7 @@ pub enum Action {
     /// let lea = Actor::new("lea", [RoleId::from_static("agent"), RoleId::from_static("lead")]);
     /// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
     /// let typo = FieldValues::from([(FieldId::from_static("answr"), "Reset your password".into())]);
-    /// let draft = |fields| Action::Complete { step: StepId::from_static("draft"), fields };
+    /// let draft = |fields| Action::Complete { step: StepId::from_static("draft"), fields, item: None };
     /// let refused = send(&mut case, Command::new("c2", ana.clone(), draft(typo))).unwrap_err();
     /// assert!(matches!(refused, CommandError::UnknownField { ref field } if field.as_str() == "answr"));
     /// // `csat` is collected by `survey`, not by `draft`.
@@ -185,6 +193,10 @@ pub enum Action {
     Complete {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// Values for the fields the step collects (or any other field).
         #[serde(default)]
         fields: FieldValues,
@@ -225,7 +237,7 @@ pub enum Action {
     /// send(&mut case, Command::new("c1", ana.clone(), Action::Start { case: "T-1".into(), fields: FieldValues::new() }))?;
     /// let answer = FieldValues::from([(FieldId::from_static("answer"), "Reset it".into())]);
     /// // Lea drafts the answer, so she cannot approve it, although she is a lead.
-    /// send(&mut case, Command::new("c2", lea.clone(), Action::Complete { step: StepId::from_static("draft"), fields: answer }))?;
+    /// send(&mut case, Command::new("c2", lea.clone(), Action::Complete { step: StepId::from_static("draft"), fields: answer, item: None }))?;
     /// let approve = Action::Approve { step: StepId::from_static("check"), comment: None };
     /// let refused = send(&mut case, Command::new("c3", lea, approve)).unwrap_err();
     /// assert!(matches!(refused, CommandError::ReviewsOwnWork { ref reviewed, .. } if reviewed.as_str() == "draft"));
@@ -249,6 +261,10 @@ pub enum Action {
     Escalate {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// Why; required.
         reason: String,
     },
@@ -269,6 +285,10 @@ pub enum Action {
     Transfer {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// The role that takes it over.
         to: RoleId,
     },
@@ -277,6 +297,10 @@ pub enum Action {
     Postpone {
         /// The step.
         step: StepId,
+        /// Which item, when the step runs once per item (`for_each`) and more than one
+        /// of its items is active.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// When it comes back.
         until: DateTime<Utc>,
     },

@@ -128,6 +128,25 @@ pub enum CommandError {
         /// The steps that are active, for the message.
         active: String,
     },
+    /// The step runs once per item and several of its items are active: the command must
+    /// say which.
+    #[error("step `{step}` runs once per item and several are active ({items}): say which item")]
+    ItemRequired {
+        /// The step.
+        step: StepId,
+        /// The active items, for the message.
+        items: String,
+    },
+    /// The command names an item of the step that is not active (never chosen, or done).
+    #[error("step `{step}` has no active item `{item}`; active items: {items}")]
+    ItemNotActive {
+        /// The step.
+        step: StepId,
+        /// The item named.
+        item: String,
+        /// The active items, for the message.
+        items: String,
+    },
     /// The actor does not hold the role the step needs.
     #[error("`{actor}` cannot act on step `{step}`: it needs the role `{role}`")]
     NotAuthorized {
@@ -368,6 +387,8 @@ impl CommandError {
             CommandError::WrongProcess { .. } => "wrong-process",
             CommandError::UnknownStep { .. } => "unknown-step",
             CommandError::StepNotActive { .. } => "step-not-active",
+            CommandError::ItemRequired { .. } => "item-required",
+            CommandError::ItemNotActive { .. } => "item-not-active",
             CommandError::NotAuthorized { .. } => "not-authorized",
             CommandError::NoRoleInSop { .. } => "no-role-in-sop",
             CommandError::AssignedToSomeoneElse { .. } => "assigned-to-someone-else",

@@ -60,6 +60,10 @@ pub enum EventKind {
         step: StepId,
         /// This activation.
         token: TokenId,
+        /// The item this activation is for, when the step runs once per item
+        /// (`for_each`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
         /// When its SLA is breached.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         due_at: Option<DateTime<Utc>>,
@@ -261,13 +265,38 @@ pub enum EventKind {
     BranchesStarted {
         /// The split.
         step: StepId,
-        /// How many branches must join.
+        /// How many branches must reach the join: those that started, or the split's
+        /// `wait_for` when fewer. With none, the case went straight on past the join.
         branches: u32,
+        /// Branches that did not start because their `when` condition did not hold.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skipped: Vec<StepId>,
     },
     /// A branch reached its join.
     BranchJoined {
         /// The split whose join it reached.
         split: StepId,
+    },
+    /// A task that runs once per item (`for_each`) started, one activation per item.
+    InstancesStarted {
+        /// The task.
+        step: StepId,
+        /// The items, in the order chosen; with none, the case went straight on.
+        items: Vec<String>,
+        /// How many of them must be done before the case goes on.
+        needed: u32,
+    },
+    /// Work that was no longer needed was withdrawn: a join got the `wait_for` branches
+    /// it waits for, or a task run per item got its `wait_for` items done.
+    WorkWithdrawn {
+        /// The split or task whose `wait_for` was met.
+        by: StepId,
+        /// The activations withdrawn.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        steps: Vec<WithdrawnStep>,
+        /// Splits nested in the withdrawn branches, whose joins no longer wait.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        joins: Vec<StepId>,
     },
     /// A note was added.
     NoteAdded {
@@ -351,6 +380,8 @@ impl EventKind {
             EventKind::CaseResumed => "case_resumed",
             EventKind::BranchesStarted { .. } => "branches_started",
             EventKind::BranchJoined { .. } => "branch_joined",
+            EventKind::InstancesStarted { .. } => "instances_started",
+            EventKind::WorkWithdrawn { .. } => "work_withdrawn",
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::CaseClosed => "case_closed",
             EventKind::CaseCancelled { .. } => "case_cancelled",
@@ -359,6 +390,15 @@ impl EventKind {
             EventKind::TimeCorrected { .. } => "time_corrected",
         }
     }
+}
+
+/// One activation withdrawn because the work it stood for was no longer needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawnStep {
+    /// The step.
+    pub step: StepId,
+    /// The activation.
+    pub token: TokenId,
 }
 
 /// A step whose id changed from one version of an SOP to the next.

@@ -5,13 +5,13 @@ use petgraph::graph::NodeIndex;
 
 use super::command::{Action, Command, FieldValues};
 use super::error::CommandError;
-use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind};
+use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind, WithdrawnStep};
 use super::ids::{Actor, ActorId};
 use super::limits;
 use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
 use crate::graph::{
-    ApprovalGate, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople, StepTimers,
-    Task, check_field_value,
+    ApprovalGate, EdgeKind, ForEach, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople,
+    StepTimers, Task, check_field_value,
 };
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
@@ -143,8 +143,8 @@ impl Transition<'_> {
 
     fn on_open_case(&mut self, action: &Action) -> Result<(), CommandError> {
         match action {
-            Action::Claim { step } => {
-                let active = self.workable(step)?;
+            Action::Claim { step, item } => {
+                let active = self.workable(step, item.as_deref())?;
                 let token = active.token;
                 if let Some(assignee) = &active.assignee
                     && *assignee != self.actor().id
@@ -162,8 +162,12 @@ impl Transition<'_> {
                 });
                 Ok(())
             }
-            Action::Assign { step, assignee } => {
-                let token = self.workable(step)?.token;
+            Action::Assign {
+                step,
+                assignee,
+                item,
+            } => {
+                let token = self.workable(step, item.as_deref())?.token;
                 self.emit(EventKind::StepAssigned {
                     step: step.clone(),
                     token,
@@ -171,10 +175,10 @@ impl Transition<'_> {
                 });
                 Ok(())
             }
-            Action::Complete { step, fields } => self.complete(step, fields),
+            Action::Complete { step, fields, item } => self.complete(step, item.as_deref(), fields),
             Action::Approve { step, comment } => self.approve(step, comment),
             Action::Reject { step, reason } => self.reject(step, reason),
-            Action::Escalate { step, reason } => self.escalate(step, reason),
+            Action::Escalate { step, reason, item } => self.escalate(step, item.as_deref(), reason),
             Action::UpdateFields { fields } => {
                 self.require_some_role()?;
                 let fields = self.validated(fields)?;
@@ -200,11 +204,11 @@ impl Transition<'_> {
                 });
                 Ok(())
             }
-            Action::Transfer { step, to } => {
+            Action::Transfer { step, to, item } => {
                 if !self.process.roles().iter().any(|r| r.id == *to) {
                     return Err(CommandError::UnknownRole { role: to.clone() });
                 }
-                let token = self.workable(step)?.token;
+                let token = self.workable(step, item.as_deref())?.token;
                 self.emit(EventKind::StepTransferred {
                     step: step.clone(),
                     token,
@@ -212,8 +216,8 @@ impl Transition<'_> {
                 });
                 Ok(())
             }
-            Action::Postpone { step, until } => {
-                let active = self.workable(step)?.clone();
+            Action::Postpone { step, until, item } => {
+                let active = self.workable(step, item.as_deref())?.clone();
                 if *until <= self.now {
                     return Err(CommandError::PostponeNotInFuture { step: step.clone() });
                 }
@@ -319,10 +323,19 @@ impl Transition<'_> {
         self.emit(EventKind::CaseReopened {
             reason: reason.to_owned(),
         });
-        for step in steps {
-            if let Some(node) = self.process.step(&step) {
-                self.enter(node)?;
+        let mut restarted: Vec<&StepId> = Vec::new();
+        for step in &steps {
+            let Some(node) = self.process.step(step) else {
+                continue;
+            };
+            // A task run per item starts over once, for every item.
+            if matches!(&self.process.node(node).kind, NodeKind::Task(t) if t.for_each.is_some()) {
+                if restarted.contains(&step) {
+                    continue;
+                }
+                restarted.push(step);
             }
+            self.enter(node)?;
         }
         Ok(())
     }
@@ -378,9 +391,15 @@ impl Transition<'_> {
         }
     }
 
-    fn complete(&mut self, step: &StepId, given: &FieldValues) -> Result<(), CommandError> {
-        let active = self.workable(step)?;
+    fn complete(
+        &mut self,
+        step: &StepId,
+        item: Option<&str>,
+        given: &FieldValues,
+    ) -> Result<(), CommandError> {
+        let active = self.workable(step, item)?;
         let token = active.token;
+        let is_item = active.item.is_some();
         let node = self.node(step)?;
         let NodeKind::Task(task) = &self.process.node(node).kind else {
             return Err(CommandError::WrongAction {
@@ -424,6 +443,34 @@ impl Transition<'_> {
             step: step.clone(),
             token,
         });
+        if is_item {
+            // The case goes on once enough items are done; the items left are withdrawn.
+            if self
+                .state
+                .pending_instances()
+                .iter()
+                .any(|i| i.step == *step)
+            {
+                return Ok(());
+            }
+            let left: Vec<WithdrawnStep> = self
+                .state
+                .active_steps()
+                .iter()
+                .filter(|a| a.step == *step && a.item.is_some())
+                .map(|a| WithdrawnStep {
+                    step: a.step.clone(),
+                    token: a.token,
+                })
+                .collect();
+            if !left.is_empty() {
+                self.emit(EventKind::WorkWithdrawn {
+                    by: step.clone(),
+                    steps: left,
+                    joins: Vec::new(),
+                });
+            }
+        }
         self.follow(node, EdgeKind::Next)?;
         // An explicit termination closes the case even while other work is active or
         // branches are awaited; closing withdraws them.
@@ -439,7 +486,7 @@ impl Transition<'_> {
         step: &StepId,
         action: &'static str,
     ) -> Result<(u32, NodeIndex), CommandError> {
-        let active = self.workable(step)?;
+        let active = self.workable(step, None)?;
         let node = self.node(step)?;
         let NodeKind::Approval(gate) = &self.process.node(node).kind else {
             return Err(CommandError::WrongAction {
@@ -503,8 +550,13 @@ impl Transition<'_> {
         self.follow(node, EdgeKind::Rejected)
     }
 
-    fn escalate(&mut self, step: &StepId, reason: &str) -> Result<(), CommandError> {
-        let token = self.workable(step)?.token;
+    fn escalate(
+        &mut self,
+        step: &StepId,
+        item: Option<&str>,
+        reason: &str,
+    ) -> Result<(), CommandError> {
+        let token = self.workable(step, item)?.token;
         let node = self.node(step)?;
         if reason.trim().is_empty() {
             return Err(CommandError::ReasonRequired { action: "escalate" });
@@ -859,28 +911,32 @@ impl Transition<'_> {
                 .unwrap_or_else(|| StepId::unchecked(current.name()))
         };
         match &current.kind {
-            NodeKind::Task(Task { timers, people, .. })
-            | NodeKind::Approval(ApprovalGate { timers, people, .. }) => {
-                let token = self.state.next_token();
-                let (schedule, timeout_at) =
-                    self.schedule_of(&step(), timers, self.now, TimeDelta::zero())?;
-                self.emit(EventKind::StepActivated {
+            NodeKind::Task(Task {
+                for_each: Some(each),
+                timers,
+                people,
+                ..
+            }) => {
+                let items = self.items_of(each);
+                let needed = each
+                    .wait_for
+                    .map_or(items.len(), |n| (n as usize).min(items.len()));
+                self.emit(EventKind::InstancesStarted {
                     step: step(),
-                    token,
-                    due_at: schedule.due_at,
-                    timeout_at,
-                    warn_at: schedule.warn_at,
-                    levels: schedule.levels,
-                    pausable: timers.sla.as_ref().is_some_and(|sla| sla.pausable),
+                    items: items.clone(),
+                    needed: u32::try_from(needed).unwrap_or(u32::MAX),
                 });
-                if let Some(assignee) = self.person_for(people) {
-                    self.emit(EventKind::StepAssigned {
-                        step: step(),
-                        token,
-                        assignee,
-                    });
+                if items.is_empty() {
+                    return self.follow(node, EdgeKind::Next);
+                }
+                for item in items {
+                    self.activate(step(), timers, people, Some(item))?;
                 }
                 Ok(())
+            }
+            NodeKind::Task(Task { timers, people, .. })
+            | NodeKind::Approval(ApprovalGate { timers, people, .. }) => {
+                self.activate(step(), timers, people, None)
             }
             NodeKind::Decision(decision) => {
                 let mut chosen = None;
@@ -910,18 +966,58 @@ impl Transition<'_> {
                 });
                 self.enter(target)
             }
-            NodeKind::Split(_) => {
+            NodeKind::Split(split) => {
                 let branches: Vec<NodeIndex> = process
                     .successors(node)
                     .iter()
                     .filter_map(|&(k, t)| (k == EdgeKind::Branch).then_some(t))
                     .collect();
+                let mut started = Vec::with_capacity(branches.len());
+                let mut skipped = Vec::new();
+                for (index, &branch) in branches.iter().enumerate() {
+                    let starts =
+                        match split.conditions.get(index).and_then(Option::as_ref) {
+                            Some(condition) => condition
+                                .evaluate(|f| self.field_value(f))
+                                .map_err(|e| CommandError::DecisionFailed {
+                                    step: step(),
+                                    reason: e.reason,
+                                })?,
+                            None => true,
+                        };
+                    if starts {
+                        started.push(branch);
+                    } else {
+                        skipped.push(written_target(process, branch));
+                    }
+                }
+                let needed = split
+                    .wait_for
+                    .map_or(started.len(), |n| (n as usize).min(started.len()));
                 self.emit(EventKind::BranchesStarted {
                     step: step(),
-                    branches: branches.len() as u32,
+                    branches: u32::try_from(needed).unwrap_or(u32::MAX),
+                    skipped,
                 });
-                for branch in branches {
+                if started.is_empty() {
+                    return self.follow(split.join, EdgeKind::Next);
+                }
+                let waiting = |state: &CaseState| {
+                    let split = step();
+                    state
+                        .pending_joins()
+                        .iter()
+                        .filter(|j| j.split == split)
+                        .count()
+                };
+                let rounds = waiting(&self.state);
+                for branch in started {
                     self.enter(branch)?;
+                    // A branch that reached the join at once may have been all it waits
+                    // for: the branches after it are not needed.
+                    if waiting(&self.state) < rounds {
+                        break;
+                    }
                 }
                 Ok(())
             }
@@ -934,6 +1030,7 @@ impl Transition<'_> {
                 if waiting {
                     Ok(())
                 } else {
+                    self.withdraw_branches(&split);
                     self.follow(node, EdgeKind::Next)
                 }
             }
@@ -944,6 +1041,98 @@ impl Transition<'_> {
                 Ok(())
             }
             NodeKind::Start => self.follow(node, EdgeKind::Next),
+        }
+    }
+
+    /// Activates `step` (for `item`, when it runs once per item): its timers start now, and
+    /// it is assigned to the person it goes to.
+    fn activate(
+        &mut self,
+        step: StepId,
+        timers: &StepTimers,
+        people: &StepPeople,
+        item: Option<String>,
+    ) -> Result<(), CommandError> {
+        let token = self.state.next_token();
+        let (schedule, timeout_at) =
+            self.schedule_of(&step, timers, self.now, TimeDelta::zero())?;
+        self.emit(EventKind::StepActivated {
+            step: step.clone(),
+            token,
+            item,
+            due_at: schedule.due_at,
+            timeout_at,
+            warn_at: schedule.warn_at,
+            levels: schedule.levels,
+            pausable: timers.sla.as_ref().is_some_and(|sla| sla.pausable),
+        });
+        if let Some(assignee) = self.person_for(people) {
+            self.emit(EventKind::StepAssigned {
+                step,
+                token,
+                assignee,
+            });
+        }
+        Ok(())
+    }
+
+    /// The items a task run per item starts with: the chosen options of its field, each
+    /// once, in the order chosen.
+    fn items_of(&self, each: &ForEach) -> Vec<String> {
+        let mut items: Vec<String> = Vec::new();
+        let chosen: &[String] = match self.field_value(&each.field) {
+            Some(FieldValue::List(chosen)) => chosen,
+            Some(FieldValue::Text(one)) => std::slice::from_ref(one),
+            _ => &[],
+        };
+        for item in chosen {
+            let item = item.trim();
+            if !item.is_empty() && !items.iter().any(|i| i == item) {
+                items.push(item.to_owned());
+            }
+        }
+        items
+    }
+
+    /// The join of `split` has every branch it waits for: work still active in the other
+    /// branches (a `wait_for` below the branches started) is withdrawn, with the joins of
+    /// splits nested in them.
+    fn withdraw_branches(&mut self, split: &StepId) {
+        let Some(NodeKind::Split(kind)) =
+            self.process.step(split).map(|n| &self.process.node(n).kind)
+        else {
+            return;
+        };
+        if kind.wait_for.is_none() {
+            return;
+        }
+        let steps: Vec<WithdrawnStep> = self
+            .state
+            .active_steps()
+            .iter()
+            .filter(|a| {
+                self.process
+                    .step(&a.step)
+                    .is_some_and(|n| kind.inside.binary_search(&n).is_ok())
+            })
+            .map(|a| WithdrawnStep {
+                step: a.step.clone(),
+                token: a.token,
+            })
+            .collect();
+        let joins: Vec<StepId> = self
+            .state
+            .pending_joins()
+            .iter()
+            .filter(|j| kind.nested.contains(&j.split))
+            .map(|j| j.split.clone())
+            .collect();
+        if !steps.is_empty() || !joins.is_empty() {
+            self.emit(EventKind::WorkWithdrawn {
+                by: split.clone(),
+                steps,
+                joins,
+            });
         }
     }
 
@@ -973,10 +1162,49 @@ impl Transition<'_> {
             .or_else(|| self.state.performers_of(earlier).last().cloned())
     }
 
-    /// The active step `step`, if the actor may work on it.
-    fn workable(&self, step: &StepId) -> Result<&ActiveStep, CommandError> {
+    /// The active step `step` (its activation for `item`, when it runs once per item), if
+    /// the actor may work on it.
+    fn workable(&self, step: &StepId, item: Option<&str>) -> Result<&ActiveStep, CommandError> {
         let node = self.node(step)?;
-        let Some(active) = self.state.active_step(step) else {
+        let items = || {
+            let items: Vec<String> = self
+                .state
+                .active_steps()
+                .iter()
+                .filter(|a| a.step == *step)
+                .filter_map(|a| a.item.as_ref().map(|i| format!("`{i}`")))
+                .collect();
+            if items.is_empty() {
+                "none".to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        let mut activations = self.state.active_steps().iter().filter(|a| a.step == *step);
+        let found = match item {
+            Some(item) => {
+                let found = activations.find(|a| a.item.as_deref() == Some(item));
+                if found.is_none() && self.state.active_step(step).is_some() {
+                    return Err(CommandError::ItemNotActive {
+                        step: step.clone(),
+                        item: item.to_owned(),
+                        items: items(),
+                    });
+                }
+                found
+            }
+            None => {
+                let first = activations.next();
+                if first.is_some_and(|a| a.item.is_some()) && activations.next().is_some() {
+                    return Err(CommandError::ItemRequired {
+                        step: step.clone(),
+                        items: items(),
+                    });
+                }
+                first
+            }
+        };
+        let Some(active) = found else {
             let active: Vec<String> = self
                 .state
                 .active_steps()

@@ -35,7 +35,7 @@
 //! }
 //! assert_eq!(case.active_steps()[0].step.as_str(), "greet");
 //!
-//! let done = Command::new("c2", ana, Action::Complete { step: "greet".parse().unwrap(), fields: Default::default() });
+//! let done = Command::new("c2", ana, Action::Complete { step: "greet".parse().unwrap(), fields: Default::default(), item: None });
 //! for event in engine::handle(&process, &case, done, now).unwrap() {
 //!     case.apply(&event);
 //! }
@@ -56,7 +56,9 @@ mod verify;
 
 pub use command::{Action, Command, FieldValues};
 pub use error::CommandError;
-pub use event::{EVENT_SCHEMA_VERSION, Event, EventKind, MigratedTimers, StepRename, TokenId};
+pub use event::{
+    EVENT_SCHEMA_VERSION, Event, EventKind, MigratedTimers, StepRename, TokenId, WithdrawnStep,
+};
 pub use handle::handle;
 pub use ids::{Actor, ActorId, CaseId, CommandId};
 pub use migrate::{MigrationError, migrate, migration_target};
@@ -68,7 +70,8 @@ pub use query::{
     work_items, work_queue,
 };
 pub use state::{
-    ActiveStep, CaseClock, CaseState, CaseStatus, PendingJoin, PendingTimer, SlaProgress, Timer,
+    ActiveStep, CaseClock, CaseState, CaseStatus, PendingInstances, PendingJoin, PendingTimer,
+    SlaProgress, Timer,
 };
 #[cfg(feature = "store")]
 pub(crate) use verify::check_next;

@@ -38,7 +38,11 @@ impl WorkKind {
     /// collects no field.
     pub fn finish(self, step: StepId, fields: FieldValues) -> Action {
         match self {
-            WorkKind::Task => Action::Complete { step, fields },
+            WorkKind::Task => Action::Complete {
+                step,
+                fields,
+                item: None,
+            },
             WorkKind::Approval => Action::Approve {
                 step,
                 comment: None,
@@ -70,6 +74,9 @@ pub struct WorkItem {
     pub step: StepId,
     /// The activation.
     pub token: TokenId,
+    /// The item it is for, when the step runs once per item (`for_each`): commands on it
+    /// name this item.
+    pub item: Option<String>,
     /// Task or approval.
     pub kind: WorkKind,
     /// The title with templates filled in from the case's fields.
@@ -168,6 +175,7 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
             case: state.case().cloned(),
             step: active.step.clone(),
             token: active.token,
+            item: active.item.clone(),
             kind,
             title: current
                 .title
@@ -370,8 +378,39 @@ pub fn describe(event: &Event) -> String {
         }
         EventKind::CasePaused { reason } => format!("paused the case: {reason}"),
         EventKind::CaseResumed => "resumed the case".to_owned(),
-        EventKind::BranchesStarted { step, branches } => {
-            format!("{step} split into {branches} branches")
+        EventKind::BranchesStarted {
+            step,
+            branches,
+            skipped,
+        } => {
+            let mut text = format!("{step} split; {branches} branches to join");
+            if !skipped.is_empty() {
+                let skipped: Vec<&str> = skipped.iter().map(|s| s.as_str()).collect();
+                text.push_str(&format!(" (not started: {})", skipped.join(", ")));
+            }
+            text
+        }
+        EventKind::InstancesStarted {
+            step,
+            items,
+            needed,
+        } => {
+            if items.is_empty() {
+                format!("{step} skipped: no item")
+            } else {
+                format!(
+                    "{step} started for {} ({needed} to be done)",
+                    items.join(", ")
+                )
+            }
+        }
+        EventKind::WorkWithdrawn { by, steps, joins } => {
+            let mut withdrawn: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+            withdrawn.extend(joins.iter().map(|j| j.as_str()));
+            format!(
+                "{by} had what it waits for; withdrawn: {}",
+                withdrawn.join(", ")
+            )
         }
         EventKind::BranchJoined { split } => format!("a branch of {split} joined"),
         EventKind::NoteAdded { text, step } => match step {

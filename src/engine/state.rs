@@ -44,6 +44,9 @@ pub struct ActiveStep {
     pub step: StepId,
     /// This activation.
     pub token: TokenId,
+    /// The item this activation is for, when the step runs once per item (`for_each`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     /// When it became active.
     pub since: DateTime<Utc>,
     /// Its SLA deadline.
@@ -203,6 +206,15 @@ pub struct PendingJoin {
     pub remaining: u32,
 }
 
+/// A task run once per item (`for_each`) waiting for its items to be done.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingInstances {
+    /// The task.
+    pub step: StepId,
+    /// Items still to be done before the case goes on.
+    pub remaining: u32,
+}
+
 /// The state of a case, rebuilt by folding its events with [`CaseState::apply`].
 ///
 /// Folding the same events always gives the same state: it is what the engine decides
@@ -219,6 +231,9 @@ pub struct CaseState {
     fields: Arc<FieldValues>,
     active: Vec<ActiveStep>,
     joins: Vec<PendingJoin>,
+    /// Tasks run per item whose items are not all done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    instances: Vec<PendingInstances>,
     /// Who performed each step, most recent first, for four-eyes checks.
     performers: Arc<Vec<(StepId, ActorId)>>,
     /// Steps active when the case was cancelled, or the last step before it closed: what
@@ -288,9 +303,15 @@ impl CaseState {
         &self.active
     }
 
-    /// The active step `step`, if it is active.
+    /// The active step `step`, if it is active (its oldest activation, when it is active
+    /// more than once).
     pub fn active_step(&self, step: &StepId) -> Option<&ActiveStep> {
         self.active.iter().find(|a| a.step == *step)
+    }
+
+    /// Tasks run once per item (`for_each`) that wait for items to be done.
+    pub fn pending_instances(&self) -> &[PendingInstances] {
+        &self.instances
     }
 
     /// Parallel splits waiting for branches (on a cancelled case: those a reopen resumes).
@@ -456,6 +477,7 @@ impl CaseState {
             EventKind::StepActivated {
                 step,
                 token,
+                item,
                 due_at,
                 timeout_at,
                 warn_at,
@@ -469,6 +491,7 @@ impl CaseState {
                 self.active.push(ActiveStep {
                     step: step.clone(),
                     token: *token,
+                    item: item.clone(),
                     since: event.at,
                     due_at: *due_at,
                     timeout_at: *timeout_at,
@@ -514,7 +537,22 @@ impl CaseState {
                     Arc::make_mut(&mut self.fields).insert(field.clone(), value.clone());
                 }
             }
-            EventKind::StepCompleted { step, token } => self.finish(*token, step),
+            EventKind::StepCompleted { step, token } => {
+                let item_done = self
+                    .active
+                    .iter()
+                    .any(|a| a.token == *token && a.item.is_some());
+                if item_done
+                    && let Some(position) = self.instances.iter().rposition(|i| i.step == *step)
+                {
+                    let group = &mut self.instances[position];
+                    group.remaining = group.remaining.saturating_sub(1);
+                    if group.remaining == 0 {
+                        self.instances.remove(position);
+                    }
+                }
+                self.finish(*token, step);
+            }
             EventKind::ApprovalGranted { token, .. } => {
                 if let Some(active) = self.token_mut(*token) {
                     active.approvers.push(event.actor.clone());
@@ -535,11 +573,40 @@ impl CaseState {
                     active.breached = true;
                 }
             }
-            EventKind::BranchesStarted { step, branches } => {
-                self.joins.push(PendingJoin {
-                    split: step.clone(),
-                    remaining: *branches,
-                });
+            EventKind::BranchesStarted { step, branches, .. } => {
+                if *branches > 0 {
+                    self.joins.push(PendingJoin {
+                        split: step.clone(),
+                        remaining: *branches,
+                    });
+                }
+            }
+            EventKind::InstancesStarted { step, needed, .. } => {
+                if *needed > 0 {
+                    self.instances.push(PendingInstances {
+                        step: step.clone(),
+                        remaining: *needed,
+                    });
+                }
+            }
+            EventKind::WorkWithdrawn { steps, joins, .. } => {
+                for withdrawn in steps {
+                    self.active.retain(|a| a.token != withdrawn.token);
+                    // A task run per item with no item left waits for nothing any more.
+                    if !self.active.iter().any(|a| a.step == withdrawn.step)
+                        && let Some(position) = self
+                            .instances
+                            .iter()
+                            .rposition(|i| i.step == withdrawn.step)
+                    {
+                        self.instances.remove(position);
+                    }
+                }
+                for split in joins {
+                    if let Some(position) = self.joins.iter().rposition(|j| j.split == *split) {
+                        self.joins.remove(position);
+                    }
+                }
             }
             EventKind::BranchJoined { split } => {
                 if let Some(position) = self.joins.iter().rposition(|j| j.split == *split) {
@@ -631,6 +698,7 @@ impl CaseState {
                 self.closed_at = Some(event.at);
                 self.active.clear();
                 self.joins.clear();
+                self.instances.clear();
                 // A closed case waits on nobody.
                 self.paused_since = None;
             }
@@ -639,7 +707,9 @@ impl CaseState {
                 self.closed_at = Some(event.at);
                 self.resumable = self.active.drain(..).map(|a| a.step).collect();
                 // Pending joins stay: a reopen brings the withdrawn branches back, and
-                // their join must still wait for them.
+                // their join must still wait for them. A task run per item starts over
+                // for every item on reopen, so its count goes.
+                self.instances.clear();
             }
             EventKind::CaseReopened { .. } => {
                 self.status = Some(CaseStatus::Open);
@@ -713,6 +783,9 @@ impl CaseState {
             }
             for join in &mut self.joins {
                 rename(&mut join.split);
+            }
+            for group in &mut self.instances {
+                rename(&mut group.step);
             }
             for step in &mut self.resumable {
                 rename(step);

@@ -348,6 +348,30 @@ fn check_event(
             open(state)?;
             step_of(process, step, StepKind::Split)
         }
+        EventKind::InstancesStarted { step, .. } => {
+            open(state)?;
+            step_of(process, step, StepKind::Task)
+        }
+        EventKind::WorkWithdrawn { steps, joins, .. } => {
+            open(state)?;
+            for withdrawn in steps {
+                active(
+                    process,
+                    state,
+                    &withdrawn.step,
+                    withdrawn.token,
+                    StepKind::Activity,
+                )?;
+            }
+            for split in joins {
+                if !state.pending_joins().iter().any(|j| j.split == *split) {
+                    return Err(HistoryProblem::NoPendingJoin {
+                        split: split.clone(),
+                    });
+                }
+            }
+            Ok(())
+        }
         EventKind::BranchJoined { split } => {
             open(state)?;
             step_of(process, split, StepKind::Split)?;
@@ -576,6 +600,7 @@ steps:
                 Action::Complete {
                     step: "identify".parse().unwrap(),
                     fields: Default::default(),
+                    item: None,
                 },
             ),
         ] {
@@ -656,6 +681,7 @@ steps:
         let process = process();
         let mut events = history(&process);
         events[1].kind = EventKind::StepActivated {
+            item: None,
             step: "idzntify".parse().unwrap(),
             token: 0,
             due_at: None,

@@ -62,7 +62,7 @@
 //! let (mut case, mut history) = (CaseState::new(), Vec::new());
 //! for (id, action) in [
 //!     ("c1", Action::Start { case: "T-1".into(), fields: Default::default() }),
-//!     ("c2", Action::Complete { step: "a".parse().unwrap(), fields: Default::default() }),
+//!     ("c2", Action::Complete { step: "a".parse().unwrap(), fields: Default::default(), item: None }),
 //! ] {
 //!     for event in engine::handle(&process, &case, Command::new(id, ana.clone(), action), now).unwrap() {
 //!         case.apply(&event);
@@ -197,11 +197,13 @@ pub enum Outcome {
     TimedOut,
     /// The case was cancelled.
     Cancelled,
+    /// It was no longer needed: a join or a task run per item had what it waits for.
+    Withdrawn,
 }
 
 impl Outcome {
     /// The outcome's name: `completed`, `approved`, `rejected`, `escalated`, `overdue`,
-    /// `timed_out`, `cancelled`.
+    /// `timed_out`, `cancelled`, `withdrawn`.
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
@@ -211,6 +213,7 @@ impl Outcome {
             Outcome::Overdue => "overdue",
             Outcome::TimedOut => "timed_out",
             Outcome::Cancelled => "cancelled",
+            Outcome::Withdrawn => "withdrawn",
         }
     }
 }
@@ -425,6 +428,18 @@ impl CaseLog {
                     actor,
                 );
             }
+            EventKind::WorkWithdrawn { steps, .. } => {
+                for withdrawn in steps {
+                    self.end(
+                        open,
+                        withdrawn.token,
+                        Lifecycle::Withdraw,
+                        Outcome::Withdrawn,
+                        at,
+                        actor.clone(),
+                    );
+                }
+            }
             EventKind::TimerFired { token, .. } => {
                 self.end(
                     open,
@@ -506,6 +521,7 @@ impl CaseLog {
             | EventKind::CaseResumed
             | EventKind::BranchesStarted { .. }
             | EventKind::BranchJoined { .. }
+            | EventKind::InstancesStarted { .. }
             | EventKind::NoteAdded { .. }
             | EventKind::TimeCorrected { .. } => {}
             // Work open across a move goes on under the new version's step ids; what

@@ -1,5 +1,6 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
+mod branching;
 mod kpis;
 mod migration;
 mod people;
@@ -86,6 +87,7 @@ fn compile_checked(sop: &Sop, source: Option<&str>, lint: bool) -> Compilation {
     compiler.index_steps();
     compiler.build_nodes();
     compiler.build_edges();
+    compiler.index_branch_regions();
     compiler.compile_case_sla();
     compiler.compile_kpis();
     compiler.check_reviewed_fields();
@@ -638,9 +640,14 @@ impl<'a> Compiler<'a> {
                 .insert(step.id.value.clone(), arm_conditions);
             return NodeKind::Decision(Decision { conditions });
         }
-        if step.parallel.is_some() {
+        if let Some(branches) = &step.parallel {
+            let (conditions, wait_for) = self.split_branching(step, branches);
             return NodeKind::Split(Split {
                 join: NodeIndex::end(),
+                conditions,
+                wait_for,
+                inside: Vec::new(),
+                nested: Vec::new(),
             });
         }
         let role = match &step.role {
@@ -693,6 +700,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let people = self.step_people(step, None);
+        let for_each = self.task_for_each(step);
         NodeKind::Task(Task {
             role,
             instructions,
@@ -700,12 +708,13 @@ impl<'a> Compiler<'a> {
             timers: self.step_timers(step),
             people,
             terminates: step.terminate.as_ref().is_some_and(|t| t.value),
+            for_each,
         })
     }
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 16] = [
+        let present: [(&str, Option<SourceSpan>); 19] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -725,6 +734,9 @@ impl<'a> Compiler<'a> {
             ),
             ("separate_from", step.separate_from.first().map(|s| s.span)),
             ("terminate", step.terminate.as_ref().map(|s| s.span)),
+            ("when", step.when.keys().next().map(|s| s.span)),
+            ("wait_for", step.wait_for.as_ref().map(|s| s.span)),
+            ("for_each", step.for_each.as_ref().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -743,6 +755,8 @@ impl<'a> Compiler<'a> {
                 "same_performer_as",
                 "separate_from",
                 "terminate",
+                "for_each",
+                "wait_for",
             ],
             StepShape::Approval => &[
                 "due",
@@ -756,7 +770,7 @@ impl<'a> Compiler<'a> {
                 "same_performer_as",
             ],
             StepShape::Decision => &[],
-            StepShape::Split => &["join"],
+            StepShape::Split => &["join", "when", "wait_for"],
         };
         for (key, span) in present {
             if let Some(span) = span
@@ -773,8 +787,11 @@ impl<'a> Compiler<'a> {
                     (StepShape::Split, "next") => {
                         "after the branches, the case continues at `join:`".to_owned()
                     }
-                    (StepShape::Task, "join") => {
-                        "`join` belongs on a step with `parallel:`".to_owned()
+                    (StepShape::Task, "join" | "when") => {
+                        format!("`{key}` belongs on a step with `parallel:`")
+                    }
+                    (StepShape::Approval, "for_each" | "wait_for") => {
+                        "only a task runs once per item; put `for_each` on the task before the gate".to_owned()
                     }
                     (StepShape::Approval, "separate_from") => {
                         "a gate names the steps whose performers may not decide it in `approval: { reviews: [...] }`".to_owned()

@@ -221,6 +221,8 @@ pub struct Task {
     pub people: StepPeople,
     /// Whether completing it ends the case at once, withdrawing all other work.
     pub terminates: bool,
+    /// Run once per item of a multi-choice field, when it says `for_each:`.
+    pub for_each: Option<ForEach>,
 }
 
 /// Who a task or gate goes to beyond its role: a person named in the case's data, the
@@ -273,6 +275,16 @@ pub struct Decision {
 pub struct Split {
     /// The join node that waits for the branches.
     pub join: NodeIndex,
+    /// Per branch, in the order of the split's [`EdgeKind::Branch`] edges: the condition
+    /// under which it starts (`when:`), or `None` when it always starts.
+    pub conditions: Vec<Option<Condition>>,
+    /// How many of the started branches the join waits for (`wait_for:`); `None` for all.
+    pub wait_for: Option<u32>,
+    /// The task and gate nodes a branch may be at before it reaches the join: their work
+    /// is withdrawn once the join has what it waits for.
+    pub inside: Vec<NodeIndex>,
+    /// The splits nested in the branches, whose joins are withdrawn with them.
+    pub nested: Vec<StepId>,
 }
 
 /// A parallel join.
@@ -280,8 +292,17 @@ pub struct Split {
 pub struct Join {
     /// The split whose branches it waits for.
     pub split: StepId,
-    /// How many branches must arrive.
+    /// How many branches the split has (whether they start or not).
     pub branches: usize,
+}
+
+/// A task run once per item of a multi-choice field (`for_each:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForEach {
+    /// The multi-choice field whose chosen options are the items.
+    pub field: FieldId,
+    /// How many items must be done before the case goes on; `None` for all.
+    pub wait_for: Option<u32>,
 }
 
 /// Why an edge is taken.

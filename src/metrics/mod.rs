@@ -50,7 +50,7 @@
 //! let mut log = Vec::new();
 //! for (minutes, action) in [
 //!     (0, Action::Start { case: "T-1".into(), fields: Default::default() }),
-//!     (30, Action::Complete { step: "a".parse().unwrap(), fields: Default::default() }),
+//!     (30, Action::Complete { step: "a".parse().unwrap(), fields: Default::default(), item: None }),
 //! ] {
 //!     let command = Command::new(format!("c{minutes}"), ana.clone(), action);
 //!     let now = t0 + chrono::Duration::minutes(minutes);

@@ -72,6 +72,7 @@ fn complete(name: &str) -> Action {
     Action::Complete {
         step: step(name),
         fields: FieldValues::new(),
+        item: None,
     }
 }
 
@@ -82,6 +83,7 @@ fn survey(csat: i64, nps: i64) -> Action {
             ("csat".parse().unwrap(), csat.into()),
             ("nps".parse().unwrap(), nps.into()),
         ]),
+        item: None,
     }
 }
 
@@ -144,6 +146,7 @@ fn twelve(process: &Process) -> Vec<Vec<Event>> {
         agent(),
         Action::Claim {
             step: step("receive"),
+            item: None,
         },
     )];
     claim_then_happy.extend(happy(30, 40, 50, 60, 5, 10));
@@ -177,6 +180,7 @@ fn twelve(process: &Process) -> Vec<Vec<Event>> {
                     Action::Escalate {
                         step: step("receive"),
                         reason: "billing".into(),
+                        item: None,
                     },
                 ),
                 (45, lead(), complete("lead_review")),

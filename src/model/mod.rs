@@ -294,9 +294,25 @@ pub struct Step {
     /// Makes the step a parallel split: each listed step starts a branch.
     #[serde(default)]
     pub parallel: Option<Spanned<Vec<Spanned<StepId>>>>,
-    /// The step where the parallel branches meet; it starts once every branch reached it.
+    /// The step where the parallel branches meet; it starts once every branch that started
+    /// reached it (or `wait_for` of them).
     #[serde(default)]
     pub join: Option<Spanned<StepId>>,
+    /// Conditions on branches of a parallel split, by branch: a branch listed here starts
+    /// only when its CEL condition holds (multi-choice); the others always start. The join
+    /// waits for the branches that started; when none did, the case goes on at the join.
+    #[serde(default)]
+    pub when: OrderedMap<StepId, Spanned<String>>,
+    /// How many branches (on a split) or items (on a `for_each` task) must be done before
+    /// the case goes on (the N-of-M join, or discriminator with 1); the rest of the work is
+    /// then withdrawn. Without it, all of them.
+    #[serde(default)]
+    pub wait_for: Option<Spanned<u32>>,
+    /// Runs the task once per item of a multi-choice field (`for_each: systems`): each item
+    /// is an activation of its own, with its own assignee and SLA, and the case goes on once
+    /// all of them (or `wait_for`) are done. No item: the step is skipped.
+    #[serde(default)]
+    pub for_each: Option<Spanned<FieldId>>,
     /// The `person` field naming who performs the task (or alone approves the gate): the
     /// step is assigned to them when it becomes active.
     #[serde(default)]

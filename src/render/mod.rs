@@ -176,7 +176,7 @@ impl Highlight {
     /// let mut log = Vec::new();
     /// for (id, action) in [
     ///     ("c1", Action::Start { case: "T-1".into(), fields: Default::default() }),
-    ///     ("c2", Action::Complete { step: "a".parse().unwrap(), fields: Default::default() }),
+    ///     ("c2", Action::Complete { step: "a".parse().unwrap(), fields: Default::default(), item: None }),
     /// ] {
     ///     for event in engine::handle(&process, &case, Command::new(id, ana.clone(), action), now).unwrap() {
     ///         case.apply(&event);

@@ -236,6 +236,7 @@ impl Runner<'_> {
             Action::Complete {
                 step: step_id(name)?,
                 fields,
+                item: None,
             }
         } else if let Some(name) = &s.approve {
             Action::Approve {
@@ -251,10 +252,12 @@ impl Runner<'_> {
             Action::Escalate {
                 step: step_id(name)?,
                 reason: reason(),
+                item: None,
             }
         } else if let Some(name) = &s.claim {
             Action::Claim {
                 step: step_id(name)?,
+                item: None,
             }
         } else if let Some(name) = &s.assign {
             let to =
@@ -263,6 +266,7 @@ impl Runner<'_> {
             Action::Assign {
                 step: step_id(name)?,
                 assignee: self.actor(to)?.id,
+                item: None,
             }
         } else if let Some(name) = &s.transfer {
             let to =
@@ -273,6 +277,7 @@ impl Runner<'_> {
             Action::Transfer {
                 step: step_id(name)?,
                 to: role,
+                item: None,
             }
         } else if let Some(name) = &s.postpone {
             let length = s
@@ -287,6 +292,7 @@ impl Runner<'_> {
             Action::Postpone {
                 step: step_id(name)?,
                 until,
+                item: None,
             }
         } else if let Some(text) = &s.note {
             Action::AddNote {

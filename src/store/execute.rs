@@ -247,7 +247,7 @@ pub(crate) async fn execute_held<S: CaseStore>(
 /// let case = CaseId::from("T-1");
 /// let start = Command::new("c1", ana.clone(), Action::Start { case: case.clone(), fields: Default::default() });
 /// let started = execute_on(&store, &process, &case, &CaseState::new(), start, now).await?;
-/// let greet = |id: &str| Command::new(id, ana.clone(), Action::Complete { step: StepId::from_static("greet"), fields: Default::default() });
+/// let greet = |id: &str| Command::new(id, ana.clone(), Action::Complete { step: StepId::from_static("greet"), fields: Default::default(), item: None });
 /// let done = execute_on(&store, &process, &case, &started.state, greet("c2"), now).await?;
 /// assert_eq!(done.state.version(), 4); // step_completed, case_closed
 /// // The state held before `c2` is stale now: nothing is written.

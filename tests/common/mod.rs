@@ -272,6 +272,7 @@ impl Case {
             Action::Complete {
                 step: step(step_id),
                 fields: values,
+                item: None,
             },
         )
     }
@@ -308,6 +309,7 @@ impl Case {
             Action::Escalate {
                 step: step(step_id),
                 reason: reason.to_owned(),
+                item: None,
             },
         )
     }
@@ -319,6 +321,7 @@ impl Case {
             by,
             Action::Claim {
                 step: step(step_id),
+                item: None,
             },
         )
     }
@@ -331,6 +334,7 @@ impl Case {
             Action::Transfer {
                 step: step(step_id),
                 to: role(to),
+                item: None,
             },
         )
     }
@@ -343,6 +347,7 @@ impl Case {
             Action::Postpone {
                 step: step(step_id),
                 until,
+                item: None,
             },
         )
     }

@@ -339,6 +339,7 @@ pub async fn list_filters<S: CaseStore>(store: Arc<S>) {
             Action::Complete {
                 step: "greet".parse().unwrap(),
                 fields: Default::default(),
+                item: None,
             },
         )
     };
@@ -436,6 +437,7 @@ pub async fn histories_page_in_id_order<S: CaseStore>(store: Arc<S>) {
         Action::Complete {
             step: "greet".parse().unwrap(),
             fields: Default::default(),
+            item: None,
         },
     );
     run(&*store, &v1, "H-1", [start("H-1", "s"), greet.clone()]).await;
@@ -701,6 +703,7 @@ pub async fn old_sop_versions_loadable<S: CaseStore>(store: Arc<S>) {
             Action::Complete {
                 step: "greet".parse().unwrap(),
                 fields: Default::default(),
+                item: None,
             },
         )
     };
@@ -804,6 +807,7 @@ pub async fn errors_typed<S: CaseStore>(store: Arc<S>) {
         Action::Complete {
             step: "greet".parse().unwrap(),
             fields: Default::default(),
+            item: None,
         },
     );
     let error = execute(&*store, &process, &CaseId::new("E-1"), approve, t0())
@@ -1004,6 +1008,7 @@ pub async fn snapshots_resume_loads<S: CaseStore>(store: Arc<S>) {
         Action::Complete {
             step: "greet".parse().unwrap(),
             fields: Default::default(),
+            item: None,
         },
     );
     let closed = execute(&*store, &process, &case, greet, t0())
@@ -1398,6 +1403,7 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
         Action::Complete {
             step: "greet".parse().unwrap(),
             fields: Default::default(),
+            item: None,
         },
     );
     run(&*store, &v1, "M-3", [greet]).await;
@@ -1458,6 +1464,7 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
         Action::Complete {
             step: "welcome".parse().unwrap(),
             fields: Default::default(),
+            item: None,
         },
     );
     let moved_on = execute(&*store, &v3, &CaseId::new("M-1"), welcome, later)

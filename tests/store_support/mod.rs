@@ -175,6 +175,7 @@ pub fn next_command(process: &Process, state: &CaseState, case: &str) -> Option<
         WorkKind::Task => Action::Complete {
             fields: values_for(process, &item.step),
             step: item.step,
+            item: item.item,
         },
         WorkKind::Approval => Action::Approve {
             step: item.step,

@@ -549,6 +549,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Complete {
                 step: parse_step(&step)?,
                 fields: parse_fields(process, &fields)?,
+                item: None,
             })
         }),
         CaseCommand::Approve {
@@ -582,6 +583,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Escalate {
                 step: parse_step(&step)?,
                 reason,
+                item: None,
             })
         }),
         CaseCommand::Note {
@@ -603,6 +605,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Claim { id, step, acting } => send(cx, &id, &acting, |_| {
             Ok(Action::Claim {
                 step: parse_step(&step)?,
+                item: None,
             })
         }),
         CaseCommand::Assign {
@@ -617,6 +620,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Assign {
                 step: parse_step(&step)?,
                 assignee: ActorId::new(to.trim()),
+                item: None,
             })
         }),
         CaseCommand::Transfer {
@@ -628,6 +632,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Transfer {
                 step: parse_step(&step)?,
                 to: RoleId::new(&to).map_err(|e| Failure::usage(format!("--to `{to}`: {e}")))?,
+                item: None,
             })
         }),
         CaseCommand::Postpone {
@@ -639,6 +644,7 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Postpone {
                 step: parse_step(&step)?,
                 until: parse_time("--until", &until)?,
+                item: None,
             })
         }),
         CaseCommand::Cancel { id, reason, acting } => {
