@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::json;
-use sopflow::engine::{Action, CommandError};
+use sopflow::engine::{Action, CommandError, EventKind};
 use sopflow::graph::Process;
 
 use common::{Case, actor, fields, no_fields, sop_yaml, step};
@@ -267,4 +267,301 @@ fn a_termination_that_can_escalate_elsewhere_is_checked_like_any_step() {
         "{:#?}",
         compilation.diagnostics
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// How many tokens run: conditional branches, N-of-M joins, multiple instances.
+
+/// The history the case wrote must read back as the engine wrote it.
+#[track_caller]
+fn history_checks(case: &Case) {
+    if let Err(error) = sopflow::engine::check_history(&case.process, &case.log) {
+        panic!("{error}\n{:#?}", case.log);
+    }
+}
+
+fn branches_started(case: &Case) -> Vec<(u32, Vec<String>)> {
+    case.log
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BranchesStarted {
+                branches, skipped, ..
+            } => Some((*branches, skipped.iter().map(|s| s.to_string()).collect())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn multi_choice_starts_only_the_branches_whose_condition_holds() {
+    let process = pattern("multi-choice");
+    let (ana, bea) = (actor("ana", &["agent"]), actor("bea", &["billing"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("triage", &ana, fields(json!({"tags": ["billing"]})));
+    assert_eq!(case.active(), ["notify_billing"]);
+    assert_eq!(
+        branches_started(&case),
+        [(1, vec!["notify_engineering".to_owned()])]
+    );
+    // The merge waits for the one branch that started, not for both.
+    case.complete("notify_billing", &bea, no_fields());
+    assert_eq!(case.active(), ["follow_up"]);
+    case.complete("follow_up", &ana, no_fields());
+    assert!(!case.state.is_open());
+    history_checks(&case);
+}
+
+#[test]
+fn multi_choice_with_every_team_waits_for_every_team() {
+    let process = pattern("multi-choice");
+    let (ana, bea, eli) = (
+        actor("ana", &["agent"]),
+        actor("bea", &["billing"]),
+        actor("eli", &["engineering"]),
+    );
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete(
+        "triage",
+        &ana,
+        fields(json!({"tags": ["engineering", "billing"]})),
+    );
+    assert_eq!(case.active(), ["notify_billing", "notify_engineering"]);
+    case.complete("notify_engineering", &eli, no_fields());
+    assert_eq!(case.active(), ["notify_billing"]);
+    case.complete("notify_billing", &bea, no_fields());
+    assert_eq!(case.active(), ["follow_up"]);
+    history_checks(&case);
+}
+
+#[test]
+fn multi_choice_with_no_team_goes_straight_to_the_merge() {
+    let process = pattern("multi-choice");
+    let ana = actor("ana", &["agent"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("triage", &ana, fields(json!({"tags": []})));
+    assert_eq!(case.active(), ["follow_up"]);
+    assert_eq!(
+        branches_started(&case),
+        [(
+            0,
+            vec!["notify_billing".to_owned(), "notify_engineering".to_owned()]
+        )]
+    );
+    assert!(case.state.pending_joins().is_empty());
+    history_checks(&case);
+}
+
+#[test]
+fn discriminator_goes_on_with_the_first_branch_and_withdraws_the_other() {
+    let process = pattern("discriminator");
+    let (ana, ada, max) = (
+        actor("ana", &["agent"]),
+        actor("ada", &["analyst"]),
+        actor("max", &["manager"]),
+    );
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("request", &ana, no_fields());
+    assert_eq!(case.active(), ["credit_check", "manager_waiver"]);
+    let events = case.complete("manager_waiver", &max, no_fields());
+    let withdrawn: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WorkWithdrawn { by, steps, .. } => {
+                assert_eq!(by.as_str(), "clear_credit");
+                Some(steps.iter().map(|s| s.step.to_string()).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(withdrawn, ["credit_check"]);
+    assert_eq!(case.active(), ["send_quote"]);
+    // The analyst's work is gone: completing it now is refused and changes nothing.
+    let refused = case.refuse(
+        &ada,
+        Action::Complete {
+            step: step("credit_check"),
+            fields: no_fields(),
+            item: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::StepNotActive { .. }),
+        "{refused:?}"
+    );
+    case.complete("send_quote", &ana, no_fields());
+    assert!(!case.state.is_open());
+    history_checks(&case);
+}
+
+#[test]
+fn an_n_of_m_join_withdraws_a_nested_split_with_its_branches() {
+    let text = "
+id: nested
+version: 1
+title: Two of three reviews
+department: Quality
+roles: { qa: Quality analyst }
+steps:
+  - id: reviews
+    title: Review three ways
+    parallel: [first, second, third]
+    wait_for: 2
+    join: decide
+  - { id: first, title: First review, role: qa, next: decide }
+  - { id: second, title: Second review, role: qa, next: decide }
+  - id: third
+    title: Third review, in two parts
+    parallel: [part_a, part_b]
+    join: third_done
+  - { id: part_a, title: Part A, role: qa, next: third_done }
+  - { id: part_b, title: Part B, role: qa, next: third_done }
+  - { id: third_done, title: Sum up the third review, role: qa, next: decide }
+  - { id: decide, title: Decide, role: qa, end: true }
+";
+    let process = sop_yaml(text);
+    let qa = actor("quinn", &["qa"]);
+    let mut case = Case::start(&process, &qa, no_fields());
+    assert_eq!(case.active(), ["first", "second", "part_a", "part_b"]);
+    case.complete("part_a", &qa, no_fields());
+    case.complete("first", &qa, no_fields());
+    case.complete("second", &qa, no_fields());
+    // Two of three arrived: part B and the nested join that waited for it are withdrawn,
+    // so nothing holds the case open once `decide` is done.
+    assert_eq!(case.active(), ["decide"]);
+    assert!(case.state.pending_joins().is_empty());
+    case.complete("decide", &qa, no_fields());
+    assert!(!case.state.is_open());
+    history_checks(&case);
+}
+
+fn item_action(step_id: &str, item: &str) -> Action {
+    Action::Complete {
+        step: step(step_id),
+        fields: no_fields(),
+        item: Some(item.to_owned()),
+    }
+}
+
+#[test]
+fn multiple_instances_one_activation_per_item_each_its_own_work() {
+    let process = pattern("multiple-instances");
+    let hana = actor("hana", &["hr"]);
+    let (ivo, ian) = (actor("ivo", &["it"]), actor("ian", &["it"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete(
+        "request",
+        &hana,
+        fields(json!({"systems": ["email", "crm"]})),
+    );
+    let items: Vec<Option<String>> = case
+        .state
+        .active_steps()
+        .iter()
+        .map(|a| a.item.clone())
+        .collect();
+    assert_eq!(items, [Some("email".to_owned()), Some("crm".to_owned())]);
+    // Each item has its own SLA clock and its own assignee.
+    assert!(case.state.active_steps().iter().all(|a| a.due_at.is_some()));
+    case.send(
+        &ivo,
+        Action::Claim {
+            step: step("create_account"),
+            item: Some("crm".to_owned()),
+        },
+    );
+    let refused = case.refuse(&ian, item_action("create_account", "crm"));
+    assert!(
+        matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+        "{refused:?}"
+    );
+    // With two items active, a command must say which.
+    let refused = case.refuse(
+        &ian,
+        Action::Complete {
+            step: step("create_account"),
+            fields: no_fields(),
+            item: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::ItemRequired { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(refused.kind(), "item-required");
+    let refused = case.refuse(&ian, item_action("create_account", "erp"));
+    assert!(
+        matches!(refused, CommandError::ItemNotActive { ref item, .. } if item == "erp"),
+        "{refused:?}"
+    );
+    case.send(&ian, item_action("create_account", "email"));
+    assert_eq!(case.active(), ["create_account"]);
+    // One item left: naming it is no longer needed.
+    case.complete("create_account", &ivo, no_fields());
+    assert_eq!(case.active(), ["welcome"]);
+    assert_eq!(
+        case.state
+            .performers_of(&step("create_account"))
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        ["ian", "ivo"]
+    );
+    case.complete("welcome", &hana, no_fields());
+    assert!(!case.state.is_open());
+    history_checks(&case);
+}
+
+#[test]
+fn multiple_instances_with_no_item_skip_the_step() {
+    let process = pattern("multiple-instances");
+    let hana = actor("hana", &["hr"]);
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete("request", &hana, fields(json!({"systems": []})));
+    assert_eq!(case.active(), ["welcome"]);
+    history_checks(&case);
+}
+
+#[test]
+fn multiple_instances_waiting_for_one_withdraw_the_rest() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/multiple-instances.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace(
+        "for_each: systems\n",
+        "for_each: systems\n    wait_for: 1\n",
+    );
+    let process = sop_yaml(&text);
+    let (hana, ivo) = (actor("hana", &["hr"]), actor("ivo", &["it"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete(
+        "request",
+        &hana,
+        fields(json!({"systems": ["crm", "erp", "email"]})),
+    );
+    let events = case.send(&ivo, item_action("create_account", "erp"));
+    assert!(
+        events.iter().any(|e| matches!(&e.kind,
+            EventKind::WorkWithdrawn { steps, .. } if steps.len() == 2)),
+        "{events:#?}"
+    );
+    assert_eq!(case.active(), ["welcome"]);
+    history_checks(&case);
+}
+
+#[test]
+fn multiple_instances_restart_for_every_item_when_a_cancelled_case_reopens() {
+    let process = pattern("multiple-instances");
+    let (hana, ivo) = (actor("hana", &["hr"]), actor("ivo", &["it"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete("request", &hana, fields(json!({"systems": ["crm", "erp"]})));
+    case.send(&ivo, item_action("create_account", "crm"));
+    case.cancel(&hana, "the hire fell through");
+    case.reopen(&hana, "the hire starts after all");
+    assert_eq!(case.active(), ["create_account", "create_account"]);
+    case.send(&ivo, item_action("create_account", "crm"));
+    case.send(&ivo, item_action("create_account", "erp"));
+    assert_eq!(case.active(), ["welcome"]);
+    history_checks(&case);
 }
