@@ -318,6 +318,12 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
             "parallel: [sales_review, engineering_review]",
         ),
         "options" => ("a list of options", "options: [High, Medium, Low]"),
+        "when" => (
+            "a mapping of branch step ids to conditions",
+            "when: { notify_billing: '\"billing\" in tags' }",
+        ),
+        "wait_for" => ("a whole number of branches or items", "wait_for: 1"),
+        "for_each" => ("one multi-choice field id", "for_each: systems"),
         "editable_by" => ("a list of role ids", "editable_by: [team_lead]"),
         "steps" => ("a list of steps", "- id: receive"),
         "decide" => (
@@ -951,6 +957,9 @@ const STEP_KEYS: &[&str] = &[
     "same_performer_as",
     "separate_from",
     "terminate",
+    "when",
+    "wait_for",
+    "for_each",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

@@ -95,6 +95,8 @@ impl Compiler<'_> {
             Some(FieldType::MultiChoice) => self.used_fields.push(field.value.clone()),
             Some(other) => {
                 valid = false;
+                // Used, if wrongly: an unused-field warning would only repeat the error.
+                self.used_fields.push(field.value.clone());
                 self.report(
                     Diagnostic::new(
                         Code::InvalidForEach,
