@@ -289,13 +289,18 @@ pub fn describe(event: &Event) -> String {
         EventKind::CaseStarted { sop, version, .. } => {
             format!("started the case on {sop} v{version}")
         }
-        EventKind::StepActivated { step, due_at, .. } => match due_at {
-            Some(due) => format!(
-                "step {step} became active (due {})",
-                due.format("%Y-%m-%d %H:%M")
-            ),
-            None => format!("step {step} became active"),
-        },
+        EventKind::StepActivated {
+            step, item, due_at, ..
+        } => {
+            let what = match item {
+                Some(item) => format!("step {step} became active for {item}"),
+                None => format!("step {step} became active"),
+            };
+            match due_at {
+                Some(due) => format!("{what} (due {})", due.format("%Y-%m-%d %H:%M")),
+                None => what,
+            }
+        }
         EventKind::StepAssigned { step, assignee, .. } => format!("assigned {step} to {assignee}"),
         EventKind::StepTransferred { step, role, .. } => {
             format!("transferred {step} to role {role}")

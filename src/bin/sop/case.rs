@@ -191,6 +191,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         /// Field values, by the field's type: `priority=High`, `csat=4`, `resolved=true`, `tags=A,B`
         #[arg(long = "field", value_name = "FIELD=VALUE")]
         fields: Vec<String>,
@@ -227,6 +230,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         /// Why
         #[arg(long)]
         reason: String,
@@ -261,6 +267,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         #[command(flatten)]
         acting: Acting,
     },
@@ -270,6 +279,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         /// Who gets it (an actor id)
         #[arg(long, value_name = "ACTOR")]
         to: String,
@@ -282,6 +294,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         /// The role that takes it over
         #[arg(long, value_name = "ROLE")]
         to: String,
@@ -295,6 +310,9 @@ enum CaseCommand {
         id: String,
         /// The step
         step: String,
+        /// Which item, on a step run once per item (`for_each`) with several active
+        #[arg(long)]
+        item: Option<String>,
         /// When it comes back, RFC 3339 (`2026-01-07T09:00:00Z`)
         #[arg(long, value_name = "TIME")]
         until: String,
@@ -543,13 +561,14 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Complete {
             id,
             step,
+            item,
             fields,
             acting,
         } => send(cx, &id, &acting, |process| {
             Ok(Action::Complete {
                 step: parse_step(&step)?,
                 fields: parse_fields(process, &fields)?,
-                item: None,
+                item,
             })
         }),
         CaseCommand::Approve {
@@ -577,13 +596,14 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Escalate {
             id,
             step,
+            item,
             reason,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Escalate {
                 step: parse_step(&step)?,
                 reason,
-                item: None,
+                item,
             })
         }),
         CaseCommand::Note {
@@ -602,15 +622,21 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
                 fields: parse_fields(process, &fields)?,
             })
         }),
-        CaseCommand::Claim { id, step, acting } => send(cx, &id, &acting, |_| {
+        CaseCommand::Claim {
+            id,
+            step,
+            item,
+            acting,
+        } => send(cx, &id, &acting, |_| {
             Ok(Action::Claim {
                 step: parse_step(&step)?,
-                item: None,
+                item,
             })
         }),
         CaseCommand::Assign {
             id,
             step,
+            item,
             to,
             acting,
         } => send(cx, &id, &acting, |_| {
@@ -620,31 +646,33 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             Ok(Action::Assign {
                 step: parse_step(&step)?,
                 assignee: ActorId::new(to.trim()),
-                item: None,
+                item,
             })
         }),
         CaseCommand::Transfer {
             id,
             step,
+            item,
             to,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Transfer {
                 step: parse_step(&step)?,
                 to: RoleId::new(&to).map_err(|e| Failure::usage(format!("--to `{to}`: {e}")))?,
-                item: None,
+                item,
             })
         }),
         CaseCommand::Postpone {
             id,
             step,
+            item,
             until,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Postpone {
                 step: parse_step(&step)?,
                 until: parse_time("--until", &until)?,
-                item: None,
+                item,
             })
         }),
         CaseCommand::Cancel { id, reason, acting } => {
@@ -1085,6 +1113,15 @@ fn process_of(cx: &Context, store: &BlockingStore, state: &CaseState) -> Result<
         .map_err(|e| cx.store_failure(e))
 }
 
+/// A work item's step, with its item when the step runs once per item: `create_account
+/// [crm]`, as `--item crm` names it.
+fn step_and_item(item: &engine::WorkItem) -> String {
+    match &item.item {
+        Some(each) => format!("{} [{each}]", item.step),
+        None => item.step.to_string(),
+    }
+}
+
 /// One line per active step: `active: receive (support_agent, due 2026-01-05 10:00 UTC)`.
 fn active_lines(work: &[engine::WorkItem]) -> String {
     let mut out = String::new();
@@ -1110,7 +1147,7 @@ fn active_lines(work: &[engine::WorkItem]) -> String {
         } else {
             format!(" ({})", details.join(", "))
         };
-        let _ = writeln!(out, "active: {}{details}", item.step);
+        let _ = writeln!(out, "active: {}{details}", step_and_item(item));
     }
     out
 }
@@ -1231,7 +1268,7 @@ fn work_queue(cx: &Context, actor: &str, sop: Option<String>, now: Option<&str>)
                         item.case
                             .as_ref()
                             .map_or_else(String::new, ToString::to_string),
-                        item.step.to_string(),
+                        step_and_item(item),
                         item.title.clone(),
                         item.role
                             .as_ref()
