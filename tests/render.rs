@@ -152,6 +152,22 @@ fn mermaid_of_every_sop() {
     );
 }
 
+/// How many tokens run is part of the picture: branch conditions on the split's edges, a
+/// join that waits for fewer than all, a task run per item.
+#[test]
+fn mermaid_and_dot_of_the_token_patterns() {
+    for name in ["multi-choice", "discriminator", "multiple-instances"] {
+        let path = root().join(format!("tests/fixtures/patterns/{name}.yaml"));
+        let text = std::fs::read_to_string(&path).expect("pattern fixture");
+        let process = compiled(name, &text);
+        insta::assert_snapshot!(
+            format!("mermaid-pattern-{name}"),
+            render::mermaid(&process, None)
+        );
+        insta::assert_snapshot!(format!("dot-pattern-{name}"), render::dot(&process, None));
+    }
+}
+
 #[test]
 fn dot_of_every_sop() {
     for (stem, process) in sops() {

@@ -416,6 +416,20 @@ impl Process {
             .iter()
             .find_map(|&(k, target)| (k == kind).then_some(target))
     }
+    /// The condition under which the branch of `split` that starts at `branch` starts
+    /// (`when:`), if it has one.
+    pub fn branch_condition(&self, split: NodeIndex, branch: NodeIndex) -> Option<&Condition> {
+        let NodeKind::Split(kind) = &self.graph.node_weight(split)?.kind else {
+            return None;
+        };
+        let index = self
+            .successors(split)
+            .iter()
+            .filter(|(kind, _)| *kind == EdgeKind::Branch)
+            .position(|&(_, target)| target == branch)?;
+        kind.conditions.get(index)?.as_ref()
+    }
+
     /// A short label for an edge: the condition, `approved`, `rejected`, `overdue 1h`.
     pub fn edge_label(&self, from: NodeIndex, kind: EdgeKind) -> String {
         match kind {

@@ -361,7 +361,12 @@ impl Chart {
                 NodeKind::Task(task) => (
                     Shape::Task,
                     title_or(&step_name),
-                    Some(format!("{}{}", task.role, people_note(&task.people))),
+                    Some(format!(
+                        "{}{}{}",
+                        task.role,
+                        people_note(&task.people),
+                        items_note(task.for_each.as_ref())
+                    )),
                     lane_of(task.role.as_str()),
                 ),
                 NodeKind::Approval(gate) => {
@@ -379,7 +384,7 @@ impl Chart {
                 }
                 NodeKind::Decision(_) => (Shape::Decision, title_or(&step_name), None, None),
                 NodeKind::Split(_) => (Shape::Split, title_or(&step_name), None, None),
-                NodeKind::Join(_) => (Shape::Join, "join".to_owned(), None, None),
+                NodeKind::Join(join) => (Shape::Join, join_title(process, join), None, None),
             };
             let base = match (&node.kind, &step) {
                 (NodeKind::Start, _) => "n_start".to_owned(),
@@ -472,7 +477,12 @@ impl Chart {
                 } else {
                     style
                 };
-                let mut label = text::one_line(&process.edge_label(from, kind));
+                let mut label = match process.branch_condition(from, to) {
+                    Some(condition) if kind == EdgeKind::Branch => {
+                        text::one_line(condition.source())
+                    }
+                    _ => text::one_line(&process.edge_label(from, kind)),
+                };
                 if let Some((count, _)) = count.filter(|c| c.0 > 0) {
                     label = if label.is_empty() {
                         count.to_string()
@@ -653,6 +663,32 @@ fn safe_id(id: &str) -> String {
 
 /// Who a step goes to beyond its role, as a suffix of its role line (`support_agent ·
 /// person in assignee`), so a chart shows work that goes to one person.
+/// ` · for each of systems` on a task run once per item (` · 1 of each of systems` when
+/// it waits for fewer than all).
+fn items_note(for_each: Option<&crate::graph::ForEach>) -> String {
+    match for_each {
+        Some(each) => match each.wait_for {
+            Some(n) => format!(" · for each of {}, {n} needed", each.field),
+            None => format!(" · for each of {}", each.field),
+        },
+        None => String::new(),
+    }
+}
+
+/// `join`, or `join: 1 of 2` when the join waits for fewer branches than its split has.
+fn join_title(process: &Process, join: &crate::graph::Join) -> String {
+    let wait_for = process
+        .step(&join.split)
+        .and_then(|split| match &process.node(split).kind {
+            NodeKind::Split(split) => split.wait_for,
+            _ => None,
+        });
+    match wait_for {
+        Some(n) => format!("join: {n} of {}", join.branches),
+        None => "join".to_owned(),
+    }
+}
+
 fn people_note(people: &crate::graph::StepPeople) -> String {
     let mut note = String::new();
     if let Some(field) = &people.assignee {

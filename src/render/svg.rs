@@ -883,7 +883,8 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
     match node.shape {
         Shape::Split | Shape::Join => {
             // The bar's name beside it.
-            let name = if node.shape == Shape::Split {
+            // A join says its name only when it waits for fewer than all (`join: 1 of 2`).
+            let name = if node.shape == Shape::Split || node.title != "join" {
                 text::shorten(&node.title, 40)
             } else {
                 String::new()
