@@ -24,6 +24,7 @@ const PAIRS: &[&str] = &[
     "kinds",
     "people",
     "kpis",
+    "tokens",
 ];
 
 /// A version read from a path relative to the crate, named by that path.
@@ -81,6 +82,8 @@ fn the_pairs_cover_every_kind_of_change_a_revision_usually_makes() {
         RouteRemoved,
         ArmsReordered,
         TimeoutChanged,
+        BranchingChanged,
+        InstancesChanged,
         RoleAdded,
         RoleRemoved,
         PerformerChanged,

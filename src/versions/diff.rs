@@ -257,6 +257,12 @@ pub enum ChangeKind {
     /// A task ends the case at once, withdrawing other work (`terminate: true`), or no
     /// longer does.
     TerminationChanged,
+    /// A parallel split starts its branches under other conditions (`when`), or its join
+    /// waits for another number of them (`wait_for`).
+    BranchingChanged,
+    /// A task runs once per item of another field, or no longer or newly does
+    /// (`for_each`), or waits for another number of items (`wait_for`).
+    InstancesChanged,
     /// A step goes to another person: its `assignee` field, the task whose performer it
     /// goes to (`same_performer_as`), or the tasks it is kept apart from (`separate_from`).
     PeopleChanged,
@@ -316,7 +322,9 @@ impl ChangeKind {
             SopIdChanged => Section::Sop,
             StepAdded | StepRemoved | StepRenamed | StepMoved | StepKindChanged => Section::Steps,
             RouteAdded | RouteRemoved | RouteChanged | ConditionChanged | ArmsReordered
-            | TimeoutChanged | TerminationChanged => Section::Routing,
+            | TimeoutChanged | TerminationChanged | BranchingChanged | InstancesChanged => {
+                Section::Routing
+            }
             RoleAdded | RoleRemoved | PerformerChanged | ApproverChanged | ApprovalCountChanged
             | ReviewsChanged | PeopleChanged => Section::Roles,
             FieldAdded | FieldRemoved | FieldTypeChanged | FieldOptionsChanged
@@ -351,10 +359,11 @@ type SectionDiff = fn(&Pair<'_>, &mut Vec<Change>);
 
 /// The sections, in the order they are compared (the order of the report comes from
 /// [`Section::ALL`]). A new section of the format adds its function here.
-const SECTIONS: [SectionDiff; 9] = [
+const SECTIONS: [SectionDiff; 10] = [
     identity,
     steps,
     routing,
+    tokens,
     roles,
     fields,
     service_levels,
@@ -1170,6 +1179,86 @@ fn timeout(old: &Step, new: &Step, out: &mut Vec<Change>) {
             )
             .values(before, after),
         );
+    }
+}
+
+/// How many tokens a matched step runs and waits for: branch conditions and `wait_for` on
+/// a split, `for_each` and `wait_for` on a task.
+fn tokens(pair: &Pair<'_>, out: &mut Vec<Change>) {
+    for (old, new) in &pair.matched {
+        let id = &new.id.value;
+        let wait_for = |step: &Step| step.wait_for.as_ref().map(|n| n.value);
+        if old.parallel.is_some() && new.parallel.is_some() {
+            let describe = |step: &Step, mapped: &dyn Fn(&Spanned<StepId>) -> StepId| {
+                let mut conditions: Vec<String> = step
+                    .when
+                    .iter()
+                    .map(|(branch, condition)| {
+                        format!("{} if {}", quoted(mapped(branch)), condition.value)
+                    })
+                    .collect();
+                conditions.sort();
+                let waits = match wait_for(step) {
+                    Some(n) => format!("waits for {n} of its branches"),
+                    None => "waits for every branch that started".to_owned(),
+                };
+                if conditions.is_empty() {
+                    format!("starts every branch, {waits}")
+                } else {
+                    format!("starts {}, {waits}", conditions.join("; "))
+                }
+            };
+            let before = describe(old, &|s| pair.mapped(s));
+            let after = describe(new, &|s| s.value.clone());
+            if before != after {
+                let span = |step: &Step| {
+                    step.when
+                        .keys()
+                        .next()
+                        .map(|k| k.span)
+                        .or(step.wait_for.as_ref().map(|n| n.span))
+                        .unwrap_or(step.id.span)
+                };
+                out.push(
+                    change(
+                        ChangeKind::BranchingChanged,
+                        step_subject(id),
+                        format!("{} now {after} (was: {before})", quoted(id)),
+                    )
+                    .step(id)
+                    .at(Some(span(old)), Some(span(new)))
+                    .values(Some(before), Some(after)),
+                );
+            }
+        }
+        let items = |step: &Step| {
+            step.for_each.as_ref().map(|field| match wait_for(step) {
+                Some(n) => format!(
+                    "once per item of {}, going on after {n}",
+                    quoted(&field.value)
+                ),
+                None => format!("once per item of {}", quoted(&field.value)),
+            })
+        };
+        let (before, after) = (items(old), items(new));
+        if before != after {
+            let span = |step: &Step| step.for_each.as_ref().map_or(step.id.span, |f| f.span);
+            out.push(
+                change(
+                    ChangeKind::InstancesChanged,
+                    step_subject(id),
+                    format!(
+                        "{} now runs {} (was {})",
+                        quoted(id),
+                        after.as_deref().unwrap_or("once"),
+                        before.as_deref().unwrap_or("once")
+                    ),
+                )
+                .step(id)
+                .at(Some(span(old)), Some(span(new)))
+                .values(before, after),
+            );
+        }
     }
 }
 
