@@ -39,6 +39,7 @@ department: Customer Service
 roles: { agent: Support agent, lead: Team lead }
 fields:
   kind: { type: choice, options: [low, mid, high], default: low }
+  tags: { type: multi-choice, options: [low, mid, high] }
 steps:
 ";
 
@@ -206,11 +207,30 @@ impl Builder<'_> {
                 }
                 Item::Split { id, branches, join } => {
                     let firsts: Vec<&str> = branches.iter().map(|b| b[0].first()).collect();
+                    let mut extra = String::new();
+                    // Some branches start only under a condition; some joins wait for
+                    // fewer than all.
+                    if self.choices.chance(35) {
+                        let mut conditions: Vec<String> = Vec::new();
+                        for first in &firsts {
+                            if self.choices.chance(60) {
+                                let value = KINDS[self.choices.pick(KINDS.len())];
+                                conditions.push(format!("{first}: '\"{value}\" in tags'"));
+                            }
+                        }
+                        if !conditions.is_empty() {
+                            extra.push_str(&format!(", when: {{ {} }}", conditions.join(", ")));
+                        }
+                    }
+                    if self.choices.chance(30) {
+                        let n = 1 + self.choices.pick(firsts.len());
+                        extra.push_str(&format!(", wait_for: {n}"));
+                    }
                     self.steps.push(Draft {
                         id: id.clone(),
                         targets: Vec::new(),
                         lines: vec![format!(
-                            "  - {{ id: {id}, parallel: [{}], join: {join} }}",
+                            "  - {{ id: {id}, parallel: [{}], join: {join}{extra} }}",
                             firsts.join(", ")
                         )],
                     });
@@ -256,26 +276,34 @@ impl Builder<'_> {
             };
             keys.push(format!("role: {role}"));
             if self.choices.chance(30) {
-                keys.push("collects: [kind]".to_owned());
+                keys.push("collects: [kind, tags]".to_owned());
+            }
+        }
+        // A task run once per item may not move the case on by itself.
+        let per_item = !gate && self.choices.chance(12);
+        if per_item {
+            keys.push("for_each: tags".to_owned());
+            if self.choices.chance(40) {
+                keys.push(format!("wait_for: {}", 1 + self.choices.pick(2)));
             }
         }
         if self.choices.chance(30) {
             let due = ["30m", "1h", "4h"][self.choices.pick(3)];
             keys.push(format!("due: {due}"));
-            if self.choices.chance(60) {
+            if !per_item && self.choices.chance(60) {
                 keys.push("on_overdue: {overdue}".to_owned());
                 let target = self.target(cont, earlier, id);
                 targets.push(("overdue".to_owned(), target));
             }
         }
-        if !gate && self.choices.chance(20) {
+        if !gate && !per_item && self.choices.chance(20) {
             let after = ["2h", "1d"][self.choices.pick(2)];
             keys.push(format!("after: {after}"));
             keys.push("on_timeout: {timeout}".to_owned());
             let target = self.target(cont, earlier, id);
             targets.push(("timeout".to_owned(), target));
         }
-        if !gate && self.choices.chance(25) {
+        if !gate && !per_item && self.choices.chance(25) {
             keys.push("on_escalate: {escalate}".to_owned());
             let target = self.target(cont, earlier, id);
             targets.push(("escalate".to_owned(), target));
@@ -422,7 +450,8 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
     if active.is_empty() {
         return None;
     }
-    let step: StepId = active[sent.pick % active.len()].step.clone();
+    let picked = &active[sent.pick % active.len()];
+    let (step, item): (StepId, Option<String>) = (picked.step.clone(), picked.item.clone());
     let node = process.step(&step)?;
     let (role, gate) = match &process.node(node).kind {
         NodeKind::Task(task) => (task.role.clone(), false),
@@ -438,22 +467,26 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
         },
         (Op::Advance, false) => {
             let mut fields = FieldValues::new();
-            let collects = match &process.node(node).kind {
-                NodeKind::Task(task) => !task.collects.is_empty(),
-                _ => false,
+            let collects: &[sopflow::model::FieldId] = match &process.node(node).kind {
+                NodeKind::Task(task) => &task.collects,
+                _ => &[],
             };
-            if collects {
-                let value = KINDS[(sent.pick / 3) % KINDS.len()];
-                fields.insert(
-                    sopflow::model::FieldId::new("kind").expect("a field id"),
-                    FieldValue::Text(value.to_owned()),
-                );
+            for field in collects {
+                let value = match field.as_str() {
+                    "kind" => FieldValue::Text(KINDS[(sent.pick / 3) % KINDS.len()].to_owned()),
+                    // Any subset of the options, from none to all.
+                    _ => FieldValue::List(
+                        KINDS
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| ((sent.pick / 11) >> i) & 1 == 1)
+                            .map(|(_, kind)| (*kind).to_owned())
+                            .collect(),
+                    ),
+                };
+                fields.insert(field.clone(), value);
             }
-            Action::Complete {
-                step,
-                fields,
-                item: None,
-            }
+            Action::Complete { step, fields, item }
         }
         (Op::Reject, _) => Action::Reject {
             step,
@@ -462,7 +495,7 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
         (Op::Escalate, _) => Action::Escalate {
             step,
             reason: "needs a lead".to_owned(),
-            item: None,
+            item,
         },
         (Op::Tick, _) => return None,
     };
@@ -502,8 +535,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let state = &case.state;
     prop_assert!(
         !state.is_open() || !state.active_steps().is_empty() || state.next_timer().is_some(),
-        "a lost case: open, with no active step and no timer (pending joins: {:?})\n{}",
+        "a lost case: open, with no active step and no timer (pending joins: {:?}, items: {:?})\n{}",
         state.pending_joins(),
+        state.pending_instances(),
         case.describe_lines()
     );
     prop_assert_eq!(

@@ -399,7 +399,7 @@ impl Transition<'_> {
     ) -> Result<(), CommandError> {
         let active = self.workable(step, item)?;
         let token = active.token;
-        let is_item = active.item.is_some();
+        let round = self.state.instances_of(token).cloned();
         let node = self.node(step)?;
         let NodeKind::Task(task) = &self.process.node(node).kind else {
             return Err(CommandError::WrongAction {
@@ -443,24 +443,19 @@ impl Transition<'_> {
             step: step.clone(),
             token,
         });
-        if is_item {
-            // The case goes on once enough items are done; the items left are withdrawn.
-            if self
-                .state
-                .pending_instances()
-                .iter()
-                .any(|i| i.step == *step)
-            {
+        if let Some(round) = round {
+            // The case goes on once enough items of this round are done; the items left
+            // are withdrawn.
+            if round.remaining > 1 && round.tokens.len() > 1 {
                 return Ok(());
             }
-            let left: Vec<WithdrawnStep> = self
-                .state
-                .active_steps()
+            let left: Vec<WithdrawnStep> = round
+                .tokens
                 .iter()
-                .filter(|a| a.step == *step && a.item.is_some())
-                .map(|a| WithdrawnStep {
-                    step: a.step.clone(),
-                    token: a.token,
+                .filter(|t| **t != token)
+                .map(|t| WithdrawnStep {
+                    step: step.clone(),
+                    token: *t,
                 })
                 .collect();
             if !left.is_empty() {

@@ -206,13 +206,16 @@ pub struct PendingJoin {
     pub remaining: u32,
 }
 
-/// A task run once per item (`for_each`) waiting for its items to be done.
+/// A task run once per item (`for_each`) waiting for its items to be done: one round of
+/// it, as one command started it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingInstances {
     /// The task.
     pub step: StepId,
     /// Items still to be done before the case goes on.
     pub remaining: u32,
+    /// The activations of this round still active, one per item.
+    pub tokens: Vec<TokenId>,
 }
 
 /// The state of a case, rebuilt by folding its events with [`CaseState::apply`].
@@ -312,6 +315,11 @@ impl CaseState {
     /// Tasks run once per item (`for_each`) that wait for items to be done.
     pub fn pending_instances(&self) -> &[PendingInstances] {
         &self.instances
+    }
+
+    /// The round of a task run per item that the activation `token` belongs to.
+    pub fn instances_of(&self, token: TokenId) -> Option<&PendingInstances> {
+        self.instances.iter().find(|i| i.tokens.contains(&token))
     }
 
     /// Parallel splits waiting for branches (on a cancelled case: those a reopen resumes).
@@ -485,6 +493,13 @@ impl CaseState {
                 pausable,
             } => {
                 self.next_token = self.next_token.max(token + 1);
+                // An item's activation belongs to the round its step started last, in the
+                // same command.
+                if item.is_some()
+                    && let Some(round) = self.instances.iter_mut().rev().find(|i| i.step == *step)
+                {
+                    round.tokens.push(*token);
+                }
                 // Most cases have one active step; a growth by doubling would reserve room
                 // for four on every parked case.
                 self.active.reserve_exact(1);
@@ -538,16 +553,12 @@ impl CaseState {
                 }
             }
             EventKind::StepCompleted { step, token } => {
-                let item_done = self
-                    .active
-                    .iter()
-                    .any(|a| a.token == *token && a.item.is_some());
-                if item_done
-                    && let Some(position) = self.instances.iter().rposition(|i| i.step == *step)
+                if let Some(position) = self.instances.iter().position(|i| i.tokens.contains(token))
                 {
-                    let group = &mut self.instances[position];
-                    group.remaining = group.remaining.saturating_sub(1);
-                    if group.remaining == 0 {
+                    let round = &mut self.instances[position];
+                    round.tokens.retain(|t| t != token);
+                    round.remaining = round.remaining.saturating_sub(1);
+                    if round.remaining == 0 || round.tokens.is_empty() {
                         self.instances.remove(position);
                     }
                 }
@@ -586,21 +597,18 @@ impl CaseState {
                     self.instances.push(PendingInstances {
                         step: step.clone(),
                         remaining: *needed,
+                        tokens: Vec::new(),
                     });
                 }
             }
             EventKind::WorkWithdrawn { steps, joins, .. } => {
                 for withdrawn in steps {
                     self.active.retain(|a| a.token != withdrawn.token);
-                    // A task run per item with no item left waits for nothing any more.
-                    if !self.active.iter().any(|a| a.step == withdrawn.step)
-                        && let Some(position) = self
-                            .instances
-                            .iter()
-                            .rposition(|i| i.step == withdrawn.step)
-                    {
-                        self.instances.remove(position);
+                    // A round of a task run per item with no item left waits for nothing.
+                    for round in &mut self.instances {
+                        round.tokens.retain(|t| *t != withdrawn.token);
                     }
+                    self.instances.retain(|round| !round.tokens.is_empty());
                 }
                 for split in joins {
                     if let Some(position) = self.joins.iter().rposition(|j| j.split == *split) {

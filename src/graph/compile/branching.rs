@@ -207,10 +207,12 @@ impl Compiler<'_> {
                 .collect();
             let mut inside = Vec::new();
             let mut nested = Vec::new();
+            let mut region = Vec::new();
             while let Some(node) = stack.pop() {
                 if !seen.insert(node) {
                     continue;
                 }
+                region.push(node);
                 match &self.graph[node].kind {
                     NodeKind::Task(_) | NodeKind::Approval(_) => inside.push(node),
                     NodeKind::Split(_) => nested.extend(self.graph[node].step.clone()),
@@ -223,10 +225,68 @@ impl Compiler<'_> {
                 );
             }
             inside.sort();
+            self.check_branches_closed(split, join, &region);
             if let NodeKind::Split(split) = &mut self.graph[split].kind {
                 split.inside = inside;
                 split.nested = nested;
             }
         }
+    }
+
+    /// A split whose join waits for fewer than all withdraws the work left in its
+    /// branches; that is only safe when all work there is the branches' own. A step inside
+    /// the branches that can be reached from outside them (another split's branch flowing
+    /// in, a rework edge from after the join) could hold someone else's token, and one
+    /// reaching the join from outside would be counted as a branch.
+    fn check_branches_closed(&mut self, split: NodeIndex, join: NodeIndex, region: &[NodeIndex]) {
+        let NodeKind::Split(kind) = &self.graph[split].kind else {
+            return;
+        };
+        if kind.wait_for.is_none() {
+            return;
+        }
+        let inside: HashSet<NodeIndex> = region.iter().copied().collect();
+        // The join too: a token from outside arriving there would count as a branch.
+        let entry = region.iter().chain([&join]).find_map(|&node| {
+            self.graph
+                .edges_directed(node, Direction::Incoming)
+                .find(|e| e.source() != split && !inside.contains(&e.source()))
+                .map(|e| (node, e.source()))
+        });
+        let Some((node, from)) = entry else {
+            return;
+        };
+        let name = |index: NodeIndex| self.graph[index].name();
+        let (split_name, from_name) = (name(split), name(from));
+        let written = self
+            .sop
+            .steps
+            .iter()
+            .find(|s| s.id.value.as_str() == split_name);
+        let span = written
+            .and_then(|s| s.wait_for.as_ref().map(|w| w.span))
+            .unwrap_or(self.graph[split].span);
+        let reached = if node == join {
+            let step = written
+                .and_then(|s| s.join.as_ref())
+                .map_or_else(|| name(node), |j| j.value.to_string());
+            format!(
+                "its join step `{step}` is also reached from `{from_name}`, outside its branches"
+            )
+        } else {
+            format!(
+                "`{}` inside its branches is also reached from `{from_name}`, outside them",
+                name(node)
+            )
+        };
+        self.report(
+            Diagnostic::new(
+                Code::InvalidBranching,
+                span,
+                format!("parallel split `{split_name}` waits for fewer than all its branches, but {reached}"),
+            )
+            .with_related(self.graph[from].span, "enters the branches here")
+            .with_help("withdrawing the branches left could withdraw work that is not theirs; keep the branches to themselves, or wait for every branch"),
+        );
     }
 }
