@@ -293,3 +293,36 @@ scenarios:
     let output = sop_command(&dir.0, &["test", "nowhere"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Scenario files beside the pattern fixtures drive what an ops lead writes for the
+/// patterns (items named in `item:`, refusals by kind) through `sop test`'s runner.
+#[test]
+fn pattern_scenarios_pass_with_full_coverage() {
+    for stem in ["multiple-instances"] {
+        let dir = root().join("tests/fixtures/patterns");
+        let process = process_of(&dir.join(format!("{stem}.yaml")));
+        let path = dir.join(format!("{stem}.test.yaml"));
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = scenario::parse(&name, &text).unwrap_or_else(|e| panic!("{e}"));
+        let diagnostics = scenario::check(&process, &file);
+        assert!(
+            diagnostics.is_empty(),
+            "{}",
+            render_human(&SourceFile::new(&name, text.clone()), &diagnostics, false)
+        );
+        let outcomes = scenario::run(&process, &file);
+        let failed: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.failure.is_some())
+            .map(|o| o.name.as_str())
+            .collect();
+        assert!(failed.is_empty(), "{name}: {failed:?}");
+        let coverage = Coverage::of(&process, &outcomes);
+        assert_eq!(coverage.edges.reached, coverage.edges.total, "{name}");
+        assert_eq!(
+            coverage.sla_events.reached, coverage.sla_events.total,
+            "{name}"
+        );
+    }
+}

@@ -339,6 +339,8 @@ impl CommandError {
         "wrong-process",
         "unknown-step",
         "step-not-active",
+        "item-required",
+        "item-not-active",
         "not-authorized",
         "no-role-in-sop",
         "assigned-to-someone-else",

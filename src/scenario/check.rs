@@ -251,15 +251,18 @@ impl Checker<'_> {
         };
         // The keys that go with each action; any other is a mistake worth pointing at.
         let allowed: &[&str] = match action {
-            "complete" => &["as", "fields", "refused"],
+            "complete" => &["as", "fields", "item", "refused"],
             "approve" => &["as", "comment", "refused"],
-            "reject" | "escalate" => &["as", "reason", "refused"],
-            "assign" | "transfer" => &["as", "to", "refused"],
-            "postpone" => &["as", "for", "refused"],
+            "reject" => &["as", "reason", "refused"],
+            "escalate" => &["as", "reason", "item", "refused"],
+            "assign" | "transfer" => &["as", "to", "item", "refused"],
+            "postpone" => &["as", "for", "item", "refused"],
+            "claim" => &["as", "item", "refused"],
             "wait" | "expect" => &[],
             _ => &["as", "refused"],
         };
-        let extras: [(&str, Option<SourceSpan>); 7] = [
+        let extras: [(&str, Option<SourceSpan>); 8] = [
+            ("item", s.item.as_ref().map(|i| i.span)),
             ("as", s.actor.as_ref().map(|a| a.span)),
             ("fields", s.fields.as_ref().map(|f| f.span)),
             ("reason", s.reason.as_ref().map(|r| r.span)),
@@ -278,6 +281,9 @@ impl Checker<'_> {
                     "comment" => "`approve`",
                     "to" => "`assign` and `transfer`",
                     "for" => "`postpone`",
+                    "item" => {
+                        "the actions on a step: `complete`, `escalate`, `claim`, `assign`, `transfer`, `postpone`"
+                    }
                     _ => "an action",
                 };
                 self.out.push(

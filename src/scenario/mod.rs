@@ -168,6 +168,10 @@ pub struct ScenarioStep {
     /// Field values sent with `complete`.
     #[serde(default)]
     pub fields: Option<Spanned<OrderedMap<String, FieldValue>>>,
+    /// Which item of a step run once per item (`for_each`) the action is on (`complete`,
+    /// `escalate`, `claim`, `assign`, `transfer`, `postpone`).
+    #[serde(default)]
+    pub item: Option<Spanned<String>>,
     /// Why (`reject`, `escalate`).
     #[serde(default)]
     pub reason: Option<Spanned<String>>,

@@ -222,6 +222,7 @@ impl Runner<'_> {
             StepId::new(name.value.clone())
                 .map_err(|_| Failure::new(name.span, format!("`{}` is not a step id", name.value)))
         };
+        let item = || s.item.as_ref().map(|i| i.value.clone());
         let reason = || {
             s.reason
                 .as_ref()
@@ -236,7 +237,7 @@ impl Runner<'_> {
             Action::Complete {
                 step: step_id(name)?,
                 fields,
-                item: None,
+                item: item(),
             }
         } else if let Some(name) = &s.approve {
             Action::Approve {
@@ -252,12 +253,12 @@ impl Runner<'_> {
             Action::Escalate {
                 step: step_id(name)?,
                 reason: reason(),
-                item: None,
+                item: item(),
             }
         } else if let Some(name) = &s.claim {
             Action::Claim {
                 step: step_id(name)?,
-                item: None,
+                item: item(),
             }
         } else if let Some(name) = &s.assign {
             let to =
@@ -266,7 +267,7 @@ impl Runner<'_> {
             Action::Assign {
                 step: step_id(name)?,
                 assignee: self.actor(to)?.id,
-                item: None,
+                item: item(),
             }
         } else if let Some(name) = &s.transfer {
             let to =
@@ -277,7 +278,7 @@ impl Runner<'_> {
             Action::Transfer {
                 step: step_id(name)?,
                 to: role,
-                item: None,
+                item: item(),
             }
         } else if let Some(name) = &s.postpone {
             let length = s
@@ -292,7 +293,7 @@ impl Runner<'_> {
             Action::Postpone {
                 step: step_id(name)?,
                 until,
-                item: None,
+                item: item(),
             }
         } else if let Some(text) = &s.note {
             Action::AddNote {
