@@ -336,6 +336,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The item the action names, on a step run once per item (`for_each`).
+    pub fn item(&self) -> Option<&str> {
+        match self {
+            Action::Claim { item, .. }
+            | Action::Assign { item, .. }
+            | Action::Complete { item, .. }
+            | Action::Escalate { item, .. }
+            | Action::Transfer { item, .. }
+            | Action::Postpone { item, .. } => item.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The action's name as in its JSON `type`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | case, actor and command ids | [`MAX_ID_CHARS`] characters, not blank, no control characters |
 //! | roles an actor holds | [`MAX_ROLES`] |
-//! | a note, reason or comment | [`MAX_TEXT_CHARS`] characters |
+//! | a note, reason or comment, the item a command names | [`MAX_TEXT_CHARS`] characters |
 //! | a text field value, and each option of a multi-choice value | [`MAX_TEXT_CHARS`] characters (a field's own `max` applies below that) |
 //! | options of a multi-choice value | [`MAX_LIST_ITEMS`] |
 //! | the time of a command, and every timer it sets | from [`earliest`] to [`latest`] |
@@ -57,6 +57,9 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
             count: command.actor.roles.len(),
             limit: MAX_ROLES,
         });
+    }
+    if let Some(item) = command.action.item() {
+        check_text("item", item)?;
     }
     match &command.action {
         Action::Start { case, fields } => {
@@ -231,6 +234,25 @@ mod tests {
         assert!(matches!(
             check_command(&start("T-1"), far),
             Err(CommandError::TimeOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn the_item_a_command_names_is_bounded() {
+        let claim = |item: String| {
+            Command::new(
+                "c",
+                Actor::new("ana", []),
+                Action::Claim {
+                    step: crate::model::StepId::from_static("create_account"),
+                    item: Some(item),
+                },
+            )
+        };
+        assert!(check_command(&claim("x".repeat(MAX_TEXT_CHARS)), t(2026)).is_ok());
+        assert!(matches!(
+            check_command(&claim("x".repeat(MAX_TEXT_CHARS + 1)), t(2026)),
+            Err(CommandError::TooLong { what: "item", .. })
         ));
     }
 
