@@ -565,3 +565,39 @@ fn multiple_instances_restart_for_every_item_when_a_cancelled_case_reopens() {
     assert_eq!(case.active(), ["welcome"]);
     history_checks(&case);
 }
+
+#[test]
+fn the_items_of_one_round_are_no_rework_in_the_metrics() {
+    let process = pattern("multiple-instances");
+    let (hana, ivo) = (actor("hana", &["hr"]), actor("ivo", &["it"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete(
+        "request",
+        &hana,
+        fields(json!({"systems": ["crm", "erp", "email"]})),
+    );
+    for item in ["crm", "erp", "email"] {
+        case.send(&ivo, item_action("create_account", item));
+    }
+    case.complete("welcome", &hana, no_fields());
+    let mut metrics = sopflow::metrics::Accumulator::new(
+        process.id().clone(),
+        sopflow::metrics::Options::default(),
+    );
+    metrics.push(&process, &case.log).unwrap();
+    let report = metrics.finish();
+    let accounts = report.versions[0]
+        .steps
+        .iter()
+        .find(|s| s.step.as_str() == "create_account")
+        .expect("the step is reported");
+    assert_eq!(
+        (
+            accounts.activations,
+            accounts.cases,
+            accounts.reworked_cases,
+            accounts.rework_activations
+        ),
+        (3, 1, 0, 0)
+    );
+}

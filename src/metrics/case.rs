@@ -20,6 +20,8 @@ pub(super) enum Outcome {
 #[derive(Debug, Clone)]
 pub(super) struct Activation {
     pub step: StepId,
+    /// The item, for a step run once per item: its items are one round, not rework.
+    pub item: Option<String>,
     pub activated: DateTime<Utc>,
     /// The first time someone took or was given it.
     pub claimed: Option<DateTime<Utc>>,
@@ -90,12 +92,14 @@ impl CaseFacts {
                 EventKind::StepActivated {
                     step,
                     token,
+                    item,
                     due_at,
                     ..
                 } => {
                     live.insert((step.clone(), *token), facts.activations.len());
                     facts.activations.push(Activation {
                         step: step.clone(),
+                        item: item.clone(),
                         activated: at,
                         claimed: None,
                         completed: None,
@@ -117,6 +121,13 @@ impl CaseFacts {
                         let activation = &mut facts.activations[i];
                         activation.completed = Some(at);
                         activation.ended = Some(at);
+                    }
+                }
+                EventKind::WorkWithdrawn { steps, .. } => {
+                    for withdrawn in steps {
+                        if let Some(i) = live.remove(&(withdrawn.step.clone(), withdrawn.token)) {
+                            facts.activations[i].ended = Some(at);
+                        }
                     }
                 }
                 EventKind::StepEscalated { step, token, .. }

@@ -604,9 +604,13 @@ impl Accumulator {
         }
 
         // Steps: every activation, and rework per case.
-        let mut rounds: FxHashMap<&StepId, u64> = FxHashMap::default();
+        // Activations per step and item: the items of a step run once per item are one
+        // round; the same item again is rework.
+        let mut rounds: FxHashMap<(&StepId, Option<&str>), u64> = FxHashMap::default();
         for activation in &facts.activations {
-            *rounds.entry(&activation.step).or_default() += 1;
+            *rounds
+                .entry((&activation.step, activation.item.as_deref()))
+                .or_default() += 1;
             let step = tally
                 .steps
                 .entry(activation.step.clone())
@@ -641,12 +645,16 @@ impl Accumulator {
                 None => step.still_active += 1,
             }
         }
-        for (step, n) in rounds {
+        let mut per_step: FxHashMap<&StepId, u64> = FxHashMap::default();
+        for ((step, _), n) in rounds {
+            *per_step.entry(step).or_default() += n - 1;
+        }
+        for (step, extra) in per_step {
             if let Some(step) = tally.steps.get_mut(step) {
                 step.cases += 1;
-                if n > 1 {
+                if extra > 0 {
                     step.reworked_cases += 1;
-                    step.rework_activations += n - 1;
+                    step.rework_activations += extra;
                 }
             }
         }

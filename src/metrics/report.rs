@@ -232,9 +232,11 @@ pub struct StepReport {
     pub activations: u64,
     /// Cases that activated it at least once.
     pub cases: u64,
-    /// Cases that activated it more than once.
+    /// Cases that activated it more than once (for a step run once per item: the same
+    /// item more than once).
     pub reworked_cases: u64,
-    /// Activations beyond the first, over all cases.
+    /// Activations beyond the first (per item, for a step run once per item), over all
+    /// cases.
     pub rework_activations: u64,
     /// Activations with a service level.
     pub with_due: u64,
