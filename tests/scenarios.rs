@@ -298,8 +298,20 @@ scenarios:
 /// patterns (items named in `item:`, refusals by kind) through `sop test`'s runner.
 #[test]
 fn pattern_scenarios_pass_with_full_coverage() {
-    for stem in ["multiple-instances"] {
-        let dir = root().join("tests/fixtures/patterns");
+    let dir = root().join("tests/fixtures/patterns");
+    let mut stems: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".test.yaml").map(str::to_owned)
+        })
+        .collect();
+    stems.sort();
+    assert!(
+        !stems.is_empty(),
+        "no scenario file beside the pattern fixtures"
+    );
+    for stem in stems {
         let process = process_of(&dir.join(format!("{stem}.yaml")));
         let path = dir.join(format!("{stem}.test.yaml"));
         let name = path.display().to_string();

@@ -685,18 +685,13 @@ impl<'a> Compiler<'a> {
                     spec.collected_by.push(step.id.value.clone());
                 }
             } else {
-                let help = self.suggest_field(field.as_str());
-                self.report(with_optional_help(
-                    Diagnostic::new(
-                        Code::UnknownField,
-                        field.span,
-                        format!(
-                            "step `{}` collects `{}`, which is not a field",
-                            step.id.value, field.value
-                        ),
+                self.report_unknown_field(
+                    field,
+                    format!(
+                        "step `{}` collects `{}`, which is not a field",
+                        step.id.value, field.value
                     ),
-                    help,
-                ));
+                );
             }
         }
         let people = self.step_people(step, None);
@@ -837,6 +832,16 @@ impl<'a> Compiler<'a> {
             ));
         }
         role.value.clone()
+    }
+
+    /// Reports `field`, named where a field id belongs, as no field of the SOP, with the
+    /// nearest field id as a suggestion.
+    fn report_unknown_field(&mut self, field: &Spanned<FieldId>, message: String) {
+        let help = self.suggest_field(field.as_str());
+        self.report(with_optional_help(
+            Diagnostic::new(Code::UnknownField, field.span, message),
+            help,
+        ));
     }
 
     fn suggest_field(&self, name: &str) -> Option<String> {

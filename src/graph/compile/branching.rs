@@ -116,18 +116,13 @@ impl Compiler<'_> {
             }
             None => {
                 valid = false;
-                let help = self.suggest_field(field.as_str());
-                self.report(with_optional_help(
-                    Diagnostic::new(
-                        Code::UnknownField,
-                        field.span,
-                        format!(
-                            "`for_each` of task `{}` names `{}`, which is not a field",
-                            step.id.value, field.value
-                        ),
+                self.report_unknown_field(
+                    field,
+                    format!(
+                        "`for_each` of task `{}` names `{}`, which is not a field",
+                        step.id.value, field.value
                     ),
-                    help,
-                ));
+                );
             }
         }
         // One item cannot move the whole case: the other items would be left behind.

@@ -15,18 +15,13 @@ impl Compiler<'_> {
         if let Some(field) = &step.assignee {
             match self.field_types.get(&field.value) {
                 None => {
-                    let help = self.suggest_field(field.as_str());
-                    self.report(with_optional_help(
-                        Diagnostic::new(
-                            Code::UnknownField,
-                            field.span,
-                            format!(
-                                "`assignee` of step `{}` names `{}`, which is not a field",
-                                step.id.value, field.value
-                            ),
+                    self.report_unknown_field(
+                        field,
+                        format!(
+                            "`assignee` of step `{}` names `{}`, which is not a field",
+                            step.id.value, field.value
                         ),
-                        help,
-                    ));
+                    );
                 }
                 Some(FieldType::Person) => people.assignee = Some(field.value.clone()),
                 Some(other) => self.report(

@@ -410,19 +410,14 @@ impl Compiler<'_> {
                     self.days_of_working_time(otherwise, calendar);
                 }
                 let Some(&field_type) = self.field_types.get(&by.value) else {
-                    let help = self.suggest_field(by.as_str());
-                    self.report(with_optional_help(
-                        Diagnostic::new(
-                            Code::UnknownField,
-                            by.span,
-                            format!(
-                                "`{key}` of {} depends on `{}`, which is not a field",
-                                owner.described(),
-                                by.value
-                            ),
+                    self.report_unknown_field(
+                        by,
+                        format!(
+                            "`{key}` of {} depends on `{}`, which is not a field",
+                            owner.described(),
+                            by.value
                         ),
-                        help,
-                    ));
+                    );
                     return None;
                 };
                 self.used_fields.push(by.value.clone());
