@@ -4,7 +4,9 @@
 //! 8 and 64 callers at once; then what loading a case and a command cost as the case ages.
 //!
 //! Run with `cargo run --release --example durable` (the figures in the README come from
-//! it). The store is a new file under `target/`.
+//! it). The store is a new file under `target/`. With `SOPFLOW_BENCH_POSTGRES` set to a
+//! database URL (and `--features postgres`), the same runs go to PostgreSQL too, on case ids
+//! of their own.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use sopflow::engine::{Action, Actor, CaseId, Command};
 use sopflow::graph::Process;
 use sopflow::model::RoleId;
 use sopflow::simulate::{Behaviour, Simulator};
-use sopflow::store::{CaseCache, CaseStore, SqliteStore, execute};
+use sopflow::store::{AnyStore, CaseCache, CaseStore, SqliteStore, execute};
 
 /// How long each concurrency level runs.
 const RUN: Duration = Duration::from_secs(5);
@@ -33,12 +35,13 @@ async fn open(name: &str) -> Result<SqliteStore, Box<dyn Error>> {
 }
 
 /// One caller: works its own cases one command at a time until `deadline`; returns the
-/// latency of every command and how many steps were completed or approved.
+/// latency of every command and how many steps were completed or approved. Case ids start
+/// with `run`, so runs against one database do not meet.
 async fn caller(
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     cache: Arc<CaseCache>,
     process: Arc<Process>,
-    me: usize,
+    (run, me): (&'static str, usize),
     deadline: Instant,
 ) -> Result<(Vec<Duration>, u64), String> {
     let mut simulator = Simulator::new(me as u64 + 1, Behaviour::default());
@@ -48,7 +51,7 @@ async fn caller(
         if Instant::now() >= deadline {
             break;
         }
-        let case = format!("C{me}-{n}");
+        let case = format!("{run}-C{me}-{n}");
         let id = CaseId::from(case.as_str());
         let mut next = Some(simulator.start(&process, &case, opening()));
         while let Some(step) = next {
@@ -73,8 +76,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-async fn throughput(callers: usize) -> Result<(), Box<dyn Error>> {
-    let store = Arc::new(open(&format!("callers-{callers}")).await?);
+/// `callers` callers at once for [`RUN`] against the store at `url` (a new SQLite file when
+/// `None`).
+async fn throughput(url: Option<&str>, callers: usize) -> Result<(), Box<dyn Error>> {
+    let store = Arc::new(match url {
+        Some(url) => sopflow::store::open(url).await?,
+        None => AnyStore::Sqlite(open(&format!("callers-{callers}")).await?),
+    });
+    // A run of its own in a database that outlives it.
+    let run: &'static str =
+        Box::leak(format!("R{}", Utc::now().timestamp_micros()).into_boxed_str());
     let text = std::fs::read_to_string("sops/customer-support-process.yaml")?;
     let process = Arc::new(
         store
@@ -90,7 +101,7 @@ async fn throughput(callers: usize) -> Result<(), Box<dyn Error>> {
                 Arc::clone(&store),
                 Arc::clone(&cache),
                 Arc::clone(&process),
-                me,
+                (run, me),
                 deadline,
             ))
         })
@@ -111,7 +122,12 @@ async fn throughput(callers: usize) -> Result<(), Box<dyn Error>> {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
     );
-    store.close().await;
+    match &*store {
+        AnyStore::Sqlite(sqlite) => sqlite.close().await,
+        #[cfg(feature = "postgres")]
+        AnyStore::Postgres(postgres) => postgres.close().await,
+        _ => {}
+    }
     Ok(())
 }
 
@@ -230,7 +246,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     runtime.block_on(async {
         println!("customer support SOP, SQLite (WAL, synchronous = FULL), {RUN:?} per row:");
         for callers in [1, 8, 64] {
-            throughput(callers).await?;
+            throughput(None, callers).await?;
+        }
+        if let Ok(url) = std::env::var("SOPFLOW_BENCH_POSTGRES") {
+            println!("\nthe same on PostgreSQL (synchronous_commit as the server has it):");
+            for callers in [1, 8, 64] {
+                throughput(Some(&url), callers).await?;
+            }
         }
         println!("\none case as it ages (medians; each command writes one event):");
         aging().await
