@@ -162,6 +162,11 @@ codes! {
     /// is not a `person` field, a step that is not a task, the step itself, or a gate that
     /// needs several approvers going to one person.
     InvalidAssignment = ("E050", "invalid-assignment", Error),
+    /// An approval's `by:` list cannot work: it is empty, or names a role twice.
+    InvalidApprovers = ("E055", "invalid-approvers", Error),
+    /// A step's `on_cancel` cannot work: it is on a step that is never active (a decision
+    /// or a split), or on a step that ends or terminates the case.
+    InvalidCancel = ("E056", "invalid-cancel", Error),
     /// The `migrate:` section names a step or field this version does not have, maps to a
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.

@@ -167,7 +167,13 @@ impl Simulator {
         if let Some(until) = item.postponed_until {
             at = at.max(until);
         }
-        let role = item.role.clone()?;
+        // A gate any of several roles may decide goes to a holder of one of them at random,
+        // so runs see every role decide; one role draws nothing, keeping runs as before.
+        let role = match item.roles.as_slice() {
+            [] => return None,
+            [only] => only.clone(),
+            several => several[self.random.below(several.len())].clone(),
+        };
         // Work that went to one person is theirs to do.
         let actor = match &item.assignee {
             Some(assignee) => Actor::new(assignee.as_str(), [role.clone()]),
@@ -213,7 +219,7 @@ impl Simulator {
                         Some(task.role.clone())
                     }
                     NodeKind::Approval(gate) if gate.people.assignee.as_ref() == Some(&spec.id) => {
-                        Some(gate.by.clone())
+                        gate.by.first().cloned()
                     }
                     _ => None,
                 });

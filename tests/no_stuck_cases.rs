@@ -424,12 +424,15 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
     }
     let step: StepId = active[sent.pick % active.len()].step.clone();
     let node = process.step(&step)?;
-    let (role, gate) = match &process.node(node).kind {
-        NodeKind::Task(task) => (task.role.clone(), false),
+    let (roles, gate) = match &process.node(node).kind {
+        NodeKind::Task(task) => (vec![task.role.clone()], false),
         NodeKind::Approval(approval) => (approval.by.clone(), true),
         _ => return None,
     };
-    let holders: Vec<Actor> = actors().into_iter().filter(|a| a.holds(&role)).collect();
+    let holders: Vec<Actor> = actors()
+        .into_iter()
+        .filter(|a| roles.iter().any(|r| a.holds(r)))
+        .collect();
     let by = holders[(sent.pick / 7) % holders.len()].clone();
     let action = match (&sent.op, gate) {
         (Op::Advance, true) => Action::Approve {

@@ -263,3 +263,155 @@ fn a_termination_that_can_escalate_elsewhere_is_checked_like_any_step() {
         compilation.diagnostics
     );
 }
+
+#[test]
+fn approval_by_several_roles_a_holder_of_either_role_decides() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let (bea, fay) = (actor("bea", &["billing_lead"]), actor("fay", &["finance"]));
+    for approver in [&bea, &fay] {
+        let mut case = Case::start(&process, &rita, no_fields());
+        case.complete("request", &rita, fields(json!({"amount": 200.0})));
+        case.approve("approve", approver);
+        assert_eq!(case.active(), ["order"]);
+    }
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 200.0})));
+    case.reject("approve", &fay, "no budget left this quarter");
+    assert_eq!(case.active(), ["request"]);
+}
+
+#[test]
+fn approval_by_several_roles_refuses_someone_without_any_of_them() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let bo = actor("bo", &["buyer"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 200.0})));
+    let before = case.state.version();
+    let refused = case.refuse(
+        &bo,
+        Action::Approve {
+            step: step("approve"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(&refused, CommandError::NotAuthorized { role, other_roles, .. }
+            if role.as_str() == "billing_lead" && other_roles.len() == 1 && other_roles[0].as_str() == "finance"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "`bo` cannot act on step `approve`: it needs one of the roles `billing_lead` or `finance`"
+    );
+    assert_eq!(case.state.version(), before, "a refusal changes nothing");
+}
+
+#[test]
+fn approval_by_several_roles_two_approvals_need_two_people_whatever_their_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let (bea, fay) = (actor("bea", &["billing_lead"]), actor("fay", &["finance"]));
+    let both = actor("bex", &["billing_lead", "finance"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 5000.0})));
+    case.approve("approve_large", &both);
+    let refused = case.refuse(
+        &both,
+        Action::Approve {
+            step: step("approve_large"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::AlreadyApproved { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(case.active(), ["approve_large"]);
+    case.approve("approve_large", &bea);
+    assert_eq!(case.active(), ["order"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 5000.0})));
+    case.approve("approve_large", &bea);
+    case.approve("approve_large", &fay);
+    assert_eq!(case.active(), ["order"]);
+}
+
+#[test]
+fn approval_by_several_roles_four_eyes_holds_for_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let fin_requester = actor("fred", &["requester", "finance"]);
+    let mut case = Case::start(&process, &fin_requester, no_fields());
+    case.complete("request", &fin_requester, fields(json!({"amount": 10.0})));
+    let refused = case.refuse(
+        &fin_requester,
+        Action::Approve {
+            step: step("approve"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::ReviewsOwnWork { .. }),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn approval_by_several_roles_is_in_the_queue_of_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 10.0})));
+    let cases = [case.state.clone()];
+    for role in ["billing_lead", "finance"] {
+        let queue = sopflow::engine::role_queue(&process, &cases, &common::role(role));
+        assert_eq!(queue.len(), 1, "{role}");
+        assert_eq!(queue[0].step.as_str(), "approve");
+        assert_eq!(
+            queue[0].roles_text().as_deref(),
+            Some("billing_lead or finance")
+        );
+    }
+    assert!(sopflow::engine::role_queue(&process, &cases, &common::role("buyer")).is_empty());
+    let fay = actor("fay", &["finance"]);
+    let mine = sopflow::engine::work_queue(&process, &cases, &fay, common::t(60));
+    assert_eq!(mine.len(), 1);
+    let notified: Vec<String> =
+        sopflow::engine::notifications(&process, &sopflow::engine::CaseState::new(), &case.log)
+            .into_iter()
+            .filter(|n| n.step.as_ref().is_some_and(|s| s.as_str() == "approve"))
+            .map(|n| format!("{:?}", n.to))
+            .collect();
+    assert_eq!(notified.len(), 2, "{notified:?}");
+}
+
+#[test]
+fn approvers_that_cannot_work_do_not_compile() {
+    let cases = [
+        (
+            "approval: { by: [], on_reject: a }",
+            "gate `b` has no approvers: `by` is an empty list",
+        ),
+        (
+            "approval: { by: [agent, lead, agent], on_reject: a }",
+            "gate `b` lists the role `agent` twice under `by`",
+        ),
+        (
+            "approval: { by: [agent, laed], on_reject: a }",
+            "role `laed` is not declared under `roles`",
+        ),
+    ];
+    for (gate, message) in cases {
+        let text = format!(
+            "id: p\nversion: 1\ntitle: P\ndepartment: D\nroles: {{ agent: Agent, lead: Lead }}\nsteps:\n  - {{ id: a, title: A, role: agent }}\n  - {{ id: b, title: B, {gate}, end: true }}\n"
+        );
+        let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+        let compilation = sopflow::graph::compile(&sop);
+        assert!(
+            compilation.diagnostics.iter().any(|d| d.message == message),
+            "{message}\n{:#?}",
+            compilation.diagnostics
+        );
+    }
+}

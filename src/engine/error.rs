@@ -128,15 +128,20 @@ pub enum CommandError {
         /// The steps that are active, for the message.
         active: String,
     },
-    /// The actor does not hold the role the step needs.
-    #[error("`{actor}` cannot act on step `{step}`: it needs the role `{role}`")]
+    /// The actor does not hold the role the step needs (or any of a gate's roles).
+    #[error(
+        "`{actor}` cannot act on step `{step}`: it needs {}",
+        needed_roles(role, other_roles)
+    )]
     NotAuthorized {
         /// Who tried.
         actor: ActorId,
         /// The step.
         step: StepId,
-        /// The role needed.
+        /// The role needed, or the first of a gate's roles.
         role: RoleId,
+        /// The gate's other roles, any of which would do as well (empty for a task).
+        other_roles: Vec<RoleId>,
     },
     /// The actor holds no role of this SOP at all.
     #[error("`{actor}` holds no role of this SOP")]
@@ -466,6 +471,20 @@ fn not_editable(
         ),
         (true, true) => {
             format!("field `{field}` is set when the case starts and may not be changed afterwards")
+        }
+    }
+}
+
+/// "the role `a`", or "one of the roles `a`, `b` or `c`".
+fn needed_roles(first: &RoleId, others: &[RoleId]) -> String {
+    match others.split_last() {
+        None => format!("the role `{first}`"),
+        Some((last, middle)) => {
+            let mut listed = format!("`{first}`");
+            for role in middle {
+                listed.push_str(&format!(", `{role}`"));
+            }
+            format!("one of the roles {listed} or `{last}`")
         }
     }
 }

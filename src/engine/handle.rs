@@ -992,14 +992,14 @@ impl Transition<'_> {
                 },
             });
         };
-        let role = effective_role(self.process, node, active);
-        if let Some(role) = role
-            && !self.actor().holds(role)
+        if let Some(roles) = effective_roles(self.process, node, active)
+            && !roles.iter().any(|role| self.actor().holds(role))
         {
             return Err(CommandError::NotAuthorized {
                 actor: self.actor().id.clone(),
                 step: step.clone(),
-                role: role.clone(),
+                role: roles[0].clone(),
+                other_roles: roles[1..].to_vec(),
             });
         }
         // An assignment makes a task one person's work; a gate stays open to every
@@ -1144,18 +1144,19 @@ impl Transition<'_> {
     }
 }
 
-/// The role that may act on an active step: its transfer target, or the SOP's role.
-pub(crate) fn effective_role<'p>(
+/// The roles that may act on an active step: its transfer target, or the SOP's role (a
+/// gate's approvers, any of which may decide). Never an empty slice.
+pub(crate) fn effective_roles<'p>(
     process: &'p Process,
     node: NodeIndex,
     active: &'p ActiveStep,
-) -> Option<&'p RoleId> {
+) -> Option<&'p [RoleId]> {
     if let Some(role) = &active.transferred_to {
-        return Some(role);
+        return Some(std::slice::from_ref(role));
     }
     match &process.node(node).kind {
-        NodeKind::Task(task) => Some(&task.role),
-        NodeKind::Approval(gate) => Some(&gate.by),
+        NodeKind::Task(task) => Some(std::slice::from_ref(&task.role)),
+        NodeKind::Approval(gate) if !gate.by.is_empty() => Some(&gate.by),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind, TokenId};
-use super::handle::effective_role;
+use super::handle::effective_roles;
 use super::ids::{ActorId, CaseId};
 use super::state::CaseState;
 use crate::graph::{NodeKind, Process};
@@ -163,12 +163,20 @@ pub(crate) fn notify_event(
                     Some(step),
                     format!("step `{step}` is waiting for {}{due}", task.role),
                 ),
-                NodeKind::Approval(gate) => send(
-                    Recipient::Role(gate.by.clone()),
-                    NotificationKind::ApprovalRequested,
-                    Some(step),
-                    format!("`{step}` is waiting for the approval of {}{due}", gate.by),
-                ),
+                // Every role that may decide hears of it: the first to act takes it.
+                NodeKind::Approval(gate) => {
+                    for role in &gate.by {
+                        send(
+                            Recipient::Role(role.clone()),
+                            NotificationKind::ApprovalRequested,
+                            Some(step),
+                            format!(
+                                "`{step}` is waiting for the approval of {}{due}",
+                                gate.roles_text()
+                            ),
+                        );
+                    }
+                }
                 _ => {}
             }
         }
@@ -188,16 +196,18 @@ pub(crate) fn notify_event(
             step: Some(step),
             token: Some(token),
         } => {
-            if let Some((to, due)) = holder(process, state, *token) {
+            if let Some((recipients, due)) = holder(process, state, *token) {
                 let due = due.map_or_else(String::new, |at| {
                     format!(" at {}", at.format("%Y-%m-%d %H:%M UTC"))
                 });
-                send(
-                    to,
-                    NotificationKind::DueSoon,
-                    Some(step),
-                    format!("step `{step}` is due soon{due}"),
-                );
+                for to in recipients {
+                    send(
+                        to,
+                        NotificationKind::DueSoon,
+                        Some(step),
+                        format!("step `{step}` is due soon{due}"),
+                    );
+                }
             }
         }
         EventKind::SlaWarned { step: None, .. } => {
@@ -215,14 +225,16 @@ pub(crate) fn notify_event(
             token,
             escalated,
         } => {
-            if let Some((to, _)) = holder(process, state, *token) {
+            if let Some((recipients, _)) = holder(process, state, *token) {
                 let then = if *escalated { "; it was escalated" } else { "" };
-                send(
-                    to,
-                    NotificationKind::Overdue,
-                    Some(step),
-                    format!("step `{step}` is overdue{then}"),
-                );
+                for to in recipients {
+                    send(
+                        to,
+                        NotificationKind::Overdue,
+                        Some(step),
+                        format!("step `{step}` is overdue{then}"),
+                    );
+                }
             }
         }
         EventKind::CaseSlaBreached => {
@@ -282,29 +294,35 @@ pub(crate) fn notify_event(
     }
 }
 
-/// Who holds an active step: its assignee, or the role that may act on it.
+/// Who holds an active step: its assignee, or the roles that may act on it (every role of
+/// a gate any of several roles may decide).
 fn holder(
     process: &Process,
     state: &CaseState,
     token: TokenId,
-) -> Option<(Recipient, Option<DateTime<Utc>>)> {
+) -> Option<(Vec<Recipient>, Option<DateTime<Utc>>)> {
     let active = state.active_steps().iter().find(|a| a.token == token)?;
     if let Some(assignee) = &active.assignee {
-        return Some((Recipient::Actor(assignee.clone()), active.due_at));
+        return Some((vec![Recipient::Actor(assignee.clone())], active.due_at));
     }
     let node = process.step(&active.step)?;
-    let role = effective_role(process, node, active)?;
-    Some((Recipient::Role(role.clone()), active.due_at))
+    let roles = effective_roles(process, node, active)?;
+    Some((
+        roles.iter().cloned().map(Recipient::Role).collect(),
+        active.due_at,
+    ))
 }
 
 /// Whoever holds any of the case's active steps, each once.
 fn holders(process: &Process, state: &CaseState) -> Vec<Recipient> {
     let mut out: Vec<Recipient> = Vec::new();
     for active in state.active_steps() {
-        if let Some((to, _)) = holder(process, state, active.token)
-            && !out.contains(&to)
-        {
-            out.push(to);
+        if let Some((recipients, _)) = holder(process, state, active.token) {
+            for to in recipients {
+                if !out.contains(&to) {
+                    out.push(to);
+                }
+            }
         }
     }
     out

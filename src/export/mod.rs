@@ -562,11 +562,15 @@ fn entry(
     }
 }
 
-/// The role that performs a step: a task's role, a gate's approvers.
+/// The role that performs a step: a task's role, a gate's approvers. A gate any of several
+/// roles may decide has no one role to report.
 fn step_role(process: &Process, step: &StepId) -> Option<RoleId> {
     match &process.node(process.step(step)?).kind {
         NodeKind::Task(task) => Some(task.role.clone()),
-        NodeKind::Approval(gate) => Some(gate.by.clone()),
+        NodeKind::Approval(gate) => match gate.by.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -19,7 +19,8 @@ use super::{
 };
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    CalendarId, FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step, StepId,
+    Approval, CalendarId, FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step,
+    StepId,
 };
 
 /// The result of compiling an SOP: the process when there is no error, and every
@@ -353,10 +354,11 @@ impl<'a> Compiler<'a> {
                     let Some(field) = sop.fields.get(&collected.value) else {
                         continue;
                     };
+                    let approvers = approval.approver_roles();
                     let Some(editor) = field
                         .editable_by
                         .iter()
-                        .find(|r| r.value == approval.by.value)
+                        .find(|r| approvers.iter().any(|a| a.value == r.value))
                     else {
                         continue;
                     };
@@ -600,7 +602,7 @@ impl<'a> Compiler<'a> {
         self.check_allowed_keys(step, shape);
         let instructions = self.template(step.instructions.as_ref());
         if let Some(approval) = &step.approval {
-            let by = self.role(&approval.by);
+            let by = self.approvers(step, approval);
             let count = approval.count.as_ref().map_or(1, |c| c.value);
             if let Some(c) = &approval.count
                 && c.value == 0
@@ -801,6 +803,56 @@ impl<'a> Compiler<'a> {
                 .with_help("name the step where the branches meet: `join: report`"),
             );
         }
+    }
+
+    /// The roles under a gate's `by`: each declared, none twice, at least one.
+    fn approvers(&mut self, step: &Step, approval: &Approval) -> Vec<RoleId> {
+        let mut roles: Vec<RoleId> = Vec::new();
+        let mut first_spans: Vec<SourceSpan> = Vec::new();
+        for role in approval.approver_roles() {
+            if let Some(first) = roles.iter().position(|r| *r == role.value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidApprovers,
+                        role.span,
+                        format!(
+                            "gate `{}` lists the role `{}` twice under `by`",
+                            step.id.value, role.value
+                        ),
+                    )
+                    .with_related(first_spans[first], "first listed here")
+                    .with_help(format!("remove the second `{}`", role.value)),
+                );
+                continue;
+            }
+            first_spans.push(role.span);
+            roles.push(self.role(&role));
+        }
+        if roles.is_empty() {
+            let declared: Vec<&str> = self.sop.roles.keys().map(|k| k.as_str()).collect();
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidApprovers,
+                    approval.by.span,
+                    format!(
+                        "gate `{}` has no approvers: `by` is an empty list",
+                        step.id.value
+                    ),
+                )
+                .with_help(if declared.is_empty() {
+                    "name the role whose holders decide: `by: team_lead`".to_owned()
+                } else {
+                    format!(
+                        "name at least one role whose holders decide; the declared roles are {}",
+                        quoted_list(&declared)
+                    )
+                }),
+            );
+            roles.push(
+                RoleId::new("unknown").unwrap_or_else(|_| unreachable!("`unknown` is a valid id")),
+            );
+        }
+        roles
     }
 
     fn role(&mut self, role: &Spanned<RoleId>) -> RoleId {

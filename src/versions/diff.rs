@@ -11,8 +11,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::model::{
-    Approval, CaseSla, EscalationLevel, Field, FieldValue, OrderedMap, SopDuration, SourceSpan,
-    Spanned, Step, StepId, TimerSpec,
+    Approval, CaseSla, EscalationLevel, Field, FieldValue, OrderedMap, RoleId, SopDuration,
+    SourceSpan, Spanned, Step, StepId, TimerSpec,
 };
 use crate::model::{Sop, SopId};
 
@@ -1301,7 +1301,33 @@ fn gate(
     after: &Spanned<Approval>,
     out: &mut Vec<Change>,
 ) {
-    if before.by.value != after.by.value {
+    // `by: lead` and `by: [lead]` say the same, and so do two orders of one list.
+    let approvers = |a: &Approval| {
+        let mut roles: Vec<RoleId> = a.approver_roles().into_iter().map(|r| r.value).collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    };
+    if approvers(before) != approvers(after) {
+        let in_words = |a: &Approval| {
+            let roles: Vec<String> = a
+                .approver_roles()
+                .iter()
+                .map(|r| quoted(&r.value))
+                .collect();
+            match roles.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => roles.concat(),
+            }
+        };
+        let as_value = |a: &Approval| {
+            let roles: Vec<String> = a
+                .approver_roles()
+                .iter()
+                .map(|r| r.value.to_string())
+                .collect();
+            roles.join(", ")
+        };
         out.push(
             change(
                 ChangeKind::ApproverChanged,
@@ -1309,16 +1335,13 @@ fn gate(
                 format!(
                     "{} is now approved by {} (was {})",
                     quoted(id),
-                    quoted(&after.by.value),
-                    quoted(&before.by.value)
+                    in_words(after),
+                    in_words(before)
                 ),
             )
             .step(id)
             .at(Some(before.by.span), Some(after.by.span))
-            .values(
-                Some(before.by.value.to_string()),
-                Some(after.by.value.to_string()),
-            ),
+            .values(Some(as_value(before)), Some(as_value(after))),
         );
     }
     let count = |a: &Approval| a.count.as_ref().map_or(1, |c| c.value);

@@ -1084,8 +1084,8 @@ fn active_lines(work: &[engine::WorkItem]) -> String {
     let mut out = String::new();
     for item in work {
         let mut details = Vec::new();
-        if let Some(role) = &item.role {
-            details.push(role.to_string());
+        if let Some(roles) = item.roles_text() {
+            details.push(roles);
         }
         if let Some(assignee) = &item.assignee {
             details.push(format!("assigned to {assignee}"));
@@ -1227,9 +1227,7 @@ fn work_queue(cx: &Context, actor: &str, sop: Option<String>, now: Option<&str>)
                             .map_or_else(String::new, ToString::to_string),
                         item.step.to_string(),
                         item.title.clone(),
-                        item.role
-                            .as_ref()
-                            .map_or_else(|| "-".to_owned(), ToString::to_string),
+                        item.roles_text().unwrap_or_else(|| "-".to_owned()),
                         item.due_at.map_or_else(|| "-".to_owned(), time),
                     ]
                 })
@@ -1387,9 +1385,10 @@ fn render_case(
             WorkKind::Approval => "approval",
         };
         let _ = writeln!(out, "  {} [{kind}]: {}", item.step, item.title);
-        let mut who = match &item.role {
-            Some(role) => format!("role {role}"),
-            None => "anyone".to_owned(),
+        let mut who = match (item.roles.len(), item.roles_text()) {
+            (0, _) | (_, None) => "anyone".to_owned(),
+            (1, Some(role)) => format!("role {role}"),
+            (_, Some(roles)) => format!("roles {roles}"),
         };
         if let Some(assignee) = &item.assignee {
             let _ = write!(who, ", assigned to {assignee}");
