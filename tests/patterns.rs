@@ -415,3 +415,195 @@ fn approvers_that_cannot_work_do_not_compile() {
         );
     }
 }
+
+fn cancel_step(step_id: &str, reason: &str) -> Action {
+    Action::CancelStep {
+        step: step(step_id),
+        reason: reason.to_owned(),
+    }
+}
+
+fn sorted_active(case: &Case) -> Vec<String> {
+    let mut active = case.active();
+    active.sort();
+    active
+}
+
+#[test]
+fn cancel_activity_inside_a_branch_lets_the_branch_join() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    assert_eq!(sorted_active(&case), ["install", "ship"]);
+    let events = case.send(&tim, cancel_step("install", "the customer declined"));
+    assert_eq!(common::kinds(&events), ["step_cancelled", "branch_joined"]);
+    assert_eq!(case.active(), ["ship"], "shipping carries on");
+    case.complete("ship", &wes, no_fields());
+    assert_eq!(case.active(), ["invoice"]);
+    let history: Vec<String> = case.log.iter().map(sopflow::engine::describe).collect();
+    assert!(
+        history
+            .iter()
+            .any(|line| line.ends_with("tim: cancelled install: the customer declined")),
+        "{history:#?}"
+    );
+}
+
+#[test]
+fn cancel_activity_a_gate_can_be_cancelled_and_its_claimant_is_told() {
+    let process = pattern("cancel-activity");
+    let (ana, bob) = (actor("ana", &["agent"]), actor("bob", &["agent"]));
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.complete("install", &tim, no_fields());
+    case.claim("check_install", &ana);
+    let before = case.log.len();
+    case.send(
+        &bob,
+        cancel_step("check_install", "installation done by the customer"),
+    );
+    let told =
+        sopflow::engine::notifications(&process, &sopflow::engine::CaseState::new(), &case.log);
+    let cancelled: Vec<_> = told
+        .iter()
+        .filter(|n| {
+            n.seq > before as u64
+                && matches!(
+                    n.kind,
+                    sopflow::engine::NotificationKind::StepCancelled { .. }
+                )
+        })
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{told:#?}");
+    assert_eq!(
+        cancelled[0].to,
+        sopflow::engine::Recipient::Actor(sopflow::engine::ActorId::new("ana"))
+    );
+    assert_eq!(case.active(), ["ship"]);
+    case.complete("ship", &wes, no_fields());
+    assert_eq!(case.active(), ["invoice"]);
+}
+
+#[test]
+fn cancel_activity_outside_branches_goes_to_its_on_cancel_step() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.complete("ship", &wes, no_fields());
+    case.send(&tim, cancel_step("install", "declined"));
+    case.complete("invoice", &ana, no_fields());
+    assert_eq!(case.active(), ["courtesy_call"]);
+    case.send(
+        &ana,
+        cancel_step("courtesy_call", "customer asked not to be called"),
+    );
+    assert_eq!(case.active(), ["close"]);
+    case.complete("close", &ana, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn cancel_activity_refusals_change_nothing() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let tom = actor("tom", &["technician"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    let before = case.state.version();
+    let refused = case.refuse(&wes, cancel_step("ship", "not needed"));
+    assert!(
+        matches!(&refused, CommandError::NotCancellable { step } if step.as_str() == "ship"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.kind(), "not-cancellable");
+    let refused = case.refuse(&tim, cancel_step("install", "  "));
+    assert!(
+        matches!(
+            refused,
+            CommandError::ReasonRequired {
+                action: "cancel_step"
+            }
+        ),
+        "{refused:?}"
+    );
+    let refused = case.refuse(&ana, cancel_step("install", "declined"));
+    assert!(
+        matches!(&refused, CommandError::NotAuthorized { role, .. } if role.as_str() == "technician"),
+        "{refused:?}"
+    );
+    case.claim("install", &tim);
+    let claimed = case.state.version();
+    let refused = case.refuse(&tom, cancel_step("install", "declined"));
+    assert!(
+        matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+        "{refused:?}"
+    );
+    let refused = case.refuse(&ana, cancel_step("courtesy_call", "not now"));
+    assert!(
+        matches!(refused, CommandError::StepNotActive { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(case.state.version(), claimed);
+    assert!(claimed > before);
+    assert_eq!(sorted_active(&case), ["install", "ship"]);
+}
+
+#[test]
+fn cancel_keys_that_cannot_work_do_not_compile() {
+    let base = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/cancel-activity.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let cases = [
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: invoise, next: check_install",
+            ),
+            "unknown-step",
+        ),
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: install, next: check_install",
+            ),
+            "escalation-to-itself",
+        ),
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: close, next: check_install",
+            ),
+            "branch-leaves-split",
+        ),
+        (
+            (
+                "    join: invoice\n",
+                "    join: invoice\n    on_cancel: invoice\n",
+            ),
+            "invalid-cancel",
+        ),
+    ];
+    for ((from, to), code) in cases {
+        let text = base.replace(from, to);
+        assert_ne!(text, base);
+        let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+        let compilation = sopflow::graph::compile(&sop);
+        assert!(
+            compilation
+                .diagnostics
+                .iter()
+                .any(|d| d.code.name() == code),
+            "{code}\n{:#?}",
+            compilation.diagnostics
+        );
+        assert!(compilation.process.is_none());
+    }
+}

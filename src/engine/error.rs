@@ -259,6 +259,14 @@ pub enum CommandError {
         /// The step.
         step: StepId,
     },
+    /// `cancel_step` on a step the SOP does not let be cancelled on its own.
+    #[error(
+        "step `{step}` cannot be cancelled on its own: the SOP gives it no `on_cancel`; cancel the whole case instead, or add `on_cancel: STEP` to the step"
+    )]
+    NotCancellable {
+        /// The step.
+        step: StepId,
+    },
     /// A role the SOP does not declare.
     #[error("role `{role}` is not a role of this SOP")]
     UnknownRole {
@@ -338,6 +346,7 @@ impl CommandError {
         "missing-required",
         "reason-required",
         "no-escalation-path",
+        "not-cancellable",
         "unknown-role",
         "already-paused",
         "not-paused",
@@ -388,6 +397,7 @@ impl CommandError {
             CommandError::MissingRequired { .. } => "missing-required",
             CommandError::ReasonRequired { .. } => "reason-required",
             CommandError::NoEscalationPath { .. } => "no-escalation-path",
+            CommandError::NotCancellable { .. } => "not-cancellable",
             CommandError::UnknownRole { .. } => "unknown-role",
             CommandError::AlreadyPaused { .. } => "already-paused",
             CommandError::NotPaused => "not-paused",

@@ -175,6 +175,7 @@ impl Transition<'_> {
             Action::Approve { step, comment } => self.approve(step, comment),
             Action::Reject { step, reason } => self.reject(step, reason),
             Action::Escalate { step, reason } => self.escalate(step, reason),
+            Action::CancelStep { step, reason } => self.cancel_step(step, reason),
             Action::UpdateFields { fields } => {
                 self.require_some_role()?;
                 let fields = self.validated(fields)?;
@@ -525,6 +526,25 @@ impl Transition<'_> {
             reason: reason.to_owned(),
         });
         self.follow(node, path)
+    }
+
+    fn cancel_step(&mut self, step: &StepId, reason: &str) -> Result<(), CommandError> {
+        let token = self.workable(step)?.token;
+        let node = self.node(step)?;
+        if self.process.successor(node, EdgeKind::Cancelled).is_none() {
+            return Err(CommandError::NotCancellable { step: step.clone() });
+        }
+        if reason.trim().is_empty() {
+            return Err(CommandError::ReasonRequired {
+                action: "cancel_step",
+            });
+        }
+        self.emit(EventKind::StepCancelled {
+            step: step.clone(),
+            token,
+            reason: reason.to_owned(),
+        });
+        self.follow(node, EdgeKind::Cancelled)
     }
 
     /// Fires every timer due at `now`, earliest first: warnings, breaches, ladder levels

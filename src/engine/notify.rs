@@ -60,6 +60,12 @@ pub enum NotificationKind {
         /// The approver's reason.
         reason: String,
     },
+    /// Someone else cancelled the step the recipient was assigned (`on_cancel`): it is no
+    /// longer their work.
+    StepCancelled {
+        /// Why it was cancelled.
+        reason: String,
+    },
 }
 
 /// One message for one recipient, caused by one event of a case.
@@ -262,6 +268,30 @@ pub(crate) fn notify_event(
                 step.as_ref(),
                 format!("{whose} is overdue: escalation level {level}"),
             );
+        }
+        // The person who held the step hears it is gone; a role's queue simply loses it.
+        EventKind::StepCancelled {
+            step,
+            token,
+            reason,
+        } => {
+            let assignee = state
+                .active_steps()
+                .iter()
+                .find(|a| a.token == *token)
+                .and_then(|a| a.assignee.clone());
+            if let Some(assignee) = assignee
+                && assignee != event.actor
+            {
+                send(
+                    Recipient::Actor(assignee),
+                    NotificationKind::StepCancelled {
+                        reason: reason.clone(),
+                    },
+                    Some(step),
+                    format!("{} cancelled your step `{step}`: {reason}", event.actor),
+                );
+            }
         }
         EventKind::GateRejected { step, reason, .. } => {
             let Some(node) = process.step(step) else {

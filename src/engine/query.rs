@@ -331,6 +331,7 @@ pub fn describe(event: &Event) -> String {
             None => format!("{step}: no condition held, went to {target}"),
         },
         EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
+        EventKind::StepCancelled { step, reason, .. } => format!("cancelled {step}: {reason}"),
         EventKind::SlaBreached {
             step, escalated, ..
         } => {

@@ -24,6 +24,7 @@
 //! | `step_escalated` | `withdraw` (outcome `escalated`) | who escalated it |
 //! | `sla_breached` or `sla_level_reached` that takes the step away | `withdraw` (outcome `overdue`) | the actor of the tick that fired the timer |
 //! | `timer_fired` (a deferred choice's timer won) | `withdraw` (outcome `timed_out`) | the actor of the tick |
+//! | `step_cancelled` (the step alone, `on_cancel`) | `withdraw` (outcome `step_cancelled`): steps have no `start` transition, so the instance is withdrawn rather than `ate_abort`ed | who cancelled it |
 //! | `case_cancelled`, for each step active then | `pi_abort` (outcome `cancelled`) | who cancelled the case |
 //!
 //! `org:role` is the role that performs the step (a gate's approvers), or the role it was
@@ -197,11 +198,13 @@ pub enum Outcome {
     TimedOut,
     /// The case was cancelled.
     Cancelled,
+    /// The step alone was cancelled (`on_cancel`); the case went on.
+    StepCancelled,
 }
 
 impl Outcome {
     /// The outcome's name: `completed`, `approved`, `rejected`, `escalated`, `overdue`,
-    /// `timed_out`, `cancelled`.
+    /// `timed_out`, `cancelled`, `step_cancelled`.
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
@@ -211,6 +214,7 @@ impl Outcome {
             Outcome::Overdue => "overdue",
             Outcome::TimedOut => "timed_out",
             Outcome::Cancelled => "cancelled",
+            Outcome::StepCancelled => "step_cancelled",
         }
     }
 }
@@ -421,6 +425,16 @@ impl CaseLog {
                     *token,
                     Lifecycle::Withdraw,
                     Outcome::Escalated,
+                    at,
+                    actor,
+                );
+            }
+            EventKind::StepCancelled { token, .. } => {
+                self.end(
+                    open,
+                    *token,
+                    Lifecycle::Withdraw,
+                    Outcome::StepCancelled,
                     at,
                     actor,
                 );

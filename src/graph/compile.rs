@@ -707,7 +707,7 @@ impl<'a> Compiler<'a> {
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 16] = [
+        let present: [(&str, Option<SourceSpan>); 17] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -727,6 +727,7 @@ impl<'a> Compiler<'a> {
             ),
             ("separate_from", step.separate_from.first().map(|s| s.span)),
             ("terminate", step.terminate.as_ref().map(|s| s.span)),
+            ("on_cancel", step.on_cancel.as_ref().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -745,6 +746,7 @@ impl<'a> Compiler<'a> {
                 "same_performer_as",
                 "separate_from",
                 "terminate",
+                "on_cancel",
             ],
             StepShape::Approval => &[
                 "due",
@@ -756,6 +758,7 @@ impl<'a> Compiler<'a> {
                 "end",
                 "assignee",
                 "same_performer_as",
+                "on_cancel",
             ],
             StepShape::Decision => &[],
             StepShape::Split => &["join"],
@@ -765,6 +768,17 @@ impl<'a> Compiler<'a> {
                 && !allowed.contains(&key)
             {
                 let what = shape.described();
+                if key == "on_cancel" {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidCancel,
+                            span,
+                            format!("`on_cancel` does not apply to {what}: it is never active, so there is nothing to cancel"),
+                        )
+                        .with_help("put `on_cancel` on the task or approval gate that may be cancelled"),
+                    );
+                    continue;
+                }
                 let help = match (shape, key) {
                     (StepShape::Approval, "role") => {
                         "the approvers' role goes in `approval: { by: ... }`".to_owned()
@@ -921,12 +935,15 @@ impl<'a> Compiler<'a> {
     }
 
     fn resolve(&mut self, from: &StepId, key: &str, target: &Spanned<StepId>) -> Option<NodeIndex> {
-        if matches!(key, "on_overdue" | "overdue" | "on_timeout" | "on_escalate")
-            && &target.value == from
+        if matches!(
+            key,
+            "on_overdue" | "overdue" | "on_timeout" | "on_escalate" | "on_cancel"
+        ) && &target.value == from
         {
             let what = match key {
                 "on_overdue" | "overdue" => "when it is overdue",
                 "on_timeout" => "when its timer fires",
+                "on_cancel" => "when it is cancelled",
                 _ => "when it is escalated",
             };
             self.report(
@@ -935,7 +952,11 @@ impl<'a> Compiler<'a> {
                     target.span,
                     format!("`{key}` of step `{from}` names the step itself, so {what} the case stays where it is"),
                 )
-                .with_help(format!("point `{key}` at the step that should take over, such as one for a team leader")),
+                .with_help(if key == "on_cancel" {
+                    "point `on_cancel` at the step the case goes on to when this one is dropped, such as the one after it".to_owned()
+                } else {
+                    format!("point `{key}` at the step that should take over, such as one for a team leader")
+                }),
             );
         }
         match self.steps.get(&target.value) {
@@ -1038,6 +1059,11 @@ impl<'a> Compiler<'a> {
                 && let Some(target) = self.resolve(id, "on_escalate", target)
             {
                 self.edge(node, target, EdgeKind::Escalate);
+            }
+            if let Some(target) = &step.on_cancel
+                && let Some(target) = self.resolve(id, "on_cancel", target)
+            {
+                self.edge(node, target, EdgeKind::Cancelled);
             }
         }
         // Each join leads to its join step.

@@ -331,6 +331,8 @@ pub enum EdgeKind {
     Timeout,
     /// The performer escalated.
     Escalate,
+    /// The step was cancelled on its own (`on_cancel`): the case goes on elsewhere.
+    Cancelled,
     /// A parallel branch starts.
     Branch,
 }
@@ -340,7 +342,7 @@ impl EdgeKind {
     pub fn is_exceptional(self) -> bool {
         matches!(
             self,
-            EdgeKind::Rejected | EdgeKind::Overdue | EdgeKind::Escalate
+            EdgeKind::Rejected | EdgeKind::Overdue | EdgeKind::Escalate | EdgeKind::Cancelled
         )
     }
 }
@@ -430,6 +432,7 @@ impl Process {
             EdgeKind::Rejected => "rejected".to_owned(),
             EdgeKind::Else => "else".to_owned(),
             EdgeKind::Escalate => "escalate".to_owned(),
+            EdgeKind::Cancelled => "cancelled".to_owned(),
             EdgeKind::Overdue => {
                 let Some(sla) = self.timers(from).and_then(|t| t.sla.as_ref()) else {
                     return "overdue".to_owned();

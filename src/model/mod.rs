@@ -279,6 +279,11 @@ pub struct Step {
     /// Where the performer may escalate the step to, with a reason.
     #[serde(default)]
     pub on_escalate: Option<Spanned<StepId>>,
+    /// Makes the step cancellable on its own while the case goes on (`sop case
+    /// cancel-step`), and names where the case goes then. Inside a parallel branch it names
+    /// the branch's join step or another step of the same branch.
+    #[serde(default)]
+    pub on_cancel: Option<Spanned<StepId>>,
     /// The step that follows; defaults to the next one in the list.
     #[serde(default)]
     pub next: Option<Spanned<StepId>>,

@@ -950,6 +950,7 @@ const STEP_KEYS: &[&str] = &[
     "same_performer_as",
     "separate_from",
     "terminate",
+    "on_cancel",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

@@ -252,6 +252,11 @@ impl Runner<'_> {
                 step: step_id(name)?,
                 reason: reason(),
             }
+        } else if let Some(name) = &s.cancel_step {
+            Action::CancelStep {
+                step: step_id(name)?,
+                reason: reason(),
+            }
         } else if let Some(name) = &s.claim {
             Action::Claim {
                 step: step_id(name)?,
@@ -611,6 +616,7 @@ fn kind_name(kind: &NotificationKind) -> &'static str {
         NotificationKind::Overdue => "overdue",
         NotificationKind::Escalation { .. } => "escalation",
         NotificationKind::Rejected { .. } => "rejected",
+        NotificationKind::StepCancelled { .. } => "step_cancelled",
     }
 }
 

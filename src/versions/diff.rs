@@ -800,6 +800,8 @@ pub(crate) enum RouteKey {
     Timeout,
     /// The performer escalates.
     Escalate,
+    /// The step is cancelled on its own (`on_cancel`).
+    Cancel,
     /// A decision arm with this condition holds first.
     Arm(String),
     /// No condition held.
@@ -820,6 +822,7 @@ impl RouteKey {
             RouteKey::Overdue => format!("moves overdue work to {target}"),
             RouteKey::Timeout => format!("goes to {target} when its `after` timer wins"),
             RouteKey::Escalate => format!("escalates to {target}"),
+            RouteKey::Cancel => format!("goes to {target} when cancelled"),
             RouteKey::Arm(condition) => format!("goes to {target} when `{condition}`"),
             RouteKey::Else => format!("goes to {target} when no condition holds"),
             RouteKey::Branch(_) => format!("starts a parallel branch at {target}"),
@@ -965,6 +968,13 @@ pub(crate) fn routes(sop: &Sop, position: usize) -> Vec<Route> {
     if let Some(target) = &step.on_escalate {
         routes.push(Route {
             key: RouteKey::Escalate,
+            target: to(target),
+            span: target.span,
+        });
+    }
+    if let Some(target) = &step.on_cancel {
+        routes.push(Route {
+            key: RouteKey::Cancel,
             target: to(target),
             span: target.span,
         });

@@ -221,6 +221,19 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Cancel one active step on its own, where the SOP allows it (`on_cancel`): the case
+    /// goes on at the step `on_cancel` names
+    CancelStep {
+        /// The case id
+        id: String,
+        /// The step
+        step: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Escalate an active step along its escalation path
     Escalate {
         /// The case id
@@ -473,6 +486,7 @@ pub fn run(args: CaseArgs) -> ExitCode {
         | CaseCommand::Approve { acting, .. }
         | CaseCommand::Reject { acting, .. }
         | CaseCommand::Escalate { acting, .. }
+        | CaseCommand::CancelStep { acting, .. }
         | CaseCommand::Note { acting, .. }
         | CaseCommand::Set { acting, .. }
         | CaseCommand::Claim { acting, .. }
@@ -580,6 +594,17 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Escalate {
+                step: parse_step(&step)?,
+                reason,
+            })
+        }),
+        CaseCommand::CancelStep {
+            id,
+            step,
+            reason,
+            acting,
+        } => send(cx, &id, &acting, |_| {
+            Ok(Action::CancelStep {
                 step: parse_step(&step)?,
                 reason,
             })
