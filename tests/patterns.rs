@@ -607,3 +607,33 @@ fn cancel_keys_that_cannot_work_do_not_compile() {
         assert!(compilation.process.is_none());
     }
 }
+
+#[test]
+fn cancel_activity_is_exported_as_a_withdrawn_instance() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let tim = actor("tim", &["technician"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.send(&tim, cancel_step("install", "declined"));
+    let log = sopflow::export::CaseLog::new(&process, &case.log).unwrap();
+    let install: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| e.step.as_str() == "install")
+        .map(|e| {
+            (
+                e.lifecycle.name(),
+                e.outcome.map(|o| o.name()),
+                e.resource.as_ref().map(|r| r.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        install,
+        [
+            ("schedule", None, None),
+            ("withdraw", Some("step_cancelled"), Some("tim".to_owned())),
+        ]
+    );
+}

@@ -1075,3 +1075,19 @@ fn a_gate_of_several_roles_names_each_on_its_role_line() {
         "{svg}"
     );
 }
+
+#[test]
+fn a_cancel_edge_is_drawn_apart_with_its_label() {
+    let process = pattern_process("cancel-activity");
+    let mermaid = render::mermaid(&process, None);
+    assert!(
+        mermaid.contains(r#"s_courtesy_call -.->|"cancelled"| s_close"#),
+        "{mermaid}"
+    );
+    insta::assert_snapshot!("mermaid-pattern-cancel-activity", mermaid);
+    let dot = render::dot(&process, None);
+    insta::assert_snapshot!("dot-pattern-cancel-activity", dot);
+    assert_dot_matches(&process, None, "cancel-activity");
+    let svg = render::svg(&process, None).expect("lays out");
+    assert!(svg.contains("cancelled"), "{svg}");
+}
