@@ -3,7 +3,8 @@
 //! A notification is not a fact of the case (the events are); it is a message the events
 //! call for: work waiting for a role, work assigned to someone, an approval to decide, a
 //! warning before a due time, a breach, a level of an escalation ladder, a rejection for
-//! whoever reworks. [`notifications`] derives them, purely, from the events a command
+//! whoever reworks, a step cancelled from under its assignee. An approval any of several
+//! roles may decide is announced to each. [`notifications`] derives them, purely, from the events a command
 //! caused; a store keeps them in the same transaction as the events, so an app delivers
 //! each at least once (e-mail, chat) and none is lost between a crash and a retry.
 
