@@ -637,3 +637,16 @@ fn cancel_activity_is_exported_as_a_withdrawn_instance() {
         ]
     );
 }
+
+#[cfg(feature = "store")]
+#[test]
+fn approval_by_several_roles_lists_the_case_under_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 10.0})));
+    let summary = sopflow::store::CaseSummary::of(&process, &case.state, common::t(5))
+        .expect("a started case");
+    let roles: Vec<&str> = summary.roles.iter().map(|r| r.as_str()).collect();
+    assert_eq!(roles, ["billing_lead", "finance"]);
+}
