@@ -228,3 +228,19 @@ fn another_approver_role_is_an_approver_change_naming_every_role() {
         "`allow` is now approved by `lead` or `security` (was `lead`)"
     );
 }
+
+#[test]
+fn a_new_on_cancel_is_a_routing_change() {
+    let cancellable = BASE.replace(
+        "role: agent }\n  - { id: send",
+        "role: agent, on_cancel: send }\n  - { id: send",
+    );
+    assert_ne!(cancellable, BASE);
+    let diff = diff(&sop(BASE), &sop(&cancellable));
+    assert!(
+        diff.changes
+            .iter()
+            .any(|c| c.message.contains("goes to `send` when cancelled")),
+        "{diff:#?}"
+    );
+}
