@@ -122,7 +122,7 @@ codes! {
     /// A decision condition compares a choice field with a value that is not one of its
     /// options, so the comparison can never hold.
     ConditionNotAnOption = ("E030", "condition-not-an-option", Error),
-    /// An `on_overdue`, `on_timeout` or `on_escalate` names its own step.
+    /// An `on_overdue`, `on_timeout`, `on_escalate` or `on_cancel` names its own step.
     EscalationToItself = ("E031", "escalation-to-itself", Error),
     /// A step inside a parallel branch ends the case before the branch reaches its join:
     /// the join would wait forever, and the case would stay open with no work.
@@ -167,8 +167,14 @@ codes! {
     InvalidBranching = ("E060", "invalid-branching", Error),
     /// A task's `for_each` or `wait_for` cannot work: a field that is not a multi-choice
     /// field, `wait_for` of no item or without `for_each`, or a way for one item to move the
-    /// whole case on (`on_escalate`, `on_timeout`, a ladder `goto`, `terminate`).
+    /// whole case on (`on_escalate`, `on_timeout`, `on_cancel`, a ladder `goto`,
+    /// `terminate`).
     InvalidForEach = ("E061", "invalid-for-each", Error),
+    /// An approval's `by:` list cannot work: it is empty, or names a role twice.
+    InvalidApprovers = ("E055", "invalid-approvers", Error),
+    /// A step's `on_cancel` cannot work: it is on a step that is never active (a decision
+    /// or a split), so there is nothing to cancel.
+    InvalidCancel = ("E056", "invalid-cancel", Error),
     /// The `migrate:` section names a step or field this version does not have, maps to a
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.

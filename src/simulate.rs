@@ -167,7 +167,13 @@ impl Simulator {
         if let Some(until) = item.postponed_until {
             at = at.max(until);
         }
-        let role = item.role.clone()?;
+        // A gate any of several roles may decide goes to a holder of one of them at random,
+        // so runs see every role decide; one role draws nothing, keeping runs as before.
+        let role = match item.roles.as_slice() {
+            [] => return None,
+            [only] => only.clone(),
+            several => several[self.random.below(several.len())].clone(),
+        };
         // Work that went to one person is theirs to do.
         let actor = match &item.assignee {
             Some(assignee) => Actor::new(assignee.as_str(), [role.clone()]),
@@ -214,7 +220,7 @@ impl Simulator {
                         Some(task.role.clone())
                     }
                     NodeKind::Approval(gate) if gate.people.assignee.as_ref() == Some(&spec.id) => {
-                        Some(gate.by.clone())
+                        gate.by.first().cloned()
                     }
                     _ => None,
                 });
@@ -292,4 +298,45 @@ pub fn run_case(
         next = simulator.next(process, &state, now);
     }
     Ok((state, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::engine::EventKind;
+
+    /// A gate any of two roles decides is decided by holders of each, over many cases.
+    #[test]
+    fn a_gate_of_several_roles_is_decided_by_holders_of_each() {
+        let sop = crate::parse::parse_sop(
+            "p.yaml",
+            "id: p\nversion: 1\ntitle: P\ndepartment: D\n\
+             roles: { agent: Agent, lead: Lead, finance: Finance }\n\
+             steps:\n\
+             \x20 - { id: ask, title: Ask, role: agent }\n\
+             \x20 - { id: decide, title: Decide, approval: { by: [lead, finance], reviews: [ask], on_reject: ask }, end: true }\n",
+        )
+        .expect("parses");
+        let process = crate::graph::compile(&sop).process.expect("compiles");
+        let mut simulator = Simulator::new(7, Behaviour::default());
+        let start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+        let mut deciders = std::collections::BTreeSet::new();
+        for n in 0..20 {
+            let (state, events) =
+                run_case(&process, &mut simulator, &format!("T-{n}"), start, 200).expect("runs");
+            assert_eq!(state.status(), engine::CaseStatus::Closed);
+            for event in &events {
+                if matches!(
+                    event.kind,
+                    EventKind::ApprovalGranted { .. } | EventKind::GateRejected { .. }
+                ) {
+                    deciders.insert(event.actor.as_str().split('-').next().map(str::to_owned));
+                }
+            }
+        }
+        let deciders: Vec<String> = deciders.into_iter().flatten().collect();
+        assert_eq!(deciders, ["finance", "lead"]);
+    }
 }

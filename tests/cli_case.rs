@@ -923,3 +923,68 @@ fn pause_resume_and_notifications() {
 fn show_at(dir: &TempDir, now: &str) -> String {
     ok(dir, &["show", "T-1", "--now", now])
 }
+
+#[test]
+fn cancel_step_drops_one_step_and_the_case_goes_on() {
+    let dir = TempDir::new("cancel-step");
+    let sop_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/patterns/cancel-activity.yaml"
+    );
+    let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
+    ok(
+        &dir,
+        &["start", sop_file, "--as", "ana:agent", "--now", &t("09:00")],
+    );
+    ok(
+        &dir,
+        &[
+            "complete",
+            "T-1",
+            "take_order",
+            "--as",
+            "ana:agent",
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "cancel-step",
+            "T-1",
+            "ship",
+            "--reason",
+            "not needed",
+            "--as",
+            "wes:warehouse",
+            "--now",
+            &t("09:10"),
+        ],
+    );
+    assert!(
+        err.contains("step `ship` cannot be cancelled on its own"),
+        "{err}"
+    );
+    let out = ok(
+        &dir,
+        &[
+            "cancel-step",
+            "T-1",
+            "install",
+            "--reason",
+            "the customer declined",
+            "--as",
+            "tim:technician",
+            "--now",
+            &t("09:10"),
+        ],
+    );
+    assert!(out.contains("active: ship"), "{out}");
+    let shown = ok(&dir, &["show", "T-1", "--now", &t("09:15")]);
+    assert!(
+        shown.contains("tim: cancelled install: the customer declined"),
+        "{shown}"
+    );
+}

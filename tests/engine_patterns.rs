@@ -433,8 +433,8 @@ fn only_role_holders_act() {
         },
     );
     assert!(
-        matches!(&error, CommandError::NotAuthorized { actor, step, role }
-            if actor.as_str() == "ana" && step.as_str() == "system" && role.as_str() == "lead"),
+        matches!(&error, CommandError::NotAuthorized { actor, step, role, other_roles }
+            if actor.as_str() == "ana" && step.as_str() == "system" && role.as_str() == "lead" && other_roles.is_empty()),
         "{error:?}"
     );
     for action in [

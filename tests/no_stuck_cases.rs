@@ -4,10 +4,11 @@
 //!
 //! Random SOPs are built from a stream of choices (tasks, approval gates with
 //! `on_reject`, decisions over a choice field, parallel splits with joins, nested ones,
-//! `due`/`on_overdue`, `after`/`on_timeout`, `on_escalate`), most edges going where a
-//! careful author would send them and some anywhere at all; only those that compile
-//! without errors are kept. Random commands (complete, approve, reject, escalate, tick at
-//! advancing times, by actors holding the step's role) then drive a case, and after every
+//! `due`/`on_overdue`, `after`/`on_timeout`, `on_escalate`, `on_cancel`, gates any of
+//! two roles decide), most edges going where a careful author would send them and some
+//! anywhere at all; only those that compile without errors are kept. Random commands
+//! (complete, approve, reject, escalate, cancel a step, tick at advancing times, by actors
+//! holding the step's role) then drive a case, and after every
 //! accepted command the case must not be lost and its events must replay to its state.
 //!
 //! The property has teeth: the same search finds lost cases in the stuck shapes the
@@ -257,7 +258,9 @@ impl Builder<'_> {
         let mut targets = Vec::new();
         let gate = matches!(item, Item::Gate(_));
         if gate {
-            let by = if self.choices.chance(70) {
+            let by = if self.choices.chance(15) {
+                "[lead, agent]"
+            } else if self.choices.chance(70) {
                 "lead"
             } else {
                 "agent"
@@ -307,6 +310,11 @@ impl Builder<'_> {
             keys.push("on_escalate: {escalate}".to_owned());
             let target = self.target(cont, earlier, id);
             targets.push(("escalate".to_owned(), target));
+        }
+        if self.choices.chance(20) {
+            keys.push("on_cancel: {cancel}".to_owned());
+            let target = self.target(cont, earlier, id);
+            targets.push(("cancel".to_owned(), target));
         }
         match cont {
             None => keys.push("end: true".to_owned()),
@@ -405,6 +413,7 @@ enum Op {
     Advance,
     Reject,
     Escalate,
+    CancelStep,
     Tick,
 }
 
@@ -422,6 +431,7 @@ fn sent() -> impl Strategy<Value = Sent> {
         10 => Just(Op::Advance),
         2 => Just(Op::Reject),
         2 => Just(Op::Escalate),
+        2 => Just(Op::CancelStep),
         3 => Just(Op::Tick),
     ];
     let advance = prop_oneof![
@@ -453,12 +463,15 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
     let picked = &active[sent.pick % active.len()];
     let (step, item): (StepId, Option<String>) = (picked.step.clone(), picked.item.clone());
     let node = process.step(&step)?;
-    let (role, gate) = match &process.node(node).kind {
-        NodeKind::Task(task) => (task.role.clone(), false),
+    let (roles, gate) = match &process.node(node).kind {
+        NodeKind::Task(task) => (vec![task.role.clone()], false),
         NodeKind::Approval(approval) => (approval.by.clone(), true),
         _ => return None,
     };
-    let holders: Vec<Actor> = actors().into_iter().filter(|a| a.holds(&role)).collect();
+    let holders: Vec<Actor> = actors()
+        .into_iter()
+        .filter(|a| roles.iter().any(|r| a.holds(r)))
+        .collect();
     let by = holders[(sent.pick / 7) % holders.len()].clone();
     let action = match (&sent.op, gate) {
         (Op::Advance, true) => Action::Approve {
@@ -496,6 +509,10 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
             step,
             reason: "needs a lead".to_owned(),
             item,
+        },
+        (Op::CancelStep, _) => Action::CancelStep {
+            step,
+            reason: "no longer needed".to_owned(),
         },
         (Op::Tick, _) => return None,
     };
@@ -574,7 +591,7 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
     let mut runner = TestRunner::deterministic();
     let strategy = prop::collection::vec(any::<u32>(), 300);
     let mut refused = std::collections::HashSet::new();
-    let (mut kept, mut with_split, mut nested) = (0, 0, 0);
+    let (mut kept, mut with_split, mut nested, mut with_cancel) = (0, 0, 0, 0);
     for _ in 0..1024 {
         let values = strategy
             .new_tree(&mut runner)
@@ -597,6 +614,14 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
                 .count();
             with_split += usize::from(splits > 0);
             nested += usize::from(splits > 1);
+            let cancellable_in_a_split = splits > 0
+                && process.nodes().any(|(node, _)| {
+                    process
+                        .successors(node)
+                        .iter()
+                        .any(|(kind, _)| *kind == sopflow::graph::EdgeKind::Cancelled)
+                });
+            with_cancel += usize::from(cancellable_in_a_split);
         }
     }
     for code in [
@@ -611,7 +636,11 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
         );
     }
     eprintln!(
-        "{kept} of 1024 generated SOPs compile, {with_split} with a split, {nested} with two or more; refused with {refused:?}"
+        "{kept} of 1024 generated SOPs compile, {with_split} with a split, {nested} with two or more, {with_cancel} with a split and a step that may be cancelled; refused with {refused:?}"
+    );
+    assert!(
+        with_cancel >= 20,
+        "only {with_cancel} of {kept} have a split and an `on_cancel`"
     );
     assert!(kept >= 256, "only {kept} of 1024 generated SOPs compile");
     assert!(

@@ -601,3 +601,390 @@ fn the_items_of_one_round_are_no_rework_in_the_metrics() {
         (3, 1, 0, 0)
     );
 }
+
+#[test]
+fn approval_by_several_roles_a_holder_of_either_role_decides() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let (bea, fay) = (actor("bea", &["billing_lead"]), actor("fay", &["finance"]));
+    for approver in [&bea, &fay] {
+        let mut case = Case::start(&process, &rita, no_fields());
+        case.complete("request", &rita, fields(json!({"amount": 200.0})));
+        case.approve("approve", approver);
+        assert_eq!(case.active(), ["order"]);
+    }
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 200.0})));
+    case.reject("approve", &fay, "no budget left this quarter");
+    assert_eq!(case.active(), ["request"]);
+}
+
+#[test]
+fn approval_by_several_roles_refuses_someone_without_any_of_them() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let bo = actor("bo", &["buyer"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 200.0})));
+    let before = case.state.version();
+    let refused = case.refuse(
+        &bo,
+        Action::Approve {
+            step: step("approve"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(&refused, CommandError::NotAuthorized { role, other_roles, .. }
+            if role.as_str() == "billing_lead" && other_roles.len() == 1 && other_roles[0].as_str() == "finance"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "`bo` cannot act on step `approve`: it needs one of the roles `billing_lead` or `finance`"
+    );
+    assert_eq!(case.state.version(), before, "a refusal changes nothing");
+}
+
+#[test]
+fn approval_by_several_roles_two_approvals_need_two_people_whatever_their_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let (bea, fay) = (actor("bea", &["billing_lead"]), actor("fay", &["finance"]));
+    let both = actor("bex", &["billing_lead", "finance"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 5000.0})));
+    case.approve("approve_large", &both);
+    let refused = case.refuse(
+        &both,
+        Action::Approve {
+            step: step("approve_large"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::AlreadyApproved { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(case.active(), ["approve_large"]);
+    case.approve("approve_large", &bea);
+    assert_eq!(case.active(), ["order"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 5000.0})));
+    case.approve("approve_large", &bea);
+    case.approve("approve_large", &fay);
+    assert_eq!(case.active(), ["order"]);
+}
+
+#[test]
+fn approval_by_several_roles_four_eyes_holds_for_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let fin_requester = actor("fred", &["requester", "finance"]);
+    let mut case = Case::start(&process, &fin_requester, no_fields());
+    case.complete("request", &fin_requester, fields(json!({"amount": 10.0})));
+    let refused = case.refuse(
+        &fin_requester,
+        Action::Approve {
+            step: step("approve"),
+            comment: None,
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::ReviewsOwnWork { .. }),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn approval_by_several_roles_is_in_the_queue_of_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 10.0})));
+    let cases = [case.state.clone()];
+    for role in ["billing_lead", "finance"] {
+        let queue = sopflow::engine::role_queue(&process, &cases, &common::role(role));
+        assert_eq!(queue.len(), 1, "{role}");
+        assert_eq!(queue[0].step.as_str(), "approve");
+        assert_eq!(
+            queue[0].roles_text().as_deref(),
+            Some("billing_lead or finance")
+        );
+    }
+    assert!(sopflow::engine::role_queue(&process, &cases, &common::role("buyer")).is_empty());
+    let fay = actor("fay", &["finance"]);
+    let mine = sopflow::engine::work_queue(&process, &cases, &fay, common::t(60));
+    assert_eq!(mine.len(), 1);
+    let notified: Vec<String> =
+        sopflow::engine::notifications(&process, &sopflow::engine::CaseState::new(), &case.log)
+            .into_iter()
+            .filter(|n| n.step.as_ref().is_some_and(|s| s.as_str() == "approve"))
+            .map(|n| format!("{:?}", n.to))
+            .collect();
+    assert_eq!(notified.len(), 2, "{notified:?}");
+}
+
+#[test]
+fn approvers_that_cannot_work_do_not_compile() {
+    let cases = [
+        (
+            "approval: { by: [], on_reject: a }",
+            "gate `b` has no approvers: `by` is an empty list",
+        ),
+        (
+            "approval: { by: [agent, lead, agent], on_reject: a }",
+            "gate `b` lists the role `agent` twice under `by`",
+        ),
+        (
+            "approval: { by: [agent, laed], on_reject: a }",
+            "role `laed` is not declared under `roles`",
+        ),
+    ];
+    for (gate, message) in cases {
+        let text = format!(
+            "id: p\nversion: 1\ntitle: P\ndepartment: D\nroles: {{ agent: Agent, lead: Lead }}\nsteps:\n  - {{ id: a, title: A, role: agent }}\n  - {{ id: b, title: B, {gate}, end: true }}\n"
+        );
+        let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+        let compilation = sopflow::graph::compile(&sop);
+        assert!(
+            compilation.diagnostics.iter().any(|d| d.message == message),
+            "{message}\n{:#?}",
+            compilation.diagnostics
+        );
+    }
+}
+
+fn cancel_step(step_id: &str, reason: &str) -> Action {
+    Action::CancelStep {
+        step: step(step_id),
+        reason: reason.to_owned(),
+    }
+}
+
+fn sorted_active(case: &Case) -> Vec<String> {
+    let mut active = case.active();
+    active.sort();
+    active
+}
+
+#[test]
+fn cancel_activity_inside_a_branch_lets_the_branch_join() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    assert_eq!(sorted_active(&case), ["install", "ship"]);
+    let events = case.send(&tim, cancel_step("install", "the customer declined"));
+    assert_eq!(common::kinds(&events), ["step_cancelled", "branch_joined"]);
+    assert_eq!(case.active(), ["ship"], "shipping carries on");
+    case.complete("ship", &wes, no_fields());
+    assert_eq!(case.active(), ["invoice"]);
+    let history: Vec<String> = case.log.iter().map(sopflow::engine::describe).collect();
+    assert!(
+        history
+            .iter()
+            .any(|line| line.ends_with("tim: cancelled install: the customer declined")),
+        "{history:#?}"
+    );
+}
+
+#[test]
+fn cancel_activity_a_gate_can_be_cancelled_and_its_claimant_is_told() {
+    let process = pattern("cancel-activity");
+    let (ana, bob) = (actor("ana", &["agent"]), actor("bob", &["agent"]));
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.complete("install", &tim, no_fields());
+    case.claim("check_install", &ana);
+    let before = case.log.len();
+    case.send(
+        &bob,
+        cancel_step("check_install", "installation done by the customer"),
+    );
+    let told =
+        sopflow::engine::notifications(&process, &sopflow::engine::CaseState::new(), &case.log);
+    let cancelled: Vec<_> = told
+        .iter()
+        .filter(|n| {
+            n.seq > before as u64
+                && matches!(
+                    n.kind,
+                    sopflow::engine::NotificationKind::StepCancelled { .. }
+                )
+        })
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{told:#?}");
+    assert_eq!(
+        cancelled[0].to,
+        sopflow::engine::Recipient::Actor(sopflow::engine::ActorId::new("ana"))
+    );
+    assert_eq!(case.active(), ["ship"]);
+    case.complete("ship", &wes, no_fields());
+    assert_eq!(case.active(), ["invoice"]);
+}
+
+#[test]
+fn cancel_activity_outside_branches_goes_to_its_on_cancel_step() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.complete("ship", &wes, no_fields());
+    case.send(&tim, cancel_step("install", "declined"));
+    case.complete("invoice", &ana, no_fields());
+    assert_eq!(case.active(), ["courtesy_call"]);
+    case.send(
+        &ana,
+        cancel_step("courtesy_call", "customer asked not to be called"),
+    );
+    assert_eq!(case.active(), ["close"]);
+    case.complete("close", &ana, no_fields());
+    assert_eq!(case.status(), sopflow::engine::CaseStatus::Closed);
+}
+
+#[test]
+fn cancel_activity_refusals_change_nothing() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let (tim, wes) = (actor("tim", &["technician"]), actor("wes", &["warehouse"]));
+    let tom = actor("tom", &["technician"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    let before = case.state.version();
+    let refused = case.refuse(&wes, cancel_step("ship", "not needed"));
+    assert!(
+        matches!(&refused, CommandError::NotCancellable { step } if step.as_str() == "ship"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.kind(), "not-cancellable");
+    let refused = case.refuse(&tim, cancel_step("install", "  "));
+    assert!(
+        matches!(
+            refused,
+            CommandError::ReasonRequired {
+                action: "cancel_step"
+            }
+        ),
+        "{refused:?}"
+    );
+    let refused = case.refuse(&ana, cancel_step("install", "declined"));
+    assert!(
+        matches!(&refused, CommandError::NotAuthorized { role, .. } if role.as_str() == "technician"),
+        "{refused:?}"
+    );
+    case.claim("install", &tim);
+    let claimed = case.state.version();
+    let refused = case.refuse(&tom, cancel_step("install", "declined"));
+    assert!(
+        matches!(refused, CommandError::AssignedToSomeoneElse { .. }),
+        "{refused:?}"
+    );
+    let refused = case.refuse(&ana, cancel_step("courtesy_call", "not now"));
+    assert!(
+        matches!(refused, CommandError::StepNotActive { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(case.state.version(), claimed);
+    assert!(claimed > before);
+    assert_eq!(sorted_active(&case), ["install", "ship"]);
+}
+
+#[test]
+fn cancel_keys_that_cannot_work_do_not_compile() {
+    let base = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/cancel-activity.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let cases = [
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: invoise, next: check_install",
+            ),
+            "unknown-step",
+        ),
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: install, next: check_install",
+            ),
+            "escalation-to-itself",
+        ),
+        (
+            (
+                "on_cancel: invoice, next: check_install",
+                "on_cancel: close, next: check_install",
+            ),
+            "branch-leaves-split",
+        ),
+        (
+            (
+                "    join: invoice\n",
+                "    join: invoice\n    on_cancel: invoice\n",
+            ),
+            "invalid-cancel",
+        ),
+    ];
+    for ((from, to), code) in cases {
+        let text = base.replace(from, to);
+        assert_ne!(text, base);
+        let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+        let compilation = sopflow::graph::compile(&sop);
+        assert!(
+            compilation
+                .diagnostics
+                .iter()
+                .any(|d| d.code.name() == code),
+            "{code}\n{:#?}",
+            compilation.diagnostics
+        );
+        assert!(compilation.process.is_none());
+    }
+}
+
+#[test]
+fn cancel_activity_is_exported_as_a_withdrawn_instance() {
+    let process = pattern("cancel-activity");
+    let ana = actor("ana", &["agent"]);
+    let tim = actor("tim", &["technician"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("take_order", &ana, no_fields());
+    case.send(&tim, cancel_step("install", "declined"));
+    let log = sopflow::export::CaseLog::new(&process, &case.log).unwrap();
+    let install: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| e.step.as_str() == "install")
+        .map(|e| {
+            (
+                e.lifecycle.name(),
+                e.outcome.map(|o| o.name()),
+                e.resource.as_ref().map(|r| r.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        install,
+        [
+            ("schedule", None, None),
+            ("withdraw", Some("step_cancelled"), Some("tim".to_owned())),
+        ]
+    );
+}
+
+#[cfg(feature = "store")]
+#[test]
+fn approval_by_several_roles_lists_the_case_under_every_role() {
+    let process = pattern("approval-by-several-roles");
+    let rita = actor("rita", &["requester"]);
+    let mut case = Case::start(&process, &rita, no_fields());
+    case.complete("request", &rita, fields(json!({"amount": 10.0})));
+    let summary = sopflow::store::CaseSummary::of(&process, &case.state, common::t(5))
+        .expect("a started case");
+    let roles: Vec<&str> = summary.roles.iter().map(|r| r.as_str()).collect();
+    assert_eq!(roles, ["billing_lead", "finance"]);
+}

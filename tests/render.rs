@@ -1066,3 +1066,46 @@ fn sop_graph_draws_a_heatmap_from_a_json_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn pattern_process(name: &str) -> Process {
+    let path = root().join(format!("tests/fixtures/patterns/{name}.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    compiled(&format!("{name}.yaml"), &text)
+}
+
+#[test]
+fn a_gate_of_several_roles_names_each_on_its_role_line() {
+    let process = pattern_process("approval-by-several-roles");
+    let mermaid = render::mermaid(&process, None);
+    assert!(
+        mermaid.contains("approval: billing_lead or finance"),
+        "{mermaid}"
+    );
+    insta::assert_snapshot!("mermaid-pattern-approval-by-several-roles", mermaid);
+    insta::assert_snapshot!(
+        "dot-pattern-approval-by-several-roles",
+        render::dot(&process, None)
+    );
+    let svg = render::svg(&process, None).expect("lays out");
+    assert!(
+        svg.contains("2 approvals: billing_lead or finance"),
+        "{svg}"
+    );
+}
+
+#[test]
+fn a_cancel_edge_is_drawn_apart_with_its_label() {
+    let process = pattern_process("cancel-activity");
+    let mermaid = render::mermaid(&process, None);
+    assert!(
+        mermaid.contains(r#"s_courtesy_call -.->|"cancelled"| s_close"#),
+        "{mermaid}"
+    );
+    insta::assert_snapshot!("mermaid-pattern-cancel-activity", mermaid);
+    let dot = render::dot(&process, None);
+    insta::assert_snapshot!("dot-pattern-cancel-activity", dot);
+    assert_dot_matches(&process, None, "cancel-activity");
+    let svg = render::svg(&process, None).expect("lays out");
+    assert!(svg.contains("cancelled"), "{svg}");
+}

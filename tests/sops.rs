@@ -183,7 +183,10 @@ fn customer_support_has_three_approvals_with_four_eyes() {
             let approval = s.approval.as_ref()?;
             Some((
                 s.id.as_str(),
-                approval.by.as_str(),
+                match &approval.by.value {
+                    sopflow::model::Approvers::One(role) => role.as_str(),
+                    sopflow::model::Approvers::AnyOf(_) => "several roles",
+                },
                 approval.reviews.iter().map(|r| r.as_str()).collect(),
                 approval.on_reject.as_str(),
             ))

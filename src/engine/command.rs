@@ -268,6 +268,26 @@ pub enum Action {
         /// Why; required.
         reason: String,
     },
+    /// Cancel one active step on its own, where the SOP allows it (`on_cancel: STEP`): the
+    /// step is withdrawn with a reason and the case goes on at the `on_cancel` step, while
+    /// any other active step carries on.
+    ///
+    /// Who may: the people who may work on the step, a holder of its role (any of a
+    /// gate's roles, or the role it was transferred to); a task assigned to one person
+    /// only by them, until someone reassigns it. Refused with:
+    /// - [`NotCancellable`](super::CommandError::NotCancellable) when the step has no
+    ///   `on_cancel`;
+    /// - [`ReasonRequired`](super::CommandError::ReasonRequired) for a blank reason;
+    /// - [`StepNotActive`](super::CommandError::StepNotActive),
+    ///   [`NotAuthorized`](super::CommandError::NotAuthorized),
+    ///   [`AssignedToSomeoneElse`](super::CommandError::AssignedToSomeoneElse) as for any
+    ///   work on a step.
+    CancelStep {
+        /// The step.
+        step: StepId,
+        /// Why; required.
+        reason: String,
+    },
     /// Change field values outside any step.
     UpdateFields {
         /// The new values.
@@ -359,6 +379,7 @@ impl Action {
             Action::Approve { .. } => "approve",
             Action::Reject { .. } => "reject",
             Action::Escalate { .. } => "escalate",
+            Action::CancelStep { .. } => "cancel_step",
             Action::UpdateFields { .. } => "update_fields",
             Action::AddNote { .. } => "add_note",
             Action::Transfer { .. } => "transfer",

@@ -147,15 +147,20 @@ pub enum CommandError {
         /// The active items, for the message.
         items: String,
     },
-    /// The actor does not hold the role the step needs.
-    #[error("`{actor}` cannot act on step `{step}`: it needs the role `{role}`")]
+    /// The actor does not hold the role the step needs (or any of a gate's roles).
+    #[error(
+        "`{actor}` cannot act on step `{step}`: it needs {}",
+        needed_roles(role, other_roles)
+    )]
     NotAuthorized {
         /// Who tried.
         actor: ActorId,
         /// The step.
         step: StepId,
-        /// The role needed.
+        /// The role needed, or the first of a gate's roles.
         role: RoleId,
+        /// The gate's other roles, any of which would do as well (empty for a task).
+        other_roles: Vec<RoleId>,
     },
     /// The actor holds no role of this SOP at all.
     #[error("`{actor}` holds no role of this SOP")]
@@ -273,6 +278,14 @@ pub enum CommandError {
         /// The step.
         step: StepId,
     },
+    /// `cancel_step` on a step the SOP does not let be cancelled on its own.
+    #[error(
+        "step `{step}` cannot be cancelled on its own: the SOP gives it no `on_cancel`; cancel the whole case instead, or add `on_cancel: STEP` to the step"
+    )]
+    NotCancellable {
+        /// The step.
+        step: StepId,
+    },
     /// A role the SOP does not declare.
     #[error("role `{role}` is not a role of this SOP")]
     UnknownRole {
@@ -354,6 +367,7 @@ impl CommandError {
         "missing-required",
         "reason-required",
         "no-escalation-path",
+        "not-cancellable",
         "unknown-role",
         "already-paused",
         "not-paused",
@@ -406,6 +420,7 @@ impl CommandError {
             CommandError::MissingRequired { .. } => "missing-required",
             CommandError::ReasonRequired { .. } => "reason-required",
             CommandError::NoEscalationPath { .. } => "no-escalation-path",
+            CommandError::NotCancellable { .. } => "not-cancellable",
             CommandError::UnknownRole { .. } => "unknown-role",
             CommandError::AlreadyPaused { .. } => "already-paused",
             CommandError::NotPaused => "not-paused",
@@ -489,6 +504,20 @@ fn not_editable(
         ),
         (true, true) => {
             format!("field `{field}` is set when the case starts and may not be changed afterwards")
+        }
+    }
+}
+
+/// "the role `a`", or "one of the roles `a`, `b` or `c`".
+fn needed_roles(first: &RoleId, others: &[RoleId]) -> String {
+    match others.split_last() {
+        None => format!("the role `{first}`"),
+        Some((last, middle)) => {
+            let mut listed = format!("`{first}`");
+            for role in middle {
+                listed.push_str(&format!(", `{role}`"));
+            }
+            format!("one of the roles {listed} or `{last}`")
         }
     }
 }

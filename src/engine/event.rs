@@ -167,6 +167,16 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// An active step was cancelled on its own (`on_cancel`); the case went on at its
+    /// `on_cancel` step.
+    StepCancelled {
+        /// The step.
+        step: StepId,
+        /// The activation.
+        token: TokenId,
+        /// Why.
+        reason: String,
+    },
     /// A step's SLA was breached.
     SlaBreached {
         /// The step.
@@ -369,6 +379,7 @@ impl EventKind {
             EventKind::GateRejected { .. } => "gate_rejected",
             EventKind::DecisionTaken { .. } => "decision_taken",
             EventKind::StepEscalated { .. } => "step_escalated",
+            EventKind::StepCancelled { .. } => "step_cancelled",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::TimerFired { .. } => "timer_fired",
             EventKind::CaseSlaStarted { .. } => "case_sla_started",

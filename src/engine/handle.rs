@@ -179,6 +179,7 @@ impl Transition<'_> {
             Action::Approve { step, comment } => self.approve(step, comment),
             Action::Reject { step, reason } => self.reject(step, reason),
             Action::Escalate { step, reason, item } => self.escalate(step, item.as_deref(), reason),
+            Action::CancelStep { step, reason } => self.cancel_step(step, reason),
             Action::UpdateFields { fields } => {
                 self.require_some_role()?;
                 let fields = self.validated(fields)?;
@@ -572,6 +573,25 @@ impl Transition<'_> {
             reason: reason.to_owned(),
         });
         self.follow(node, path)
+    }
+
+    fn cancel_step(&mut self, step: &StepId, reason: &str) -> Result<(), CommandError> {
+        let token = self.workable(step, None)?.token;
+        let node = self.node(step)?;
+        if self.process.successor(node, EdgeKind::Cancelled).is_none() {
+            return Err(CommandError::NotCancellable { step: step.clone() });
+        }
+        if reason.trim().is_empty() {
+            return Err(CommandError::ReasonRequired {
+                action: "cancel_step",
+            });
+        }
+        self.emit(EventKind::StepCancelled {
+            step: step.clone(),
+            token,
+            reason: reason.to_owned(),
+        });
+        self.follow(node, EdgeKind::Cancelled)
     }
 
     /// Fires every timer due at `now`, earliest first: warnings, breaches, ladder levels
@@ -1215,14 +1235,14 @@ impl Transition<'_> {
                 },
             });
         };
-        let role = effective_role(self.process, node, active);
-        if let Some(role) = role
-            && !self.actor().holds(role)
+        if let Some(roles) = effective_roles(self.process, node, active)
+            && !roles.iter().any(|role| self.actor().holds(role))
         {
             return Err(CommandError::NotAuthorized {
                 actor: self.actor().id.clone(),
                 step: step.clone(),
-                role: role.clone(),
+                role: roles[0].clone(),
+                other_roles: roles[1..].to_vec(),
             });
         }
         // An assignment makes a task one person's work; a gate stays open to every
@@ -1367,18 +1387,19 @@ impl Transition<'_> {
     }
 }
 
-/// The role that may act on an active step: its transfer target, or the SOP's role.
-pub(crate) fn effective_role<'p>(
+/// The roles that may act on an active step: its transfer target, or the SOP's role (a
+/// gate's approvers, any of which may decide). Never an empty slice.
+pub(crate) fn effective_roles<'p>(
     process: &'p Process,
     node: NodeIndex,
     active: &'p ActiveStep,
-) -> Option<&'p RoleId> {
+) -> Option<&'p [RoleId]> {
     if let Some(role) = &active.transferred_to {
-        return Some(role);
+        return Some(std::slice::from_ref(role));
     }
     match &process.node(node).kind {
-        NodeKind::Task(task) => Some(&task.role),
-        NodeKind::Approval(gate) => Some(&gate.by),
+        NodeKind::Task(task) => Some(std::slice::from_ref(&task.role)),
+        NodeKind::Approval(gate) if !gate.by.is_empty() => Some(&gate.by),
         _ => None,
     }
 }

@@ -74,6 +74,7 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
         } => check_text("comment", text),
         Action::Reject { reason, .. }
         | Action::Escalate { reason, .. }
+        | Action::CancelStep { reason, .. }
         | Action::Cancel { reason }
         | Action::Reopen { reason }
         | Action::CorrectTime { reason }

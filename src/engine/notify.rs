@@ -3,7 +3,8 @@
 //! A notification is not a fact of the case (the events are); it is a message the events
 //! call for: work waiting for a role, work assigned to someone, an approval to decide, a
 //! warning before a due time, a breach, a level of an escalation ladder, a rejection for
-//! whoever reworks. [`notifications`] derives them, purely, from the events a command
+//! whoever reworks, a step cancelled from under its assignee. An approval any of several
+//! roles may decide is announced to each. [`notifications`] derives them, purely, from the events a command
 //! caused; a store keeps them in the same transaction as the events, so an app delivers
 //! each at least once (e-mail, chat) and none is lost between a crash and a retry.
 
@@ -11,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind, TokenId};
-use super::handle::effective_role;
+use super::handle::effective_roles;
 use super::ids::{ActorId, CaseId};
 use super::state::CaseState;
 use crate::graph::{NodeKind, Process};
@@ -58,6 +59,12 @@ pub enum NotificationKind {
     /// An approver rejected work; the recipient reworks it.
     Rejected {
         /// The approver's reason.
+        reason: String,
+    },
+    /// Someone else cancelled the step the recipient was assigned (`on_cancel`): it is no
+    /// longer their work.
+    StepCancelled {
+        /// Why it was cancelled.
         reason: String,
     },
 }
@@ -163,12 +170,20 @@ pub(crate) fn notify_event(
                     Some(step),
                     format!("step `{step}` is waiting for {}{due}", task.role),
                 ),
-                NodeKind::Approval(gate) => send(
-                    Recipient::Role(gate.by.clone()),
-                    NotificationKind::ApprovalRequested,
-                    Some(step),
-                    format!("`{step}` is waiting for the approval of {}{due}", gate.by),
-                ),
+                // Every role that may decide hears of it: the first to act takes it.
+                NodeKind::Approval(gate) => {
+                    for role in &gate.by {
+                        send(
+                            Recipient::Role(role.clone()),
+                            NotificationKind::ApprovalRequested,
+                            Some(step),
+                            format!(
+                                "`{step}` is waiting for the approval of {}{due}",
+                                gate.roles_text()
+                            ),
+                        );
+                    }
+                }
                 _ => {}
             }
         }
@@ -188,16 +203,18 @@ pub(crate) fn notify_event(
             step: Some(step),
             token: Some(token),
         } => {
-            if let Some((to, due)) = holder(process, state, *token) {
+            if let Some((recipients, due)) = holder(process, state, *token) {
                 let due = due.map_or_else(String::new, |at| {
                     format!(" at {}", at.format("%Y-%m-%d %H:%M UTC"))
                 });
-                send(
-                    to,
-                    NotificationKind::DueSoon,
-                    Some(step),
-                    format!("step `{step}` is due soon{due}"),
-                );
+                for to in recipients {
+                    send(
+                        to,
+                        NotificationKind::DueSoon,
+                        Some(step),
+                        format!("step `{step}` is due soon{due}"),
+                    );
+                }
             }
         }
         EventKind::SlaWarned { step: None, .. } => {
@@ -215,14 +232,16 @@ pub(crate) fn notify_event(
             token,
             escalated,
         } => {
-            if let Some((to, _)) = holder(process, state, *token) {
+            if let Some((recipients, _)) = holder(process, state, *token) {
                 let then = if *escalated { "; it was escalated" } else { "" };
-                send(
-                    to,
-                    NotificationKind::Overdue,
-                    Some(step),
-                    format!("step `{step}` is overdue{then}"),
-                );
+                for to in recipients {
+                    send(
+                        to,
+                        NotificationKind::Overdue,
+                        Some(step),
+                        format!("step `{step}` is overdue{then}"),
+                    );
+                }
             }
         }
         EventKind::CaseSlaBreached => {
@@ -250,6 +269,30 @@ pub(crate) fn notify_event(
                 step.as_ref(),
                 format!("{whose} is overdue: escalation level {level}"),
             );
+        }
+        // The person who held the step hears it is gone; a role's queue simply loses it.
+        EventKind::StepCancelled {
+            step,
+            token,
+            reason,
+        } => {
+            let assignee = state
+                .active_steps()
+                .iter()
+                .find(|a| a.token == *token)
+                .and_then(|a| a.assignee.clone());
+            if let Some(assignee) = assignee
+                && assignee != event.actor
+            {
+                send(
+                    Recipient::Actor(assignee),
+                    NotificationKind::StepCancelled {
+                        reason: reason.clone(),
+                    },
+                    Some(step),
+                    format!("{} cancelled your step `{step}`: {reason}", event.actor),
+                );
+            }
         }
         EventKind::GateRejected { step, reason, .. } => {
             let Some(node) = process.step(step) else {
@@ -282,29 +325,35 @@ pub(crate) fn notify_event(
     }
 }
 
-/// Who holds an active step: its assignee, or the role that may act on it.
+/// Who holds an active step: its assignee, or the roles that may act on it (every role of
+/// a gate any of several roles may decide).
 fn holder(
     process: &Process,
     state: &CaseState,
     token: TokenId,
-) -> Option<(Recipient, Option<DateTime<Utc>>)> {
+) -> Option<(Vec<Recipient>, Option<DateTime<Utc>>)> {
     let active = state.active_steps().iter().find(|a| a.token == token)?;
     if let Some(assignee) = &active.assignee {
-        return Some((Recipient::Actor(assignee.clone()), active.due_at));
+        return Some((vec![Recipient::Actor(assignee.clone())], active.due_at));
     }
     let node = process.step(&active.step)?;
-    let role = effective_role(process, node, active)?;
-    Some((Recipient::Role(role.clone()), active.due_at))
+    let roles = effective_roles(process, node, active)?;
+    Some((
+        roles.iter().cloned().map(Recipient::Role).collect(),
+        active.due_at,
+    ))
 }
 
 /// Whoever holds any of the case's active steps, each once.
 fn holders(process: &Process, state: &CaseState) -> Vec<Recipient> {
     let mut out: Vec<Recipient> = Vec::new();
     for active in state.active_steps() {
-        if let Some((to, _)) = holder(process, state, active.token)
-            && !out.contains(&to)
-        {
-            out.push(to);
+        if let Some((recipients, _)) = holder(process, state, active.token) {
+            for to in recipients {
+                if !out.contains(&to) {
+                    out.push(to);
+                }
+            }
         }
     }
     out

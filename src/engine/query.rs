@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::command::{Action, FieldValues};
 use super::event::{Event, EventKind, TokenId};
-use super::handle::effective_role;
+use super::handle::effective_roles;
 use super::ids::{Actor, ActorId, CaseId};
 use super::state::{ActiveStep, CaseState, CaseStatus};
 use crate::graph::{NodeKind, Process, Template};
@@ -83,8 +83,11 @@ pub struct WorkItem {
     pub title: String,
     /// The instructions with templates filled in.
     pub instructions: Option<String>,
-    /// The role that may act.
+    /// The role that may act: the first of `roles`.
     pub role: Option<RoleId>,
+    /// Every role whose holders may act: one for a task, each of a gate's approver roles
+    /// (`by: [billing_lead, finance]`), the new role after a transfer.
+    pub roles: Vec<RoleId>,
     /// Who holds it, if claimed or assigned.
     pub assignee: Option<ActorId>,
     /// People who may not act on it (four eyes: they performed a reviewed step).
@@ -100,10 +103,16 @@ pub struct WorkItem {
 }
 
 impl WorkItem {
+    /// The roles that may act, for a person to read: `team_lead`, or
+    /// `billing_lead or finance`; `None` when anyone may.
+    pub fn roles_text(&self) -> Option<String> {
+        (!self.roles.is_empty()).then(|| crate::graph::roles_in_words(&self.roles, "or"))
+    }
+
     /// Whether `actor` may act on this item at `now`: holds the role, is not excluded,
     /// the item is not someone else's and not on hold.
     pub fn actionable_by(&self, actor: &Actor, now: DateTime<Utc>) -> bool {
-        self.role.as_ref().is_none_or(|r| actor.holds(r))
+        (self.roles.is_empty() || self.roles.iter().any(|r| actor.holds(r)))
             && !self.excluded.contains(&actor.id)
             && self.assignee.as_ref().is_none_or(|a| *a == actor.id)
             && self.postponed_until.is_none_or(|until| until <= now)
@@ -171,6 +180,8 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
             }
             _ => continue,
         };
+        let roles =
+            effective_roles(process, node, active).map_or_else(Vec::new, <[RoleId]>::to_vec);
         items.push(WorkItem {
             case: state.case().cloned(),
             step: active.step.clone(),
@@ -182,7 +193,8 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
                 .as_ref()
                 .map_or_else(|| active.step.to_string(), |t| render_template(t, state)),
             instructions: instructions.map(|t| render_template(t, state)),
-            role: effective_role(process, node, active).cloned(),
+            role: roles.first().cloned(),
+            roles,
             assignee: active.assignee.clone(),
             excluded,
             due_at: active.due_at,
@@ -205,13 +217,14 @@ pub fn work_queue<'a>(
     queue(process, cases, |item| item.actionable_by(actor, now))
 }
 
-/// Every open work item for a role across many cases, whoever holds it.
+/// Every open work item for a role across many cases, whoever holds it: a gate any of
+/// several roles may decide is in the queue of each.
 pub fn role_queue<'a>(
     process: &Process,
     cases: impl IntoIterator<Item = &'a CaseState>,
     role: &RoleId,
 ) -> Vec<WorkItem> {
-    queue(process, cases, |item| item.role.as_ref() == Some(role))
+    queue(process, cases, |item| item.roles.contains(role))
 }
 
 /// The work items of the open cases running on `process` that `keep` accepts, sorted.
@@ -331,6 +344,7 @@ pub fn describe(event: &Event) -> String {
             None => format!("{step}: no condition held, went to {target}"),
         },
         EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
+        EventKind::StepCancelled { step, reason, .. } => format!("cancelled {step}: {reason}"),
         EventKind::SlaBreached {
             step, escalated, ..
         } => {

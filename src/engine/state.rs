@@ -572,6 +572,7 @@ impl CaseState {
             EventKind::GateApproved { step, token }
             | EventKind::GateRejected { step, token, .. }
             | EventKind::StepEscalated { step, token, .. }
+            | EventKind::StepCancelled { step, token, .. }
             | EventKind::TimerFired { step, token } => self.finish(*token, step),
             EventKind::SlaBreached {
                 step,

@@ -321,6 +321,7 @@ fn check_event(
         | EventKind::StepTransferred { step, token, .. }
         | EventKind::StepPostponed { step, token, .. }
         | EventKind::StepEscalated { step, token, .. }
+        | EventKind::StepCancelled { step, token, .. }
         | EventKind::SlaBreached { step, token, .. }
         | EventKind::TimerFired { step, token } => {
             active(process, state, step, *token, StepKind::Activity)

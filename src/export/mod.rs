@@ -24,6 +24,7 @@
 //! | `step_escalated` | `withdraw` (outcome `escalated`) | who escalated it |
 //! | `sla_breached` or `sla_level_reached` that takes the step away | `withdraw` (outcome `overdue`) | the actor of the tick that fired the timer |
 //! | `timer_fired` (a deferred choice's timer won) | `withdraw` (outcome `timed_out`) | the actor of the tick |
+//! | `step_cancelled` (the step alone, `on_cancel`) | `withdraw` (outcome `step_cancelled`): steps have no `start` transition, so the instance is withdrawn rather than `ate_abort`ed | who cancelled it |
 //! | `case_cancelled`, for each step active then | `pi_abort` (outcome `cancelled`) | who cancelled the case |
 //!
 //! `org:role` is the role that performs the step (a gate's approvers), or the role it was
@@ -199,11 +200,13 @@ pub enum Outcome {
     Cancelled,
     /// It was no longer needed: a join or a task run per item had what it waits for.
     Withdrawn,
+    /// The step alone was cancelled (`on_cancel`); the case went on.
+    StepCancelled,
 }
 
 impl Outcome {
     /// The outcome's name: `completed`, `approved`, `rejected`, `escalated`, `overdue`,
-    /// `timed_out`, `cancelled`, `withdrawn`.
+    /// `timed_out`, `cancelled`, `withdrawn`, `step_cancelled`.
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
@@ -214,6 +217,7 @@ impl Outcome {
             Outcome::TimedOut => "timed_out",
             Outcome::Cancelled => "cancelled",
             Outcome::Withdrawn => "withdrawn",
+            Outcome::StepCancelled => "step_cancelled",
         }
     }
 }
@@ -440,6 +444,16 @@ impl CaseLog {
                     );
                 }
             }
+            EventKind::StepCancelled { token, .. } => {
+                self.end(
+                    open,
+                    *token,
+                    Lifecycle::Withdraw,
+                    Outcome::StepCancelled,
+                    at,
+                    actor,
+                );
+            }
             EventKind::TimerFired { token, .. } => {
                 self.end(
                     open,
@@ -578,11 +592,15 @@ fn entry(
     }
 }
 
-/// The role that performs a step: a task's role, a gate's approvers.
+/// The role that performs a step: a task's role, a gate's approvers. A gate any of several
+/// roles may decide has no one role to report.
 fn step_role(process: &Process, step: &StepId) -> Option<RoleId> {
     match &process.node(process.step(step)?).kind {
         NodeKind::Task(task) => Some(task.role.clone()),
-        NodeKind::Approval(gate) => Some(gate.by.clone()),
+        NodeKind::Approval(gate) => match gate.by.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -20,7 +20,8 @@ use super::{
 };
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    CalendarId, FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step, StepId,
+    Approval, CalendarId, FieldId, FieldType, FieldValue, RoleId, Sop, SourceSpan, Spanned, Step,
+    StepId,
 };
 
 /// The result of compiling an SOP: the process when there is no error, and every
@@ -355,10 +356,11 @@ impl<'a> Compiler<'a> {
                     let Some(field) = sop.fields.get(&collected.value) else {
                         continue;
                     };
+                    let approvers = approval.approver_roles();
                     let Some(editor) = field
                         .editable_by
                         .iter()
-                        .find(|r| r.value == approval.by.value)
+                        .find(|r| approvers.iter().any(|a| a.value == r.value))
                     else {
                         continue;
                     };
@@ -602,7 +604,7 @@ impl<'a> Compiler<'a> {
         self.check_allowed_keys(step, shape);
         let instructions = self.template(step.instructions.as_ref());
         if let Some(approval) = &step.approval {
-            let by = self.role(&approval.by);
+            let by = self.approvers(step, approval);
             let count = approval.count.as_ref().map_or(1, |c| c.value);
             if let Some(c) = &approval.count
                 && c.value == 0
@@ -709,7 +711,7 @@ impl<'a> Compiler<'a> {
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 19] = [
+        let present: [(&str, Option<SourceSpan>); 20] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -732,6 +734,7 @@ impl<'a> Compiler<'a> {
             ("when", step.when.keys().next().map(|s| s.span)),
             ("wait_for", step.wait_for.as_ref().map(|s| s.span)),
             ("for_each", step.for_each.as_ref().map(|s| s.span)),
+            ("on_cancel", step.on_cancel.as_ref().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -752,6 +755,7 @@ impl<'a> Compiler<'a> {
                 "terminate",
                 "for_each",
                 "wait_for",
+                "on_cancel",
             ],
             StepShape::Approval => &[
                 "due",
@@ -763,6 +767,7 @@ impl<'a> Compiler<'a> {
                 "end",
                 "assignee",
                 "same_performer_as",
+                "on_cancel",
             ],
             StepShape::Decision => &[],
             StepShape::Split => &["join", "when", "wait_for"],
@@ -772,6 +777,17 @@ impl<'a> Compiler<'a> {
                 && !allowed.contains(&key)
             {
                 let what = shape.described();
+                if key == "on_cancel" {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidCancel,
+                            span,
+                            format!("`on_cancel` does not apply to {what}: it is never active, so there is nothing to cancel"),
+                        )
+                        .with_help("put `on_cancel` on the task or approval gate that may be cancelled"),
+                    );
+                    continue;
+                }
                 let help = match (shape, key) {
                     (StepShape::Approval, "role") => {
                         "the approvers' role goes in `approval: { by: ... }`".to_owned()
@@ -813,6 +829,56 @@ impl<'a> Compiler<'a> {
                 .with_help("name the step where the branches meet: `join: report`"),
             );
         }
+    }
+
+    /// The roles under a gate's `by`: each declared, none twice, at least one.
+    fn approvers(&mut self, step: &Step, approval: &Approval) -> Vec<RoleId> {
+        let mut roles: Vec<RoleId> = Vec::new();
+        let mut first_spans: Vec<SourceSpan> = Vec::new();
+        for role in approval.approver_roles() {
+            if let Some(first) = roles.iter().position(|r| *r == role.value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidApprovers,
+                        role.span,
+                        format!(
+                            "gate `{}` lists the role `{}` twice under `by`",
+                            step.id.value, role.value
+                        ),
+                    )
+                    .with_related(first_spans[first], "first listed here")
+                    .with_help(format!("remove the second `{}`", role.value)),
+                );
+                continue;
+            }
+            first_spans.push(role.span);
+            roles.push(self.role(&role));
+        }
+        if roles.is_empty() {
+            let declared: Vec<&str> = self.sop.roles.keys().map(|k| k.as_str()).collect();
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidApprovers,
+                    approval.by.span,
+                    format!(
+                        "gate `{}` has no approvers: `by` is an empty list",
+                        step.id.value
+                    ),
+                )
+                .with_help(if declared.is_empty() {
+                    "name the role whose holders decide: `by: team_lead`".to_owned()
+                } else {
+                    format!(
+                        "name at least one role whose holders decide; the declared roles are {}",
+                        quoted_list(&declared)
+                    )
+                }),
+            );
+            roles.push(
+                RoleId::new("unknown").unwrap_or_else(|_| unreachable!("`unknown` is a valid id")),
+            );
+        }
+        roles
     }
 
     fn role(&mut self, role: &Spanned<RoleId>) -> RoleId {
@@ -891,12 +957,15 @@ impl<'a> Compiler<'a> {
     }
 
     fn resolve(&mut self, from: &StepId, key: &str, target: &Spanned<StepId>) -> Option<NodeIndex> {
-        if matches!(key, "on_overdue" | "overdue" | "on_timeout" | "on_escalate")
-            && &target.value == from
+        if matches!(
+            key,
+            "on_overdue" | "overdue" | "on_timeout" | "on_escalate" | "on_cancel"
+        ) && &target.value == from
         {
             let what = match key {
                 "on_overdue" | "overdue" => "when it is overdue",
                 "on_timeout" => "when its timer fires",
+                "on_cancel" => "when it is cancelled",
                 _ => "when it is escalated",
             };
             self.report(
@@ -905,7 +974,11 @@ impl<'a> Compiler<'a> {
                     target.span,
                     format!("`{key}` of step `{from}` names the step itself, so {what} the case stays where it is"),
                 )
-                .with_help(format!("point `{key}` at the step that should take over, such as one for a team leader")),
+                .with_help(if key == "on_cancel" {
+                    "point `on_cancel` at the step the case goes on to when this one is dropped, such as the one after it".to_owned()
+                } else {
+                    format!("point `{key}` at the step that should take over, such as one for a team leader")
+                }),
             );
         }
         match self.steps.get(&target.value) {
@@ -1008,6 +1081,11 @@ impl<'a> Compiler<'a> {
                 && let Some(target) = self.resolve(id, "on_escalate", target)
             {
                 self.edge(node, target, EdgeKind::Escalate);
+            }
+            if let Some(target) = &step.on_cancel
+                && let Some(target) = self.resolve(id, "on_cancel", target)
+            {
+                self.edge(node, target, EdgeKind::Cancelled);
             }
         }
         // Each join leads to its join step.

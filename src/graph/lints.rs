@@ -513,15 +513,17 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
 }
 
 fn unused_roles(sop: &Sop, out: &mut Vec<Diagnostic>) {
+    let approvers: Vec<RoleId> = sop
+        .steps
+        .iter()
+        .filter_map(|s| s.approval.as_ref())
+        .flat_map(|a| a.approver_roles().into_iter().map(|r| r.value))
+        .collect();
     let used: HashSet<&RoleId> = sop
         .steps
         .iter()
-        .flat_map(|s| {
-            s.role
-                .as_deref()
-                .into_iter()
-                .chain(s.approval.as_ref().map(|a| &a.by.value))
-        })
+        .filter_map(|s| s.role.as_deref())
+        .chain(approvers.iter())
         .chain(
             sop.fields
                 .iter()

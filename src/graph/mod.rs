@@ -248,8 +248,9 @@ impl StepPeople {
 /// An approval gate.
 #[derive(Debug, Clone)]
 pub struct ApprovalGate {
-    /// The approvers' role.
-    pub by: RoleId,
+    /// The approvers' roles: a holder of any of them may approve or reject. Never empty,
+    /// no role twice, in the order written.
+    pub by: Vec<RoleId>,
     /// Distinct approvals needed.
     pub count: u32,
     /// Steps whose performers may not approve.
@@ -260,6 +261,32 @@ pub struct ApprovalGate {
     pub timers: StepTimers,
     /// Who alone approves it, when a person rather than a role decides.
     pub people: StepPeople,
+}
+
+impl ApprovalGate {
+    /// Whether someone holding `roles` may decide the gate: holds one of its roles.
+    /// (Four eyes and assignment are the engine's business.)
+    pub fn may_decide<'r>(&self, mut roles: impl Iterator<Item = &'r RoleId>) -> bool {
+        roles.any(|held| self.by.contains(held))
+    }
+
+    /// The approvers' roles for a message or a chart: `team_lead`, or
+    /// `billing_lead or finance`.
+    pub fn roles_text(&self) -> String {
+        roles_in_words(&self.by, "or")
+    }
+}
+
+/// Roles joined for a sentence: `a`, `a or b`, `a, b or c`.
+pub(crate) fn roles_in_words(roles: &[RoleId], conjunction: &str) -> String {
+    match roles {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [rest @ .., last] => {
+            let rest: Vec<&str> = rest.iter().map(RoleId::as_str).collect();
+            format!("{} {conjunction} {last}", rest.join(", "))
+        }
+    }
 }
 
 /// A decision: conditions tried in order, then `else`.
@@ -325,6 +352,8 @@ pub enum EdgeKind {
     Timeout,
     /// The performer escalated.
     Escalate,
+    /// The step was cancelled on its own (`on_cancel`): the case goes on elsewhere.
+    Cancelled,
     /// A parallel branch starts.
     Branch,
 }
@@ -334,7 +363,7 @@ impl EdgeKind {
     pub fn is_exceptional(self) -> bool {
         matches!(
             self,
-            EdgeKind::Rejected | EdgeKind::Overdue | EdgeKind::Escalate
+            EdgeKind::Rejected | EdgeKind::Overdue | EdgeKind::Escalate | EdgeKind::Cancelled
         )
     }
 }
@@ -438,6 +467,7 @@ impl Process {
             EdgeKind::Rejected => "rejected".to_owned(),
             EdgeKind::Else => "else".to_owned(),
             EdgeKind::Escalate => "escalate".to_owned(),
+            EdgeKind::Cancelled => "cancelled".to_owned(),
             EdgeKind::Overdue => {
                 let Some(sla) = self.timers(from).and_then(|t| t.sla.as_ref()) else {
                     return "overdue".to_owned();
@@ -512,13 +542,15 @@ impl Process {
     pub fn roles_involved(&self) -> Vec<&RoleId> {
         let mut roles: Vec<&RoleId> = Vec::new();
         for node in self.graph.node_weights() {
-            let role = match &node.kind {
-                NodeKind::Task(task) => &task.role,
-                NodeKind::Approval(gate) => &gate.by,
+            let step_roles = match &node.kind {
+                NodeKind::Task(task) => std::slice::from_ref(&task.role),
+                NodeKind::Approval(gate) => gate.by.as_slice(),
                 _ => continue,
             };
-            if !roles.contains(&role) {
-                roles.push(role);
+            for role in step_roles {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
             }
         }
         roles

@@ -27,7 +27,7 @@
 //! that does not pass the split again. Each edge out of the region (other than into the
 //! join) is one of the first three cases above, and is reported at the key that wrote it:
 //! `end`, `next`, a decision arm, `on_reject`, `on_overdue`, `on_timeout`,
-//! `on_escalate`. An edge that stays inside but crosses from one branch into another is
+//! `on_escalate`, `on_cancel`. An edge that stays inside but crosses from one branch into another is
 //! reported only when a nested split can be reached from where it leads; otherwise the
 //! token still arrives at the join, which then waits for it too (the step it enters is
 //! active twice meanwhile).
@@ -544,6 +544,10 @@ fn place(input: &LintInput<'_>, steps: &HashMap<&StepId, &Step>, exit: &Exit) ->
         },
         EdgeKind::Escalate => match &step.on_escalate {
             Some(target) => keyed("on_escalate", target.span, what),
+            None => fallback,
+        },
+        EdgeKind::Cancelled => match &step.on_cancel {
+            Some(target) => keyed("on_cancel", target.span, what),
             None => fallback,
         },
         EdgeKind::Condition(index) => {

@@ -272,3 +272,80 @@ fn trusted_compile_gives_the_same_process() {
     }
     assert!(seen >= 7);
 }
+
+#[test]
+fn a_gate_of_several_roles_compiles_to_its_list_and_says_who_may_decide() {
+    let process = compiled(
+        "  - { id: draft, title: Draft, role: agent }
+  - { id: review, title: Review, approval: { by: [lead, agent], reviews: [draft], on_reject: draft }, end: true }
+",
+    );
+    let node = process
+        .step(&StepId::from_static("review"))
+        .expect("a gate");
+    let NodeKind::Approval(gate) = &process.node(node).kind else {
+        panic!("review is a gate");
+    };
+    let (agent, lead) = (RoleId::from_static("agent"), RoleId::from_static("lead"));
+    assert_eq!(gate.by, [lead.clone(), agent.clone()]);
+    assert_eq!(gate.roles_text(), "lead or agent");
+    assert!(gate.may_decide([&agent].into_iter()));
+    assert!(gate.may_decide([&lead].into_iter()));
+    assert!(!gate.may_decide(std::iter::empty()));
+    let one = compiled(
+        "  - { id: draft, title: Draft, role: agent }
+  - { id: review, title: Review, approval: { by: lead, on_reject: draft }, end: true }
+",
+    );
+    let node = one.step(&StepId::from_static("review")).expect("a gate");
+    let NodeKind::Approval(gate) = &one.node(node).kind else {
+        panic!("review is a gate");
+    };
+    assert_eq!(gate.by, [lead]);
+    assert_eq!(gate.roles_text(), "lead");
+}
+
+#[test]
+fn roles_in_words_joins_the_last_with_the_conjunction() {
+    let roles: Vec<RoleId> = ["a", "b", "c"].map(RoleId::from_static).to_vec();
+    assert_eq!(roles_in_words(&roles[..0], "or"), "");
+    assert_eq!(roles_in_words(&roles[..1], "or"), "a");
+    assert_eq!(roles_in_words(&roles[..2], "or"), "a or b");
+    assert_eq!(roles_in_words(&roles, "or"), "a, b or c");
+}
+
+#[test]
+fn approvers_and_on_cancel_are_checked_where_written() {
+    let errors = |steps: &str| -> Vec<(&'static str, u32, u32)> {
+        check(steps)
+            .into_iter()
+            .filter(|(code, ..)| !code.starts_with("unused-"))
+            .collect()
+    };
+    assert_eq!(
+        errors(
+            "  - { id: a, title: A, role: agent }
+  - { id: b, title: B, approval: { by: [lead, lead], on_reject: a }, end: true }
+"
+        ),
+        [("invalid-approvers", 2, 47)]
+    );
+    assert_eq!(
+        errors(
+            "  - { id: a, title: A, role: agent, on_cancel: a }
+  - { id: b, title: B, role: agent, end: true }
+"
+        ),
+        [("escalation-to-itself", 1, 48)]
+    );
+    let process = compiled(
+        "  - { id: a, title: A, role: agent, on_cancel: b }
+  - { id: b, title: B, role: agent, end: true }
+",
+    );
+    let a = process.step(&StepId::from_static("a")).expect("a task");
+    let b = process.step(&StepId::from_static("b")).expect("a task");
+    assert_eq!(process.successor(a, EdgeKind::Cancelled), Some(b));
+    assert_eq!(process.edge_label(a, EdgeKind::Cancelled), "cancelled");
+    assert!(EdgeKind::Cancelled.is_exceptional());
+}

@@ -131,6 +131,7 @@ impl CaseFacts {
                     }
                 }
                 EventKind::StepEscalated { step, token, .. }
+                | EventKind::StepCancelled { step, token, .. }
                 | EventKind::TimerFired { step, token } => {
                     if matches!(event.kind, EventKind::StepEscalated { .. }) {
                         facts.escalated = true;

@@ -279,6 +279,11 @@ pub struct Step {
     /// Where the performer may escalate the step to, with a reason.
     #[serde(default)]
     pub on_escalate: Option<Spanned<StepId>>,
+    /// Makes the step cancellable on its own while the case goes on (`sop case
+    /// cancel-step`), and names where the case goes then. Inside a parallel branch it names
+    /// the branch's join step or another step of the same branch.
+    #[serde(default)]
+    pub on_cancel: Option<Spanned<StepId>>,
     /// The step that follows; defaults to the next one in the list.
     #[serde(default)]
     pub next: Option<Spanned<StepId>>,
@@ -337,8 +342,9 @@ pub struct Step {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
-    /// The role whose holders may approve or reject.
-    pub by: Spanned<RoleId>,
+    /// The role whose holders may approve or reject (`by: team_lead`), or several roles,
+    /// any holder of any of which may (`by: [billing_lead, finance]`).
+    pub by: Spanned<Approvers>,
     /// How many distinct approvers are needed. Defaults to 1.
     #[serde(default)]
     pub count: Option<Spanned<u32>>,
@@ -347,6 +353,84 @@ pub struct Approval {
     pub reviews: Vec<Spanned<StepId>>,
     /// Where a rejection sends the case for rework.
     pub on_reject: Spanned<StepId>,
+}
+
+impl Approval {
+    /// The roles written under `by`, each with its location: a single role is located at
+    /// `by`'s value.
+    pub fn approver_roles(&self) -> Vec<Spanned<RoleId>> {
+        match &self.by.value {
+            Approvers::One(role) => vec![Spanned::new(role.clone(), self.by.span)],
+            Approvers::AnyOf(roles) => roles.clone(),
+        }
+    }
+}
+
+/// Who may decide an approval gate, as written under `by`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Approvers {
+    /// One role (`by: team_lead`).
+    One(RoleId),
+    /// A list of roles (`by: [billing_lead, finance]`): a holder of any of them may decide.
+    /// The compiler refuses an empty list and a role listed twice.
+    AnyOf(Vec<Spanned<RoleId>>),
+}
+
+impl<'de> Deserialize<'de> for Approvers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ApproversVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ApproversVisitor {
+            type Value = Approvers;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a role (`team_lead`), or a list of roles (`[billing_lead, finance]`)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Approvers, E> {
+                RoleId::new(text).map(Approvers::One).map_err(E::custom)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Approvers, A::Error> {
+                let mut roles = Vec::new();
+                while let Some(role) = access.next_element::<Spanned<RoleId>>()? {
+                    roles.push(role);
+                }
+                Ok(Approvers::AnyOf(roles))
+            }
+        }
+
+        deserializer.deserialize_any(ApproversVisitor)
+    }
+}
+
+impl Serialize for Approvers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Approvers::One(role) => role.serialize(serializer),
+            Approvers::AnyOf(roles) => roles.serialize(serializer),
+        }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl JsonSchema for Approvers {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Approvers".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let role = generator.subschema_for::<RoleId>();
+        schemars::json_schema!({
+            "description": "The role whose holders may approve or reject (`team_lead`), or a list of roles, any holder of any of which may (`[billing_lead, finance]`).",
+            "oneOf": [
+                role,
+                { "type": "array", "items": role, "minItems": 1, "uniqueItems": true },
+            ],
+        })
+    }
 }
 
 /// One arm of a decision: `if` a CEL condition `goto` a step, or the final `else`.

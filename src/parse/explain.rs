@@ -307,10 +307,13 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
         "version" => ("a whole number", "version: 3"),
         "count" => ("a whole number of approvals", "count: 2"),
         "min" | "max" => ("a number", "min: 1"),
-        "by" => ("one role id", "by: team_lead"),
+        "by" => (
+            "one role id, or a list of role ids",
+            "by: [billing_lead, finance]",
+        ),
         "role" => ("one role id", "role: agent"),
         "next" | "goto" | "else" | "on_reject" | "on_overdue" | "on_timeout" | "on_escalate"
-        | "join" => ("one step id", "next: resolve"),
+        | "on_cancel" | "join" => ("one step id", "next: resolve"),
         "collects" => ("a list of field ids", "collects: [customer_name, issue]"),
         "reviews" => ("a list of step ids", "reviews: [receive]"),
         "parallel" => (
@@ -498,10 +501,6 @@ pub(super) fn explain_value(
     }
     let what = key_shape(key).map_or(wanted.noun(), |(what, _)| what);
     let (message, help) = match (key, wanted, found) {
-        ("by", Wanted::Text, "a list") => (
-            "an approval takes one role, not a list".to_owned(),
-            "for several approvals by one role use `count: 2`; for two different roles use two gates, one after the other".to_owned(),
-        ),
         (_, Wanted::WholeNumber, _) => (
             format!("`{key}` must be {what}, not `{written}`"),
             format!(
@@ -960,6 +959,7 @@ const STEP_KEYS: &[&str] = &[
     "when",
     "wait_for",
     "for_each",
+    "on_cancel",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

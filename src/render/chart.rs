@@ -9,6 +9,7 @@ use petgraph::graph::NodeIndex;
 use super::heat::{self, Heat};
 use super::{ChangeOverlay, EdgeEnd, Highlight, text};
 use crate::graph::{EdgeKind, NodeKind, Process, StepTimers};
+use crate::model::RoleId;
 
 /// How a node is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,8 +332,22 @@ impl Chart {
         let empty = Highlight::default();
         let highlight = highlight.unwrap_or(&empty);
 
-        let lanes: Vec<Lane> = process
-            .roles_involved()
+        // One lane per role that holds a step: a gate of several roles sits in its first
+        // role's lane, so its other roles get no empty lane of their own.
+        let mut lane_roles: Vec<&RoleId> = Vec::new();
+        for (_, node) in process.nodes() {
+            let role = match &node.kind {
+                NodeKind::Task(task) => Some(&task.role),
+                NodeKind::Approval(gate) => gate.by.first(),
+                _ => None,
+            };
+            if let Some(role) = role
+                && !lane_roles.contains(&role)
+            {
+                lane_roles.push(role);
+            }
+        }
+        let lanes: Vec<Lane> = lane_roles
             .into_iter()
             .enumerate()
             .map(|(i, role)| Lane {
@@ -371,16 +386,17 @@ impl Chart {
                 ),
                 NodeKind::Approval(gate) => {
                     let line = if gate.count > 1 {
-                        format!("{} approvals: {}", gate.count, gate.by)
+                        format!("{} approvals: {}", gate.count, gate.roles_text())
                     } else {
-                        format!("approval: {}{}", gate.by, people_note(&gate.people))
+                        format!(
+                            "approval: {}{}",
+                            gate.roles_text(),
+                            people_note(&gate.people)
+                        )
                     };
-                    (
-                        Shape::Approval,
-                        title_or(&step_name),
-                        Some(line),
-                        lane_of(gate.by.as_str()),
-                    )
+                    // A gate of several roles sits in the lane of the first.
+                    let lane = gate.by.first().and_then(|role| lane_of(role.as_str()));
+                    (Shape::Approval, title_or(&step_name), Some(line), lane)
                 }
                 NodeKind::Decision(_) => (Shape::Decision, title_or(&step_name), None, None),
                 NodeKind::Split(_) => (Shape::Split, title_or(&step_name), None, None),

@@ -302,6 +302,9 @@ impl Highlight {
                 EventKind::TimerFired { step, .. } => {
                     from = node_of(step).map(|n| (n, Some(EdgeKind::Timeout)));
                 }
+                EventKind::StepCancelled { step, .. } => {
+                    from = node_of(step).map(|n| (n, Some(EdgeKind::Cancelled)));
+                }
                 EventKind::SlaBreached {
                     step, escalated, ..
                 } => {

@@ -30,8 +30,23 @@ struct Checker<'a> {
 }
 
 const ACTIONS: &[&str] = &[
-    "complete", "approve", "reject", "escalate", "claim", "assign", "transfer", "postpone", "note",
-    "set", "pause", "resume", "cancel", "reopen", "wait", "expect",
+    "complete",
+    "approve",
+    "reject",
+    "escalate",
+    "cancel_step",
+    "claim",
+    "assign",
+    "transfer",
+    "postpone",
+    "note",
+    "set",
+    "pause",
+    "resume",
+    "cancel",
+    "reopen",
+    "wait",
+    "expect",
 ];
 
 const STATUSES: &[&str] = &["open", "closed", "cancelled"];
@@ -208,6 +223,7 @@ impl Checker<'_> {
             ("approve", s.approve.is_some()),
             ("reject", s.reject.is_some()),
             ("escalate", s.escalate.is_some()),
+            ("cancel_step", s.cancel_step.is_some()),
             ("claim", s.claim.is_some()),
             ("assign", s.assign.is_some()),
             ("transfer", s.transfer.is_some()),
@@ -253,7 +269,7 @@ impl Checker<'_> {
         let allowed: &[&str] = match action {
             "complete" => &["as", "fields", "item", "refused"],
             "approve" => &["as", "comment", "refused"],
-            "reject" => &["as", "reason", "refused"],
+            "reject" | "cancel_step" => &["as", "reason", "refused"],
             "escalate" => &["as", "reason", "item", "refused"],
             "assign" | "transfer" => &["as", "to", "item", "refused"],
             "postpone" => &["as", "for", "item", "refused"],
@@ -277,7 +293,7 @@ impl Checker<'_> {
             {
                 let goes_with = match key {
                     "fields" => "`complete`",
-                    "reason" => "`reject` and `escalate`",
+                    "reason" => "`reject`, `escalate` and `cancel_step`",
                     "comment" => "`approve`",
                     "to" => "`assign` and `transfer`",
                     "for" => "`postpone`",
@@ -297,7 +313,7 @@ impl Checker<'_> {
             }
         }
         for needed in ["reason"] {
-            if matches!(action, "reject" | "escalate") && s.reason.is_none() {
+            if matches!(action, "reject" | "escalate" | "cancel_step") && s.reason.is_none() {
                 self.out.push(
                     Diagnostic::new(
                         Code::InvalidScenarioStep,
@@ -339,6 +355,7 @@ impl Checker<'_> {
             &s.approve,
             &s.reject,
             &s.escalate,
+            &s.cancel_step,
             &s.claim,
             &s.assign,
             &s.transfer,

@@ -107,8 +107,8 @@ pub struct Start {
 }
 
 /// One step of a scenario: exactly one action (`complete`, `approve`, `reject`,
-/// `escalate`, `claim`, `assign`, `transfer`, `postpone`, `note`, `set`, `pause`, `resume`,
-/// `cancel`, `reopen`),
+/// `escalate`, `cancel_step`, `claim`, `assign`, `transfer`, `postpone`, `note`, `set`,
+/// `pause`, `resume`, `cancel`, `reopen`),
 /// a `wait` or an `expect`, with the keys that go with it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
@@ -126,6 +126,9 @@ pub struct ScenarioStep {
     /// Escalate this step (with a `reason`).
     #[serde(default)]
     pub escalate: Option<Spanned<String>>,
+    /// Cancel this step on its own (with a `reason`); the step needs `on_cancel`.
+    #[serde(default)]
+    pub cancel_step: Option<Spanned<String>>,
     /// Take this step as one's own work item.
     #[serde(default)]
     pub claim: Option<Spanned<String>>,
@@ -172,7 +175,7 @@ pub struct ScenarioStep {
     /// `escalate`, `claim`, `assign`, `transfer`, `postpone`).
     #[serde(default)]
     pub item: Option<Spanned<String>>,
-    /// Why (`reject`, `escalate`).
+    /// Why (`reject`, `escalate`, `cancel_step`).
     #[serde(default)]
     pub reason: Option<Spanned<String>>,
     /// The approver's remark (`approve`).
@@ -239,7 +242,7 @@ pub struct Notified {
     /// A role of the SOP (every holder) or an actor of the file.
     pub to: Spanned<String>,
     /// `work_waiting`, `work_assigned`, `approval_requested`, `due_soon`, `overdue`,
-    /// `escalation` or `rejected`; any kind when absent.
+    /// `escalation`, `rejected` or `step_cancelled`; any kind when absent.
     #[serde(default)]
     pub kind: Option<Spanned<String>>,
     /// The step it is about; any when absent.
@@ -256,6 +259,7 @@ pub const NOTIFICATION_KINDS: &[&str] = &[
     "overdue",
     "escalation",
     "rejected",
+    "step_cancelled",
 ];
 
 /// Reads a scenario file from YAML text; `file` names it in errors.

@@ -255,6 +255,11 @@ impl Runner<'_> {
                 reason: reason(),
                 item: item(),
             }
+        } else if let Some(name) = &s.cancel_step {
+            Action::CancelStep {
+                step: step_id(name)?,
+                reason: reason(),
+            }
         } else if let Some(name) = &s.claim {
             Action::Claim {
                 step: step_id(name)?,
@@ -618,6 +623,7 @@ fn kind_name(kind: &NotificationKind) -> &'static str {
         NotificationKind::Overdue => "overdue",
         NotificationKind::Escalation { .. } => "escalation",
         NotificationKind::Rejected { .. } => "rejected",
+        NotificationKind::StepCancelled { .. } => "step_cancelled",
     }
 }
 

@@ -326,3 +326,70 @@ scenarios:
     let outcomes = run(&process, &file);
     assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
 }
+
+const CANCEL_SOP: &str = "
+id: callback
+version: 1
+title: Callback
+department: Customer Service
+roles: { agent: Support agent }
+steps:
+  - { id: answer, title: Answer the customer, role: agent }
+  - { id: call_back, title: Call the customer back, role: agent, on_cancel: close }
+  - { id: survey, title: Send the survey, role: agent }
+  - { id: close, title: Close the case, role: agent, end: true }
+";
+
+const CANCEL_SCENARIO: &str = "
+actors: { ana: [agent] }
+scenarios:
+  - name: The customer asks not to be called back
+    start: { as: ana }
+    steps:
+      - complete: answer
+      - cancel_step: survey
+        reason: not active yet
+        refused: step-not-active
+      - cancel_step: call_back
+        reason: the customer asked not to be called
+      - expect: { active: [close] }
+      - complete: close
+      - expect: { status: closed, path: [answer, close] }
+";
+
+#[test]
+fn a_scenario_cancels_a_step_and_the_cancelled_edge_counts_as_covered() {
+    let sop = crate::parse::parse_sop("callback.yaml", CANCEL_SOP).unwrap();
+    let process = crate::graph::compile(&sop).process.unwrap();
+    let file = parse("callback.test.yaml", CANCEL_SCENARIO).unwrap();
+    assert!(check(&process, &file).is_empty());
+    let outcomes = run(&process, &file);
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].failure);
+    let coverage = Coverage::of(&process, &outcomes);
+    // Edges: start→answer, answer→call_back, call_back→survey, call_back-cancelled→close,
+    // survey→close, close→end: 6; all but call_back→survey and survey→close taken.
+    assert_eq!(
+        coverage.edges,
+        Count {
+            reached: 4,
+            total: 6
+        }
+    );
+}
+
+#[test]
+fn cancel_step_in_a_scenario_needs_a_reason() {
+    let process = process();
+    let file = parse(
+        "refund.test.yaml",
+        "actors: { ana: [agent] }\nscenarios:\n  - name: n\n    start: { as: ana }\n    steps:\n      - cancel_step: request\n",
+    )
+    .unwrap();
+    let problems = check(&process, &file);
+    assert!(
+        problems
+            .iter()
+            .any(|d| d.message == "`cancel_step` needs a `reason`"),
+        "{problems:#?}"
+    );
+}

@@ -648,15 +648,17 @@ impl CaseSummary {
         let mut roles: Vec<RoleId> = state
             .active_steps()
             .iter()
-            .filter_map(|active| {
+            .flat_map(|active| {
                 if let Some(role) = &active.transferred_to {
-                    return Some(role.clone());
+                    return vec![role.clone()];
                 }
-                let node = process.step(&active.step)?;
+                let Some(node) = process.step(&active.step) else {
+                    return Vec::new();
+                };
                 match &process.node(node).kind {
-                    crate::graph::NodeKind::Task(task) => Some(task.role.clone()),
-                    crate::graph::NodeKind::Approval(gate) => Some(gate.by.clone()),
-                    _ => None,
+                    crate::graph::NodeKind::Task(task) => vec![task.role.clone()],
+                    crate::graph::NodeKind::Approval(gate) => gate.by.clone(),
+                    _ => Vec::new(),
                 }
             })
             .collect();

@@ -11,8 +11,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::model::{
-    Approval, CaseSla, EscalationLevel, Field, FieldValue, OrderedMap, SopDuration, SourceSpan,
-    Spanned, Step, StepId, TimerSpec,
+    Approval, CaseSla, EscalationLevel, Field, FieldValue, OrderedMap, RoleId, SopDuration,
+    SourceSpan, Spanned, Step, StepId, TimerSpec,
 };
 use crate::model::{Sop, SopId};
 
@@ -809,6 +809,8 @@ pub(crate) enum RouteKey {
     Timeout,
     /// The performer escalates.
     Escalate,
+    /// The step is cancelled on its own (`on_cancel`).
+    Cancel,
     /// A decision arm with this condition holds first.
     Arm(String),
     /// No condition held.
@@ -829,6 +831,7 @@ impl RouteKey {
             RouteKey::Overdue => format!("moves overdue work to {target}"),
             RouteKey::Timeout => format!("goes to {target} when its `after` timer wins"),
             RouteKey::Escalate => format!("escalates to {target}"),
+            RouteKey::Cancel => format!("goes to {target} when cancelled"),
             RouteKey::Arm(condition) => format!("goes to {target} when `{condition}`"),
             RouteKey::Else => format!("goes to {target} when no condition holds"),
             RouteKey::Branch(_) => format!("starts a parallel branch at {target}"),
@@ -974,6 +977,13 @@ pub(crate) fn routes(sop: &Sop, position: usize) -> Vec<Route> {
     if let Some(target) = &step.on_escalate {
         routes.push(Route {
             key: RouteKey::Escalate,
+            target: to(target),
+            span: target.span,
+        });
+    }
+    if let Some(target) = &step.on_cancel {
+        routes.push(Route {
+            key: RouteKey::Cancel,
             target: to(target),
             span: target.span,
         });
@@ -1390,7 +1400,33 @@ fn gate(
     after: &Spanned<Approval>,
     out: &mut Vec<Change>,
 ) {
-    if before.by.value != after.by.value {
+    // `by: lead` and `by: [lead]` say the same, and so do two orders of one list.
+    let approvers = |a: &Approval| {
+        let mut roles: Vec<RoleId> = a.approver_roles().into_iter().map(|r| r.value).collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    };
+    if approvers(before) != approvers(after) {
+        let in_words = |a: &Approval| {
+            let roles: Vec<String> = a
+                .approver_roles()
+                .iter()
+                .map(|r| quoted(&r.value))
+                .collect();
+            match roles.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => roles.concat(),
+            }
+        };
+        let as_value = |a: &Approval| {
+            let roles: Vec<String> = a
+                .approver_roles()
+                .iter()
+                .map(|r| r.value.to_string())
+                .collect();
+            roles.join(", ")
+        };
         out.push(
             change(
                 ChangeKind::ApproverChanged,
@@ -1398,16 +1434,13 @@ fn gate(
                 format!(
                     "{} is now approved by {} (was {})",
                     quoted(id),
-                    quoted(&after.by.value),
-                    quoted(&before.by.value)
+                    in_words(after),
+                    in_words(before)
                 ),
             )
             .step(id)
             .at(Some(before.by.span), Some(after.by.span))
-            .values(
-                Some(before.by.value.to_string()),
-                Some(after.by.value.to_string()),
-            ),
+            .values(Some(as_value(before)), Some(as_value(after))),
         );
     }
     let count = |a: &Approval| a.count.as_ref().map_or(1, |c| c.value);

@@ -143,6 +143,7 @@ fn label(key: &RouteKey) -> String {
         RouteKey::Overdue => "overdue".to_owned(),
         RouteKey::Timeout => "after".to_owned(),
         RouteKey::Escalate => "escalate".to_owned(),
+        RouteKey::Cancel => "cancelled".to_owned(),
         RouteKey::Arm(condition) => condition.clone(),
         RouteKey::Else => "else".to_owned(),
     }
@@ -172,6 +173,7 @@ fn transition(
             | (RouteKey::Overdue, EdgeKind::Overdue)
             | (RouteKey::Timeout, EdgeKind::Timeout)
             | (RouteKey::Escalate, EdgeKind::Escalate)
+            | (RouteKey::Cancel, EdgeKind::Cancelled)
             | (RouteKey::Else, EdgeKind::Else)
             | (RouteKey::Branch(_), EdgeKind::Branch) => true,
             (RouteKey::Arm(condition), EdgeKind::Condition(_)) => {

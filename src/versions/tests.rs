@@ -191,3 +191,56 @@ fn a_rename_from_an_id_the_old_version_lacks_is_an_added_step_that_says_so() {
         ["step `verify` added (a task; its `renamed_from: inspect` names no step of v1)"]
     );
 }
+
+const GATED: &str = "
+id: reset
+version: 1
+title: Password reset
+department: Support
+roles: { agent: Support agent, lead: Team lead, security: Security officer }
+steps:
+  - { id: check, title: Check identity, role: agent }
+  - { id: allow, title: Allow the reset, approval: { by: lead, on_reject: check } }
+  - { id: send, title: Send the link, role: agent, end: true }
+";
+
+#[test]
+fn approvers_written_as_a_list_of_the_same_roles_are_no_change() {
+    let same = GATED.replace("by: lead,", "by: [lead],");
+    assert!(diff(&sop(GATED), &sop(&same)).is_empty());
+    let listed = GATED.replace("by: lead,", "by: [lead, security],");
+    let reordered = GATED.replace("by: lead,", "by: [security, lead],");
+    assert!(diff(&sop(&listed), &sop(&reordered)).is_empty());
+}
+
+#[test]
+fn another_approver_role_is_an_approver_change_naming_every_role() {
+    let listed = GATED.replace("by: lead,", "by: [lead, security],");
+    let diff = diff(&sop(GATED), &sop(&listed));
+    let approvers: Vec<&Change> = diff
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::ApproverChanged)
+        .collect();
+    assert_eq!(approvers.len(), 1, "{diff:#?}");
+    assert_eq!(
+        approvers[0].message,
+        "`allow` is now approved by `lead` or `security` (was `lead`)"
+    );
+}
+
+#[test]
+fn a_new_on_cancel_is_a_routing_change() {
+    let cancellable = BASE.replace(
+        "role: agent }\n  - { id: send",
+        "role: agent, on_cancel: send }\n  - { id: send",
+    );
+    assert_ne!(cancellable, BASE);
+    let diff = diff(&sop(BASE), &sop(&cancellable));
+    assert!(
+        diff.changes
+            .iter()
+            .any(|c| c.message.contains("goes to `send` when cancelled")),
+        "{diff:#?}"
+    );
+}

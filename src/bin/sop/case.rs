@@ -224,6 +224,19 @@ enum CaseCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Cancel one active step on its own, where the SOP allows it (`on_cancel`): the case
+    /// goes on at the step `on_cancel` names
+    CancelStep {
+        /// The case id
+        id: String,
+        /// The step
+        step: String,
+        /// Why
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Escalate an active step along its escalation path
     Escalate {
         /// The case id
@@ -491,6 +504,7 @@ pub fn run(args: CaseArgs) -> ExitCode {
         | CaseCommand::Approve { acting, .. }
         | CaseCommand::Reject { acting, .. }
         | CaseCommand::Escalate { acting, .. }
+        | CaseCommand::CancelStep { acting, .. }
         | CaseCommand::Note { acting, .. }
         | CaseCommand::Set { acting, .. }
         | CaseCommand::Claim { acting, .. }
@@ -604,6 +618,17 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
                 step: parse_step(&step)?,
                 reason,
                 item,
+            })
+        }),
+        CaseCommand::CancelStep {
+            id,
+            step,
+            reason,
+            acting,
+        } => send(cx, &id, &acting, |_| {
+            Ok(Action::CancelStep {
+                step: parse_step(&step)?,
+                reason,
             })
         }),
         CaseCommand::Note {
@@ -1127,8 +1152,8 @@ fn active_lines(work: &[engine::WorkItem]) -> String {
     let mut out = String::new();
     for item in work {
         let mut details = Vec::new();
-        if let Some(role) = &item.role {
-            details.push(role.to_string());
+        if let Some(roles) = item.roles_text() {
+            details.push(roles);
         }
         if let Some(assignee) = &item.assignee {
             details.push(format!("assigned to {assignee}"));
@@ -1270,9 +1295,7 @@ fn work_queue(cx: &Context, actor: &str, sop: Option<String>, now: Option<&str>)
                             .map_or_else(String::new, ToString::to_string),
                         step_and_item(item),
                         item.title.clone(),
-                        item.role
-                            .as_ref()
-                            .map_or_else(|| "-".to_owned(), ToString::to_string),
+                        item.roles_text().unwrap_or_else(|| "-".to_owned()),
                         item.due_at.map_or_else(|| "-".to_owned(), time),
                     ]
                 })
@@ -1430,9 +1453,10 @@ fn render_case(
             WorkKind::Approval => "approval",
         };
         let _ = writeln!(out, "  {} [{kind}]: {}", item.step, item.title);
-        let mut who = match &item.role {
-            Some(role) => format!("role {role}"),
-            None => "anyone".to_owned(),
+        let mut who = match (item.roles.len(), item.roles_text()) {
+            (0, _) | (_, None) => "anyone".to_owned(),
+            (1, Some(role)) => format!("role {role}"),
+            (_, Some(roles)) => format!("roles {roles}"),
         };
         if let Some(assignee) = &item.assignee {
             let _ = write!(who, ", assigned to {assignee}");

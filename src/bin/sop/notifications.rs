@@ -130,5 +130,6 @@ fn kind_name(kind: &NotificationKind) -> String {
         NotificationKind::Overdue => "overdue".to_owned(),
         NotificationKind::Escalation { level } => format!("escalation {level}"),
         NotificationKind::Rejected { .. } => "rejected".to_owned(),
+        NotificationKind::StepCancelled { .. } => "step cancelled".to_owned(),
     }
 }

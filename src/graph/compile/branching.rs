@@ -135,6 +135,7 @@ impl Compiler<'_> {
             ("on_escalate", step.on_escalate.as_ref().map(|s| s.span)),
             ("on_timeout", step.on_timeout.as_ref().map(|s| s.span)),
             ("on_overdue", step.on_overdue.as_ref().map(|s| s.span)),
+            ("on_cancel", step.on_cancel.as_ref().map(|s| s.span)),
             ("goto", ladder_goto),
             (
                 "terminate",
