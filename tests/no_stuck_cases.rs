@@ -311,7 +311,7 @@ impl Builder<'_> {
             let target = self.target(cont, earlier, id);
             targets.push(("escalate".to_owned(), target));
         }
-        if self.choices.chance(20) {
+        if !per_item && self.choices.chance(20) {
             keys.push("on_cancel: {cancel}".to_owned());
             let target = self.target(cont, earlier, id);
             targets.push(("cancel".to_owned(), target));
@@ -592,6 +592,7 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
     let strategy = prop::collection::vec(any::<u32>(), 300);
     let mut refused = std::collections::HashSet::new();
     let (mut kept, mut with_split, mut nested, mut with_cancel) = (0, 0, 0, 0);
+    let (mut conditional, mut n_of_m, mut per_item) = (0, 0, 0);
     for _ in 0..1024 {
         let values = strategy
             .new_tree(&mut runner)
@@ -622,6 +623,16 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
                         .any(|(kind, _)| *kind == sopflow::graph::EdgeKind::Cancelled)
                 });
             with_cancel += usize::from(cancellable_in_a_split);
+            for (_, node) in process.nodes() {
+                match &node.kind {
+                    NodeKind::Split(split) if split.conditions.iter().any(Option::is_some) => {
+                        conditional += 1
+                    }
+                    NodeKind::Split(split) if split.wait_for.is_some() => n_of_m += 1,
+                    NodeKind::Task(task) if task.for_each.is_some() => per_item += 1,
+                    _ => {}
+                }
+            }
         }
     }
     for code in [
@@ -637,6 +648,13 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
     }
     eprintln!(
         "{kept} of 1024 generated SOPs compile, {with_split} with a split, {nested} with two or more, {with_cancel} with a split and a step that may be cancelled; refused with {refused:?}"
+    );
+    eprintln!(
+        "{conditional} splits with branch conditions, {n_of_m} waiting for fewer than all, {per_item} tasks run per item"
+    );
+    assert!(
+        conditional >= 20 && n_of_m >= 20 && per_item >= 20,
+        "too few token patterns: {conditional} conditional splits, {n_of_m} N-of-M joins, {per_item} tasks per item"
     );
     assert!(
         with_cancel >= 20,
