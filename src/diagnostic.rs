@@ -162,6 +162,15 @@ codes! {
     /// is not a `person` field, a step that is not a task, the step itself, or a gate that
     /// needs several approvers going to one person.
     InvalidAssignment = ("E050", "invalid-assignment", Error),
+    /// A timer counted from a date (`due: { before: start_date, offset: 2bd }`) names a field
+    /// that is not a `date` field.
+    TimerDateField = ("E052", "timer-date-field", Error),
+    /// A timer counted from a date cannot work as written: a warning on a date-relative
+    /// due time whose offset is in business days, or `offset` without `before`/`after`.
+    InvalidDateTimer = ("E053", "invalid-date-timer", Error),
+    /// A condition calls a function that does not exist, such as `day_since(delivered_on)`
+    /// for `days_since(delivered_on)`.
+    ConditionUnknownFunction = ("E054", "condition-unknown-function", Error),
     /// The `migrate:` section names a step or field this version does not have, maps to a
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.
