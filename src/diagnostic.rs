@@ -165,9 +165,6 @@ codes! {
     /// A timer counted from a date (`due: { before: start_date, offset: 2bd }`) names a field
     /// that is not a `date` field.
     TimerDateField = ("E052", "timer-date-field", Error),
-    /// A timer counted from a date cannot work as written: a warning on a date-relative
-    /// due time whose offset is in business days, or `offset` without `before`/`after`.
-    InvalidDateTimer = ("E053", "invalid-date-timer", Error),
     /// A condition calls a function that does not exist, such as `day_since(delivered_on)`
     /// for `days_since(delivered_on)`.
     ConditionUnknownFunction = ("E054", "condition-unknown-function", Error),

@@ -10,8 +10,8 @@ use super::ids::{Actor, ActorId};
 use super::limits;
 use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
 use crate::graph::{
-    ApprovalGate, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople, StepTimers,
-    Task, check_field_value,
+    ApprovalGate, Deadline, EdgeKind, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople,
+    StepTimers, Task, check_field_value,
 };
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
@@ -1217,13 +1217,12 @@ pub(crate) fn step_schedule<'v>(
             .ok_or_else(past_latest)?,
         None => SlaSchedule::default(),
     };
-    let timeout_at = match timers.timeout.as_ref().and_then(|l| l.duration(&value_of)) {
-        Some(after) => Some(
-            timers
-                .calendar
-                .after(since, after)
-                .ok_or_else(past_latest)?,
-        ),
+    let timeout_at = match timers.timeout.as_ref() {
+        Some(length) => match length.deadline(&timers.calendar, since, &value_of) {
+            Deadline::None => None,
+            Deadline::At(at) => Some(at),
+            Deadline::OutOfRange => return Err(past_latest()),
+        },
         None => None,
     };
     Ok((schedule, timeout_at))

@@ -1602,10 +1602,12 @@ fn value_text(value: &FieldValue) -> String {
 // ---------------------------------------------------------------------------------------
 // Service levels
 
-/// A timer as one line: `4h`, or `by priority: High 1h, Low 1bd, else 4h`.
+/// A timer as one line: `4h`, `by priority: High 1h, Low 1bd, else 4h`, or
+/// `2bd before start_date`.
 fn timer_text(spec: &TimerSpec) -> String {
     match spec {
         TimerSpec::Fixed(duration) => duration.to_string(),
+        TimerSpec::FromDate { .. } => spec.to_string(),
         TimerSpec::ByField {
             by,
             options,
