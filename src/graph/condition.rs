@@ -170,6 +170,7 @@ impl Condition {
             vec![explain_syntax(source, position, library)]
         })?;
         let mut checker = Checker {
+            source,
             options,
             field_types,
             source_info: program.source_info(),
@@ -433,6 +434,7 @@ fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usiz
 }
 
 struct Checker<'a> {
+    source: &'a str,
     field_types: &'a BTreeMap<FieldId, FieldType>,
     options: &'a BTreeMap<FieldId, Vec<String>>,
     source_info: &'a cel::common::ast::SourceInfo,
@@ -447,6 +449,29 @@ impl Checker<'_> {
         self.source_info
             .offset_for(expr.id)
             .map_or(0, |(start, _)| start as usize)
+    }
+
+    /// A date field of the SOP for an example, or a made-up one when it has none.
+    fn a_date_field(&self) -> &str {
+        self.field_types
+            .iter()
+            .find(|(_, t)| **t == FieldType::Date)
+            .map_or("delivered_on", |(id, _)| id.as_str())
+    }
+
+    /// Where a global call such as `days_since(x)` starts: CEL places it at its `(`.
+    fn call_offset(&self, expr: &IdedExpr, name: &str) -> usize {
+        let offset = self.offset(expr);
+        offset
+            .checked_sub(name.chars().count())
+            .filter(|start| {
+                self.source
+                    .chars()
+                    .skip(*start)
+                    .take(name.chars().count())
+                    .eq(name.chars())
+            })
+            .unwrap_or(offset)
     }
 
     fn mismatch(&mut self, expr: &IdedExpr, message: String) {
@@ -541,7 +566,7 @@ impl Checker<'_> {
         if let Some((_, meant)) = nearest {
             self.problems.push(ConditionProblem {
                 kind: ConditionProblemKind::UnknownFunction,
-                offset: self.offset(expr),
+                offset: self.call_offset(expr, name),
                 message: format!("`{name}` is not a function conditions know"),
                 help: Some(format!(
                     "did you mean `{meant}`? `days_since(date_field)` and `days_until(date_field)` count whole days between a date field and today"
@@ -756,9 +781,9 @@ impl Checker<'_> {
                     };
                     self.problems.push(ConditionProblem {
                         kind: ConditionProblemKind::TypeMismatch,
-                        offset: self.offset(expr),
+                        offset: self.call_offset(expr, name),
                         message: format!("`{name}` counts the days of one date field, not {what}"),
-                        help: Some(format!("name a field of `type: date`: `{name}(delivered_on)`")),
+                        help: Some(format!("name a field of `type: date`: `{name}({})`", self.a_date_field())),
                     });
                 }
                 Some(CelType::Int)

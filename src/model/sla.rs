@@ -146,12 +146,12 @@ impl<'de> Deserialize<'de> for TimerSpec {
                     let mut dates = dates.into_iter();
                     let (side, field) = dates.next().ok_or_else(|| {
                         A::Error::custom(
-                            "`offset` counts from a date: add `before: DATE_FIELD` or `after: DATE_FIELD` (`{ before: start_date, offset: 2bd }`)",
+                            "`offset` counts from a date that this timer does not name: write `before: DATE_FIELD` or `after: DATE_FIELD` beside it, like `{ before: start_date, offset: 2bd }`",
                         )
                     })?;
                     if dates.next().is_some() {
                         return Err(A::Error::custom(
-                            "a timer counts from one date, either `before:` it or `after:` it, not both",
+                            "a timer counts from one date, not from two: write either `before: DATE_FIELD` or `after: DATE_FIELD`",
                         ));
                     }
                     return Ok(TimerSpec::FromDate {
@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for TimerSpec {
         /// would leave a reader guessing which of the two it means.
         fn by_with_date<E: serde::de::Error>() -> E {
             E::custom(
-                "a timer is either a duration per option (`by: priority`) or counted from a date (`before: start_date`, `offset: 2bd`), not both; the distance from a date is `offset:`",
+                "a timer is either a duration per option of a choice field (`by: priority`) or counted from a date, not both: write `offset:` for the distance from the date, like `{ before: start_date, offset: 2bd }`",
             )
         }
 
