@@ -1676,7 +1676,10 @@ fn service_levels(pair: &Pair<'_>, out: &mut Vec<Change>) {
                     quoted(id),
                     after.as_ref().map_or_else(
                         || "without a due time".to_owned(),
-                        |a| format!("due {a} after it starts")
+                        |a| match new.due.as_ref().map(|d| &d.value) {
+                            Some(TimerSpec::FromDate { .. }) => format!("due {a}"),
+                            _ => format!("due {a} after it starts"),
+                        }
                     ),
                     before
                         .as_deref()
