@@ -349,9 +349,18 @@ fn time_in_the_data_the_laptop_is_due_two_working_days_before_the_start_date() {
     assert_eq!(laptop.sla.warn_at, Some(utc("2026-01-14", "12:00")));
     assert!(kinds(&case.tick(utc("2026-01-15", "07:59"))).contains(&"sla_warned"));
     let breach = case.tick(utc("2026-01-15", "08:00"));
-    assert!(kinds(&breach).contains(&"sla_breached"), "{:?}", kinds(&breach));
+    assert!(
+        kinds(&breach).contains(&"sla_breached"),
+        "{:?}",
+        kinds(&breach)
+    );
     assert!(kinds(&breach).contains(&"sla_level_reached"));
-    assert!(case.state.active_step(&step("prepare_laptop")).unwrap().breached);
+    assert!(
+        case.state
+            .active_step(&step("prepare_laptop"))
+            .unwrap()
+            .breached
+    );
 }
 
 #[test]
@@ -359,7 +368,11 @@ fn time_in_the_data_moving_the_start_date_moves_the_timer() {
     let (_, mut case) = onboarding_case("2026-01-19");
     let hana = actor("hana", &["hr"]);
     let events = case.update(&hana, fields(json!({"start_date": "2026-01-26"})));
-    assert!(kinds(&events).contains(&"sla_rescheduled"), "{:?}", kinds(&events));
+    assert!(
+        kinds(&events).contains(&"sla_rescheduled"),
+        "{:?}",
+        kinds(&events)
+    );
     let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
     assert_eq!(laptop.due_at, Some(utc("2026-01-22", "08:00")));
     assert!(!kinds(&case.tick(utc("2026-01-15", "08:00"))).contains(&"sla_breached"));
@@ -372,7 +385,11 @@ fn time_in_the_data_a_start_date_already_too_close_breaches_on_the_next_tick() {
     let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
     assert_eq!(laptop.due_at, Some(utc("2026-01-02", "08:00")));
     let breach = case.tick(case.now);
-    assert!(kinds(&breach).contains(&"sla_breached"), "{:?}", kinds(&breach));
+    assert!(
+        kinds(&breach).contains(&"sla_breached"),
+        "{:?}",
+        kinds(&breach)
+    );
 }
 
 #[test]

@@ -885,12 +885,12 @@ impl Transition<'_> {
             NodeKind::Decision(decision) => {
                 let mut chosen = None;
                 for (index, condition) in decision.conditions.iter().enumerate() {
-                    let holds = condition.evaluate(|f| self.field_value(f), self.now).map_err(|e| {
-                        CommandError::DecisionFailed {
+                    let holds = condition
+                        .evaluate(|f| self.field_value(f), self.now)
+                        .map_err(|e| CommandError::DecisionFailed {
                             step: step(),
                             reason: e.reason,
-                        }
-                    })?;
+                        })?;
                     if holds {
                         chosen = Some(index);
                         break;

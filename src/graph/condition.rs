@@ -249,7 +249,9 @@ impl Condition {
             let today = now.with_timezone(&self.zone).date_naive();
             for (name, sign) in [("days_since", 1), ("days_until", -1)] {
                 context
-                    .add_function(name, move |date: cel::Value| days_between(&date, today, sign))
+                    .add_function(name, move |date: cel::Value| {
+                        days_between(&date, today, sign)
+                    })
                     .map_err(|error| EvaluationError {
                         condition: self.source.clone(),
                         reason: error.to_string(),
@@ -777,13 +779,19 @@ impl Checker<'_> {
                             Some(found) => self.describe(arg, found),
                             None => "something else".to_owned(),
                         },
-                        _ => format!("{} values", call.args.len() + usize::from(call.target.is_some())),
+                        _ => format!(
+                            "{} values",
+                            call.args.len() + usize::from(call.target.is_some())
+                        ),
                     };
                     self.problems.push(ConditionProblem {
                         kind: ConditionProblemKind::TypeMismatch,
                         offset: self.call_offset(expr, name),
                         message: format!("`{name}` counts the days of one date field, not {what}"),
-                        help: Some(format!("name a field of `type: date`: `{name}({})`", self.a_date_field())),
+                        help: Some(format!(
+                            "name a field of `type: date`: `{name}({})`",
+                            self.a_date_field()
+                        )),
                     });
                 }
                 Some(CelType::Int)
@@ -957,7 +965,11 @@ mod tests {
     fn evaluates_with_unset_fields_as_not_matching() {
         let condition = Condition::compile(r#"priority == "High""#, &fields()).unwrap();
         let high = FieldValue::Text("High".to_owned());
-        assert!(condition.evaluate(|_| Some(&high), noon("2026-01-05")).unwrap());
+        assert!(
+            condition
+                .evaluate(|_| Some(&high), noon("2026-01-05"))
+                .unwrap()
+        );
         assert!(!condition.evaluate(|_| None, noon("2026-01-05")).unwrap());
     }
 
@@ -971,7 +983,8 @@ mod tests {
 
     #[test]
     fn days_since_counts_calendar_days_to_the_commands_time() {
-        let condition = Condition::compile("days_since(delivered_on) <= 30", &with_dates()).unwrap();
+        let condition =
+            Condition::compile("days_since(delivered_on) <= 30", &with_dates()).unwrap();
         assert!(condition.reads_today());
         assert_eq!(condition.fields(), [FieldId::new("delivered_on").unwrap()]);
         let delivered = FieldValue::Text("2026-01-01".to_owned());
@@ -980,7 +993,8 @@ mod tests {
         assert!(!holds(noon("2026-02-01")), "31 days after");
         // Unset, the field matches nothing: neither the window nor its negation.
         assert!(!condition.evaluate(|_| None, noon("2026-01-02")).unwrap());
-        let negated = Condition::compile("!(days_since(delivered_on) <= 30)", &with_dates()).unwrap();
+        let negated =
+            Condition::compile("!(days_since(delivered_on) <= 30)", &with_dates()).unwrap();
         assert!(!negated.evaluate(|_| None, noon("2026-01-02")).unwrap());
     }
 
@@ -1016,10 +1030,21 @@ mod tests {
         let found = problems("days_since(delivered_on) > \"3\"");
         assert_eq!(found[0].0, ConditionProblemKind::TypeMismatch, "{found:?}");
         let found = problems("day_since(delivered_on) > 3");
-        assert_eq!(found[0].0, ConditionProblemKind::UnknownFunction, "{found:?}");
-        assert!(found[0].2.starts_with("did you mean `days_since`?"), "{found:?}");
+        assert_eq!(
+            found[0].0,
+            ConditionProblemKind::UnknownFunction,
+            "{found:?}"
+        );
+        assert!(
+            found[0].2.starts_with("did you mean `days_since`?"),
+            "{found:?}"
+        );
         let found = problems("now > 3");
-        assert_eq!(found[0].0, ConditionProblemKind::UnknownVariable, "{found:?}");
+        assert_eq!(
+            found[0].0,
+            ConditionProblemKind::UnknownVariable,
+            "{found:?}"
+        );
         assert!(found[0].2.contains("days_since(delivered_on)"), "{found:?}");
     }
 }

@@ -46,7 +46,8 @@ impl NamedCalendar {
         for _ in 0..duration.business_days() {
             // The last working moment before `at` lies on the business day before it.
             let earlier = self.calendar.sub(at, TimeDelta::seconds(1))?;
-            at = self.start_of_working_day(earlier.with_timezone(&self.calendar.zone()).date_naive())?;
+            at = self
+                .start_of_working_day(earlier.with_timezone(&self.calendar.zone()).date_naive())?;
         }
         Some(at)
     }
@@ -59,10 +60,10 @@ impl NamedCalendar {
         let zone = self.calendar.zone();
         let midnight = date.and_time(NaiveTime::MIN);
         // Where clocks skip midnight (a change to summer time), the day starts an hour in.
-        let local = zone
-            .from_local_datetime(&midnight)
-            .earliest()
-            .or_else(|| zone.from_local_datetime(&(midnight + TimeDelta::hours(1))).earliest())?;
+        let local = zone.from_local_datetime(&midnight).earliest().or_else(|| {
+            zone.from_local_datetime(&(midnight + TimeDelta::hours(1)))
+                .earliest()
+        })?;
         let midnight = local.with_timezone(&Utc);
         // `add` counts from the next opening: one second of work ends one second after it.
         let tick = TimeDelta::seconds(1);
@@ -187,9 +188,7 @@ impl TimerLength {
     pub fn field(&self) -> Option<&FieldId> {
         match self {
             TimerLength::Fixed(_) => None,
-            TimerLength::ByField { field, .. } | TimerLength::FromDate { field, .. } => {
-                Some(field)
-            }
+            TimerLength::ByField { field, .. } | TimerLength::FromDate { field, .. } => Some(field),
         }
     }
 
@@ -354,4 +353,116 @@ pub struct CaseServiceLevel {
     pub calendar: NamedCalendar,
     /// Due time (`resolve_within`), warning and notification ladder.
     pub sla: ServiceLevel,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CalendarSpec;
+    use chrono_tz::Europe::Berlin;
+
+    /// Monday to Friday, 09:00 to 17:00 in Berlin, closed on 2026-12-24.
+    fn office() -> NamedCalendar {
+        let spec: CalendarSpec = serde_saphyr::from_str(
+            "zone: Europe/Berlin\nhours: { mon-fri: [\"09:00-17:00\"] }\nholidays: [2026-12-24]\n",
+        )
+        .expect("the calendar reads");
+        NamedCalendar {
+            name: None,
+            calendar: Calendar::compile(&spec).expect("the calendar compiles"),
+        }
+    }
+
+    fn berlin(date: &str, time: &str) -> DateTime<Utc> {
+        let local = format!("{date}T{time}:00")
+            .parse::<chrono::NaiveDateTime>()
+            .expect("a local time");
+        Berlin
+            .from_local_datetime(&local)
+            .earliest()
+            .expect("the time exists in Berlin")
+            .with_timezone(&Utc)
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    fn due(side: DateSide, offset: &str, value: Option<&str>) -> Deadline {
+        let length = TimerLength::FromDate {
+            field: FieldId::new("start_date").expect("an id"),
+            side,
+            offset: offset.parse().expect("a duration"),
+        };
+        let value = value.map(|v| FieldValue::Text(v.to_owned()));
+        length.deadline(&office(), berlin("2026-12-01", "10:00"), |_| value.as_ref())
+    }
+
+    #[test]
+    fn a_date_means_the_start_of_its_working_day() {
+        let office = office();
+        assert_eq!(
+            office.start_of_working_day(date("2026-12-21")),
+            Some(berlin("2026-12-21", "09:00"))
+        );
+        // A Saturday and a holiday mean the next opening.
+        assert_eq!(
+            office.start_of_working_day(date("2026-12-19")),
+            Some(berlin("2026-12-21", "09:00"))
+        );
+        assert_eq!(
+            office.start_of_working_day(date("2026-12-24")),
+            Some(berlin("2026-12-25", "09:00"))
+        );
+        // Round the clock, a date is its midnight in UTC.
+        assert_eq!(
+            NamedCalendar::round_the_clock().start_of_working_day(date("2026-12-24")),
+            Some("2026-12-24T00:00:00Z".parse().expect("an instant"))
+        );
+    }
+
+    #[test]
+    fn offsets_count_working_time_on_either_side_of_the_date() {
+        use DateSide::{After, Before};
+        // Two business days before Monday the 21st: Thursday the 17th at opening.
+        assert_eq!(
+            due(Before, "2bd", Some("2026-12-21")),
+            Deadline::At(berlin("2026-12-17", "09:00"))
+        );
+        // Business days skip the holiday on the 24th.
+        assert_eq!(
+            due(Before, "1bd", Some("2026-12-28")),
+            Deadline::At(berlin("2026-12-25", "09:00"))
+        );
+        assert_eq!(
+            due(Before, "2bd", Some("2026-12-28")),
+            Deadline::At(berlin("2026-12-23", "09:00"))
+        );
+        // Hours are working hours: 4h before Monday's opening is Friday 13:00.
+        assert_eq!(
+            due(Before, "4h", Some("2026-12-21")),
+            Deadline::At(berlin("2026-12-18", "13:00"))
+        );
+        assert_eq!(
+            due(After, "1bd", Some("2026-12-18")),
+            Deadline::At(berlin("2026-12-21", "09:00"))
+        );
+        assert_eq!(
+            due(After, "2h", Some("2026-12-18")),
+            Deadline::At(berlin("2026-12-18", "11:00"))
+        );
+    }
+
+    #[test]
+    fn no_date_no_timer_and_a_date_long_past_fires_at_once() {
+        assert_eq!(due(DateSide::Before, "2bd", None), Deadline::None);
+        assert_eq!(
+            due(DateSide::Before, "2bd", Some("1900-01-01")),
+            Deadline::At(berlin("2026-12-01", "10:00"))
+        );
+        assert_eq!(
+            due(DateSide::After, "1d", Some("9999-12-31")),
+            Deadline::OutOfRange
+        );
+    }
 }

@@ -130,8 +130,7 @@ impl<'de> Deserialize<'de> for TimerSpec {
                         // `{ befor: start_date }`: a misspelt key of the date form, not an
                         // option of a choice field (which needs `by:` first to be read so).
                         written
-                            if from_date
-                                || (by.is_none() && looks_like_a_date_key(written)) =>
+                            if from_date || (by.is_none() && looks_like_a_date_key(written)) =>
                         {
                             return Err(A::Error::unknown_field(written, FROM_DATE_KEYS));
                         }

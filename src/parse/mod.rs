@@ -756,7 +756,11 @@ mod tests {
         assert!(error.help.unwrap().starts_with("did you mean `before`?"));
         let error = due_of("{ before: [start_date] }").unwrap_err();
         assert_eq!(error.kind, ParseErrorKind::InvalidValue);
-        assert!(error.message.contains("one date field id"), "{}", error.message);
+        assert!(
+            error.message.contains("one date field id"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -444,7 +444,11 @@ impl Compiler<'_> {
                         ),
                         _ => format!(
                             "the date fields of this SOP are {}",
-                            dates.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+                            dates
+                                .iter()
+                                .map(|d| format!("`{d}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     };
                     self.report(
