@@ -410,3 +410,52 @@ fn time_in_the_data_a_timer_counts_only_from_a_date_field() {
         .collect();
     assert_eq!(errors, ["E052"], "{:#?}", compilation.diagnostics);
 }
+
+#[test]
+fn time_in_the_data_a_date_set_later_starts_the_timer() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/onboarding-start-date.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("required: true, editable_by: [hr]", "editable_by: [hr]");
+    let process = sop_yaml(&text);
+    let hana = actor("hana", &["hr"]);
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete("record_hire", &hana, fields(json!({"new_hire": "Kim"})));
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, None, "no start date, no timer");
+    let events = case.update(&hana, fields(json!({"start_date": "2026-01-19"})));
+    assert!(
+        kinds(&events).contains(&"sla_rescheduled"),
+        "{:?}",
+        kinds(&events)
+    );
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, Some(utc("2026-01-15", "08:00")));
+}
+
+#[test]
+fn time_in_the_data_a_deferred_choice_times_out_a_while_after_a_date() {
+    let process = sop_yaml(
+        "id: claim\nversion: 1\ntitle: Claim\ndepartment: Customer Service\n\
+         roles: { agent: Agent }\n\
+         fields: { delivered_on: { type: date } }\n\
+         steps:\n\
+         \x20 - { id: receive, title: Receive the claim, role: agent, collects: [delivered_on] }\n\
+         \x20 - { id: wait, title: Wait for the damaged goods, role: agent, after: { after: delivered_on, offset: 30d }, on_timeout: close, next: close }\n\
+         \x20 - { id: close, title: Close the claim, role: agent, end: true }\n",
+    );
+    let ana = actor("ana", &["agent"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete(
+        "receive",
+        &ana,
+        fields(json!({"delivered_on": "2025-12-20"})),
+    );
+    let wait = case.state.active_step(&step("wait")).unwrap();
+    // Round the clock: 30 days after midnight UTC of the delivery date.
+    assert_eq!(wait.timeout_at, Some(utc("2026-01-19", "00:00")));
+    case.tick(utc("2026-01-19", "00:00"));
+    assert_eq!(case.active(), ["close"]);
+}
