@@ -459,3 +459,20 @@ fn time_in_the_data_a_deferred_choice_times_out_a_while_after_a_date() {
     case.tick(utc("2026-01-19", "00:00"));
     assert_eq!(case.active(), ["close"]);
 }
+
+#[test]
+fn current_time_in_conditions_scenarios_decide_on_their_own_clock() {
+    let path = format!(
+        "{}/tests/fixtures/patterns/returns-window.test.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file = sopflow::scenario::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let process = pattern("returns-window");
+    assert!(sopflow::scenario::check(&process, &file).is_empty());
+    let outcomes = sopflow::scenario::run(&process, &file);
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        assert!(outcome.passed(), "{}: {:?}", outcome.name, outcome.failure);
+    }
+}
