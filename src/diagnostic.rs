@@ -175,6 +175,12 @@ codes! {
     /// A step's `on_cancel` cannot work: it is on a step that is never active (a decision
     /// or a split), so there is nothing to cancel.
     InvalidCancel = ("E056", "invalid-cancel", Error),
+    /// A timer counted from a date (`due: { before: start_date, offset: 2bd }`) names a field
+    /// that is not a `date` field.
+    TimerDateField = ("E052", "timer-date-field", Error),
+    /// A condition calls a function that does not exist, such as `day_since(delivered_on)`
+    /// for `days_since(delivered_on)`.
+    ConditionUnknownFunction = ("E054", "condition-unknown-function", Error),
     /// The `migrate:` section names a step or field this version does not have, maps to a
     /// step that cannot hold work, gives a value that does not fit its field, or migrates
     /// from a version that is not earlier.

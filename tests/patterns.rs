@@ -11,7 +11,7 @@ use serde_json::json;
 use sopflow::engine::{Action, CommandError, EventKind};
 use sopflow::graph::Process;
 
-use common::{Case, actor, fields, no_fields, sop_yaml, step};
+use common::{Case, actor, fields, kinds, no_fields, sop_yaml, step};
 
 fn pattern(name: &str) -> Arc<Process> {
     let path = format!(
@@ -987,4 +987,217 @@ fn approval_by_several_roles_lists_the_case_under_every_role() {
         .expect("a started case");
     let roles: Vec<&str> = summary.roles.iter().map(|r| r.as_str()).collect();
     assert_eq!(roles, ["billing_lead", "finance"]);
+}
+
+/// The day a returns-window case is checked, at `hh:mm` UTC.
+fn utc(date: &str, time: &str) -> chrono::DateTime<chrono::Utc> {
+    format!("{date}T{time}:00Z").parse().unwrap()
+}
+
+fn decided(case: &Case) -> Vec<String> {
+    case.log
+        .iter()
+        .filter_map(|e| match &e.kind {
+            sopflow::engine::EventKind::DecisionTaken { target, .. } => Some(target.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn current_time_in_conditions_a_return_within_30_days_of_delivery_is_accepted() {
+    let process = pattern("returns-window");
+    let ana = actor("ana", &["agent"]);
+    for (delivered_on, now, expected) in [
+        ("2025-12-10", utc("2026-01-05", "09:00"), "accept_return"),
+        ("2025-12-01", utc("2026-01-05", "09:00"), "refuse_return"),
+        // 23:30 UTC is 00:30 the next day in Berlin, the shop's zone: day 31.
+        ("2025-12-06", utc("2026-01-05", "22:30"), "accept_return"),
+        ("2025-12-06", utc("2026-01-05", "23:30"), "refuse_return"),
+    ] {
+        let mut case = Case::start(&process, &ana, no_fields());
+        case.at(now);
+        case.complete(
+            "receive",
+            &ana,
+            fields(json!({"order_number": "A-1", "delivered_on": delivered_on})),
+        );
+        assert_eq!(case.active(), [expected], "{delivered_on} at {now}");
+        assert_eq!(decided(&case), [expected]);
+    }
+}
+
+#[test]
+fn current_time_in_conditions_an_unknown_delivery_date_is_not_within_the_window() {
+    let process = pattern("returns-window");
+    let ana = actor("ana", &["agent"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete("receive", &ana, fields(json!({"order_number": "A-1"})));
+    assert_eq!(case.active(), ["refuse_return"]);
+}
+
+#[test]
+fn current_time_in_conditions_replaying_later_decides_the_same() {
+    let process = pattern("returns-window");
+    let ana = actor("ana", &["agent"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete(
+        "receive",
+        &ana,
+        fields(json!({"order_number": "A-1", "delivered_on": "2025-12-10"})),
+    );
+    // The history is replayed long after the window closed: the decision stays a fact.
+    let replayed = sopflow::engine::CaseState::replay(&case.log);
+    assert_eq!(replayed, case.state);
+    assert_eq!(decided(&case), ["accept_return"]);
+}
+
+fn onboarding_case(start_date: &str) -> (Arc<Process>, Case) {
+    let process = pattern("onboarding-start-date");
+    let hana = actor("hana", &["hr"]);
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete(
+        "record_hire",
+        &hana,
+        fields(json!({"new_hire": "Kim", "start_date": start_date})),
+    );
+    (process, case)
+}
+
+#[test]
+fn time_in_the_data_the_laptop_is_due_two_working_days_before_the_start_date() {
+    // Recorded Monday 5 January; Kim starts Monday 19 January.
+    let (_, mut case) = onboarding_case("2026-01-19");
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    // Two business days before Monday 09:00 in Berlin: Thursday 09:00 there.
+    assert_eq!(laptop.due_at, Some(utc("2026-01-15", "08:00")));
+    assert_eq!(laptop.sla.warn_at, Some(utc("2026-01-14", "12:00")));
+    assert!(kinds(&case.tick(utc("2026-01-15", "07:59"))).contains(&"sla_warned"));
+    let breach = case.tick(utc("2026-01-15", "08:00"));
+    assert!(
+        kinds(&breach).contains(&"sla_breached"),
+        "{:?}",
+        kinds(&breach)
+    );
+    assert!(kinds(&breach).contains(&"sla_level_reached"));
+    assert!(
+        case.state
+            .active_step(&step("prepare_laptop"))
+            .unwrap()
+            .breached
+    );
+}
+
+#[test]
+fn time_in_the_data_moving_the_start_date_moves_the_timer() {
+    let (_, mut case) = onboarding_case("2026-01-19");
+    let hana = actor("hana", &["hr"]);
+    let events = case.update(&hana, fields(json!({"start_date": "2026-01-26"})));
+    assert!(
+        kinds(&events).contains(&"sla_rescheduled"),
+        "{:?}",
+        kinds(&events)
+    );
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, Some(utc("2026-01-22", "08:00")));
+    assert!(!kinds(&case.tick(utc("2026-01-15", "08:00"))).contains(&"sla_breached"));
+}
+
+#[test]
+fn time_in_the_data_a_start_date_already_too_close_breaches_on_the_next_tick() {
+    // Recorded Monday 5 January for a start on Tuesday: the laptop was due on Friday.
+    let (_, mut case) = onboarding_case("2026-01-06");
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, Some(utc("2026-01-02", "08:00")));
+    let breach = case.tick(case.now);
+    assert!(
+        kinds(&breach).contains(&"sla_breached"),
+        "{:?}",
+        kinds(&breach)
+    );
+}
+
+#[test]
+fn time_in_the_data_a_timer_counts_only_from_a_date_field() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/onboarding-start-date.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("before: start_date", "before: new_hire");
+    let sop = sopflow::parse::parse_sop("p.yaml", &text).unwrap();
+    let compilation = sopflow::graph::compile(&sop);
+    let errors: Vec<&str> = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.id())
+        .collect();
+    assert_eq!(errors, ["E052"], "{:#?}", compilation.diagnostics);
+}
+
+#[test]
+fn time_in_the_data_a_date_set_later_starts_the_timer() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/patterns/onboarding-start-date.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("required: true, editable_by: [hr]", "editable_by: [hr]");
+    let process = sop_yaml(&text);
+    let hana = actor("hana", &["hr"]);
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete("record_hire", &hana, fields(json!({"new_hire": "Kim"})));
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, None, "no start date, no timer");
+    let events = case.update(&hana, fields(json!({"start_date": "2026-01-19"})));
+    assert!(
+        kinds(&events).contains(&"sla_rescheduled"),
+        "{:?}",
+        kinds(&events)
+    );
+    let laptop = case.state.active_step(&step("prepare_laptop")).unwrap();
+    assert_eq!(laptop.due_at, Some(utc("2026-01-15", "08:00")));
+}
+
+#[test]
+fn time_in_the_data_a_deferred_choice_times_out_a_while_after_a_date() {
+    let process = sop_yaml(
+        "id: claim\nversion: 1\ntitle: Claim\ndepartment: Customer Service\n\
+         roles: { agent: Agent }\n\
+         fields: { delivered_on: { type: date } }\n\
+         steps:\n\
+         \x20 - { id: receive, title: Receive the claim, role: agent, collects: [delivered_on] }\n\
+         \x20 - { id: wait, title: Wait for the damaged goods, role: agent, after: { after: delivered_on, offset: 30d }, on_timeout: close, next: close }\n\
+         \x20 - { id: close, title: Close the claim, role: agent, end: true }\n",
+    );
+    let ana = actor("ana", &["agent"]);
+    let mut case = Case::start(&process, &ana, no_fields());
+    case.complete(
+        "receive",
+        &ana,
+        fields(json!({"delivered_on": "2025-12-20"})),
+    );
+    let wait = case.state.active_step(&step("wait")).unwrap();
+    // Round the clock: 30 days after midnight UTC of the delivery date.
+    assert_eq!(wait.timeout_at, Some(utc("2026-01-19", "00:00")));
+    case.tick(utc("2026-01-19", "00:00"));
+    assert_eq!(case.active(), ["close"]);
+}
+
+#[test]
+fn current_time_in_conditions_scenarios_decide_on_their_own_clock() {
+    let path = format!(
+        "{}/tests/fixtures/patterns/returns-window.test.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file = sopflow::scenario::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let process = pattern("returns-window");
+    assert!(sopflow::scenario::check(&process, &file).is_empty());
+    let outcomes = sopflow::scenario::run(&process, &file);
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        assert!(outcome.passed(), "{}: {:?}", outcome.name, outcome.failure);
+    }
 }

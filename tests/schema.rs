@@ -218,3 +218,29 @@ fn every_scenario_file_validates_against_the_scenario_schema() {
         assert!(errors.is_empty(), "{name}:\n{errors}");
     }
 }
+
+#[test]
+fn schema_and_parser_agree_on_timers_counted_from_a_date() {
+    for (what, due, kind) in [
+        ("before a date", "{ before: issue, offset: 2bd }", None),
+        ("on a date", "{ after: issue }", None),
+        (
+            "two dates",
+            "{ before: issue, after: issue }",
+            Some(ParseErrorKind::InvalidValue),
+        ),
+        (
+            "misspelt offset",
+            "{ before: issue, ofset: 2bd }",
+            Some(ParseErrorKind::UnknownKey),
+        ),
+        (
+            "a bad offset",
+            "{ after: issue, offset: 2 days }",
+            Some(ParseErrorKind::InvalidValue),
+        ),
+    ] {
+        let text = VALID.replace("due: 4h", &format!("due: {due}"));
+        assert_agree(what, &text, kind);
+    }
+}

@@ -10,8 +10,8 @@ use super::ids::{Actor, ActorId};
 use super::limits;
 use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
 use crate::graph::{
-    ApprovalGate, EdgeKind, ForEach, NamedCalendar, NodeKind, Process, SlaSchedule, StepPeople,
-    StepTimers, Task, check_field_value,
+    ApprovalGate, Deadline, EdgeKind, ForEach, NamedCalendar, NodeKind, Process, SlaSchedule,
+    StepPeople, StepTimers, Task, check_field_value,
 };
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
 
@@ -956,12 +956,12 @@ impl Transition<'_> {
             NodeKind::Decision(decision) => {
                 let mut chosen = None;
                 for (index, condition) in decision.conditions.iter().enumerate() {
-                    let holds = condition.evaluate(|f| self.field_value(f)).map_err(|e| {
-                        CommandError::DecisionFailed {
+                    let holds = condition
+                        .evaluate(|f| self.field_value(f), self.now)
+                        .map_err(|e| CommandError::DecisionFailed {
                             step: step(),
                             reason: e.reason,
-                        }
-                    })?;
+                        })?;
                     if holds {
                         chosen = Some(index);
                         break;
@@ -990,16 +990,15 @@ impl Transition<'_> {
                 let mut started = Vec::with_capacity(branches.len());
                 let mut skipped = Vec::new();
                 for (index, &branch) in branches.iter().enumerate() {
-                    let starts =
-                        match split.conditions.get(index).and_then(Option::as_ref) {
-                            Some(condition) => condition
-                                .evaluate(|f| self.field_value(f))
-                                .map_err(|e| CommandError::DecisionFailed {
-                                    step: step(),
-                                    reason: e.reason,
-                                })?,
-                            None => true,
-                        };
+                    let starts = match split.conditions.get(index).and_then(Option::as_ref) {
+                        Some(condition) => condition
+                            .evaluate(|f| self.field_value(f), self.now)
+                            .map_err(|e| CommandError::DecisionFailed {
+                                step: step(),
+                                reason: e.reason,
+                            })?,
+                        None => true,
+                    };
                     if starts {
                         started.push(branch);
                     } else {
@@ -1461,13 +1460,12 @@ pub(crate) fn step_schedule<'v>(
             .ok_or_else(past_latest)?,
         None => SlaSchedule::default(),
     };
-    let timeout_at = match timers.timeout.as_ref().and_then(|l| l.duration(&value_of)) {
-        Some(after) => Some(
-            timers
-                .calendar
-                .after(since, after)
-                .ok_or_else(past_latest)?,
-        ),
+    let timeout_at = match timers.timeout.as_ref() {
+        Some(length) => match length.deadline(&timers.calendar, since, &value_of) {
+            Deadline::None => None,
+            Deadline::At(at) => Some(at),
+            Deadline::OutOfRange => return Err(past_latest()),
+        },
         None => None,
     };
     Ok((schedule, timeout_at))

@@ -929,7 +929,7 @@ impl<'a> Compiler<'a> {
         match compiled {
             Ok(condition) => {
                 self.used_fields.extend(condition.fields().iter().cloned());
-                Some(condition)
+                Some(condition.in_zone(self.default_calendar.calendar.zone()))
             }
             Err(problems) => {
                 for problem in problems {
@@ -938,6 +938,7 @@ impl<'a> Compiler<'a> {
                         ConditionProblemKind::UnknownVariable => Code::ConditionUnknownField,
                         ConditionProblemKind::TypeMismatch => Code::ConditionTypeMismatch,
                         ConditionProblemKind::NotAnOption => Code::ConditionNotAnOption,
+                        ConditionProblemKind::UnknownFunction => Code::ConditionUnknownFunction,
                     };
                     let span = span_within(self.source, text, problem.offset);
                     let mut diagnostic = Diagnostic::new(code, span, problem.message.clone());

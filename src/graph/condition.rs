@@ -1,11 +1,19 @@
 //! Decision conditions: CEL expressions over the case's fields, compiled and type-checked
 //! when the SOP is compiled, evaluated by the engine.
+//!
+//! The current time enters a condition only through `days_since(date_field)` and
+//! `days_until(date_field)`: whole calendar days between a date field and today, where
+//! "today" is the date of the command's `now` in the SOP's calendar zone (UTC without one).
+//! The engine passes that `now` in, never the wall clock, so replaying a history or
+//! running a scenario gives the same answers.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 use crate::model::{FieldId, FieldType, FieldValue};
 
@@ -18,7 +26,15 @@ pub struct Condition {
     source: String,
     program: Arc<cel::Program>,
     fields: Vec<FieldId>,
+    /// Whether it calls `days_since` or `days_until`, which need today's date.
+    reads_today: bool,
+    /// The zone whose calendar date is "today".
+    zone: Tz,
 }
+
+/// The functions that read the current time, each counting whole days between a date
+/// field and today.
+const TIME_FUNCTIONS: [&str; 2] = ["days_since", "days_until"];
 
 impl Clone for Condition {
     fn clone(&self) -> Self {
@@ -26,6 +42,8 @@ impl Clone for Condition {
             source: self.source.clone(),
             program: Arc::clone(&self.program),
             fields: self.fields.clone(),
+            reads_today: self.reads_today,
+            zone: self.zone,
         }
     }
 }
@@ -66,6 +84,8 @@ pub enum ConditionProblemKind {
     TypeMismatch,
     /// A choice field compared with a value that is not one of its options.
     NotAnOption,
+    /// A call of a function that does not exist, such as `day_since(delivered_on)`.
+    UnknownFunction,
 }
 
 /// Why evaluating a condition failed at run time.
@@ -150,12 +170,14 @@ impl Condition {
             vec![explain_syntax(source, position, library)]
         })?;
         let mut checker = Checker {
+            source,
             options,
             field_types,
             source_info: program.source_info(),
             problems: Vec::new(),
             fields: Vec::new(),
             bound: HashSet::new(),
+            reads_today: false,
         };
         let root = program.expression();
         let root_type = checker.infer(root);
@@ -176,6 +198,7 @@ impl Condition {
         if !checker.problems.is_empty() {
             return Err(checker.problems);
         }
+        let reads_today = checker.reads_today;
         let mut fields = checker.fields;
         fields.sort();
         fields.dedup();
@@ -183,7 +206,21 @@ impl Condition {
             source: source.to_owned(),
             program: Arc::new(program),
             fields,
+            reads_today,
+            zone: Tz::UTC,
         })
+    }
+
+    /// The same condition with "today" taken in `zone`: the SOP's calendar zone, so that a
+    /// delivery date written by a person in Berlin is a day old at Berlin's midnight.
+    pub fn in_zone(mut self, zone: Tz) -> Condition {
+        self.zone = zone;
+        self
+    }
+
+    /// Whether the condition reads the current time (`days_since`, `days_until`).
+    pub fn reads_today(&self) -> bool {
+        self.reads_today
     }
 
     /// The condition as written.
@@ -196,13 +233,31 @@ impl Condition {
         &self.fields
     }
 
-    /// Evaluates the condition. `value` gives each field's current value; a field without a
-    /// value is `null` in CEL, so `priority == "High"` is false while priority is unset.
+    /// Evaluates the condition at `now`. `value` gives each field's current value; a field
+    /// without a value is `null` in CEL, so `priority == "High"` is false while priority is
+    /// unset, and so is `days_since(delivered_on) <= 30` while `delivered_on` is unset.
+    ///
+    /// `now` is the time of the command being handled, never the wall clock: a condition
+    /// evaluated again on a replay gives the same answer.
     pub fn evaluate<'a>(
         &self,
         mut value: impl FnMut(&FieldId) -> Option<&'a FieldValue>,
+        now: DateTime<Utc>,
     ) -> Result<bool, EvaluationError> {
         let mut context = cel::Context::with_env(Arc::clone(&STANDARD_ENV));
+        if self.reads_today {
+            let today = now.with_timezone(&self.zone).date_naive();
+            for (name, sign) in [("days_since", 1), ("days_until", -1)] {
+                context
+                    .add_function(name, move |date: cel::Value| {
+                        days_between(&date, today, sign)
+                    })
+                    .map_err(|error| EvaluationError {
+                        condition: self.source.clone(),
+                        reason: error.to_string(),
+                    })?;
+            }
+        }
         for field in &self.fields {
             let cel_value = match value(field) {
                 Some(v) => to_cel(v),
@@ -224,6 +279,18 @@ impl Condition {
                 reason: format!("it produced {other:?}, not true or false"),
             }),
         }
+    }
+}
+
+/// Whole days from the date in `date` to `today` (`sign` 1), or from `today` to it (`sign`
+/// -1); `null` for an unset field, which then matches nothing it is compared with.
+fn days_between(date: &cel::Value, today: NaiveDate, sign: i64) -> cel::Value {
+    let cel::Value::String(text) = date else {
+        return cel::Value::Null;
+    };
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => cel::Value::Int(sign * (today - date).num_days()),
+        Err(_) => cel::Value::Null,
     }
 }
 
@@ -369,12 +436,14 @@ fn char_offset_of_position(source: &str, (line, column): (isize, isize)) -> usiz
 }
 
 struct Checker<'a> {
+    source: &'a str,
     field_types: &'a BTreeMap<FieldId, FieldType>,
     options: &'a BTreeMap<FieldId, Vec<String>>,
     source_info: &'a cel::common::ast::SourceInfo,
     problems: Vec<ConditionProblem>,
     fields: Vec<FieldId>,
     bound: HashSet<String>,
+    reads_today: bool,
 }
 
 impl Checker<'_> {
@@ -382,6 +451,29 @@ impl Checker<'_> {
         self.source_info
             .offset_for(expr.id)
             .map_or(0, |(start, _)| start as usize)
+    }
+
+    /// A date field of the SOP for an example, or a made-up one when it has none.
+    fn a_date_field(&self) -> &str {
+        self.field_types
+            .iter()
+            .find(|(_, t)| **t == FieldType::Date)
+            .map_or("delivered_on", |(id, _)| id.as_str())
+    }
+
+    /// Where a global call such as `days_since(x)` starts: CEL places it at its `(`.
+    fn call_offset(&self, expr: &IdedExpr, name: &str) -> usize {
+        let offset = self.offset(expr);
+        offset
+            .checked_sub(name.chars().count())
+            .filter(|start| {
+                self.source
+                    .chars()
+                    .skip(*start)
+                    .take(name.chars().count())
+                    .eq(name.chars())
+            })
+            .unwrap_or(offset)
     }
 
     fn mismatch(&mut self, expr: &IdedExpr, message: String) {
@@ -464,6 +556,27 @@ impl Checker<'_> {
         });
     }
 
+    /// `day_since(...)` or `daysSince(...)`: a misspelt time function, which CEL would only
+    /// report when the decision is reached.
+    fn check_function_name(&mut self, expr: &IdedExpr, name: &str) {
+        let folded = name.to_lowercase().replace('_', "");
+        let nearest = TIME_FUNCTIONS
+            .iter()
+            .map(|f| (strsim::jaro_winkler(&f.replace('_', ""), &folded), *f))
+            .filter(|(score, _)| *score >= 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, meant)) = nearest {
+            self.problems.push(ConditionProblem {
+                kind: ConditionProblemKind::UnknownFunction,
+                offset: self.call_offset(expr, name),
+                message: format!("`{name}` is not a function conditions know"),
+                help: Some(format!(
+                    "did you mean `{meant}`? `days_since(date_field)` and `days_until(date_field)` count whole days between a date field and today"
+                )),
+            });
+        }
+    }
+
     fn infer(&mut self, expr: &IdedExpr) -> Option<CelType> {
         match &expr.expr {
             Expr::Ident(name) => {
@@ -487,6 +600,10 @@ impl Checker<'_> {
                             .find(|(_, options)| options.iter().any(|o| o == name));
                         let help = option_of.map(|(field, _)| {
                             format!("`{name}` is an option of `{field}`; write text in double quotes: `{field} == \"{name}\"`")
+                        }).or_else(|| {
+                            matches!(name.as_str(), "now" | "today").then(|| {
+                                "a condition reads the current time through a date field: `days_since(delivered_on) <= 30` or `days_until(start_date) < 2`".to_owned()
+                            })
                         });
                         self.problems.push(ConditionProblem {
                             kind: ConditionProblemKind::UnknownVariable,
@@ -648,7 +765,43 @@ impl Checker<'_> {
                 Some(CelType::Bool)
             }
             "size" => Some(CelType::Int),
-            _ => None,
+            name @ ("days_since" | "days_until") => {
+                self.reads_today = true;
+                let date_field = match (call.target.as_ref(), call.args.as_slice()) {
+                    (None, [arg]) => self
+                        .field_of(arg)
+                        .filter(|id| self.field_types.get(id) == Some(&FieldType::Date)),
+                    _ => None,
+                };
+                if date_field.is_none() {
+                    let what = match (call.target.as_ref(), call.args.as_slice()) {
+                        (None, [arg]) => match args[0] {
+                            Some(found) => self.describe(arg, found),
+                            None => "something else".to_owned(),
+                        },
+                        _ => format!(
+                            "{} values",
+                            call.args.len() + usize::from(call.target.is_some())
+                        ),
+                    };
+                    self.problems.push(ConditionProblem {
+                        kind: ConditionProblemKind::TypeMismatch,
+                        offset: self.call_offset(expr, name),
+                        message: format!("`{name}` counts the days of one date field, not {what}"),
+                        help: Some(format!(
+                            "name a field of `type: date`: `{name}({})`",
+                            self.a_date_field()
+                        )),
+                    });
+                }
+                Some(CelType::Int)
+            }
+            name => {
+                if !name.starts_with('_') && !name.starts_with('@') {
+                    self.check_function_name(expr, name);
+                }
+                None
+            }
         }
     }
 }
@@ -804,11 +957,94 @@ mod tests {
         );
     }
 
+    fn noon(date: &str) -> DateTime<Utc> {
+        format!("{date}T12:00:00Z").parse().unwrap()
+    }
+
     #[test]
     fn evaluates_with_unset_fields_as_not_matching() {
         let condition = Condition::compile(r#"priority == "High""#, &fields()).unwrap();
         let high = FieldValue::Text("High".to_owned());
-        assert!(condition.evaluate(|_| Some(&high)).unwrap());
-        assert!(!condition.evaluate(|_| None).unwrap());
+        assert!(
+            condition
+                .evaluate(|_| Some(&high), noon("2026-01-05"))
+                .unwrap()
+        );
+        assert!(!condition.evaluate(|_| None, noon("2026-01-05")).unwrap());
+    }
+
+    fn with_dates() -> BTreeMap<FieldId, FieldType> {
+        let mut types = fields();
+        for name in ["delivered_on", "start_date"] {
+            types.insert(FieldId::new(name).unwrap(), FieldType::Date);
+        }
+        types
+    }
+
+    #[test]
+    fn days_since_counts_calendar_days_to_the_commands_time() {
+        let condition =
+            Condition::compile("days_since(delivered_on) <= 30", &with_dates()).unwrap();
+        assert!(condition.reads_today());
+        assert_eq!(condition.fields(), [FieldId::new("delivered_on").unwrap()]);
+        let delivered = FieldValue::Text("2026-01-01".to_owned());
+        let holds = |now| condition.evaluate(|_| Some(&delivered), now).unwrap();
+        assert!(holds(noon("2026-01-31")), "30 days after");
+        assert!(!holds(noon("2026-02-01")), "31 days after");
+        // Unset, the field matches nothing: neither the window nor its negation.
+        assert!(!condition.evaluate(|_| None, noon("2026-01-02")).unwrap());
+        let negated =
+            Condition::compile("!(days_since(delivered_on) <= 30)", &with_dates()).unwrap();
+        assert!(!negated.evaluate(|_| None, noon("2026-01-02")).unwrap());
+    }
+
+    #[test]
+    fn today_is_the_date_in_the_sops_zone() {
+        let condition = Condition::compile("days_until(start_date) == 1", &with_dates())
+            .unwrap()
+            .in_zone(chrono_tz::Europe::Berlin);
+        let start = FieldValue::Text("2026-03-10".to_owned());
+        // 23:30 UTC on the 8th is already the 9th in Berlin.
+        let late_evening: DateTime<Utc> = "2026-03-08T23:30:00Z".parse().unwrap();
+        assert!(condition.evaluate(|_| Some(&start), late_evening).unwrap());
+        let utc = Condition::compile("days_until(start_date) == 2", &with_dates()).unwrap();
+        assert!(utc.evaluate(|_| Some(&start), late_evening).unwrap());
+    }
+
+    #[test]
+    fn time_functions_are_type_checked() {
+        let problems = |source: &str| {
+            Condition::compile(source, &with_dates())
+                .unwrap_err()
+                .into_iter()
+                .map(|p| (p.kind, p.message, p.help.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+        let found = problems("days_since(priority) > 3");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, ConditionProblemKind::TypeMismatch);
+        assert_eq!(
+            found[0].1,
+            "`days_since` counts the days of one date field, not `priority` (text)"
+        );
+        let found = problems("days_since(delivered_on) > \"3\"");
+        assert_eq!(found[0].0, ConditionProblemKind::TypeMismatch, "{found:?}");
+        let found = problems("day_since(delivered_on) > 3");
+        assert_eq!(
+            found[0].0,
+            ConditionProblemKind::UnknownFunction,
+            "{found:?}"
+        );
+        assert!(
+            found[0].2.starts_with("did you mean `days_since`?"),
+            "{found:?}"
+        );
+        let found = problems("now > 3");
+        assert_eq!(
+            found[0].0,
+            ConditionProblemKind::UnknownVariable,
+            "{found:?}"
+        );
+        assert!(found[0].2.contains("days_since(delivered_on)"), "{found:?}");
     }
 }

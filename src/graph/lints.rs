@@ -529,6 +529,15 @@ fn unused_roles(sop: &Sop, out: &mut Vec<Diagnostic>) {
                 .iter()
                 .flat_map(|(_, f)| f.editable_by.iter().map(|r| &r.value)),
         )
+        // A role told of a breach, and nothing else, is used: it is who hears of it.
+        .chain(
+            sop.steps
+                .iter()
+                .filter_map(|s| s.overdue.as_ref())
+                .flat_map(|levels| levels.value.iter())
+                .chain(sop.sla.iter().flat_map(|sla| sla.overdue.iter()))
+                .filter_map(|level| level.notify.as_ref().map(|r| &r.value)),
+        )
         .collect();
     for key in sop.roles.keys() {
         if !used.contains(&key.value) {

@@ -32,7 +32,7 @@ pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
 pub use kpi::{CaseMoment, Kpi, KpiGoal, KpiMeasure, PathTaken, SlaCount};
 pub use sla::{
-    CaseServiceLevel, LadderLevel, NamedCalendar, ServiceLevel, SlaSchedule, StepTimers,
+    CaseServiceLevel, Deadline, LadderLevel, NamedCalendar, ServiceLevel, SlaSchedule, StepTimers,
     TimerLength,
 };
 pub use template::{Template, TemplateError, TemplatePart};

@@ -207,6 +207,14 @@ fn each_lint_fires_where_expected() {
 }
 
 #[test]
+fn a_role_told_of_a_breach_is_used() {
+    let found = check(
+        "  - { id: a, title: A, role: agent, collects: [priority, resolved], due: 1h, overdue: [{ notify: lead }], end: true }\n",
+    );
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
 fn unused_declarations_are_warnings() {
     let found = check("  - { id: a, title: A, role: agent, end: true }\n");
     // Roles and fields are declared in the header, before the first step line.

@@ -29,7 +29,7 @@ pub use ids::{
 };
 pub use kpi::{CasePath, CasePoint, Kpi, KpiNumber, SlaScope};
 pub use migration::MigrationSpec;
-pub use sla::{CaseSla, EscalationLevel, TimerSpec};
+pub use sla::{CaseSla, DateSide, EscalationLevel, TimerSpec};
 pub use span::{OrderedMap, SourceSpan, Spanned};
 
 /// One standard operating procedure: metadata, glossary, roles, the case's form fields and

@@ -356,8 +356,16 @@ fn key_shape(key: &str) -> Option<(&'static str, &'static str)> {
         "if" => ("a condition", "if: 'priority == \"High\"'"),
         "required" | "end" | "pausable" | "terminate" => ("`true` or `false`", "end: true"),
         "due" | "after" | "resolve_within" => (
-            "a duration, or one per option of a choice field",
+            "a duration, one per option of a choice field, or a time counted from a date field",
             "due: { by: priority, High: 4h, Low: 1bd }",
+        ),
+        "before" => (
+            "one date field id",
+            "due: { before: start_date, offset: 2bd }",
+        ),
+        "offset" => (
+            "a duration from the date",
+            "due: { before: start_date, offset: 2bd }",
         ),
         "warn" => ("a duration", "warn: 30m"),
         "overdue" => (

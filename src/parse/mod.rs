@@ -718,6 +718,51 @@ mod tests {
         assert_eq!((error.span.line, error.span.column), (3, 1));
     }
 
+    fn due_of(text: &str) -> Result<crate::model::TimerSpec, ParseError> {
+        let sop = MINIMAL.replace("end: true }", &format!("due: {text}, end: true }}"));
+        parse_sop("t.yaml", &sop).map(|sop| sop.steps[0].due.clone().unwrap().value)
+    }
+
+    #[test]
+    fn a_timer_counts_from_a_date_before_or_after_it() {
+        use crate::model::{DateSide, TimerSpec};
+        let Ok(TimerSpec::FromDate {
+            side,
+            field,
+            offset,
+        }) = due_of("{ before: start_date, offset: 2bd }")
+        else {
+            panic!("not a dated timer");
+        };
+        assert_eq!(side, DateSide::Before);
+        assert_eq!(field.as_str(), "start_date");
+        assert_eq!(offset.unwrap().value.business_days(), 2);
+        let after = due_of("{ after: delivered_on }").unwrap();
+        assert_eq!(after.to_string(), "after delivered_on");
+        // A choice field's option may still be called anything once `by:` came first.
+        assert!(matches!(
+            due_of("{ by: p, Before: 1h }"),
+            Ok(TimerSpec::ByField { .. })
+        ));
+    }
+
+    #[test]
+    fn a_dated_timer_that_does_not_read_says_what_to_write() {
+        let error = due_of("{ before: start_date, by: 2bd }").unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::InvalidValue);
+        assert!(error.help.unwrap().contains("offset: 2bd"));
+        let error = due_of("{ befor: start_date }").unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::UnknownKey);
+        assert!(error.help.unwrap().starts_with("did you mean `before`?"));
+        let error = due_of("{ before: [start_date] }").unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::InvalidValue);
+        assert!(
+            error.message.contains("one date field id"),
+            "{}",
+            error.message
+        );
+    }
+
     #[test]
     fn far_off_key_lists_the_allowed_ones_without_guessing() {
         let error = error_of(&format!("{MINIMAL}zzzzzz: 1\n"));

@@ -332,3 +332,19 @@ fn dim_untaken_draws_untested_edges_grey_and_dashed() {
     assert_eq!(svg.matches(r#"class="edge untested""#).count(), 2, "{svg}");
     assert!(svg.contains("not tested by any scenario"));
 }
+
+#[test]
+fn a_timer_counted_from_a_date_is_drawn_with_its_date() {
+    let yaml = "id: onboarding\nversion: 1\ntitle: Onboarding\ndepartment: People\n\
+         roles: { hr: HR, it: IT }\n\
+         fields: { start_date: { type: date } }\n\
+         steps:\n\
+         \x20 - { id: record, title: Record the hire, role: hr, collects: [start_date] }\n\
+         \x20 - { id: laptop, title: Prepare the laptop, role: it, due: { before: start_date, offset: 2bd }, on_overdue: chase }\n\
+         \x20 - { id: chase, title: Chase IT, role: hr, end: true }\n";
+    let sop = parse_sop("onboarding.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    let process = compile(&sop).process.expect("it compiles");
+    let chart = super::mermaid(&process, None);
+    assert!(chart.contains("SLA 2bd before start_date"), "{chart}");
+    assert!(chart.contains("overdue 2bd before start_date"), "{chart}");
+}

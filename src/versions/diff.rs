@@ -1724,10 +1724,12 @@ fn value_text(value: &FieldValue) -> String {
 // ---------------------------------------------------------------------------------------
 // Service levels
 
-/// A timer as one line: `4h`, or `by priority: High 1h, Low 1bd, else 4h`.
+/// A timer as one line: `4h`, `by priority: High 1h, Low 1bd, else 4h`, or
+/// `2bd before start_date`.
 fn timer_text(spec: &TimerSpec) -> String {
     match spec {
         TimerSpec::Fixed(duration) => duration.to_string(),
+        TimerSpec::FromDate { .. } => spec.to_string(),
         TimerSpec::ByField {
             by,
             options,
@@ -1796,7 +1798,10 @@ fn service_levels(pair: &Pair<'_>, out: &mut Vec<Change>) {
                     quoted(id),
                     after.as_ref().map_or_else(
                         || "without a due time".to_owned(),
-                        |a| format!("due {a} after it starts")
+                        |a| match new.due.as_ref().map(|d| &d.value) {
+                            Some(TimerSpec::FromDate { .. }) => format!("due {a}"),
+                            _ => format!("due {a} after it starts"),
+                        }
                     ),
                     before
                         .as_deref()

@@ -244,3 +244,42 @@ fn a_new_on_cancel_is_a_routing_change() {
         "{diff:#?}"
     );
 }
+
+#[test]
+fn a_timer_that_now_counts_from_a_date_is_a_change() {
+    let text = |due: &str| {
+        format!(
+            "
+id: t
+version: 1
+title: T
+department: D
+fields: {{ start_date: {{ type: date }} }}
+roles: {{ agent: A }}
+steps:
+  - {{ id: a, title: A, role: agent, collects: [start_date] }}
+  - {{ id: b, title: B, role: agent, due: {due}, end: true }}
+"
+        )
+    };
+    let due_changes = |old: &str, new: &str| -> Vec<String> {
+        diff(&sop(&text(old)), &sop(&text(new)))
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::DueChanged)
+            .map(|c| c.message.clone())
+            .collect()
+    };
+    assert_eq!(
+        due_changes("2d", "{ before: start_date, offset: 2bd }"),
+        ["step `b` is now due 2bd before start_date (was due 2d)"]
+    );
+    assert_eq!(
+        due_changes(
+            "{ before: start_date, offset: 2bd }",
+            "{ after: start_date, offset: 2bd }"
+        ),
+        ["step `b` is now due 2bd after start_date (was due 2bd before start_date)"]
+    );
+    assert!(due_changes("{ after: start_date }", "{ after: start_date }").is_empty());
+}

@@ -209,6 +209,8 @@ impl Compiler<'_> {
             let in_working_time = |d: &SopDuration| d.business_days() == 0;
             let (shortest, which) = match &length {
                 TimerLength::Fixed(d) => (Some(*d).filter(in_working_time), String::new()),
+                // How long before its date the work starts differs per case.
+                TimerLength::FromDate { .. } => (None, String::new()),
                 TimerLength::ByField {
                     field,
                     options,
@@ -397,6 +399,81 @@ impl Compiler<'_> {
             TimerSpec::Fixed(duration) => {
                 self.days_of_working_time(&Spanned::new(*duration, spec.span), calendar);
                 Some(TimerLength::Fixed(*duration))
+            }
+            TimerSpec::FromDate {
+                side,
+                field,
+                offset,
+            } => {
+                if let Some(offset) = offset {
+                    self.days_of_working_time(offset, calendar);
+                }
+                let Some(&field_type) = self.field_types.get(&field.value) else {
+                    let help = self.suggest_field(field.as_str()).or_else(|| {
+                        Some(format!(
+                            "declare it under `fields:` with `type: date`, such as `{}: {{ type: date }}`",
+                            field.value
+                        ))
+                    });
+                    self.report(with_optional_help(
+                        Diagnostic::new(
+                            Code::UnknownField,
+                            field.span,
+                            format!(
+                                "`{key}` of {} counts from `{}`, which is not a field",
+                                owner.described(),
+                                field.value
+                            ),
+                        ),
+                        help,
+                    ));
+                    return None;
+                };
+                self.used_fields.push(field.value.clone());
+                if field_type != FieldType::Date {
+                    let dates: Vec<&str> = self
+                        .field_types
+                        .iter()
+                        .filter(|(_, t)| **t == FieldType::Date)
+                        .map(|(id, _)| id.as_str())
+                        .collect();
+                    let help = match dates.as_slice() {
+                        [] => format!(
+                            "make `{}` a `type: date` field, or count from a date field",
+                            field.value
+                        ),
+                        _ => format!(
+                            "the date fields of this SOP are {}",
+                            dates
+                                .iter()
+                                .map(|d| format!("`{d}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::TimerDateField,
+                            field.span,
+                            format!(
+                                "`{key}` of {} counts {} `{}`, a {} field; a timer counts from a date field",
+                                owner.described(),
+                                side.as_str(),
+                                field.value,
+                                field_type.as_str()
+                            ),
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                Some(TimerLength::FromDate {
+                    field: field.value.clone(),
+                    side: *side,
+                    offset: offset
+                        .as_ref()
+                        .map_or(SopDuration::from_minutes(0), |o| o.value),
+                })
             }
             TimerSpec::ByField {
                 by,
