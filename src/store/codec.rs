@@ -176,6 +176,41 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
     Ok((events, previous))
 }
 
+/// A case's event rows `(seq, json, hash)` from the one text they were packed into by a
+/// query: for each event in `seq` order, `SEQ HASH LENGTH JSON` with the hash `-` when
+/// there is none and the length of the JSON in bytes, one event straight after the other.
+/// The JSON is borrowed, not copied. Text that does not read so is [`StoreError::Corrupt`].
+#[cfg(feature = "sqlite")]
+pub(crate) fn unpack_history<'a>(
+    case: &CaseId,
+    mut packed: &'a str,
+) -> Result<Vec<(i64, &'a str, Option<&'a str>)>, StoreError> {
+    fn word<'a>(text: &mut &'a str) -> Option<&'a str> {
+        let (word, rest) = text.split_once(' ')?;
+        *text = rest;
+        Some(word)
+    }
+    let mut rows = Vec::new();
+    while !packed.is_empty() {
+        let corrupt = || StoreError::Corrupt {
+            case: case.clone(),
+            seq: rows.len() as u64 + 1,
+            reason: "its stored row cannot be read".to_owned(),
+        };
+        let seq: i64 = word(&mut packed)
+            .and_then(|seq| seq.parse().ok())
+            .ok_or_else(corrupt)?;
+        let hash = word(&mut packed).ok_or_else(corrupt)?;
+        let length: usize = word(&mut packed)
+            .and_then(|length| length.parse().ok())
+            .ok_or_else(corrupt)?;
+        let json = packed.get(..length).ok_or_else(corrupt)?;
+        packed = &packed[length..];
+        rows.push((seq, json, (hash != "-").then_some(hash)));
+    }
+    Ok(rows)
+}
+
 /// The format of stored snapshots this code writes and reads: a snapshot of another
 /// format is ignored, and the case replayed from its events.
 pub(crate) const SNAPSHOT_FORMAT: i64 = 1;
@@ -327,4 +362,36 @@ pub(crate) fn decode_notification(
         notification,
         acknowledged_at: acknowledged.map(|at| from_micros(&case, at)).transpose()?,
     })
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpacks_rows_with_and_without_hashes_borrowing_the_json() {
+        let case = CaseId::new("T-1");
+        let packed = r#"1 ab 10 {"a":"é"}2 - 2 {}"#;
+        let rows = unpack_history(&case, packed).unwrap();
+        assert_eq!(rows, [(1, r#"{"a":"é"}"#, Some("ab")), (2, "{}", None)]);
+        assert!(unpack_history(&case, "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn text_that_is_not_packed_rows_is_corrupt() {
+        let case = CaseId::new("T-1");
+        for packed in [
+            "1 ab 3 {}",
+            "x ab 2 {}",
+            "1 ab",
+            "1 ab two {}",
+            "1 ab 1 é",
+            "1 ab 2 {}2 cd",
+        ] {
+            match unpack_history(&case, packed) {
+                Err(StoreError::Corrupt { case: named, .. }) => assert_eq!(named, case),
+                other => panic!("{packed}: {other:?}"),
+            }
+        }
+    }
 }
