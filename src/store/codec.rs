@@ -66,6 +66,18 @@ pub(crate) fn from_hex(text: &str) -> Option<Hash> {
     Some(hash)
 }
 
+/// Whether `text` is `hash` as stored (64 hex digits, read in either case like
+/// [`from_hex`]), without decoding it: the check every event read goes through.
+fn is_hex_of(text: &str, hash: &Hash) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let text = text.as_bytes();
+    text.len() == 64
+        && hash.iter().zip(text.chunks_exact(2)).all(|(byte, pair)| {
+            pair[0].to_ascii_lowercase() == DIGITS[usize::from(byte >> 4)]
+                && pair[1].to_ascii_lowercase() == DIGITS[usize::from(byte & 0xf)]
+        })
+}
+
 /// The stored hash of the event a new batch follows (`seq` `expected`), as the chain's
 /// previous link: [`GENESIS`] for a new case. A missing or unreadable hash is
 /// [`StoreError::Corrupt`]: appending after it would seal the damage.
@@ -110,7 +122,8 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
     previous: Hash,
     rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
 ) -> Result<(Vec<Event>, Hash), StoreError> {
-    let mut events: Vec<Event> = Vec::new();
+    let rows = rows.into_iter();
+    let mut events: Vec<Event> = Vec::with_capacity(rows.size_hint().0);
     let mut previous = previous;
     for (row_seq, json, hash) in rows {
         let expected = after + events.len() as u64 + 1;
@@ -149,7 +162,7 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
             return Err(corrupt(expected, "it has no hash".to_owned()));
         };
         let link = chain(&previous, json.as_ref());
-        if from_hex(hash.as_ref()) != Some(link) {
+        if !is_hex_of(hash.as_ref(), &link) {
             return Err(corrupt(
                 expected,
                 "its content does not match its hash: it was changed after it was written"
@@ -375,6 +388,17 @@ mod tests {
         let rows = unpack_history(&case, packed).unwrap();
         assert_eq!(rows, [(1, r#"{"a":"é"}"#, Some("ab")), (2, "{}", None)]);
         assert!(unpack_history(&case, "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_hash_matches_its_stored_hex_only() {
+        let hash = chain(&GENESIS, "{}");
+        let hex = to_hex(&hash);
+        assert!(is_hex_of(&hex, &hash));
+        assert!(is_hex_of(&hex.to_uppercase(), &hash));
+        assert!(!is_hex_of(&hex[..62], &hash));
+        assert!(!is_hex_of(&to_hex(&GENESIS), &hash));
+        assert!(!is_hex_of(&format!("{hex}00"), &hash));
     }
 
     #[test]
