@@ -189,6 +189,10 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
     Ok((events, previous))
 }
 
+/// An event row `(seq, json, hash)` borrowed from a case's packed text.
+#[cfg(feature = "sqlite")]
+pub(crate) type PackedRow<'a> = (i64, &'a str, Option<&'a str>);
+
 /// A case's event rows `(seq, json, hash)` from the one text they were packed into by a
 /// query: for each event in `seq` order, `SEQ HASH LENGTH JSON` with the hash `-` when
 /// there is none and the length of the JSON in bytes, one event straight after the other.
@@ -197,7 +201,7 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
 pub(crate) fn unpack_history<'a>(
     case: &CaseId,
     mut packed: &'a str,
-) -> Result<Vec<(i64, &'a str, Option<&'a str>)>, StoreError> {
+) -> Result<Vec<PackedRow<'a>>, StoreError> {
     fn word<'a>(text: &mut &'a str) -> Option<&'a str> {
         let (word, rest) = text.split_once(' ')?;
         *text = rest;
