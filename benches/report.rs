@@ -1,5 +1,5 @@
 //! `sop report` over a large store: 100,000 simulated tickets of the ticket-handling SOP
-//! (about 2.9 million events) in SQLite, read page by page with `CaseStore::histories`,
+//! (about 2.7 million events) in SQLite, read page by page with `CaseStore::histories`,
 //! every KPI and process statistic computed by `sopflow::metrics` per week and channel,
 //! and the tables written: what `sop report --by week --segment channel` does.
 //!

@@ -14,6 +14,8 @@ use super::command::FieldValues;
 use super::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
+mod decode;
+
 /// The event schema version written by this crate.
 pub const EVENT_SCHEMA_VERSION: u16 = 1;
 
@@ -22,7 +24,10 @@ pub const EVENT_SCHEMA_VERSION: u16 = 1;
 pub type TokenId = u32;
 
 /// One fact about a case, with when, why and by whom.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its `Deserialize` is written by hand (in `decode.rs`) so that an event is read without
+/// first being buffered; it reads the same JSON as a derived one would.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// Schema version of this event.
     pub v: u16,

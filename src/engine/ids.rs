@@ -14,7 +14,9 @@ macro_rules! text_id {
         /// Cloning is cheap (a reference count).
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(Arc<str>);
+        pub struct $name(
+            #[serde(deserialize_with = "crate::model::deserialize_arc_str")] Arc<str>,
+        );
 
         impl $name {
             /// Wraps an id chosen by the embedding application.

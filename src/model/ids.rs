@@ -55,6 +55,24 @@ fn suggest_identifier(text: &str) -> String {
     }
 }
 
+/// Reads a string into an `Arc<str>` with one allocation: serde's own `Arc<str>` reads a
+/// `String` first and copies it, and stored events hold millions of ids.
+pub(crate) fn deserialize_arc_str<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Arc<str>, D::Error> {
+    struct ArcStrVisitor;
+    impl serde::de::Visitor<'_> for ArcStrVisitor {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(text))
+        }
+    }
+    deserializer.deserialize_str(ArcStrVisitor)
+}
+
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -125,8 +143,9 @@ macro_rules! identifier {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                $name::new(text).map_err(serde::de::Error::custom)
+                let text = deserialize_arc_str(deserializer)?;
+                check_identifier(&text).map_err(serde::de::Error::custom)?;
+                Ok($name(text))
             }
         }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::CalendarSpec;
 pub use duration::{DURATION_PATTERN, DurationError, SopDuration};
+pub(crate) use ids::deserialize_arc_str;
 pub use ids::{
     CalendarId, FieldId, ID_PATTERN, KpiId, MAX_ID_LEN, RoleId, SopId, StepId, TermName,
 };

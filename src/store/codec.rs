@@ -66,6 +66,18 @@ pub(crate) fn from_hex(text: &str) -> Option<Hash> {
     Some(hash)
 }
 
+/// Whether `text` is `hash` as stored (64 hex digits, read in either case like
+/// [`from_hex`]), without decoding it: the check every event read goes through.
+fn is_hex_of(text: &str, hash: &Hash) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let text = text.as_bytes();
+    text.len() == 64
+        && hash.iter().zip(text.chunks_exact(2)).all(|(byte, pair)| {
+            pair[0].to_ascii_lowercase() == DIGITS[usize::from(byte >> 4)]
+                && pair[1].to_ascii_lowercase() == DIGITS[usize::from(byte & 0xf)]
+        })
+}
+
 /// The stored hash of the event a new batch follows (`seq` `expected`), as the chain's
 /// previous link: [`GENESIS`] for a new case. A missing or unreadable hash is
 /// [`StoreError::Corrupt`]: appending after it would seal the damage.
@@ -110,7 +122,8 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
     previous: Hash,
     rows: impl IntoIterator<Item = (i64, S, Option<H>)>,
 ) -> Result<(Vec<Event>, Hash), StoreError> {
-    let mut events: Vec<Event> = Vec::new();
+    let rows = rows.into_iter();
+    let mut events: Vec<Event> = Vec::with_capacity(rows.size_hint().0);
     let mut previous = previous;
     for (row_seq, json, hash) in rows {
         let expected = after + events.len() as u64 + 1;
@@ -149,7 +162,7 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
             return Err(corrupt(expected, "it has no hash".to_owned()));
         };
         let link = chain(&previous, json.as_ref());
-        if from_hex(hash.as_ref()) != Some(link) {
+        if !is_hex_of(hash.as_ref(), &link) {
             return Err(corrupt(
                 expected,
                 "its content does not match its hash: it was changed after it was written"
@@ -174,6 +187,45 @@ pub(crate) fn decode_history_from<S: AsRef<str>, H: AsRef<str>>(
         events.push(event);
     }
     Ok((events, previous))
+}
+
+/// An event row `(seq, json, hash)` borrowed from a case's packed text.
+#[cfg(feature = "sqlite")]
+pub(crate) type PackedRow<'a> = (i64, &'a str, Option<&'a str>);
+
+/// A case's event rows `(seq, json, hash)` from the one text they were packed into by a
+/// query: for each event in `seq` order, `SEQ HASH LENGTH JSON` with the hash `-` when
+/// there is none and the length of the JSON in bytes, one event straight after the other.
+/// The JSON is borrowed, not copied. Text that does not read so is [`StoreError::Corrupt`].
+#[cfg(feature = "sqlite")]
+pub(crate) fn unpack_history<'a>(
+    case: &CaseId,
+    mut packed: &'a str,
+) -> Result<Vec<PackedRow<'a>>, StoreError> {
+    fn word<'a>(text: &mut &'a str) -> Option<&'a str> {
+        let (word, rest) = text.split_once(' ')?;
+        *text = rest;
+        Some(word)
+    }
+    let mut rows = Vec::new();
+    while !packed.is_empty() {
+        let corrupt = || StoreError::Corrupt {
+            case: case.clone(),
+            seq: rows.len() as u64 + 1,
+            reason: "its stored row cannot be read".to_owned(),
+        };
+        let seq: i64 = word(&mut packed)
+            .and_then(|seq| seq.parse().ok())
+            .ok_or_else(corrupt)?;
+        let hash = word(&mut packed).ok_or_else(corrupt)?;
+        let length: usize = word(&mut packed)
+            .and_then(|length| length.parse().ok())
+            .ok_or_else(corrupt)?;
+        let json = packed.get(..length).ok_or_else(corrupt)?;
+        packed = &packed[length..];
+        rows.push((seq, json, (hash != "-").then_some(hash)));
+    }
+    Ok(rows)
 }
 
 /// The format of stored snapshots this code writes and reads: a snapshot of another
@@ -327,4 +379,47 @@ pub(crate) fn decode_notification(
         notification,
         acknowledged_at: acknowledged.map(|at| from_micros(&case, at)).transpose()?,
     })
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpacks_rows_with_and_without_hashes_borrowing_the_json() {
+        let case = CaseId::new("T-1");
+        let packed = r#"1 ab 10 {"a":"é"}2 - 2 {}"#;
+        let rows = unpack_history(&case, packed).unwrap();
+        assert_eq!(rows, [(1, r#"{"a":"é"}"#, Some("ab")), (2, "{}", None)]);
+        assert!(unpack_history(&case, "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_hash_matches_its_stored_hex_only() {
+        let hash = chain(&GENESIS, "{}");
+        let hex = to_hex(&hash);
+        assert!(is_hex_of(&hex, &hash));
+        assert!(is_hex_of(&hex.to_uppercase(), &hash));
+        assert!(!is_hex_of(&hex[..62], &hash));
+        assert!(!is_hex_of(&to_hex(&GENESIS), &hash));
+        assert!(!is_hex_of(&format!("{hex}00"), &hash));
+    }
+
+    #[test]
+    fn text_that_is_not_packed_rows_is_corrupt() {
+        let case = CaseId::new("T-1");
+        for packed in [
+            "1 ab 3 {}",
+            "x ab 2 {}",
+            "1 ab",
+            "1 ab two {}",
+            "1 ab 1 é",
+            "1 ab 2 {}2 cd",
+        ] {
+            match unpack_history(&case, packed) {
+                Err(StoreError::Corrupt { case: named, .. }) => assert_eq!(named, case),
+                other => panic!("{packed}: {other:?}"),
+            }
+        }
+    }
 }

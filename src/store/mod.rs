@@ -459,7 +459,7 @@ pub struct CaseHistory {
 /// the page's case ids, to the summaries of the page, and decodes each case's events.
 /// Rows of cases that are not in the page (another SOP's, in the same id range) are
 /// skipped.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "postgres")]
 pub(crate) fn histories_from_rows(
     summaries: Vec<CaseSummary>,
     rows: Vec<(String, i64, String, Option<String>)>,
@@ -476,8 +476,20 @@ pub(crate) fn histories_from_rows(
         }
     }
     drop(index);
-    let decode = |(summary, rows): (CaseSummary, Vec<(i64, String, Option<String>)>)| {
-        let events = codec::decode_history(&summary.case, rows)?;
+    decode_page(summaries, per_case, codec::decode_history)
+}
+
+/// Decodes the histories of a page of cases, `stored[i]` being what the store read for
+/// `summaries[i]` and `events_of` what reads it into events; a case without events is
+/// [`StoreError::NotFound`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn decode_page<T: Send>(
+    summaries: Vec<CaseSummary>,
+    stored: Vec<T>,
+    events_of: impl Fn(&CaseId, T) -> Result<Vec<Event>, StoreError> + Sync,
+) -> Result<Vec<CaseHistory>, StoreError> {
+    let decode = |(summary, stored): (CaseSummary, T)| {
+        let events = events_of(&summary.case, stored)?;
         if events.is_empty() {
             return Err(StoreError::NotFound {
                 case: summary.case.clone(),
@@ -485,7 +497,7 @@ pub(crate) fn histories_from_rows(
         }
         Ok(CaseHistory { summary, events })
     };
-    let mut cases: Vec<_> = summaries.into_iter().zip(per_case).collect();
+    let mut cases: Vec<_> = summaries.into_iter().zip(stored).collect();
     // Reading JSON and checking hashes is most of a report's time: a large page is
     // decoded on every core, each thread taking a contiguous share so the order stays.
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -499,6 +511,7 @@ pub(crate) fn histories_from_rows(
         parts.push(std::mem::replace(&mut cases, rest));
     }
     parts.push(cases);
+    let decode = &decode;
     let decoded: Vec<Result<Vec<CaseHistory>, StoreError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()

@@ -1235,17 +1235,36 @@ impl CaseStore for SqliteStore {
         let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
             return Ok(Vec::new());
         };
-        // One range scan of the events' primary key (case_id, seq) for the whole page.
-        let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT case_id, seq, payload, hash FROM events \
-             WHERE case_id >= ?1 AND case_id <= ?2 ORDER BY case_id, seq",
+        // One range scan of the events' primary key (case_id, seq) for the whole page,
+        // each case's events packed into one row (see `codec::unpack_history`): the SQLite
+        // driver hands rows from its worker thread one at a time, and with a row per
+        // event that hand-over cost more than reading the events.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT case_id, group_concat(seq || ' ' || ifnull(hash, '-') || ' ' \
+             || octet_length(payload) || ' ' || payload, '' ORDER BY seq) FROM events \
+             WHERE case_id >= ?1 AND case_id <= ?2 GROUP BY case_id ORDER BY case_id",
         )
         .bind(first.case.as_str())
         .bind(last.case.as_str())
         .fetch_all(&self.reader)
         .await
         .map_err(|e| db_error("reading case histories", e))?;
-        super::histories_from_rows(summaries, rows)
+        let index: rustc_hash::FxHashMap<&str, usize> = summaries
+            .iter()
+            .enumerate()
+            .map(|(i, summary)| (summary.case.as_str(), i))
+            .collect();
+        let mut packed = vec![String::new(); summaries.len()];
+        for (case, events) in rows {
+            // Cases of another SOP in the same id range are not in the page.
+            if let Some(&i) = index.get(case.as_str()) {
+                packed[i] = events;
+            }
+        }
+        drop(index);
+        super::decode_page(summaries, packed, |case, packed| {
+            codec::decode_history(case, codec::unpack_history(case, &packed)?)
+        })
     }
 
     async fn claim_timers(
