@@ -19,7 +19,7 @@ use serde::de::value::CowStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 
-use super::{Event, EventKind, FieldValues, MigratedTimers, StepRename, TokenId};
+use super::{Event, EventKind, FieldValues, MigratedTimers, StepRename, TokenId, WithdrawnStep};
 use crate::engine::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
@@ -41,6 +41,8 @@ enum Kind {
     StepActivated {
         step: StepId,
         token: TokenId,
+        #[serde(default)]
+        item: Option<String>,
         #[serde(default)]
         due_at: Option<DateTime<Utc>>,
         #[serde(default)]
@@ -159,12 +161,31 @@ enum Kind {
         step: StepId,
         token: TokenId,
     },
+    StepCancelled {
+        step: StepId,
+        token: TokenId,
+        reason: String,
+    },
     BranchesStarted {
         step: StepId,
         branches: u32,
+        #[serde(default)]
+        skipped: Vec<StepId>,
     },
     BranchJoined {
         split: StepId,
+    },
+    InstancesStarted {
+        step: StepId,
+        items: Vec<String>,
+        needed: u32,
+    },
+    WorkWithdrawn {
+        by: StepId,
+        #[serde(default)]
+        steps: Vec<WithdrawnStep>,
+        #[serde(default)]
+        joins: Vec<StepId>,
     },
     NoteAdded {
         text: String,
@@ -499,7 +520,7 @@ mod tests {
     use proptest::prelude::*;
     use serde::Deserialize;
 
-    use super::super::{Event, EventKind, FieldValues, MigratedTimers, StepRename};
+    use super::super::{Event, EventKind, FieldValues, MigratedTimers, StepRename, WithdrawnStep};
     use crate::engine::ids::{ActorId, CaseId, CommandId};
     use crate::model::{FieldId, FieldValue, RoleId, SopId, StepId};
 
@@ -622,6 +643,7 @@ mod tests {
                 .prop_map(
                     |(step, token, due_at, timeout_at, warn_at, levels, pausable)| {
                         EventKind::StepActivated {
+                            item: (token % 3 == 0).then(|| format!("item {token}")),
                             step,
                             token,
                             due_at,
@@ -761,8 +783,36 @@ mod tests {
             (step(), token())
                 .prop_map(|(step, token)| EventKind::TimerFired { step, token })
                 .boxed(),
-            (step(), any::<u32>())
-                .prop_map(|(step, branches)| EventKind::BranchesStarted { step, branches })
+            (step(), any::<u32>(), prop::collection::vec(step(), 0..3))
+                .prop_map(|(step, branches, skipped)| EventKind::BranchesStarted {
+                    step,
+                    branches,
+                    skipped,
+                })
+                .boxed(),
+            (step(), prop::collection::vec(text(), 0..3), any::<u32>())
+                .prop_map(|(step, items, needed)| EventKind::InstancesStarted {
+                    step,
+                    items,
+                    needed,
+                })
+                .boxed(),
+            (
+                step(),
+                prop::collection::vec(
+                    (step(), token()).prop_map(|(step, token)| WithdrawnStep { step, token }),
+                    0..3,
+                ),
+                prop::collection::vec(step(), 0..2),
+            )
+                .prop_map(|(by, steps, joins)| EventKind::WorkWithdrawn { by, steps, joins })
+                .boxed(),
+            (step(), token(), text())
+                .prop_map(|(step, token, reason)| EventKind::StepCancelled {
+                    step,
+                    token,
+                    reason,
+                })
                 .boxed(),
             step()
                 .prop_map(|split| EventKind::BranchJoined { split })
@@ -806,6 +856,69 @@ mod tests {
                 .boxed(),
         ];
         prop::strategy::Union::new(arms)
+    }
+
+    /// Every kind, so that a kind added to [`EventKind`] fails to compile here until it is
+    /// added to `Kind` above and to [`kind`]: serde's `remote` checks the fields of the
+    /// kinds `Kind` lists, not that it lists them all, and a kind it does not list would
+    /// not decode.
+    #[test]
+    fn every_kind_is_decoded_and_generated() {
+        let named = |kind: &EventKind| match kind {
+            EventKind::CaseStarted { .. }
+            | EventKind::StepActivated { .. }
+            | EventKind::StepAssigned { .. }
+            | EventKind::StepTransferred { .. }
+            | EventKind::StepPostponed { .. }
+            | EventKind::FieldsUpdated { .. }
+            | EventKind::StepCompleted { .. }
+            | EventKind::ApprovalGranted { .. }
+            | EventKind::GateApproved { .. }
+            | EventKind::GateRejected { .. }
+            | EventKind::DecisionTaken { .. }
+            | EventKind::StepEscalated { .. }
+            | EventKind::StepCancelled { .. }
+            | EventKind::SlaBreached { .. }
+            | EventKind::CaseSlaStarted { .. }
+            | EventKind::SlaWarned { .. }
+            | EventKind::CaseSlaBreached
+            | EventKind::SlaLevelReached { .. }
+            | EventKind::SlaRescheduled { .. }
+            | EventKind::CasePaused { .. }
+            | EventKind::CaseResumed
+            | EventKind::TimerFired { .. }
+            | EventKind::BranchesStarted { .. }
+            | EventKind::BranchJoined { .. }
+            | EventKind::InstancesStarted { .. }
+            | EventKind::WorkWithdrawn { .. }
+            | EventKind::NoteAdded { .. }
+            | EventKind::CaseClosed
+            | EventKind::CaseCancelled { .. }
+            | EventKind::CaseReopened { .. }
+            | EventKind::CaseMigrated { .. }
+            | EventKind::TimeCorrected { .. } => kind.name(),
+        };
+        // Draw until every kind has come up, decoding each through this decoder.
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = kind();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..5_000 {
+            let kind =
+                proptest::strategy::ValueTree::current(&strategy.new_tree(&mut runner).unwrap());
+            let json = serde_json::to_string(&Event {
+                v: 1,
+                seq: 1,
+                at: Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap(),
+                command: CommandId::new("c"),
+                actor: ActorId::new("a"),
+                kind: kind.clone(),
+            })
+            .unwrap();
+            let decoded: Event = serde_json::from_str(&json).unwrap();
+            assert_eq!(decoded.kind, kind);
+            seen.insert(named(&kind));
+        }
+        assert_eq!(seen.len(), 32, "kinds never generated: only {seen:?}");
     }
 
     fn event() -> impl Strategy<Value = Event> {
