@@ -156,19 +156,25 @@ pub(crate) fn notify_event(
             });
         };
     match &event.kind {
-        EventKind::StepActivated { step, due_at, .. } => {
+        EventKind::StepActivated {
+            step, item, due_at, ..
+        } => {
             let Some(node) = process.step(step) else {
                 return;
             };
             let due = due_at.map_or_else(String::new, |at| {
                 format!(", due {}", at.format("%Y-%m-%d %H:%M UTC"))
             });
+            // Each item of a task run once per item is work of its own.
+            let item = item
+                .as_ref()
+                .map_or_else(String::new, |item| format!(" for {item}"));
             match &process.node(node).kind {
                 NodeKind::Task(task) => send(
                     Recipient::Role(task.role.clone()),
                     NotificationKind::WorkWaiting,
                     Some(step),
-                    format!("step `{step}` is waiting for {}{due}", task.role),
+                    format!("step `{step}`{item} is waiting for {}{due}", task.role),
                 ),
                 // Every role that may decide hears of it: the first to act takes it.
                 NodeKind::Approval(gate) => {
