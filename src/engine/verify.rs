@@ -6,7 +6,7 @@
 //! command can move on. [`check_history`] replays the events and stops at the first one
 //! that does not fit, with its `seq` and what is wrong.
 
-use crate::graph::{NodeKind, Process};
+use crate::graph::{EdgeKind, NodeKind, Process};
 use crate::model::{FieldId, SopId, StepId};
 
 use super::event::{Event, EventKind, TokenId};
@@ -121,6 +121,15 @@ pub enum HistoryProblem {
         token: TokenId,
         /// The token the case gives next.
         next: TokenId,
+    },
+    /// The event moves a step along a path its SOP does not give it: a cancellation of a
+    /// step without `on_cancel`, an escalation of one without an escalation path.
+    #[error("it takes step `{step}` along a `{path}` path, which the SOP does not give it")]
+    NoSuchPath {
+        /// The step named.
+        step: StepId,
+        /// The path: `cancelled` or `escalated`.
+        path: &'static str,
     },
     /// A branch reached a join nobody waits at.
     #[error("no branches of the split `{split}` are pending")]
@@ -320,14 +329,25 @@ fn check_event(
         EventKind::StepAssigned { step, token, .. }
         | EventKind::StepTransferred { step, token, .. }
         | EventKind::StepPostponed { step, token, .. }
-        | EventKind::StepEscalated { step, token, .. }
-        | EventKind::StepCancelled { step, token, .. }
         | EventKind::SlaBreached { step, token, .. }
         | EventKind::TimerFired { step, token } => {
             active(process, state, step, *token, StepKind::Activity)
         }
         EventKind::StepCompleted { step, token } => {
             active(process, state, step, *token, StepKind::Task)
+        }
+        EventKind::StepEscalated { step, token, .. } => {
+            active(process, state, step, *token, StepKind::Activity)?;
+            has_path(
+                process,
+                step,
+                &[EdgeKind::Escalate, EdgeKind::Overdue],
+                "escalated",
+            )
+        }
+        EventKind::StepCancelled { step, token, .. } => {
+            active(process, state, step, *token, StepKind::Activity)?;
+            has_path(process, step, &[EdgeKind::Cancelled], "cancelled")
         }
         EventKind::ApprovalGranted { step, token, .. }
         | EventKind::GateApproved { step, token }
@@ -543,6 +563,29 @@ fn active(
     }
 }
 
+/// Checks that `step` has an edge of one of `kinds`, the path an event took it along.
+fn has_path(
+    process: &Process,
+    step: &StepId,
+    kinds: &[EdgeKind],
+    path: &'static str,
+) -> Result<(), HistoryProblem> {
+    let node = process
+        .step(step)
+        .ok_or_else(|| HistoryProblem::UnknownStep { step: step.clone() })?;
+    if kinds
+        .iter()
+        .any(|kind| process.successor(node, *kind).is_some())
+    {
+        Ok(())
+    } else {
+        Err(HistoryProblem::NoSuchPath {
+            step: step.clone(),
+            path,
+        })
+    }
+}
+
 fn known_fields<'a>(
     process: &Process,
     mut fields: impl Iterator<Item = &'a FieldId>,
@@ -652,6 +695,31 @@ steps:
                 "event {} (`step_completed`) does not fit: it names the step `idzntify`, which the SOP does not have",
                 events[at].seq
             )
+        );
+    }
+
+    #[test]
+    fn a_cancellation_the_sop_does_not_allow_is_an_error() {
+        let process = process();
+        let mut events = history(&process);
+        let at = completion(&events);
+        let EventKind::StepCompleted { step, token } = events[at].kind.clone() else {
+            unreachable!("completion() finds a completion")
+        };
+        events[at].kind = EventKind::StepCancelled {
+            step: step.clone(),
+            token,
+            reason: "not wanted".to_owned(),
+        };
+        events.truncate(at + 1);
+        let error = check_history(&process, &events).unwrap_err();
+        assert_eq!(error.seq, events[at].seq);
+        assert_eq!(
+            error.problem,
+            HistoryProblem::NoSuchPath {
+                step,
+                path: "cancelled"
+            }
         );
     }
 
