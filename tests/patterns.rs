@@ -1201,3 +1201,31 @@ fn current_time_in_conditions_scenarios_decide_on_their_own_clock() {
         assert!(outcome.passed(), "{}: {:?}", outcome.name, outcome.failure);
     }
 }
+
+#[test]
+fn exports_name_the_item_of_each_activation() {
+    use sopflow::export::{CsvWriter, ExportOptions, XesWriter};
+    let process = pattern("multiple-instances");
+    let (hana, ivo) = (actor("hana", &["hr"]), actor("ivo", &["it"]));
+    let mut case = Case::start(&process, &hana, no_fields());
+    case.complete("request", &hana, fields(json!({"systems": ["crm", "erp"]})));
+    case.send(&ivo, item_action("create_account", "erp"));
+    let mut xes = XesWriter::new(Vec::new(), &ExportOptions::default()).unwrap();
+    xes.write_case(&process, &case.log).unwrap();
+    let xes = String::from_utf8(xes.finish().unwrap()).unwrap();
+    for item in ["crm", "erp"] {
+        assert!(
+            xes.contains(&format!(r#"<string key="sopflow:item" value="{item}"/>"#)),
+            "{xes}"
+        );
+    }
+    let mut csv = CsvWriter::new(Vec::new(), &ExportOptions::default()).unwrap();
+    csv.write_case(&process, &case.log).unwrap();
+    let csv = String::from_utf8(csv.finish().unwrap()).unwrap();
+    let erp: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("T-1,create_account,") && l.ends_with(",erp"))
+        .collect();
+    // Scheduled, then completed: one instance, its item on both rows.
+    assert_eq!(erp.len(), 2, "{csv}");
+}

@@ -9,7 +9,7 @@ use crate::engine::Event;
 use crate::graph::Process;
 
 /// The header row.
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 14] = [
     "case",
     "activity",
     "timestamp",
@@ -23,6 +23,7 @@ const HEADER: [&str; 13] = [
     "title",
     "sop",
     "sop_version",
+    "item",
 ];
 
 /// Writes cases as one CSV event log, streaming: [`CsvWriter::new`] writes the header,
@@ -66,7 +67,7 @@ impl<W: Write> CsvWriter<W> {
         for entry in &log.entries {
             let instance = entry.instance.to_string();
             let at = timestamp(entry.at);
-            let row: [&str; 13] = [
+            let row: [&str; 14] = [
                 log.case.as_str(),
                 entry.activity(self.options.activity),
                 &at,
@@ -84,6 +85,7 @@ impl<W: Write> CsvWriter<W> {
                 entry.title.as_deref().unwrap_or(""),
                 log.sop.as_str(),
                 &version,
+                entry.item.as_deref().unwrap_or(""),
             ];
             self.csv.write_record(row).map_err(into_io)?;
         }

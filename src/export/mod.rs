@@ -231,6 +231,8 @@ pub struct LogEntry {
     pub title: Option<String>,
     /// The activation (token) of the step: the activity instance.
     pub instance: TokenId,
+    /// The item of that activation, for a step run once per item (`for_each`).
+    pub item: Option<String>,
     /// The transition.
     pub lifecycle: Lifecycle,
     /// When.
@@ -286,6 +288,7 @@ struct Open {
     /// Read once per activation rather than once per transition.
     title: Option<String>,
     token: TokenId,
+    item: Option<String>,
     assignee: Option<ActorId>,
     role: Option<RoleId>,
     breached: bool,
@@ -345,13 +348,16 @@ impl CaseLog {
         let at = event.at;
         let actor = Some(event.actor.clone());
         match &event.kind {
-            EventKind::StepActivated { step, token, .. } => {
+            EventKind::StepActivated {
+                step, token, item, ..
+            } => {
                 let role = step_role(process, step);
                 let title = step_title(process, step);
                 self.entries.push(LogEntry {
                     step: step.clone(),
                     title: title.clone(),
                     instance: *token,
+                    item: item.clone(),
                     lifecycle: Lifecycle::Schedule,
                     at,
                     resource: None,
@@ -363,6 +369,7 @@ impl CaseLog {
                     step: step.clone(),
                     title,
                     token: *token,
+                    item: item.clone(),
                     assignee: None,
                     role,
                     breached: false,
@@ -583,6 +590,7 @@ fn entry(
         step: instance.step.clone(),
         title: instance.title.clone(),
         instance: instance.token,
+        item: instance.item.clone(),
         lifecycle,
         at,
         resource,

@@ -49,7 +49,8 @@ const EXTENSIONS: [(&str, &str, &str); 4] = [
 /// attribute per case field (its latest value, keyed by the field id). Every event has
 /// `concept:name` (the activity), `concept:instance` (the step's activation),
 /// `lifecycle:transition` and `time:timestamp`, and when known `org:resource`,
-/// `org:role`, `sopflow:step`, `sopflow:title`, `sopflow:outcome` and
+/// `org:role`, `sopflow:step`, `sopflow:item` (a step run once per item), `sopflow:title`,
+/// `sopflow:outcome` and
 /// `sopflow:sla_breached` (see [the module](super)).
 ///
 /// Writes go straight to `W`: wrap a file in a [`std::io::BufWriter`].
@@ -160,6 +161,9 @@ impl<W: Write> XesWriter<W> {
                 self.attribute("string", "org:role", role.as_str())?;
             }
             self.attribute("string", "sopflow:step", entry.step.as_str())?;
+            if let Some(item) = &entry.item {
+                self.attribute("string", "sopflow:item", item)?;
+            }
             if let Some(title) = &entry.title {
                 self.attribute("string", "sopflow:title", title)?;
             }
