@@ -41,7 +41,7 @@ async fn caller(
     store: Arc<AnyStore>,
     cache: Arc<CaseCache>,
     process: Arc<Process>,
-    (run, me): (&'static str, usize),
+    (run, me): (Arc<str>, usize),
     deadline: Instant,
 ) -> Result<(Vec<Duration>, u64), String> {
     let mut simulator = Simulator::new(me as u64 + 1, Behaviour::default());
@@ -84,8 +84,7 @@ async fn throughput(url: Option<&str>, callers: usize) -> Result<(), Box<dyn Err
         None => AnyStore::Sqlite(open(&format!("callers-{callers}")).await?),
     });
     // A run of its own in a database that outlives it.
-    let run: &'static str =
-        Box::leak(format!("R{}", Utc::now().timestamp_micros()).into_boxed_str());
+    let run: Arc<str> = Arc::from(format!("R{}", Utc::now().timestamp_micros()));
     let text = std::fs::read_to_string("sops/customer-support-process.yaml")?;
     let process = Arc::new(
         store
@@ -101,7 +100,7 @@ async fn throughput(url: Option<&str>, callers: usize) -> Result<(), Box<dyn Err
                 Arc::clone(&store),
                 Arc::clone(&cache),
                 Arc::clone(&process),
-                (run, me),
+                (Arc::clone(&run), me),
                 deadline,
             ))
         })
