@@ -99,6 +99,22 @@ pub struct CaseArgs {
     command: CaseCommand,
 }
 
+/// The active step a command acts on: its id, and its item when it runs once per item.
+#[derive(clap::Args)]
+struct ActiveStepArg {
+    /// The step
+    step: String,
+    /// Which item, on a step run once per item (`for_each`) with several active
+    #[arg(long)]
+    item: Option<String>,
+}
+
+impl ActiveStepArg {
+    fn step(&self) -> Result<StepId, Failure> {
+        parse_step(&self.step)
+    }
+}
+
 /// Options of every command an actor sends.
 #[derive(clap::Args)]
 struct Acting {
@@ -189,11 +205,8 @@ enum CaseCommand {
     Complete {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         /// Field values, by the field's type: `priority=High`, `csat=4`, `resolved=true`, `tags=A,B`
         #[arg(long = "field", value_name = "FIELD=VALUE")]
         fields: Vec<String>,
@@ -241,11 +254,8 @@ enum CaseCommand {
     Escalate {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         /// Why
         #[arg(long)]
         reason: String,
@@ -278,11 +288,8 @@ enum CaseCommand {
     Claim {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         #[command(flatten)]
         acting: Acting,
     },
@@ -290,11 +297,8 @@ enum CaseCommand {
     Assign {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         /// Who gets it (an actor id)
         #[arg(long, value_name = "ACTOR")]
         to: String,
@@ -305,11 +309,8 @@ enum CaseCommand {
     Transfer {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         /// The role that takes it over
         #[arg(long, value_name = "ROLE")]
         to: String,
@@ -321,11 +322,8 @@ enum CaseCommand {
     Postpone {
         /// The case id
         id: String,
-        /// The step
-        step: String,
-        /// Which item, on a step run once per item (`for_each`) with several active
-        #[arg(long)]
-        item: Option<String>,
+        #[command(flatten)]
+        target: ActiveStepArg,
         /// When it comes back, RFC 3339 (`2026-01-07T09:00:00Z`)
         #[arg(long, value_name = "TIME")]
         until: String,
@@ -574,15 +572,14 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         CaseCommand::Graph { id, format, output } => graph(cx, &id, &format, output.as_deref()),
         CaseCommand::Complete {
             id,
-            step,
-            item,
+            target,
             fields,
             acting,
         } => send(cx, &id, &acting, |process| {
             Ok(Action::Complete {
-                step: parse_step(&step)?,
+                step: target.step()?,
                 fields: parse_fields(process, &fields)?,
-                item,
+                item: target.item,
             })
         }),
         CaseCommand::Approve {
@@ -609,15 +606,14 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
         }),
         CaseCommand::Escalate {
             id,
-            step,
-            item,
+            target,
             reason,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Escalate {
-                step: parse_step(&step)?,
+                step: target.step()?,
                 reason,
-                item,
+                item: target.item,
             })
         }),
         CaseCommand::CancelStep {
@@ -647,21 +643,15 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
                 fields: parse_fields(process, &fields)?,
             })
         }),
-        CaseCommand::Claim {
-            id,
-            step,
-            item,
-            acting,
-        } => send(cx, &id, &acting, |_| {
+        CaseCommand::Claim { id, target, acting } => send(cx, &id, &acting, |_| {
             Ok(Action::Claim {
-                step: parse_step(&step)?,
-                item,
+                step: target.step()?,
+                item: target.item,
             })
         }),
         CaseCommand::Assign {
             id,
-            step,
-            item,
+            target,
             to,
             acting,
         } => send(cx, &id, &acting, |_| {
@@ -669,35 +659,33 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
                 return Err(Failure::usage("--to names no actor"));
             }
             Ok(Action::Assign {
-                step: parse_step(&step)?,
+                step: target.step()?,
                 assignee: ActorId::new(to.trim()),
-                item,
+                item: target.item,
             })
         }),
         CaseCommand::Transfer {
             id,
-            step,
-            item,
+            target,
             to,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Transfer {
-                step: parse_step(&step)?,
+                step: target.step()?,
                 to: RoleId::new(&to).map_err(|e| Failure::usage(format!("--to `{to}`: {e}")))?,
-                item,
+                item: target.item,
             })
         }),
         CaseCommand::Postpone {
             id,
-            step,
-            item,
+            target,
             until,
             acting,
         } => send(cx, &id, &acting, |_| {
             Ok(Action::Postpone {
-                step: parse_step(&step)?,
+                step: target.step()?,
                 until: parse_time("--until", &until)?,
-                item,
+                item: target.item,
             })
         }),
         CaseCommand::Cancel { id, reason, acting } => {
