@@ -988,3 +988,56 @@ fn cancel_step_drops_one_step_and_the_case_goes_on() {
         "{shown}"
     );
 }
+
+/// A step run once per item: the active items are listed with their item, a command that
+/// does not say which is refused in one line, and `--item` picks one.
+#[test]
+fn commands_name_the_item_of_a_step_run_once_per_item() {
+    let dir = TempDir::new("case-items");
+    let sop_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/patterns/multiple-instances.yaml"
+    );
+    let now = ["--now", "2026-01-05T09:00:00Z"];
+    let with = |args: &[&'static str]| -> Vec<&'static str> { [args, &now[..]].concat() };
+    ok(
+        &dir,
+        &with(&["start", sop_file, "--id", "H-1", "--as", "hana:hr"]),
+    );
+    let out = ok(
+        &dir,
+        &with(&[
+            "complete",
+            "H-1",
+            "request",
+            "--field",
+            "systems=crm,email",
+            "--as",
+            "hana:hr",
+        ]),
+    );
+    assert!(out.contains("active: create_account [crm]"), "{out}");
+    assert!(out.contains("active: create_account [email]"), "{out}");
+    let err = fails(
+        &dir,
+        1,
+        &with(&["complete", "H-1", "create_account", "--as", "ivo:it"]),
+    );
+    assert!(err.contains("say which item"), "{err}");
+    let out = ok(
+        &dir,
+        &with(&[
+            "complete",
+            "H-1",
+            "create_account",
+            "--item",
+            "crm",
+            "--as",
+            "ivo:it",
+        ]),
+    );
+    assert!(
+        !out.contains("[crm]") && out.contains("active: create_account [email]"),
+        "{out}"
+    );
+}
