@@ -193,7 +193,7 @@ fn case_overlay_in_mermaid_and_dot() {
         dot.contains("\"s_receive\" -> \"s_overdue_first_response\" [label=\"overdue 1h +30m\", style=dashed, color=\"#0969da\", fontcolor=\"#0969da\", penwidth=3];"),
         "{dot}"
     );
-    assert!(dot.contains("\"s_determine_solution\" [label=\"Determine appropriate\\nsolution or answer\\nsupport_agent · person in assignee\\nSLA 2bd in support-hours\", fillcolor=\"#dbeafe\", color=\"#bf8700\", penwidth=4];"), "{dot}");
+    assert!(dot.contains("\"s_determine_solution\" [label=\"Determine appropriate\\nsolution or answer\\nsupport_agent · person in assignee\\nSLA 2bd in support-hours\", fillcolor=\"#fef3c7\", color=\"#bf8700\", penwidth=4];"), "{dot}");
     // Taken edges, and visited nodes that are neither breached nor active (start included).
     assert_eq!(dot.matches("penwidth=3").count(), 9 + 8);
     if graphviz_enabled("the customer support case") {

@@ -294,10 +294,11 @@ impl ChartEdge {
     }
 }
 
-/// A role lane.
+/// A lane: a role's shared work, or the work that goes to one person.
 pub(crate) struct Lane {
-    /// The role's id.
-    pub(crate) role: String,
+    /// What the lane is labelled with: the role's id, the label of the `person` field that
+    /// names whom its steps go to, `who did receive` for whoever did an earlier step.
+    pub(crate) title: String,
     /// An identifier safe in every format (`lane_0`).
     pub(crate) id: String,
 }
@@ -312,7 +313,8 @@ pub(crate) struct Chart {
     pub(crate) nodes: Vec<ChartNode>,
     /// Per node, edges in the order they were written.
     pub(crate) edges: Vec<ChartEdge>,
-    /// Roles that perform a task or approve a gate, in document order.
+    /// Roles that perform a task or approve a gate, and the people steps go to, in
+    /// document order.
     pub(crate) lanes: Vec<Lane>,
     /// Whether a non-empty overlay was given.
     pub(crate) highlighted: bool,
@@ -332,30 +334,31 @@ impl Chart {
         let empty = Highlight::default();
         let highlight = highlight.unwrap_or(&empty);
 
-        // One lane per role that holds a step: a gate of several roles sits in its first
-        // role's lane, so its other roles get no empty lane of their own.
-        let mut lane_roles: Vec<&RoleId> = Vec::new();
-        for (_, node) in process.nodes() {
-            let role = match &node.kind {
-                NodeKind::Task(task) => Some(&task.role),
-                NodeKind::Approval(gate) => gate.by.first(),
-                _ => None,
+        // One lane per role that holds a step, and one per person a step goes to (a
+        // `person` field, or whoever did an earlier step): work that goes to one person is
+        // drawn apart from the role's shared queue. A gate of several roles sits in its
+        // first role's lane, so its other roles get no empty lane of their own.
+        let mut keys: Vec<LaneKey> = Vec::new();
+        let mut lane_index: HashMap<NodeIndex, usize> = HashMap::new();
+        for (index, key) in lane_keys(process) {
+            let position = match keys.iter().position(|k| *k == key) {
+                Some(position) => position,
+                None => {
+                    keys.push(key);
+                    keys.len() - 1
+                }
             };
-            if let Some(role) = role
-                && !lane_roles.contains(&role)
-            {
-                lane_roles.push(role);
-            }
+            lane_index.insert(index, position);
         }
-        let lanes: Vec<Lane> = lane_roles
-            .into_iter()
+        let lanes: Vec<Lane> = keys
+            .iter()
             .enumerate()
-            .map(|(i, role)| Lane {
-                role: role.to_string(),
+            .map(|(i, key)| Lane {
+                title: key.title(process),
                 id: format!("lane_{i}"),
             })
             .collect();
-        let lane_of = |role: &str| lanes.iter().position(|lane| lane.role == role);
+        let lane_of = |index: NodeIndex| lane_index.get(&index).copied();
 
         let mut position: HashMap<NodeIndex, usize> = HashMap::new();
         let mut used_ids: HashSet<String> = HashSet::new();
@@ -382,7 +385,7 @@ impl Chart {
                         people_note(&task.people),
                         items_note(task.for_each.as_ref())
                     )),
-                    lane_of(task.role.as_str()),
+                    lane_of(index),
                 ),
                 NodeKind::Approval(gate) => {
                     let line = if gate.count > 1 {
@@ -394,9 +397,12 @@ impl Chart {
                             people_note(&gate.people)
                         )
                     };
-                    // A gate of several roles sits in the lane of the first.
-                    let lane = gate.by.first().and_then(|role| lane_of(role.as_str()));
-                    (Shape::Approval, title_or(&step_name), Some(line), lane)
+                    (
+                        Shape::Approval,
+                        title_or(&step_name),
+                        Some(line),
+                        lane_of(index),
+                    )
                 }
                 NodeKind::Decision(_) => (Shape::Decision, title_or(&step_name), None, None),
                 NodeKind::Split(_) => (Shape::Split, title_or(&step_name), None, None),
@@ -703,6 +709,76 @@ fn join_title(process: &Process, join: &crate::graph::Join) -> String {
         Some(n) => format!("join: {n} of {}", join.branches),
         None => "join".to_owned(),
     }
+}
+
+/// Whose lane a step is drawn in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LaneKey {
+    /// A role's shared work.
+    Role(RoleId),
+    /// The person a `person` field names.
+    PersonIn(crate::model::FieldId),
+    /// Whoever did an earlier step that is itself in a role's lane.
+    WhoDid(crate::model::StepId),
+}
+
+impl LaneKey {
+    /// The role's id; the field's label (`Assigned team member`), or `line_manager
+    /// (person)` when it has none; `who did receive`.
+    fn title(&self, process: &Process) -> String {
+        match self {
+            LaneKey::Role(role) => role.to_string(),
+            LaneKey::PersonIn(field) => process
+                .field(field)
+                .map(|spec| text::clean(&spec.label))
+                .filter(|label| !label.is_empty() && label != field.as_str())
+                .unwrap_or_else(|| format!("{field} (person)")),
+            LaneKey::WhoDid(step) => format!("who did {step}"),
+        }
+    }
+}
+
+/// The lane of every task and gate, in process order. A step that goes to whoever did an
+/// earlier step shares that step's lane when it is a person's (the same person does both),
+/// and gets a `who did` lane of its own when it is a role's.
+fn lane_keys(process: &Process) -> Vec<(NodeIndex, LaneKey)> {
+    let direct = |kind: &NodeKind| -> Option<(LaneKey, Option<crate::model::StepId>)> {
+        let (role, people) = match kind {
+            NodeKind::Task(task) => (Some(&task.role), &task.people),
+            NodeKind::Approval(gate) => (gate.by.first(), &gate.people),
+            _ => return None,
+        };
+        if let Some(field) = &people.assignee {
+            return Some((LaneKey::PersonIn(field.clone()), None));
+        }
+        let role = LaneKey::Role(role?.clone());
+        Some((role, people.same_performer_as.clone()))
+    };
+    let by_step: HashMap<&crate::model::StepId, (LaneKey, Option<crate::model::StepId>)> = process
+        .nodes()
+        .filter_map(|(_, node)| Some((node.step.as_ref()?, direct(&node.kind)?)))
+        .collect();
+    process
+        .nodes()
+        .filter_map(|(index, node)| {
+            let (mut key, mut same_as) = direct(&node.kind)?;
+            // Follow `same_performer_as` to the first step in a lane of its own; the
+            // compiler refuses cycles, and the bound keeps a chart finite regardless.
+            for _ in 0..by_step.len() {
+                let Some(earlier) = same_as.take() else { break };
+                match by_step.get(&earlier) {
+                    Some((LaneKey::Role(_), None)) | None => {
+                        key = LaneKey::WhoDid(earlier);
+                    }
+                    Some((found, next)) => {
+                        key = found.clone();
+                        same_as = next.clone();
+                    }
+                }
+            }
+            Some((index, key))
+        })
+        .collect()
 }
 
 fn people_note(people: &crate::graph::StepPeople) -> String {

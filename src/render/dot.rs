@@ -58,7 +58,7 @@ pub(crate) fn render(chart: &Chart) -> String {
         let _ = writeln!(
             out,
             "        graph [label=\"{}\", style=\"rounded,filled\", fillcolor=\"{}\", color=\"#d0d7de\", fontsize=12];",
-            text::dot(&lane.role),
+            text::dot(&lane.title),
             PALETTE[l % PALETTE.len()].lane
         );
         for &i in &members {

@@ -44,7 +44,7 @@ pub(crate) fn render(chart: &Chart) -> String {
             out,
             "    subgraph {}[\"{}\"]",
             lane.id,
-            text::mermaid(&lane.role)
+            text::mermaid(&lane.title)
         );
         for &i in &members {
             let _ = writeln!(out, "        {}", declaration(&chart.nodes[i]));

@@ -431,7 +431,7 @@ pub(crate) fn render(chart: &Chart) -> Result<String, LayoutError> {
             .lanes
             .iter()
             .enumerate()
-            .map(|(l, lane)| (Key::Role(l), text::shorten(&lane.role, 40)))
+            .map(|(l, lane)| (Key::Role(l), text::shorten(&lane.title, 40)))
             .collect(),
         Some(heat) => {
             let mut keys = vec![(

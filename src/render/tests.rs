@@ -348,3 +348,49 @@ fn a_timer_counted_from_a_date_is_drawn_with_its_date() {
     assert!(chart.contains("SLA 2bd before start_date"), "{chart}");
     assert!(chart.contains("overdue 2bd before start_date"), "{chart}");
 }
+
+/// Work that goes to one person is drawn in a lane of its own: the person a field names
+/// (labelled with the field's label, or its id), and whoever did an earlier step of a
+/// role's queue; a step done by whoever did a step in a person's lane shares that lane.
+#[test]
+fn steps_that_go_to_one_person_get_a_lane_of_their_own() {
+    let yaml = "id: lanes\nversion: 1\ntitle: Lanes\ndepartment: D\n\
+         roles: { agent: A, lead: L }\n\
+         fields:\n\
+         \x20 owner: { type: person, label: Owning agent }\n\
+         \x20 approver: { type: person }\n\
+         steps:\n\
+         \x20 - { id: take, title: Take, role: agent, collects: [owner, approver] }\n\
+         \x20 - { id: work, title: Work, role: agent, assignee: owner }\n\
+         \x20 - { id: again, title: Again, role: agent, same_performer_as: work }\n\
+         \x20 - { id: sign, title: Sign, role: lead, assignee: approver }\n\
+         \x20 - { id: call_back, title: Call back, role: agent, same_performer_as: take, end: true }\n";
+    let sop = parse_sop("lanes.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    let process = compile(&sop).process.expect("it compiles");
+    let chart = super::chart::Chart::new(&process, None, None);
+    let titles: Vec<&str> = chart.lanes.iter().map(|l| l.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["agent", "Owning agent", "approver (person)", "who did take"]
+    );
+    let lane_of = |title: &str| {
+        let node = chart
+            .nodes
+            .iter()
+            .position(|n| n.title == title)
+            .expect("a node with that title");
+        chart.nodes[node]
+            .lane
+            .map(|l| chart.lanes[l].title.as_str())
+    };
+    assert_eq!(lane_of("Take"), Some("agent"));
+    assert_eq!(lane_of("Work"), Some("Owning agent"));
+    assert_eq!(lane_of("Again"), Some("Owning agent"));
+    assert_eq!(lane_of("Sign"), Some("approver (person)"));
+    assert_eq!(lane_of("Call back"), Some("who did take"));
+    let mermaid = super::mermaid(&process, None);
+    assert!(
+        mermaid.contains("subgraph lane_1[\"Owning agent\"]"),
+        "{mermaid}"
+    );
+}
