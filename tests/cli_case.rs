@@ -1036,8 +1036,11 @@ fn commands_name_the_item_of_a_step_run_once_per_item() {
             "ivo:it",
         ]),
     );
+    // The completion names its item; only the other one is still active.
     assert!(
-        !out.contains("[crm]") && out.contains("active: create_account [email]"),
+        out.contains("completed create_account [crm]\n")
+            && out.contains("active: create_account [email]")
+            && !out.contains("active: create_account [crm]"),
         "{out}"
     );
 }

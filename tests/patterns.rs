@@ -509,6 +509,21 @@ fn multiple_instances_one_activation_per_item_each_its_own_work() {
     case.complete("welcome", &hana, no_fields());
     assert!(!case.state.is_open());
     history_checks(&case);
+    // The history names the item of every line about one activation.
+    let mut lines = sopflow::engine::HistoryLines::new();
+    let lines: Vec<String> = case.log.iter().map(|e| lines.line(e)).collect();
+    for line in [
+        "step create_account became active for email (due 2026-01-06 09:00)",
+        "assigned create_account [crm] to ivo",
+        "completed create_account [email]",
+        "completed create_account [crm]",
+        "completed welcome",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.ends_with(line)),
+            "{line}: {lines:#?}"
+        );
+    }
 }
 
 #[test]

@@ -66,8 +66,8 @@ pub use migrate::{MigrationError, migrate, migration_target};
 pub(crate) use notify::notify_event;
 pub use notify::{Notification, NotificationKind, Recipient, notifications};
 pub use query::{
-    CaseView, WorkItem, WorkKind, describe, display_value, render_template, role_queue, view,
-    work_items, work_queue,
+    CaseView, HistoryLines, WorkItem, WorkKind, describe, display_value, render_template,
+    role_queue, view, work_items, work_queue,
 };
 pub use state::{
     ActiveStep, CaseClock, CaseState, CaseStatus, PendingInstances, PendingJoin, PendingTimer,

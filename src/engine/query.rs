@@ -1,6 +1,8 @@
 //! Read-only views of cases: work items, work queues, timers, and a case view with its
 //! templates rendered.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::command::{Action, FieldValues};
@@ -293,6 +295,71 @@ pub fn view(process: &Process, state: &CaseState) -> CaseView {
             .collect(),
         work: work_items(process, state),
         next_timer: state.next_timer(),
+    }
+}
+
+/// Lines of a case's history that name the item of a step run once per item
+/// (`completed create_account [crm]`), which most events carry only as a token: it
+/// remembers the item of every activation it has read.
+#[derive(Debug, Default, Clone)]
+pub struct HistoryLines {
+    items: HashMap<TokenId, String>,
+}
+
+impl HistoryLines {
+    /// Lines for a history read from its first event.
+    pub fn new() -> HistoryLines {
+        HistoryLines::default()
+    }
+
+    /// Lines for events that follow `state`: the items of its active steps are known.
+    pub fn after(state: &CaseState) -> HistoryLines {
+        let items = state
+            .active_steps()
+            .iter()
+            .filter_map(|active| Some((active.token, active.item.clone()?)))
+            .collect();
+        HistoryLines { items }
+    }
+
+    /// The line of `event`, as [`describe`] gives it, with the step written `step [item]`
+    /// when the event is about an activation for an item.
+    pub fn line(&mut self, event: &Event) -> String {
+        if let EventKind::StepActivated {
+            token,
+            item: Some(item),
+            ..
+        } = &event.kind
+        {
+            self.items.insert(*token, item.clone());
+            return describe(event);
+        }
+        let line = describe(event);
+        match token_and_step(&event.kind).and_then(|(token, step)| {
+            self.items
+                .get(token)
+                .map(|item| (step.as_str(), item.as_str()))
+        }) {
+            Some((step, item)) => match line.find(step) {
+                Some(at) => format!("{}{step} [{item}]{}", &line[..at], &line[at + step.len()..]),
+                None => line,
+            },
+            None => line,
+        }
+    }
+}
+
+/// The activation an event is about, and its step.
+fn token_and_step(kind: &EventKind) -> Option<(&TokenId, &StepId)> {
+    match kind {
+        EventKind::StepAssigned { step, token, .. }
+        | EventKind::StepTransferred { step, token, .. }
+        | EventKind::StepPostponed { step, token, .. }
+        | EventKind::StepCompleted { step, token, .. }
+        | EventKind::StepEscalated { step, token, .. }
+        | EventKind::SlaBreached { step, token, .. }
+        | EventKind::TimerFired { step, token, .. } => Some((token, step)),
+        _ => None,
     }
 }
 

@@ -22,7 +22,7 @@ use serde_json::json;
 use sopflow::diagnostic;
 use sopflow::engine::{
     self, Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, CommandError, Event,
-    FieldValues, WorkKind,
+    FieldValues, HistoryLines, WorkKind,
 };
 use sopflow::graph::{NamedCalendar, Process};
 use sopflow::model::{FieldId, FieldType, FieldValue, RoleId, SopId, StepId};
@@ -1014,7 +1014,14 @@ fn start(
         let command = Command::new(id, actor.clone(), action);
         match store.execute(&process, &case, command, now) {
             Ok(executed) => {
-                report(cx, &process, &case, &executed, "started");
+                report(
+                    cx,
+                    &process,
+                    &case,
+                    &executed,
+                    "started",
+                    HistoryLines::new(),
+                );
                 return Ok(());
             }
             // A number the counter gave that a case started with an explicit id took:
@@ -1051,7 +1058,8 @@ fn send(
     // Only the SOP version is needed here: the latest snapshot and the events after it
     // tell it without replaying the whole history (`execute` loads the case itself).
     let latest = store.load_latest(&case).map_err(|e| cx.store_failure(e))?;
-    let process = process_of(cx, &store, &latest.state())?;
+    let before = latest.state();
+    let process = process_of(cx, &store, &before)?;
     let action = make(&process)?;
     let mut clock = Clock::new(acting.now.as_deref(), acting.allow_future)?;
     for attempt in 0..ATTEMPTS {
@@ -1065,7 +1073,14 @@ fn send(
                 } else {
                     "updated"
                 };
-                report(cx, &process, &case, &executed, verb);
+                report(
+                    cx,
+                    &process,
+                    &case,
+                    &executed,
+                    verb,
+                    HistoryLines::after(&before),
+                );
                 return Ok(());
             }
             Err(e) if e.is_retryable() => back_off(attempt),
@@ -1076,7 +1091,16 @@ fn send(
 }
 
 /// Prints what a command did: its events, the case's status and active steps.
-fn report(cx: &Context, process: &Process, case: &CaseId, executed: &Executed, verb: &str) {
+/// `lines` knows the items of the steps active before the command, so a completion of one
+/// reads `completed create_account [crm]`.
+fn report(
+    cx: &Context,
+    process: &Process,
+    case: &CaseId,
+    executed: &Executed,
+    verb: &str,
+    mut lines: HistoryLines,
+) {
     let work = engine::work_items(process, &executed.state);
     cx.print(
         || {
@@ -1104,7 +1128,7 @@ fn report(cx: &Context, process: &Process, case: &CaseId, executed: &Executed, v
                     let _ = writeln!(out, "already applied to case {case}");
                 }
                 for event in &executed.events {
-                    let _ = writeln!(out, "{}", engine::describe(event));
+                    let _ = writeln!(out, "{}", lines.line(event));
                 }
                 let _ = writeln!(out, "case {case} is {}", executed.state.status().words());
             }
@@ -1480,8 +1504,9 @@ fn render_case(
         }
     }
     let _ = writeln!(out, "\nhistory:");
+    let mut lines = HistoryLines::new();
     for event in events {
-        let _ = writeln!(out, "  {}", engine::describe(event));
+        let _ = writeln!(out, "  {}", lines.line(event));
     }
     // Lines of blank instructions would end in spaces.
     out.lines()
