@@ -54,9 +54,14 @@ impl fmt::Debug for Condition {
     }
 }
 
+/// Two conditions are equal when they say the same and, if they read today's date, read it
+/// in the same zone: `days_since(d) <= 30` in Berlin and in New York differ for some hours
+/// of every day.
 impl PartialEq for Condition {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source
+            && self.reads_today == other.reads_today
+            && (!self.reads_today || self.zone == other.zone)
     }
 }
 
@@ -996,6 +1001,30 @@ mod tests {
         let negated =
             Condition::compile("!(days_since(delivered_on) <= 30)", &with_dates()).unwrap();
         assert!(!negated.evaluate(|_| None, noon("2026-01-02")).unwrap());
+    }
+
+    #[test]
+    fn conditions_that_read_today_differ_by_zone() {
+        let window = |zone| {
+            Condition::compile("days_since(delivered_on) <= 30", &with_dates())
+                .unwrap()
+                .in_zone(zone)
+        };
+        assert_eq!(window(chrono_tz::UTC), window(chrono_tz::UTC));
+        assert_ne!(
+            window(chrono_tz::Europe::Berlin),
+            window(chrono_tz::America::New_York)
+        );
+        // A condition that does not read today's date means the same in every zone.
+        let plain = |zone| {
+            Condition::compile(r#"priority == "High""#, &fields())
+                .unwrap()
+                .in_zone(zone)
+        };
+        assert_eq!(
+            plain(chrono_tz::Europe::Berlin),
+            plain(chrono_tz::America::New_York)
+        );
     }
 
     #[test]
