@@ -177,6 +177,14 @@ impl CaseStore for AnyStore {
         each!(self, store => store.histories(filter).await)
     }
 
+    async fn report_page(&self, filter: &CaseFilter) -> Result<Vec<super::ReportCase>, StoreError> {
+        each!(self, store => store.report_page(filter).await)
+    }
+
+    async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {
+        each!(self, store => store.keep_facts(facts).await)
+    }
+
     async fn pending_notifications(
         &self,
         after: Option<u64>,
