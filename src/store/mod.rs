@@ -540,15 +540,15 @@ impl ReportCase {
 /// A kept-facts row as the databases return it: case id, seq, format, event hash, digest,
 /// facts.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) type FactsRow = (String, i64, i64, String, String, String);
+pub(crate) type FactsRow<S> = (S, i64, i64, S, S, S);
 
 /// For each case of a page, its kept facts from `rows` when they are current: read from
 /// as many events as its summary says it has, in a format number that fits, with a digest
 /// that matches. (That the event hash is still the stored one is the query's part.)
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn current_facts(
+pub(crate) fn current_facts<S: AsRef<str>>(
     summaries: &[CaseSummary],
-    rows: Vec<FactsRow>,
+    rows: Vec<FactsRow<S>>,
 ) -> Vec<Option<KeptFacts>> {
     let index: rustc_hash::FxHashMap<&str, usize> = summaries
         .iter()
@@ -557,7 +557,7 @@ pub(crate) fn current_facts(
         .collect();
     let mut kept = vec![None; summaries.len()];
     for (case, seq, format, event_hash, digest, text) in rows {
-        let Some(&i) = index.get(case.as_str()) else {
+        let Some(&i) = index.get(case.as_ref()) else {
             continue;
         };
         let summary = &summaries[i];
@@ -565,13 +565,19 @@ pub(crate) fn current_facts(
             continue;
         };
         if seq == summary.version
-            && codec::facts_digest_matches(&digest, format, seq, &event_hash, &text)
+            && codec::facts_digest_matches(
+                digest.as_ref(),
+                format,
+                seq,
+                event_hash.as_ref(),
+                text.as_ref(),
+            )
         {
             kept[i] = Some(KeptFacts {
                 case: summary.case.clone(),
                 seq,
                 format,
-                text,
+                text: text.as_ref().to_owned(),
             });
         }
     }

@@ -678,7 +678,7 @@ impl CaseStore for PostgresStore {
         let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<super::FactsRow> = sqlx::query_as(
+        let rows: Vec<super::FactsRow<String>> = sqlx::query_as(
             "SELECT f.case_id, f.seq, f.format, f.event_hash, f.digest, f.facts \
              FROM case_facts f JOIN events e ON e.case_id = f.case_id AND e.seq = f.seq \
              WHERE f.case_id >= $1 AND f.case_id <= $2 AND e.hash = f.event_hash",
