@@ -2,8 +2,11 @@
 //! that a report reads a record instead of every event of the case.
 //!
 //! Times are kept exactly (to the nanosecond): the opening as seconds and nanoseconds,
-//! every later time as nanoseconds after the opening. A case whose times lie too far
-//! apart for that (about 292 years) has no record and is always read from its events.
+//! every later time as a count of the record's unit after the opening, the unit being the
+//! longest of a second, a millisecond, a microsecond and a nanosecond that counts every
+//! time whole (so that times as people and simulations write them stay short). A case
+//! whose times lie too far apart for that (about 292 years) has no record and is always
+//! read from its events.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use petgraph::graph::NodeIndex;
@@ -46,6 +49,9 @@ struct Kept {
     /// Seconds and nanoseconds since the Unix epoch.
     #[serde(rename = "o")]
     opened: (i64, u32),
+    /// The unit of every later time, in nanoseconds.
+    #[serde(rename = "u")]
+    unit: i64,
     #[serde(rename = "x")]
     closed: Option<i64>,
     /// 0 open, 1 closed, 2 cancelled.
@@ -64,6 +70,9 @@ struct Kept {
     #[serde(rename = "w")]
     walk: Vec<KeptTransition>,
 }
+
+/// The units times may be kept in, longest first, in nanoseconds.
+const UNITS: [i64; 4] = [1_000_000_000, 1_000_000, 1_000, 1];
 
 fn kind_code(kind: EdgeKind) -> i64 {
     match kind {
@@ -101,7 +110,24 @@ impl CaseFacts {
     /// The facts as a store keeps them (format [`FACTS_FORMAT`]); `None` for a case whose
     /// times lie too far apart to be kept exactly, which is read from its events instead.
     pub fn encode(&self) -> Option<String> {
-        let after = |at: DateTime<Utc>| (at - self.opened).num_nanoseconds();
+        let offset = |at: DateTime<Utc>| (at - self.opened).num_nanoseconds();
+        let mut times = Vec::with_capacity(1 + 4 * self.activations.len());
+        times.extend(self.closed);
+        for a in &self.activations {
+            times.extend(
+                [Some(a.activated), a.claimed, a.completed, a.ended]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        let offsets = times
+            .into_iter()
+            .map(offset)
+            .collect::<Option<Vec<i64>>>()?;
+        let unit = UNITS
+            .into_iter()
+            .find(|&unit| offsets.iter().all(|nanos| nanos % unit == 0))?;
+        let after = |at: DateTime<Utc>| offset(at).map(|nanos| nanos / unit);
         let later = |at: Option<DateTime<Utc>>| match at {
             Some(at) => after(at).map(Some),
             None => Some(None),
@@ -129,6 +155,7 @@ impl CaseFacts {
                 self.opened.timestamp(),
                 self.opened.timestamp_subsec_nanos(),
             ),
+            unit,
             closed: later(self.closed)?,
             outcome: match self.outcome {
                 Outcome::Open => 0,
@@ -172,7 +199,13 @@ impl CaseFacts {
             return None;
         }
         let opened = DateTime::from_timestamp(kept.opened.0, kept.opened.1)?;
-        let at = |nanos: i64| opened.checked_add_signed(TimeDelta::nanoseconds(nanos));
+        if !UNITS.contains(&kept.unit) {
+            return None;
+        }
+        let at = |count: i64| {
+            let nanos = count.checked_mul(kept.unit)?;
+            opened.checked_add_signed(TimeDelta::nanoseconds(nanos))
+        };
         let later = |nanos: Option<i64>| match nanos {
             Some(nanos) => at(nanos).map(Some),
             None => Some(None),

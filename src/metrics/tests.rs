@@ -636,9 +636,21 @@ fn kept_facts_keep_times_to_the_nanosecond() {
     let process = desk();
     let opened = berlin(23, 9, 0) + Duration::nanoseconds(123_456_789);
     let events = case(&process, "N-1", opened, "High", happy(1, 2, 3, 4, 5, 9));
-    let facts = CaseFacts::read(&process, &events).unwrap();
+    let mut facts = CaseFacts::read(&process, &events).unwrap();
     let kept = CaseFacts::decode(&process, FACTS_FORMAT, &facts.encode().unwrap()).unwrap();
     assert_eq!(kept, facts);
+    // Times a whole number of nanoseconds apart, and before the opening.
+    facts.activations[0].claimed = Some(opened + Duration::nanoseconds(1));
+    facts.activations[1].ended = Some(opened - Duration::milliseconds(3));
+    let text = facts.encode().unwrap();
+    assert!(text.contains("\"u\":1,"), "{text}");
+    assert_eq!(
+        CaseFacts::decode(&process, FACTS_FORMAT, &text),
+        Some(facts.clone())
+    );
+    // Too far apart to count in nanoseconds: no kept facts, the events are read.
+    facts.closed = Some(opened + Duration::days(365 * 300));
+    assert_eq!(facts.encode(), None);
 }
 
 #[test]

@@ -177,8 +177,12 @@ impl CaseStore for AnyStore {
         each!(self, store => store.histories(filter).await)
     }
 
-    async fn report_page(&self, filter: &CaseFilter) -> Result<Vec<super::ReportCase>, StoreError> {
-        each!(self, store => store.report_page(filter).await)
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
+        each!(self, store => store.report_page(filter, format).await)
     }
 
     async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {

@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn unpacks_kept_facts_with_spaces_in_case_ids() {
-        let packed = "3 T 1 7 1 ab cd 2 {}5 é 2 12 1 ef 01 3 [ ]";
+        let packed = "3 T 1 7 1 ab cd 2 {}4 é 2 12 1 ef 01 3 [ ]";
         assert_eq!(
             unpack_facts(packed).unwrap(),
             [

@@ -295,7 +295,11 @@ impl CaseStore for MemoryStore {
             .collect())
     }
 
-    async fn report_page(&self, filter: &CaseFilter) -> Result<Vec<super::ReportCase>, StoreError> {
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
         let mut page = Vec::new();
         for summary in self.list(filter).await? {
             let current = {
@@ -303,7 +307,9 @@ impl CaseStore for MemoryStore {
                 inner.cases.get(&summary.case).and_then(|stored| {
                     let (facts, hash) = stored.facts.as_ref()?;
                     let last = stored.events.last()?;
-                    (facts.seq == stored.events.len() as u64 && last.1 == *hash)
+                    (facts.format == format
+                        && facts.seq == stored.events.len() as u64
+                        && last.1 == *hash)
                         .then(|| facts.clone())
                 })
             };

@@ -305,16 +305,20 @@ pub trait CaseStore: Send + Sync {
     /// for reports when they are current, or else with all its events: what
     /// [`measure`] reads. Page on with `filter.after` set to the last case returned.
     ///
-    /// Kept facts are current when they were read from as many events as the case has,
-    /// the stored hash of the last of those events is still the one they were kept with,
-    /// and their digest matches (so a damaged row is not trusted). A case whose facts are
+    /// Kept facts are current when they are in format `format` (the one the caller reads,
+    /// [`metrics::FACTS_FORMAT`](crate::metrics::FACTS_FORMAT)), were read from as many
+    /// events as the case has, the stored hash of the last of those events is still the
+    /// one they were kept with, and their digest matches (so a damaged row is not
+    /// trusted). A case whose facts are
     /// not current comes with its events, checked like [`CaseStore::histories`] checks
     /// them. The default implementation keeps no facts and returns every case with its
     /// events.
     fn report_page(
         &self,
         filter: &CaseFilter,
+        format: u32,
     ) -> impl Future<Output = Result<Vec<ReportCase>, StoreError>> + Send {
+        let _ = format;
         async move {
             Ok(self
                 .histories(filter)
@@ -542,12 +546,13 @@ impl ReportCase {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) type FactsRow<S> = (S, i64, i64, S, S, S);
 
-/// For each case of a page, its kept facts from `rows` when they are current: read from
-/// as many events as its summary says it has, in a format number that fits, with a digest
-/// that matches. (That the event hash is still the stored one is the query's part.)
+/// For each case of a page, its kept facts from `rows` when they are current: in format
+/// `format`, read from as many events as its summary says it has, with a digest that
+/// matches. (That the event hash is still the stored one is the query's part.)
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn current_facts<S: AsRef<str>>(
     summaries: &[CaseSummary],
+    wanted: u32,
     rows: Vec<FactsRow<S>>,
 ) -> Vec<Option<KeptFacts>> {
     let index: rustc_hash::FxHashMap<&str, usize> = summaries
@@ -561,13 +566,14 @@ pub(crate) fn current_facts<S: AsRef<str>>(
             continue;
         };
         let summary = &summaries[i];
-        let (Ok(seq), Ok(format)) = (u64::try_from(seq), u32::try_from(format)) else {
+        let (Ok(seq), Ok(kept_format)) = (u64::try_from(seq), u32::try_from(format)) else {
             continue;
         };
-        if seq == summary.version
+        if kept_format == wanted
+            && seq == summary.version
             && codec::facts_digest_matches(
                 digest.as_ref(),
-                format,
+                kept_format,
                 seq,
                 event_hash.as_ref(),
                 text.as_ref(),
@@ -576,7 +582,7 @@ pub(crate) fn current_facts<S: AsRef<str>>(
             kept[i] = Some(KeptFacts {
                 case: summary.case.clone(),
                 seq,
-                format,
+                format: kept_format,
                 text: text.as_ref().to_owned(),
             });
         }

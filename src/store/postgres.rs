@@ -673,7 +673,11 @@ impl CaseStore for PostgresStore {
         super::histories_from_rows(summaries, rows)
     }
 
-    async fn report_page(&self, filter: &CaseFilter) -> Result<Vec<super::ReportCase>, StoreError> {
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
         let summaries = self.list(filter).await?;
         let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
             return Ok(Vec::new());
@@ -688,7 +692,7 @@ impl CaseStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| StoreError::database("reading kept case facts", e))?;
-        let mut kept = super::current_facts(&summaries, rows);
+        let mut kept = super::current_facts(&summaries, format, rows);
         let missing: Vec<CaseSummary> = summaries
             .iter()
             .zip(&kept)

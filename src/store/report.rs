@@ -56,7 +56,7 @@ pub async fn measure<S: CaseStore>(
     let mut measured = Measured::default();
     let mut keeping = true;
     let mut filter = filter.clone();
-    let mut page = store.report_page(&filter).await?;
+    let mut page = store.report_page(&filter, FACTS_FORMAT).await?;
     while let Some(last) = page.last() {
         for case in &page {
             let summary = case.summary();
@@ -71,7 +71,7 @@ pub async fn measure<S: CaseStore>(
         filter.after = Some(last.summary().case.clone());
         let next = async {
             if paged {
-                store.report_page(&filter).await
+                store.report_page(&filter, FACTS_FORMAT).await
             } else {
                 Ok(Vec::new())
             }

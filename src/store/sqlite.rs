@@ -1304,7 +1304,11 @@ impl CaseStore for SqliteStore {
         self.histories_of(summaries, true).await
     }
 
-    async fn report_page(&self, filter: &CaseFilter) -> Result<Vec<super::ReportCase>, StoreError> {
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
         let summaries = self.list(filter).await?;
         let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
             return Ok(Vec::new());
@@ -1327,7 +1331,7 @@ impl CaseStore for SqliteStore {
         .map_err(|e| db_error("reading kept case facts", e))?;
         // Unreadable packing is damage to some row: every case is read from its events.
         let rows = codec::unpack_facts(packed.as_deref().unwrap_or("")).unwrap_or_default();
-        let mut kept = super::current_facts(&summaries, rows);
+        let mut kept = super::current_facts(&summaries, format, rows);
         let missing: Vec<CaseSummary> = summaries
             .iter()
             .zip(&kept)

@@ -1486,6 +1486,8 @@ fn moved_ids(moved: &[(CaseId, u32)]) -> Vec<&str> {
     moved.iter().map(|(c, _)| c.as_str()).collect()
 }
 
+const FORMAT: u32 = sopflow::metrics::FACTS_FORMAT;
+
 /// The facts kept for a case come back from `report_page` while the case has no event
 /// after them, and its events otherwise; older facts never replace newer ones, and facts of
 /// a case or event the store does not have are dropped.
@@ -1510,7 +1512,7 @@ pub async fn facts_kept_for_reports<S: CaseStore>(store: Arc<S>) {
             .collect()
     };
 
-    let page = store.report_page(&filter).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
     assert_eq!(texts(&page), [None, None]);
     for case in &page {
         let ReportCase::Events(history) = case else {
@@ -1529,7 +1531,7 @@ pub async fn facts_kept_for_reports<S: CaseStore>(store: Arc<S>) {
         ])
         .await
         .unwrap();
-    let page = store.report_page(&filter).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
     assert_eq!(texts(&page), [Some("one".to_owned()), None]);
     assert_eq!(page[0].summary().case.as_str(), "F-1");
     let ReportCase::Facts { facts, .. } = &page[0] else {
@@ -1542,12 +1544,21 @@ pub async fn facts_kept_for_reports<S: CaseStore>(store: Arc<S>) {
         .keep_facts(&[kept("F-1", f1 - 1, "older")])
         .await
         .unwrap();
-    let page = store.report_page(&filter).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
     assert_eq!(texts(&page), [Some("one".to_owned()), None]);
+
+    // Facts in a format the caller does not read are not current.
+    let mut other_format = kept("F-1", f1, "two");
+    other_format.format += 1;
+    store.keep_facts(&[other_format]).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [None, None]);
+    let page = store.report_page(&filter, FORMAT + 1).await.unwrap();
+    assert_eq!(texts(&page), [Some("two".to_owned()), None]);
 
     // A new event: the facts are no longer current, the events come instead.
     run(&*store, &v1, "F-1", [note("n", "later")]).await;
-    let page = store.report_page(&filter).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
     assert_eq!(texts(&page), [None, None]);
     let ReportCase::Events(history) = &page[0] else {
         unreachable!()
@@ -1555,7 +1566,7 @@ pub async fn facts_kept_for_reports<S: CaseStore>(store: Arc<S>) {
     assert_eq!(history.events.len() as u64, f1 + 1);
     assert_eq!(
         store
-            .report_page(&filter.clone().limit(1))
+            .report_page(&filter.clone().limit(1), FORMAT)
             .await
             .unwrap()
             .len(),
@@ -1626,7 +1637,7 @@ where
     let (first, from_events) = report().await;
     assert_eq!(first.kept, 2);
     damage().await;
-    let page = store.report_page(&filter).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
     assert!(matches!(page[0], ReportCase::Events(_)), "{:?}", page[0]);
     assert!(matches!(page[1], ReportCase::Facts { .. }), "{:?}", page[1]);
     let (second, again) = report().await;

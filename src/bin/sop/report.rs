@@ -26,7 +26,9 @@ const PAGE: u32 = 1_000;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Every figure comes from the events of each case. A case counts in \
+    after_help = "Every figure comes from the events of each case. A report keeps what it \
+read from each case's events in the store, so the next one reads that instead until the case \
+changes. A case counts in \
 the period it was opened in (in the zone of the SOP's calendar, or UTC), and in the segment of \
 the value its field holds at the end of its history. Open cases are censored: counted, never \
 judged as met or missed.\n\nExit codes: 0 report written, 2 usage, I/O or database error, 3 \
