@@ -60,11 +60,14 @@ pub async fn measure<S: CaseStore>(
     while let Some(last) = page.last() {
         for case in &page {
             let summary = case.summary();
-            if !processes.contains_key(&summary.sop_version) {
-                let process = store
-                    .load_process(&summary.sop, summary.sop_version)
-                    .await?;
-                processes.insert(summary.sop_version, process);
+            if let std::collections::btree_map::Entry::Vacant(missing) =
+                processes.entry(summary.sop_version)
+            {
+                missing.insert(
+                    store
+                        .load_process(&summary.sop, summary.sop_version)
+                        .await?,
+                );
             }
         }
         let paged = filter.limit.is_some();
