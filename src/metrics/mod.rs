@@ -2,9 +2,12 @@
 //! version, and the process statistics behind them (time per step, breaches, rework, how
 //! often each edge is taken, the most frequent paths).
 //!
-//! Every figure is computed from the events of each case, as a store returns them:
-//! nothing is stored apart from the history. An [`Accumulator`] takes one case at a time
-//! ([`Accumulator::push`]) and keeps only per-group totals and [`Digest`]s, so its memory
+//! Every figure is computed from the events of each case, as a store returns them, or
+//! from the [`CaseFacts`] read from them before: what a report needs of one case, which a
+//! store may keep so that the next report need not read the events again
+//! (`store::measure`, with feature `store`); no figure is stored.
+//! An [`Accumulator`] takes one case at a time ([`Accumulator::push`],
+//! [`Accumulator::push_facts`]) and keeps only per-group totals and [`Digest`]s, so its memory
 //! grows with the number of groups (versions × periods × segment values) and steps, never
 //! with the number of cases or events; [`Accumulator::finish`] gives the [`Report`].
 //!
@@ -26,9 +29,10 @@
 //! - Per step: *waiting* is from activation to the first claim (or to completion when
 //!   nobody claimed it first), *working* from the first claim to completion, *active*
 //!   from activation until it stopped being active for any reason.
-//! - Edges are counted with [`Highlight::transitions`], the walk the case overlay
-//!   draws: `taken` counts every traversal, `cases` the cases that took the edge at least
-//!   once.
+//! - Edges are counted with
+//!   [`Highlight::transitions`](crate::render::Highlight::transitions), the walk the case
+//!   overlay draws: `taken` counts every traversal, `cases` the cases that took the edge at
+//!   least once.
 //! - Path variants are the sequences of steps activated by closed cases; the most
 //!   frequent are reported. At most [`MAX_VARIANTS`] distinct ones are tracked per
 //!   version, and the cases of any further ones are counted as `other_variants`.
