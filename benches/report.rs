@@ -1,7 +1,8 @@
 //! `sop report` over a large store: 100,000 simulated tickets of the ticket-handling SOP
-//! (about 2.7 million events) in SQLite, read page by page with `CaseStore::histories`,
-//! every KPI and process statistic computed by `sopflow::metrics` per week and channel,
-//! and the tables written: what `sop report --by week --segment channel` does.
+//! (about 2.7 million events) in SQLite, every KPI and process statistic computed by
+//! `sopflow::metrics` per week and channel, and the tables written: what `sop report --by
+//! week --segment channel` does (`store::measure`, from the facts the store keeps), and the
+//! same report read from every case's events (`CaseStore::histories`).
 //!
 //! The store is generated once (each case simulated in memory, then appended whole, many
 //! appends at once so the group commit shares transactions) and kept under the target
@@ -13,6 +14,7 @@
 //!     --by week --segment channel > /dev/null
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +26,7 @@ use sopflow::graph::Process;
 use sopflow::metrics::format::{TextFormat, text};
 use sopflow::metrics::{Accumulator, Options, Period};
 use sopflow::simulate::{Behaviour, Simulator, run_case};
-use sopflow::store::{Append, CaseFilter, CaseStore, SqliteStore};
+use sopflow::store::{Append, CaseFilter, CaseStore, SqliteStore, measure};
 use tokio::runtime::Runtime;
 
 /// Tickets in the store.
@@ -114,16 +116,32 @@ fn store(runtime: &Runtime) -> (SqliteStore, Process) {
     (store, process)
 }
 
-/// What `sop report --by week --segment channel` does after opening the store.
-async fn report(store: &SqliteStore, process: &Process) -> String {
-    let mut metrics = Accumulator::new(
+fn accumulator(process: &Process) -> Accumulator {
+    Accumulator::new(
         process.id().clone(),
         Options {
             period: Some(Period::Week),
             segment: Some("channel".parse().unwrap()),
             ..Options::default()
         },
-    );
+    )
+}
+
+/// What `sop report --by week --segment channel` does after opening the store: every case
+/// from the facts the store keeps (kept by the first run, which reads the events).
+async fn report(store: &SqliteStore, process: &Process) -> String {
+    let mut metrics = accumulator(process);
+    let mut processes = BTreeMap::from([(process.version(), process.clone())]);
+    let filter = CaseFilter::all().sop(process.id().clone()).limit(1_000);
+    measure(store, &filter, &mut metrics, &mut processes)
+        .await
+        .unwrap();
+    text(&metrics.finish(), TextFormat::Table)
+}
+
+/// The same report from every case's events, as when no facts are kept.
+async fn report_from_events(store: &SqliteStore, process: &Process) -> String {
+    let mut metrics = accumulator(process);
     let mut filter = CaseFilter::all().sop(process.id().clone()).limit(1_000);
     loop {
         let page = store.histories(&filter).await.unwrap();
@@ -141,6 +159,9 @@ fn benches(c: &mut Criterion) {
     let (store, process) = store(&runtime);
     let mut group = c.benchmark_group("report");
     group.sample_size(10);
+    group.bench_function("100k_cases_from_events", |b| {
+        b.iter(|| runtime.block_on(report_from_events(&store, &process)));
+    });
     group.bench_function("100k_cases_by_week_and_channel", |b| {
         b.iter(|| runtime.block_on(report(&store, &process)));
     });

@@ -306,3 +306,40 @@ fn html_charts_each_kpi_per_day() {
         assert!(html.contains(day), "{day} missing");
     }
 }
+
+/// A read-only store is reported on from the events; the first report on a writable one
+/// keeps every case's facts, and the next reads them: the same report each time.
+#[cfg(unix)]
+#[test]
+fn later_reports_read_kept_facts() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = TempDir::new("report-kept");
+    let db = store_with_five_cases(&dir);
+    let path = db.strip_prefix("sqlite:").unwrap_or(&db).to_owned();
+    let args = ["--by", "week", "--segment", "priority", "--format", "json"];
+    let measured = || {
+        let store = BlockingStore::open_existing(&db).unwrap();
+        let mut metrics = sopflow::metrics::Accumulator::new(
+            "desk".parse().unwrap(),
+            sopflow::metrics::Options::default(),
+        );
+        let mut processes = std::collections::BTreeMap::new();
+        let filter = sopflow::store::CaseFilter::all();
+        let measured = store.measure(&filter, &mut metrics, &mut processes);
+        measured.unwrap()
+    };
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let read_only = stdout(&report(&db, &args));
+    let from_read_only = measured();
+    assert_eq!((from_read_only.from_events, from_read_only.kept), (5, 0));
+    assert!(from_read_only.not_kept.is_some());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let first = stdout(&report(&db, &args));
+    assert_eq!(first, read_only);
+    let kept = measured();
+    assert_eq!((kept.from_facts, kept.from_events), (5, 0));
+    assert_eq!(stdout(&report(&db, &args)), first);
+}

@@ -1,6 +1,7 @@
 //! Properties of `sopflow::metrics` over simulated histories of every seed SOP: no time
-//! measured inside a case is longer than the case, and the groups of a segmented report
-//! add up to the report without segments.
+//! measured inside a case is longer than the case, the groups of a segmented report add
+//! up to the report without segments, and facts kept by a store give the figures of the
+//! events.
 
 use std::sync::OnceLock;
 
@@ -9,7 +10,8 @@ use proptest::prelude::*;
 use sopflow::engine::Event;
 use sopflow::graph::Process;
 use sopflow::metrics::{
-    Accumulator, DurationSummary, GroupReport, KpiValue, Options, Period, Report,
+    Accumulator, CaseFacts, DurationSummary, FACTS_FORMAT, GroupReport, KpiValue, Options, Period,
+    Report,
 };
 use sopflow::simulate::{Behaviour, Simulator, run_case};
 
@@ -187,5 +189,32 @@ proptest! {
         // Steps, edges and paths do not depend on the grouping.
         prop_assert_eq!(&grouped.versions[0].steps, &whole.versions[0].steps);
         prop_assert_eq!(&grouped.versions[0].edges, &whole.versions[0].edges);
+    }
+
+    #[test]
+    fn kept_facts_give_the_figures_of_the_events(
+        sop in 0..processes().len(),
+        seed in any::<u64>(),
+        cases in prop::collection::vec((3usize..80, 0i64..40), 1..25),
+        by_week in any::<bool>(),
+    ) {
+        let (process, choice) = &processes()[sop];
+        let (limits, gaps): (Vec<usize>, Vec<i64>) = cases.into_iter().unzip();
+        let histories = histories(process, seed, &limits, &gaps);
+        let options = Options {
+            segment: Some(choice.parse().unwrap()),
+            period: by_week.then_some(Period::Week),
+            ..Options::default()
+        };
+        let from_events = report(process, &histories, options.clone());
+        let mut metrics = Accumulator::new(process.id().clone(), options);
+        for history in &histories {
+            let facts = CaseFacts::read(process, history).unwrap();
+            let text = facts.encode().unwrap();
+            let kept = CaseFacts::decode(process, FACTS_FORMAT, &text).unwrap();
+            prop_assert_eq!(&kept, &facts);
+            metrics.push_facts(process, &kept).unwrap();
+        }
+        prop_assert_eq!(metrics.finish(), from_events);
     }
 }

@@ -283,6 +283,32 @@ async fn damaged_snapshots_are_replayed() {
     raw.close().await;
 }
 
+/// Kept facts changed with raw SQL are not trusted: their digest no longer matches.
+#[tokio::test]
+async fn damaged_facts_are_not_read() {
+    let Some(store) = store_in_schema("facts", 2).await else {
+        return;
+    };
+    let url = database_url("facts").unwrap();
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    store_support::conformance::damaged_facts_are_not_read(std::sync::Arc::new(store), || {
+        let raw = raw.clone();
+        async move {
+            let changed = sqlx::query(
+                "UPDATE sopflow_t_facts.case_facts \
+                 SET facts = facts || ' ' \
+                 WHERE case_id = 'D-1'",
+            )
+            .execute(&raw)
+            .await
+            .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        }
+    })
+    .await;
+    raw.close().await;
+}
+
 /// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
 #[tokio::test]
 async fn tampered_events_are_corrupt() {
@@ -366,7 +392,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("6", 0));
+    assert_eq!((version.as_str(), unhashed), ("7", 0));
     execute(
         &store,
         &process,

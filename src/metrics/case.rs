@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 
 use crate::engine::{CaseId, Event, EventKind, FieldValues, TokenId};
-use crate::graph::{CaseMoment, PathTaken};
+use crate::graph::{CaseMoment, PathTaken, Process};
 use crate::model::{SopId, StepId};
+use crate::render::{Highlight, Transition};
+
+use super::MetricsError;
 
 /// Where a case stands at the end of its history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +20,7 @@ pub(super) enum Outcome {
 }
 
 /// One activation of a step (one token).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Activation {
     pub step: StepId,
     /// The item, for a step run once per item: its items are one round, not rework.
@@ -34,31 +37,63 @@ pub(super) struct Activation {
     pub breached: bool,
 }
 
-/// The facts of one case.
-#[derive(Debug, Clone)]
-pub(super) struct CaseFacts {
-    pub case: CaseId,
-    pub sop: SopId,
-    pub version: u32,
-    pub opened: DateTime<Utc>,
+/// Everything a report counts of one case, read from its events and the process of its
+/// SOP version: when it opened and closed, each activation of a step, its field values at
+/// the end, and the edges it took.
+///
+/// [`Accumulator::push`](super::Accumulator::push) reads them from the events each time;
+/// a store can keep them instead ([`CaseFacts::encode`]) so that a report reads one small
+/// record per case ([`Accumulator::push_facts`](super::Accumulator::push_facts)). Both
+/// give the same figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFacts {
+    pub(super) case: CaseId,
+    pub(super) sop: SopId,
+    pub(super) version: u32,
+    pub(super) opened: DateTime<Utc>,
     /// Its last close, if it is closed now.
-    pub closed: Option<DateTime<Utc>>,
-    pub outcome: Outcome,
-    /// When its last event happened.
-    pub last_event: DateTime<Utc>,
-    /// The field values at the end of the history.
-    pub fields: FieldValues,
+    pub(super) closed: Option<DateTime<Utc>>,
+    pub(super) outcome: Outcome,
+    /// The values at the end of the history of the fields a report reads (choice
+    /// fields, and those of mean and NPS KPIs).
+    pub(super) fields: FieldValues,
     /// Activations in the order they happened.
-    pub activations: Vec<Activation>,
-    pub escalated: bool,
-    pub reopened: bool,
+    pub(super) activations: Vec<Activation>,
+    pub(super) escalated: bool,
+    pub(super) reopened: bool,
     /// Whether the case's own service level ran, and whether it was breached.
-    pub case_sla: Option<bool>,
+    pub(super) case_sla: Option<bool>,
+    /// The edges of the process the case took, in order ([`Highlight::transitions`]).
+    pub(super) walk: Vec<Transition>,
 }
 
 impl CaseFacts {
-    /// Reads a case's events; `None` when they do not start with `case_started`.
-    pub fn read(events: &[Event]) -> Option<CaseFacts> {
+    /// Reads a case's events, in order, with the process of the SOP version it runs on.
+    ///
+    /// Fails with [`MetricsError::NotStarted`] when they do not start with `case_started`.
+    pub fn read(process: &Process, events: &[Event]) -> Result<CaseFacts, MetricsError> {
+        let mut facts = CaseFacts::fold(events).ok_or(MetricsError::NotStarted)?;
+        facts.walk = Highlight::transitions(process, events);
+        // Only what a report reads, so that kept facts stay small and equal these.
+        facts
+            .fields
+            .retain(|field, _| super::kept::reported_field(process, field));
+        Ok(facts)
+    }
+
+    /// The case the facts are of.
+    pub fn case(&self) -> &CaseId {
+        &self.case
+    }
+
+    /// The SOP version the case runs on.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The facts of the events without the walk; `None` when they do not start with
+    /// `case_started`.
+    fn fold(events: &[Event]) -> Option<CaseFacts> {
         let first = events.first()?;
         let EventKind::CaseStarted {
             case,
@@ -76,18 +111,17 @@ impl CaseFacts {
             opened: first.at,
             closed: None,
             outcome: Outcome::Open,
-            last_event: first.at,
             fields: fields.clone(),
             activations: Vec::new(),
             escalated: false,
             reopened: false,
             case_sla: None,
+            walk: Vec::new(),
         };
         // The activation of each live token: a token is unique to its step and round.
         let mut live: FxHashMap<(StepId, TokenId), usize> = FxHashMap::default();
         for event in &events[1..] {
             let at = event.at;
-            facts.last_event = facts.last_event.max(at);
             match &event.kind {
                 EventKind::StepActivated {
                     step,
@@ -200,7 +234,11 @@ impl CaseFacts {
 
     /// When the case reached a point: the first time at or after `not_before` for a step,
     /// the last close for `closed`.
-    pub fn moment(&self, moment: &CaseMoment, not_before: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(super) fn moment(
+        &self,
+        moment: &CaseMoment,
+        not_before: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         match moment {
             CaseMoment::Opened => Some(self.opened),
             CaseMoment::Closed => self.closed.filter(|&at| at >= not_before),
@@ -221,7 +259,7 @@ impl CaseFacts {
     }
 
     /// Whether the case took a path.
-    pub fn took(&self, path: &PathTaken) -> bool {
+    pub(super) fn took(&self, path: &PathTaken) -> bool {
         match path {
             PathTaken::Escalated => self.escalated,
             PathTaken::Reopened => self.reopened,
@@ -231,7 +269,7 @@ impl CaseFacts {
     }
 
     /// Whether a step was activated more than once.
-    pub fn reworked(&self) -> bool {
+    pub(super) fn reworked(&self) -> bool {
         let mut seen: Vec<&StepId> = Vec::with_capacity(self.activations.len());
         for activation in &self.activations {
             if seen.contains(&&activation.step) {

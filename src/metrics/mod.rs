@@ -2,9 +2,12 @@
 //! version, and the process statistics behind them (time per step, breaches, rework, how
 //! often each edge is taken, the most frequent paths).
 //!
-//! Every figure is computed from the events of each case, as a store returns them:
-//! nothing is stored apart from the history. An [`Accumulator`] takes one case at a time
-//! ([`Accumulator::push`]) and keeps only per-group totals and [`Digest`]s, so its memory
+//! Every figure is computed from the events of each case, as a store returns them, or
+//! from the [`CaseFacts`] read from them before: what a report needs of one case, which a
+//! store may keep so that the next report need not read the events again
+//! (`store::measure`, with feature `store`); no figure is stored.
+//! An [`Accumulator`] takes one case at a time ([`Accumulator::push`],
+//! [`Accumulator::push_facts`]) and keeps only per-group totals and [`Digest`]s, so its memory
 //! grows with the number of groups (versions × periods × segment values) and steps, never
 //! with the number of cases or events; [`Accumulator::finish`] gives the [`Report`].
 //!
@@ -26,9 +29,10 @@
 //! - Per step: *waiting* is from activation to the first claim (or to completion when
 //!   nobody claimed it first), *working* from the first claim to completion, *active*
 //!   from activation until it stopped being active for any reason.
-//! - Edges are counted with [`Highlight::transitions`], the walk the case overlay
-//!   draws: `taken` counts every traversal, `cases` the cases that took the edge at least
-//!   once.
+//! - Edges are counted with
+//!   [`Highlight::transitions`](crate::render::Highlight::transitions), the walk the case
+//!   overlay draws: `taken` counts every traversal, `cases` the cases that took the edge at
+//!   least once.
 //! - Path variants are the sequences of steps activated by closed cases; the most
 //!   frequent are reported. At most [`MAX_VARIANTS`] distinct ones are tracked per
 //!   version, and the cases of any further ones are counted as `other_variants`.
@@ -76,6 +80,7 @@ pub mod format;
 mod heat;
 #[cfg(feature = "html")]
 pub mod html;
+mod kept;
 mod report;
 
 use std::collections::BTreeMap;
@@ -87,11 +92,13 @@ use serde::Serialize;
 use crate::engine::{CaseId, Event};
 use crate::graph::{KpiMeasure, NamedCalendar, Process, SlaCount};
 use crate::model::{FieldId, FieldType, FieldValue, SopId, StepId};
-use crate::render::{Highlight, Transition};
+use crate::render::Transition;
 
-use case::{CaseFacts, Outcome};
+pub use case::CaseFacts;
+use case::Outcome;
 pub use digest::Digest;
 pub use heat::{HeatBy, heat_from_report};
+pub use kept::FACTS_FORMAT;
 pub use report::{
     DurationSummary, EdgeReport, GroupReport, KpiDefinition, KpiResult, KpiValue, Report,
     StepReport, VariantReport, VersionReport,
@@ -530,17 +537,27 @@ impl Accumulator {
     /// case or process is not the SOP and version the report is about, or the segment
     /// field is not a choice field of that version.
     pub fn push(&mut self, process: &Process, events: &[Event]) -> Result<(), MetricsError> {
-        let facts = CaseFacts::read(events).ok_or(MetricsError::NotStarted)?;
+        let facts = CaseFacts::read(process, events)?;
+        self.push_facts(process, &facts)
+    }
+
+    /// Counts one case from its facts, read from its events before
+    /// ([`CaseFacts::read`]) or kept by a store ([`CaseFacts::decode`]): the same as
+    /// [`push`](Accumulator::push) with those events.
+    ///
+    /// Fails, counting nothing, when the case or process is not the SOP and version the
+    /// report is about, or the segment field is not a choice field of that version.
+    pub fn push_facts(&mut self, process: &Process, facts: &CaseFacts) -> Result<(), MetricsError> {
         if facts.sop != self.sop || process.id() != &self.sop {
             return Err(MetricsError::OtherSop {
-                case: facts.case,
+                case: facts.case.clone(),
                 expected: self.sop.clone(),
-                found: facts.sop,
+                found: facts.sop.clone(),
             });
         }
         if facts.version != process.version() {
             return Err(MetricsError::OtherVersion {
-                case: facts.case,
+                case: facts.case.clone(),
                 case_version: facts.version,
                 process_version: process.version(),
             });
@@ -578,7 +595,7 @@ impl Accumulator {
         };
         let process = &tally.process;
         let calendar = process.default_calendar();
-        tally.total.add(process, &facts);
+        tally.total.add(process, facts);
         if self.options.period.is_some() || self.options.segment.is_some() {
             let period = self.options.period.map(|period| {
                 period.start_of(
@@ -600,7 +617,7 @@ impl Accumulator {
                 .groups
                 .entry((period, segment))
                 .or_insert_with(|| GroupTally::new(process, tally.working))
-                .add(process, &facts);
+                .add(process, facts);
         }
 
         // Steps: every activation, and rework per case.
@@ -660,9 +677,8 @@ impl Accumulator {
         }
 
         // Edges, each traversal and each case once.
-        let walk = Highlight::transitions(process, events);
-        let mut seen: Vec<Transition> = Vec::with_capacity(walk.len());
-        for transition in walk {
+        let mut seen: Vec<Transition> = Vec::with_capacity(facts.walk.len());
+        for &transition in &facts.walk {
             let counts = tally.edges.entry(transition).or_default();
             counts.0 += 1;
             if !seen.contains(&transition) {

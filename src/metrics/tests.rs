@@ -598,3 +598,87 @@ fn refuses_a_case_of_another_sop() {
     assert!(matches!(error, MetricsError::OtherSop { .. }), "{error}");
     assert_eq!(metrics.push(&process, &[]), Err(MetricsError::NotStarted));
 }
+
+/// Every case read from its events, encoded, decoded and pushed as kept facts.
+fn through_kept_facts(process: &Process, cases: &[Vec<Event>], options: Options) -> Report {
+    let mut metrics = Accumulator::new(process.id().clone(), options);
+    for events in cases {
+        let facts = CaseFacts::read(process, events).unwrap();
+        let text = facts.encode().unwrap();
+        let kept = CaseFacts::decode(process, FACTS_FORMAT, &text).unwrap();
+        assert_eq!(kept, facts);
+        metrics.push_facts(process, &kept).unwrap();
+    }
+    metrics.finish()
+}
+
+#[test]
+fn kept_facts_of_the_twelve_give_their_report() {
+    let process = desk();
+    let cases = twelve(&process);
+    let options = Options {
+        period: Some(Period::Week),
+        segment: Some("priority".parse().unwrap()),
+        ..Options::default()
+    };
+    let mut from_events = Accumulator::new(process.id().clone(), options.clone());
+    for events in &cases {
+        from_events.push(&process, events).unwrap();
+    }
+    assert_eq!(
+        through_kept_facts(&process, &cases, options),
+        from_events.finish()
+    );
+}
+
+#[test]
+fn kept_facts_keep_times_to_the_nanosecond() {
+    let process = desk();
+    let opened = berlin(23, 9, 0) + Duration::nanoseconds(123_456_789);
+    let events = case(&process, "N-1", opened, "High", happy(1, 2, 3, 4, 5, 9));
+    let mut facts = CaseFacts::read(&process, &events).unwrap();
+    let kept = CaseFacts::decode(&process, FACTS_FORMAT, &facts.encode().unwrap()).unwrap();
+    assert_eq!(kept, facts);
+    // Times a whole number of nanoseconds apart, and before the opening.
+    facts.activations[0].claimed = Some(opened + Duration::nanoseconds(1));
+    facts.activations[1].ended = Some(opened - Duration::milliseconds(3));
+    let text = facts.encode().unwrap();
+    assert!(text.contains("\"u\":1,"), "{text}");
+    assert_eq!(
+        CaseFacts::decode(&process, FACTS_FORMAT, &text),
+        Some(facts.clone())
+    );
+    // Too far apart to count in nanoseconds: no kept facts, the events are read.
+    facts.closed = Some(opened + Duration::days(365 * 300));
+    assert_eq!(facts.encode(), None);
+}
+
+#[test]
+fn kept_facts_that_do_not_fit_are_not_read() {
+    let process = desk();
+    let events = case(
+        &process,
+        "K-1",
+        berlin(23, 9, 0),
+        "Low",
+        happy(5, 6, 7, 8, 4, 8),
+    );
+    let text = CaseFacts::read(&process, &events)
+        .unwrap()
+        .encode()
+        .unwrap();
+    assert!(CaseFacts::decode(&process, FACTS_FORMAT, &text).is_some());
+    assert!(CaseFacts::decode(&process, FACTS_FORMAT + 1, &text).is_none());
+    assert!(CaseFacts::decode(&process, FACTS_FORMAT, "{}").is_none());
+    assert!(CaseFacts::decode(&process, FACTS_FORMAT, &text[..text.len() - 1]).is_none());
+
+    let v2 =
+        crate::parse::parse_sop("desk.yaml", &DESK.replace("version: 1", "version: 2")).unwrap();
+    let v2 = crate::graph::compile(&v2).process.unwrap();
+    assert!(CaseFacts::decode(&v2, FACTS_FORMAT, &text).is_none());
+
+    // An edge from a node the process does not have.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["w"][0][0] = serde_json::json!(9_999);
+    assert!(CaseFacts::decode(&process, FACTS_FORMAT, &json.to_string()).is_none());
+}

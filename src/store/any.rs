@@ -177,6 +177,18 @@ impl CaseStore for AnyStore {
         each!(self, store => store.histories(filter).await)
     }
 
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
+        each!(self, store => store.report_page(filter, format).await)
+    }
+
+    async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {
+        each!(self, store => store.keep_facts(facts).await)
+    }
+
     async fn pending_notifications(
         &self,
         after: Option<u64>,

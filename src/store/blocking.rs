@@ -133,6 +133,17 @@ impl<S: CaseStore> BlockingStore<S> {
         self.block_on(self.store.histories(filter))
     }
 
+    /// [`measure`](super::measure): every case that matches `filter` counted into
+    /// `metrics`, from the facts the store keeps where they are current.
+    pub fn measure(
+        &self,
+        filter: &CaseFilter,
+        metrics: &mut crate::metrics::Accumulator,
+        processes: &mut std::collections::BTreeMap<u32, Process>,
+    ) -> Result<super::Measured, super::ReportError> {
+        self.block_on(super::measure(&self.store, filter, metrics, processes))
+    }
+
     /// [`CaseStore::claim_timers`].
     pub fn claim_timers(
         &self,

@@ -228,6 +228,41 @@ pub(crate) fn unpack_history<'a>(
     Ok(rows)
 }
 
+/// A kept-facts row `(case_id, seq, format, event_hash, digest, facts)` borrowed from a
+/// page's packed text.
+#[cfg(feature = "sqlite")]
+pub(crate) type PackedFacts<'a> = (&'a str, i64, i64, &'a str, &'a str, &'a str);
+
+/// The kept-facts rows of a page from the one text a query packed them into: for each,
+/// `LENGTH CASE SEQ FORMAT HASH DIGEST LENGTH FACTS` with the lengths in bytes, one row
+/// straight after the other. `None` when the text does not read so.
+#[cfg(feature = "sqlite")]
+pub(crate) fn unpack_facts(mut packed: &str) -> Option<Vec<PackedFacts<'_>>> {
+    fn word<'a>(text: &mut &'a str) -> Option<&'a str> {
+        let (word, rest) = text.split_once(' ')?;
+        *text = rest;
+        Some(word)
+    }
+    fn sized<'a>(text: &mut &'a str) -> Option<&'a str> {
+        let length: usize = word(text)?.parse().ok()?;
+        let value = text.get(..length)?;
+        *text = &text[length..];
+        Some(value)
+    }
+    let mut rows = Vec::new();
+    while !packed.is_empty() {
+        let case = sized(&mut packed)?;
+        packed = packed.strip_prefix(' ')?;
+        let seq = word(&mut packed)?.parse().ok()?;
+        let format = word(&mut packed)?.parse().ok()?;
+        let hash = word(&mut packed)?;
+        let digest = word(&mut packed)?;
+        let facts = sized(&mut packed)?;
+        rows.push((case, seq, format, hash, digest, facts));
+    }
+    Some(rows)
+}
+
 /// The format of stored snapshots this code writes and reads: a snapshot of another
 /// format is ignored, and the case replayed from its events.
 pub(crate) const SNAPSHOT_FORMAT: i64 = 1;
@@ -283,6 +318,31 @@ fn snapshot_digest(event_hash: &str, state: &str) -> String {
     hasher.update(event_hash.as_bytes());
     hasher.update(state.as_bytes());
     to_hex(&hasher.finalize().into())
+}
+
+/// The digest a store keeps beside a case's kept facts: SHA-256 over their format, the
+/// number of events they were read from, the stored hash of the last of those, and the
+/// facts, so that a damaged row is noticed and the case read from its events.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn facts_digest(format: u32, seq: u64, event_hash: &str, facts: &str) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(format.to_le_bytes());
+    hasher.update(seq.to_le_bytes());
+    hasher.update(event_hash.as_bytes());
+    hasher.update(facts.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Whether `digest` (as stored, hex) is the [`facts_digest`] of the rest.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn facts_digest_matches(
+    digest: &str,
+    format: u32,
+    seq: u64,
+    event_hash: &str,
+    facts: &str,
+) -> bool {
+    is_hex_of(digest, &facts_digest(format, seq, event_hash, facts))
 }
 
 /// A time as stored: microseconds since the Unix epoch.
@@ -392,6 +452,27 @@ mod tests {
         let rows = unpack_history(&case, packed).unwrap();
         assert_eq!(rows, [(1, r#"{"a":"é"}"#, Some("ab")), (2, "{}", None)]);
         assert!(unpack_history(&case, "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unpacks_kept_facts_with_spaces_in_case_ids() {
+        let packed = "3 T 1 7 1 ab cd 2 {}4 é 2 12 1 ef 01 3 [ ]";
+        assert_eq!(
+            unpack_facts(packed).unwrap(),
+            [
+                ("T 1", 7, 1, "ab", "cd", "{}"),
+                ("é 2", 12, 1, "ef", "01", "[ ]")
+            ]
+        );
+        assert_eq!(unpack_facts("").unwrap(), []);
+        for broken in [
+            "3 T 1 7 1 ab cd 3 {}",
+            "9 T",
+            "3 T 1 x 1 ab cd 2 {}",
+            "3 T 1 7",
+        ] {
+            assert_eq!(unpack_facts(broken), None, "{broken}");
+        }
     }
 
     #[test]

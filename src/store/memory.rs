@@ -44,6 +44,8 @@ struct MemoryCase {
     lease: Option<(String, DateTime<Utc>)>,
     /// The latest snapshot of its state.
     snapshot: Option<codec::StoredSnapshot>,
+    /// Facts kept for reports, with the hash of the last event they were read from.
+    facts: Option<(super::KeptFacts, String)>,
 }
 
 impl MemoryStore {
@@ -167,6 +169,7 @@ impl CaseStore for MemoryStore {
                 inner.cases.insert(
                     batch.case().clone(),
                     MemoryCase {
+                        facts: None,
                         events: rows.collect(),
                         summary,
                         lease: None,
@@ -290,6 +293,61 @@ impl CaseStore for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
+        let mut page = Vec::new();
+        for summary in self.list(filter).await? {
+            let current = {
+                let inner = self.lock();
+                inner.cases.get(&summary.case).and_then(|stored| {
+                    let (facts, hash) = stored.facts.as_ref()?;
+                    let last = stored.events.last()?;
+                    (facts.format == format
+                        && facts.seq == stored.events.len() as u64
+                        && last.1 == *hash)
+                        .then(|| facts.clone())
+                })
+            };
+            page.push(match current {
+                Some(facts) => super::ReportCase::Facts { summary, facts },
+                None => {
+                    let events = self.load(&summary.case).await?.events;
+                    super::ReportCase::Events(super::CaseHistory { summary, events })
+                }
+            });
+        }
+        Ok(page)
+    }
+
+    async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for kept in facts {
+            let Some(stored) = inner.cases.get_mut(&kept.case) else {
+                continue;
+            };
+            let Some(index) = usize::try_from(kept.seq)
+                .ok()
+                .and_then(|seq| seq.checked_sub(1))
+            else {
+                continue;
+            };
+            let Some((_, hash)) = stored.events.get(index) else {
+                continue;
+            };
+            if stored
+                .facts
+                .as_ref()
+                .is_none_or(|(older, _)| older.seq <= kept.seq)
+            {
+                stored.facts = Some((kept.clone(), hash.clone()));
+            }
+        }
+        Ok(())
     }
 
     async fn claim_timers(

@@ -70,6 +70,7 @@ mod memory;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod report;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -90,6 +91,7 @@ pub use memory::MemoryStore;
 pub use migrate::{CaseMigration, MigrationRun, migrate_case, migrate_open_cases};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use report::{Measured, ReportError, measure};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -299,6 +301,49 @@ pub trait CaseStore: Send + Sync {
         }
     }
 
+    /// The cases that match `filter`, in case id order, each as the facts the store keeps
+    /// for reports when they are current, or else with all its events: what
+    /// [`measure`] reads. Page on with `filter.after` set to the last case returned.
+    ///
+    /// Kept facts are current when they are in format `format` (the one the caller reads,
+    /// [`metrics::FACTS_FORMAT`](crate::metrics::FACTS_FORMAT)), were read from as many
+    /// events as the case has, the stored hash of the last of those events is still the
+    /// one they were kept with, and their digest matches (so a damaged row is not
+    /// trusted). A case whose facts are
+    /// not current comes with its events, checked like [`CaseStore::histories`] checks
+    /// them. The default implementation keeps no facts and returns every case with its
+    /// events.
+    fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> impl Future<Output = Result<Vec<ReportCase>, StoreError>> + Send {
+        let _ = format;
+        async move {
+            Ok(self
+                .histories(filter)
+                .await?
+                .into_iter()
+                .map(ReportCase::Events)
+                .collect())
+        }
+    }
+
+    /// Keeps the facts of cases read from their events, for the next report, each tied to
+    /// the stored hash of event `facts.seq` of its case. Facts of a case that has no event
+    /// `seq` are dropped; facts read from fewer events than the ones kept do not replace
+    /// them. The default implementation keeps nothing.
+    ///
+    /// Facts are derived from the events and never needed: a store that fails to keep them
+    /// (read-only, busy) loses nothing but the time the next report saves.
+    fn keep_facts(
+        &self,
+        facts: &[KeptFacts],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = facts;
+        async { Ok(()) }
+    }
+
     /// Loads and compiles a stored SOP version: what a case that started on it runs on,
     /// however many versions came after. The lints, which ran when the version was saved,
     /// are not run again ([`crate::graph::compile_trusted`]).
@@ -453,6 +498,96 @@ pub struct CaseHistory {
     pub summary: CaseSummary,
     /// Every event, `seq` 1, 2, 3, …
     pub events: Vec<Event>,
+}
+
+/// The facts of one case as a store keeps them for reports
+/// ([`metrics::CaseFacts`](crate::metrics::CaseFacts), encoded by
+/// [`CaseFacts::encode`](crate::metrics::CaseFacts::encode)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFacts {
+    /// The case.
+    pub case: CaseId,
+    /// How many events the facts were read from: they are current while the case has no
+    /// more.
+    pub seq: u64,
+    /// Their format ([`metrics::FACTS_FORMAT`](crate::metrics::FACTS_FORMAT) when written
+    /// by this sopflow).
+    pub format: u32,
+    /// The encoded facts.
+    pub text: String,
+}
+
+/// One case of a page [`CaseStore::report_page`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportCase {
+    /// The facts the store keeps for the case, current with its events.
+    Facts {
+        /// The case's summary row.
+        summary: CaseSummary,
+        /// Its kept facts.
+        facts: KeptFacts,
+    },
+    /// The case with every event: it has no kept facts, or they are not current.
+    Events(CaseHistory),
+}
+
+impl ReportCase {
+    /// The case's summary row.
+    pub fn summary(&self) -> &CaseSummary {
+        match self {
+            ReportCase::Facts { summary, .. } => summary,
+            ReportCase::Events(history) => &history.summary,
+        }
+    }
+}
+
+/// A kept-facts row as the databases return it: case id, seq, format, event hash, digest,
+/// facts.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) type FactsRow<S> = (S, i64, i64, S, S, S);
+
+/// For each case of a page, its kept facts from `rows` when they are current: in format
+/// `format`, read from as many events as its summary says it has, with a digest that
+/// matches. (That the event hash is still the stored one is the query's part.)
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn current_facts<S: AsRef<str>>(
+    summaries: &[CaseSummary],
+    wanted: u32,
+    rows: Vec<FactsRow<S>>,
+) -> Vec<Option<KeptFacts>> {
+    let index: rustc_hash::FxHashMap<&str, usize> = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, summary)| (summary.case.as_str(), i))
+        .collect();
+    let mut kept = vec![None; summaries.len()];
+    for (case, seq, format, event_hash, digest, text) in rows {
+        let Some(&i) = index.get(case.as_ref()) else {
+            continue;
+        };
+        let summary = &summaries[i];
+        let (Ok(seq), Ok(kept_format)) = (u64::try_from(seq), u32::try_from(format)) else {
+            continue;
+        };
+        if kept_format == wanted
+            && seq == summary.version
+            && codec::facts_digest_matches(
+                digest.as_ref(),
+                kept_format,
+                seq,
+                event_hash.as_ref(),
+                text.as_ref(),
+            )
+        {
+            kept[i] = Some(KeptFacts {
+                case: summary.case.clone(),
+                seq,
+                format: kept_format,
+                text: text.as_ref().to_owned(),
+            });
+        }
+    }
+    kept
 }
 
 /// Matches a page of event rows `(case_id, seq, json, hash)`, read by one range query over

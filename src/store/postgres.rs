@@ -20,8 +20,9 @@ use super::{
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
-/// `people`, the directory of people (empty after migrating).
-const SCHEMA_VERSION: i64 = 6;
+/// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
+/// facts reports read (empty after migrating: the next report fills it).
+const SCHEMA_VERSION: i64 = 7;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -74,6 +75,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     event_hash TEXT NOT NULL,
     digest TEXT NOT NULL,
     state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS case_facts (
+    case_id TEXT COLLATE "C" PRIMARY KEY REFERENCES cases (case_id),
+    seq BIGINT NOT NULL,
+    format BIGINT NOT NULL,
+    event_hash TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    facts TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT COLLATE "C" PRIMARY KEY,
@@ -662,6 +671,101 @@ impl CaseStore for PostgresStore {
         .await
         .map_err(|e| StoreError::database("reading case histories", e))?;
         super::histories_from_rows(summaries, rows)
+    }
+
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
+        let summaries = self.list(filter).await?;
+        let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<super::FactsRow<String>> = sqlx::query_as(
+            "SELECT f.case_id, f.seq, f.format, f.event_hash, f.digest, f.facts \
+             FROM case_facts f JOIN events e ON e.case_id = f.case_id AND e.seq = f.seq \
+             WHERE f.case_id >= $1 AND f.case_id <= $2 AND e.hash = f.event_hash",
+        )
+        .bind(first.case.as_str())
+        .bind(last.case.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::database("reading kept case facts", e))?;
+        let mut kept = super::current_facts(&summaries, format, rows);
+        let missing: Vec<CaseSummary> = summaries
+            .iter()
+            .zip(&kept)
+            .filter(|(_, facts)| facts.is_none())
+            .map(|(summary, _)| summary.clone())
+            .collect();
+        let histories = if missing.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<String> = missing.iter().map(|s| s.case.to_string()).collect();
+            let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+                "SELECT case_id, seq, payload::text, hash FROM events \
+                 WHERE case_id = ANY($1) ORDER BY case_id, seq",
+            )
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::database("reading case histories", e))?;
+            super::histories_from_rows(missing, rows)?
+        };
+        let mut histories = histories.into_iter();
+        let mut page = Vec::with_capacity(summaries.len());
+        for (summary, facts) in summaries.into_iter().zip(kept.iter_mut()) {
+            match facts.take() {
+                Some(facts) => page.push(super::ReportCase::Facts { summary, facts }),
+                None => match histories.next() {
+                    Some(history) => page.push(super::ReportCase::Events(history)),
+                    None => return Err(StoreError::NotFound { case: summary.case }),
+                },
+            }
+        }
+        Ok(page)
+    }
+
+    async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {
+        if facts.is_empty() {
+            return Ok(());
+        }
+        let fail = |e| StoreError::database("keeping case facts for reports", e);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        for kept in facts {
+            let hash: Option<Option<String>> =
+                sqlx::query_scalar("SELECT hash FROM events WHERE case_id = $1 AND seq = $2")
+                    .bind(kept.case.as_str())
+                    .bind(kept.seq as i64)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            let Some(Some(hash)) = hash else { continue };
+            let digest = codec::to_hex(&codec::facts_digest(
+                kept.format,
+                kept.seq,
+                &hash,
+                &kept.text,
+            ));
+            sqlx::query(
+                "INSERT INTO case_facts (case_id, seq, format, event_hash, digest, facts) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO UPDATE SET \
+                 seq = EXCLUDED.seq, format = EXCLUDED.format, \
+                 event_hash = EXCLUDED.event_hash, digest = EXCLUDED.digest, \
+                 facts = EXCLUDED.facts WHERE EXCLUDED.seq >= case_facts.seq",
+            )
+            .bind(kept.case.as_str())
+            .bind(kept.seq as i64)
+            .bind(i64::from(kept.format))
+            .bind(&hash)
+            .bind(digest)
+            .bind(&kept.text)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)
     }
 
     async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {

@@ -27,8 +27,9 @@ use super::{
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
-/// `people`, the directory of people (empty after migrating).
-const SCHEMA_VERSION: i64 = 6;
+/// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
+/// facts reports read (empty after migrating: the next report fills it).
+const SCHEMA_VERSION: i64 = 7;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,6 +82,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     event_hash TEXT NOT NULL,
     digest TEXT NOT NULL,
     state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS case_facts (
+    case_id TEXT PRIMARY KEY REFERENCES cases (case_id),
+    seq INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    event_hash TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    facts TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_numbers (
     prefix TEXT PRIMARY KEY,
@@ -1060,6 +1069,66 @@ async fn write_batch(
     Ok(())
 }
 
+impl SqliteStore {
+    /// The histories of the cases of `summaries` (in case id order), read in one query:
+    /// with `whole_range`, a range scan from the first case to the last (the page is
+    /// every case in that range, but for other SOPs'); else a lookup of each case.
+    async fn histories_of(
+        &self,
+        summaries: Vec<CaseSummary>,
+        whole_range: bool,
+    ) -> Result<Vec<super::CaseHistory>, StoreError> {
+        let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
+            return Ok(Vec::new());
+        };
+        // Each case's events packed into one row (see `codec::unpack_history`): the SQLite
+        // driver hands rows from its worker thread one at a time, and with a row per
+        // event that hand-over cost more than reading the events.
+        let rows: Vec<(String, String)> = if whole_range {
+            // One range scan of the events' primary key (case_id, seq) for the whole page.
+            sqlx::query_as(
+                "SELECT case_id, group_concat(seq || ' ' || ifnull(hash, '-') || ' ' \
+                 || octet_length(payload) || ' ' || payload, '' ORDER BY seq) FROM events \
+                 WHERE case_id >= ?1 AND case_id <= ?2 GROUP BY case_id ORDER BY case_id",
+            )
+            .bind(first.case.as_str())
+            .bind(last.case.as_str())
+            .fetch_all(&self.reader)
+            .await
+        } else {
+            let ids: Vec<&str> = summaries.iter().map(|s| s.case.as_str()).collect();
+            let ids = serde_json::to_string(&ids)
+                .map_err(|e| StoreError::database("reading case histories", e))?;
+            sqlx::query_as(
+                "SELECT case_id, group_concat(seq || ' ' || ifnull(hash, '-') || ' ' \
+                 || octet_length(payload) || ' ' || payload, '' ORDER BY seq) FROM events \
+                 WHERE case_id IN (SELECT value FROM json_each(?1)) \
+                 GROUP BY case_id ORDER BY case_id",
+            )
+            .bind(ids)
+            .fetch_all(&self.reader)
+            .await
+        }
+        .map_err(|e| db_error("reading case histories", e))?;
+        let index: rustc_hash::FxHashMap<&str, usize> = summaries
+            .iter()
+            .enumerate()
+            .map(|(i, summary)| (summary.case.as_str(), i))
+            .collect();
+        let mut packed = vec![String::new(); summaries.len()];
+        for (case, events) in rows {
+            // Cases of another SOP in the same id range are not in the page.
+            if let Some(&i) = index.get(case.as_str()) {
+                packed[i] = events;
+            }
+        }
+        drop(index);
+        super::decode_page(summaries, packed, |case, packed| {
+            codec::decode_history(case, codec::unpack_history(case, &packed)?)
+        })
+    }
+}
+
 impl CaseStore for SqliteStore {
     async fn append(&self, batch: &Append) -> Result<(), StoreError> {
         match &self.group {
@@ -1232,39 +1301,98 @@ impl CaseStore for SqliteStore {
 
     async fn histories(&self, filter: &CaseFilter) -> Result<Vec<super::CaseHistory>, StoreError> {
         let summaries = self.list(filter).await?;
+        self.histories_of(summaries, true).await
+    }
+
+    async fn report_page(
+        &self,
+        filter: &CaseFilter,
+        format: u32,
+    ) -> Result<Vec<super::ReportCase>, StoreError> {
+        let summaries = self.list(filter).await?;
         let (Some(first), Some(last)) = (summaries.first(), summaries.last()) else {
             return Ok(Vec::new());
         };
-        // One range scan of the events' primary key (case_id, seq) for the whole page,
-        // each case's events packed into one row (see `codec::unpack_history`): the SQLite
-        // driver hands rows from its worker thread one at a time, and with a row per
-        // event that hand-over cost more than reading the events.
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT case_id, group_concat(seq || ' ' || ifnull(hash, '-') || ' ' \
-             || octet_length(payload) || ' ' || payload, '' ORDER BY seq) FROM events \
-             WHERE case_id >= ?1 AND case_id <= ?2 GROUP BY case_id ORDER BY case_id",
+        // Tied to the stored hash of the last event they were read from: one primary key
+        // lookup per case (`CROSS JOIN` keeps the facts the outer loop: SQLite otherwise
+        // scans every event of the range). The page's facts come packed into one row (see
+        // `codec::unpack_facts`), as the events of a case do, in any order.
+        let packed: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(octet_length(f.case_id) || ' ' || f.case_id || ' ' || f.seq \
+             || ' ' || f.format || ' ' || f.event_hash || ' ' || f.digest || ' ' \
+             || octet_length(f.facts) || ' ' || f.facts, '') \
+             FROM case_facts f CROSS JOIN events e ON e.case_id = f.case_id AND e.seq = f.seq \
+             WHERE f.case_id >= ?1 AND f.case_id <= ?2 AND e.hash = f.event_hash",
         )
         .bind(first.case.as_str())
         .bind(last.case.as_str())
-        .fetch_all(&self.reader)
+        .fetch_one(&self.reader)
         .await
-        .map_err(|e| db_error("reading case histories", e))?;
-        let index: rustc_hash::FxHashMap<&str, usize> = summaries
+        .map_err(|e| db_error("reading kept case facts", e))?;
+        // Unreadable packing is damage to some row: every case is read from its events.
+        let rows = codec::unpack_facts(packed.as_deref().unwrap_or("")).unwrap_or_default();
+        let mut kept = super::current_facts(&summaries, format, rows);
+        let missing: Vec<CaseSummary> = summaries
             .iter()
-            .enumerate()
-            .map(|(i, summary)| (summary.case.as_str(), i))
+            .zip(&kept)
+            .filter(|(_, facts)| facts.is_none())
+            .map(|(summary, _)| summary.clone())
             .collect();
-        let mut packed = vec![String::new(); summaries.len()];
-        for (case, events) in rows {
-            // Cases of another SOP in the same id range are not in the page.
-            if let Some(&i) = index.get(case.as_str()) {
-                packed[i] = events;
+        let whole_range = missing.len() == summaries.len();
+        let mut histories = self.histories_of(missing, whole_range).await?.into_iter();
+        let mut page = Vec::with_capacity(summaries.len());
+        for (summary, facts) in summaries.into_iter().zip(kept.iter_mut()) {
+            match facts.take() {
+                Some(facts) => page.push(super::ReportCase::Facts { summary, facts }),
+                None => match histories.next() {
+                    Some(history) => page.push(super::ReportCase::Events(history)),
+                    None => return Err(StoreError::NotFound { case: summary.case }),
+                },
             }
         }
-        drop(index);
-        super::decode_page(summaries, packed, |case, packed| {
-            codec::decode_history(case, codec::unpack_history(case, &packed)?)
-        })
+        Ok(page)
+    }
+
+    async fn keep_facts(&self, facts: &[super::KeptFacts]) -> Result<(), StoreError> {
+        if facts.is_empty() {
+            return Ok(());
+        }
+        let operation = "keeping case facts for reports";
+        let fail = |e| db_error(operation, e);
+        let mut tx = self.begin_write(operation).await?;
+        for kept in facts {
+            let hash: Option<Option<String>> =
+                sqlx::query_scalar("SELECT hash FROM events WHERE case_id = ? AND seq = ?")
+                    .bind(kept.case.as_str())
+                    .bind(kept.seq as i64)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            let Some(Some(hash)) = hash else { continue };
+            let digest = codec::to_hex(&codec::facts_digest(
+                kept.format,
+                kept.seq,
+                &hash,
+                &kept.text,
+            ));
+            sqlx::query(
+                "INSERT INTO case_facts (case_id, seq, format, event_hash, digest, facts) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (case_id) DO UPDATE SET \
+                 seq = excluded.seq, format = excluded.format, \
+                 event_hash = excluded.event_hash, digest = excluded.digest, \
+                 facts = excluded.facts WHERE excluded.seq >= case_facts.seq",
+            )
+            .bind(kept.case.as_str())
+            .bind(kept.seq as i64)
+            .bind(i64::from(kept.format))
+            .bind(&hash)
+            .bind(digest)
+            .bind(&kept.text)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)
     }
 
     async fn claim_timers(

@@ -10,9 +10,9 @@ use sopflow::engine::{
 use sopflow::graph::Process;
 use sopflow::model::{RoleId, SopId};
 use sopflow::store::{
-    Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, Person, Processes,
-    StoreError, execute, execute_on, execute_with_retry, fire_due_timers, load_verified,
-    migrate_open_cases,
+    Append, CaseCache, CaseFilter, CaseStore, CaseSummary, ExecuteError, KeptFacts, Person,
+    Processes, ReportCase, StoreError, execute, execute_on, execute_with_retry, fire_due_timers,
+    load_verified, measure, migrate_open_cases,
 };
 
 use super::{
@@ -39,7 +39,8 @@ macro_rules! conformance_tests {
             errors_typed, drive_to_the_end, case_ids_allocated_once, snapshots_resume_loads,
             cached_states_follow_the_store, held_states_append_only_at_their_version,
             notifications_are_kept_with_their_events, people_directory_round_trip,
-            concurrent_people_updates_all_land, open_cases_migrate, histories_page_in_id_order);
+            concurrent_people_updates_all_land, open_cases_migrate, histories_page_in_id_order,
+            facts_kept_for_reports, reports_read_kept_facts);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -1483,4 +1484,163 @@ pub async fn open_cases_migrate<S: CaseStore>(store: Arc<S>) {
 
 fn moved_ids(moved: &[(CaseId, u32)]) -> Vec<&str> {
     moved.iter().map(|(c, _)| c.as_str()).collect()
+}
+
+const FORMAT: u32 = sopflow::metrics::FACTS_FORMAT;
+
+/// The facts kept for a case come back from `report_page` while the case has no event
+/// after them, and its events otherwise; older facts never replace newer ones, and facts of
+/// a case or event the store does not have are dropped.
+pub async fn facts_kept_for_reports<S: CaseStore>(store: Arc<S>) {
+    let v1 = save(&*store, hello(1)).await;
+    let f1 = run(&*store, &v1, "F-1", [start("F-1", "s")]).await.len() as u64;
+    run(&*store, &v1, "F-2", [start("F-2", "s")]).await;
+    let hello_id: SopId = "hello".parse().unwrap();
+    let filter = CaseFilter::all().sop(hello_id);
+    let kept = |case: &str, seq: u64, text: &str| KeptFacts {
+        case: CaseId::new(case),
+        seq,
+        format: sopflow::metrics::FACTS_FORMAT,
+        text: text.to_owned(),
+    };
+    let texts = |page: &[ReportCase]| -> Vec<Option<String>> {
+        page.iter()
+            .map(|case| match case {
+                ReportCase::Facts { facts, .. } => Some(facts.text.clone()),
+                ReportCase::Events(_) => None,
+            })
+            .collect()
+    };
+
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [None, None]);
+    for case in &page {
+        let ReportCase::Events(history) = case else {
+            unreachable!()
+        };
+        let loaded = store.load(&history.summary.case).await.unwrap();
+        assert_eq!(history.events, loaded.events);
+    }
+
+    store
+        .keep_facts(&[
+            kept("F-1", f1, "one"),
+            kept("nobody", 1, "lost"),
+            // F-2 has no event 99.
+            kept("F-2", 99, "ahead"),
+        ])
+        .await
+        .unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [Some("one".to_owned()), None]);
+    assert_eq!(page[0].summary().case.as_str(), "F-1");
+    let ReportCase::Facts { facts, .. } = &page[0] else {
+        unreachable!()
+    };
+    assert_eq!(facts, &kept("F-1", f1, "one"));
+
+    // Facts read from fewer events do not replace them.
+    store
+        .keep_facts(&[kept("F-1", f1 - 1, "older")])
+        .await
+        .unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [Some("one".to_owned()), None]);
+
+    // Facts in a format the caller does not read are not current.
+    let mut other_format = kept("F-1", f1, "two");
+    other_format.format += 1;
+    store.keep_facts(&[other_format]).await.unwrap();
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [None, None]);
+    let page = store.report_page(&filter, FORMAT + 1).await.unwrap();
+    assert_eq!(texts(&page), [Some("two".to_owned()), None]);
+
+    // A new event: the facts are no longer current, the events come instead.
+    run(&*store, &v1, "F-1", [note("n", "later")]).await;
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert_eq!(texts(&page), [None, None]);
+    let ReportCase::Events(history) = &page[0] else {
+        unreachable!()
+    };
+    assert_eq!(history.events.len() as u64, f1 + 1);
+    assert_eq!(
+        store
+            .report_page(&filter.clone().limit(1), FORMAT)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A report read with `measure` gives the same figures from the events (keeping the
+/// facts) and, the next time, from the facts kept.
+pub async fn reports_read_kept_facts<S: CaseStore>(store: Arc<S>) {
+    let support = save(&*store, customer_support()).await;
+    for (n, limit) in [3, 40, 7, 40, 1, 40].into_iter().enumerate() {
+        drive(&*store, &support, &format!("R-{n}"), limit).await;
+    }
+    let options = sopflow::metrics::Options {
+        period: Some(sopflow::metrics::Period::Day),
+        ..Default::default()
+    };
+    let mut direct = sopflow::metrics::Accumulator::new(support.id().clone(), options.clone());
+    for summary in store.list(&CaseFilter::all()).await.unwrap() {
+        let events = store.load(&summary.case).await.unwrap().events;
+        direct.push(&support, &events).unwrap();
+    }
+    let direct = direct.finish();
+
+    let filter = CaseFilter::all().sop(support.id().clone()).limit(4);
+    let mut reports = Vec::new();
+    for _ in 0..2 {
+        let mut metrics = sopflow::metrics::Accumulator::new(support.id().clone(), options.clone());
+        let mut processes = std::collections::BTreeMap::new();
+        let measured = measure(&*store, &filter, &mut metrics, &mut processes)
+            .await
+            .unwrap();
+        reports.push((measured, metrics.finish()));
+    }
+    let (first, second) = (&reports[0].0, &reports[1].0);
+    assert_eq!((first.from_facts, first.from_events, first.kept), (0, 6, 6));
+    assert_eq!(first.not_kept, None);
+    assert_eq!(
+        (second.from_facts, second.from_events, second.kept),
+        (6, 0, 0)
+    );
+    assert_eq!(reports[0].1, direct);
+    assert_eq!(reports[1].1, direct);
+}
+
+/// Kept facts changed behind the store's back (`damage` edits the facts of case `D-1` and
+/// nothing else) are not read: the case comes with its events, and the report is the same.
+pub async fn damaged_facts_are_not_read<S, F, Fut>(store: Arc<S>, damage: F)
+where
+    S: CaseStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let support = save(&*store, customer_support()).await;
+    drive(&*store, &support, "D-1", 40).await;
+    drive(&*store, &support, "D-2", 40).await;
+    let filter = CaseFilter::all().sop(support.id().clone());
+    let report = || async {
+        let mut metrics =
+            sopflow::metrics::Accumulator::new(support.id().clone(), Default::default());
+        let mut processes = std::collections::BTreeMap::new();
+        let measured = measure(&*store, &filter, &mut metrics, &mut processes)
+            .await
+            .unwrap();
+        (measured, metrics.finish())
+    };
+    let (first, from_events) = report().await;
+    assert_eq!(first.kept, 2);
+    damage().await;
+    let page = store.report_page(&filter, FORMAT).await.unwrap();
+    assert!(matches!(page[0], ReportCase::Events(_)), "{:?}", page[0]);
+    assert!(matches!(page[1], ReportCase::Facts { .. }), "{:?}", page[1]);
+    let (second, again) = report().await;
+    assert_eq!((second.from_events, second.from_facts), (1, 1));
+    assert_eq!(again, from_events);
 }

@@ -13,7 +13,7 @@ use sopflow::metrics::format::{TextFormat, csv, text};
 use sopflow::metrics::html::{HtmlContext, html};
 use sopflow::metrics::{Accumulator, Options, Period, check_segment};
 use sopflow::model::{FieldId, SopId};
-use sopflow::store::{AnyStore, BlockingStore, CaseFilter, StoreError};
+use sopflow::store::{AnyStore, BlockingStore, CaseFilter, ReportError, StoreError};
 
 use crate::EXIT_USAGE;
 
@@ -26,7 +26,9 @@ const PAGE: u32 = 1_000;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Every figure comes from the events of each case. A case counts in \
+    after_help = "Every figure comes from the events of each case. A report keeps what it \
+read from each case's events in the store, so the next one reads that instead until the case \
+changes. A case counts in \
 the period it was opened in (in the zone of the SOP's calendar, or UTC), and in the segment of \
 the value its field holds at the end of its history. Open cases are censored: counted, never \
 judged as met or missed.\n\nExit codes: 0 report written, 2 usage, I/O or database error, 3 \
@@ -166,24 +168,13 @@ pub(crate) fn gather(
     let options = options(&latest_process)?;
     processes.insert(latest, latest_process);
     let mut metrics = Accumulator::new(sop.clone(), options);
-    let mut filter = CaseFilter::all().sop(sop.clone()).limit(PAGE);
-    loop {
-        let page = store.histories(&filter).map_err(fail)?;
-        let Some(last) = page.last() else { break };
-        filter.after = Some(last.summary.case.clone());
-        for history in page {
-            let version = history.summary.sop_version;
-            let process = match processes.entry(version) {
-                std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
-                std::collections::btree_map::Entry::Vacant(new) => {
-                    new.insert(store.load_process(&sop, version).map_err(fail)?)
-                }
-            };
-            metrics
-                .push(process, &history.events)
-                .map_err(|e| Failure::usage(e.to_string()))?;
-        }
-    }
+    let filter = CaseFilter::all().sop(sop.clone()).limit(PAGE);
+    store
+        .measure(&filter, &mut metrics, &mut processes)
+        .map_err(|error| match error {
+            ReportError::Store(error) => fail(error),
+            ReportError::Metrics(error) => Failure::usage(error.to_string()),
+        })?;
     Ok(Gathered {
         report: metrics.finish(),
         processes,
