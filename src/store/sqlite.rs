@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::engine::{ActorId, CaseId, CaseState, Notification};
+use crate::engine::{ActorId, CaseId, CaseState, CommandId, Notification};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
@@ -27,8 +27,9 @@ use super::{
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
-/// `people`, the directory of people (empty after migrating).
-const SCHEMA_VERSION: i64 = 6;
+/// `people`, the directory of people (empty after migrating); 7 added `commands`, every
+/// command each case applied (filled in from the stored events when migrating).
+const SCHEMA_VERSION: i64 = 7;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,6 +98,13 @@ CREATE TABLE IF NOT EXISTS people (
     actor_id TEXT PRIMARY KEY,
     roles TEXT NOT NULL,
     active INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commands (
+    case_id TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (case_id, command_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
@@ -238,6 +246,9 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             if found < 3 {
                 add_hashes(&mut conn).await?;
             }
+            if found < 7 {
+                add_commands(&mut conn).await?;
+            }
             sqlx::query(
                 "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -299,6 +310,18 @@ async fn add_hashes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error
         }
     }
     Ok(())
+}
+
+/// Schema 7: records the commands every stored case applied, from its events. Runs inside
+/// the migration's transaction.
+async fn add_commands(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "INSERT OR IGNORE INTO commands (case_id, command_id, first_seq, count) \
+         SELECT case_id, command, MIN(seq), COUNT(*) FROM events GROUP BY case_id, command",
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }
 
 /// The schema version the store records, `None` when it has no tables yet.
@@ -575,6 +598,7 @@ async fn write_group(
             }
             Err(
                 refused @ (StoreError::Conflict { .. }
+                | StoreError::AlreadyApplied { .. }
                 | StoreError::SopNotFound { .. }
                 | StoreError::Corrupt { .. }
                 | StoreError::InvalidBatch { .. }),
@@ -642,6 +666,7 @@ async fn write_together(
             (case, seen)
         })
         .collect();
+    let mut applied = applied_commands(conn, jobs).await.map_err(fail)?;
     let mut sops_stored: HashMap<(String, u32), bool> = HashMap::new();
     let mut results = Vec::with_capacity(jobs.len());
     let mut accepted: Vec<(&Append, Vec<String>)> = Vec::new();
@@ -656,6 +681,14 @@ async fn write_together(
                 expected: batch.expected(),
                 actual,
             }));
+            continue;
+        }
+        let commands = batch.commands();
+        if let Some((repeated, _, _)) = commands
+            .iter()
+            .find(|(id, _, _)| applied.contains(&(case.as_str(), id.as_str())))
+        {
+            results.push(Err(batch.already_applied(repeated)));
             continue;
         }
         let checked = codec::previous_link(case, actual, current.and_then(|c| c.hash.as_deref()))
@@ -699,6 +732,11 @@ async fn write_together(
         entry.version = batch.summary().version;
         entry.hash = hashes.last().cloned();
         entry.summary = Some(batch.summary().clone());
+        applied.extend(
+            commands
+                .iter()
+                .map(|(id, _, _)| (case.as_str(), id.as_str())),
+        );
         accepted.push((batch, hashes));
         results.push(Ok(()));
     }
@@ -774,6 +812,17 @@ async fn write_together(
         })
         .collect();
     insert_events(conn, &events).await.map_err(fail)?;
+    let commands: Vec<CommandRow<'_>> = accepted
+        .iter()
+        .flat_map(|(batch, _)| {
+            let case = batch.case().as_str();
+            batch
+                .commands()
+                .into_iter()
+                .map(move |(id, first, count)| (case, id.as_str(), first, count))
+        })
+        .collect();
+    insert_commands(conn, &commands).await.map_err(fail)?;
     for (batch, hashes) in &accepted {
         if let Some(snapshot) = hashes.last().and_then(|last| batch.snapshot(last)) {
             write_snapshot(conn, batch.case(), &snapshot)
@@ -817,6 +866,70 @@ async fn insert_events(
         insert.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A command row: its case, its id, its first event's `seq` and how many events it caused.
+type CommandRow<'a> = (&'a str, &'a str, u64, u32);
+
+/// Records the commands of appended batches, in the caller's transaction.
+async fn insert_commands(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[CommandRow<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(1_000) {
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO commands (case_id, command_id, first_seq, count) ",
+        );
+        insert.push_values(chunk, |mut row, (case, command, first, count)| {
+            row.push_bind(*case)
+                .push_bind(*command)
+                .push_bind(*first as i64)
+                .push_bind(i64::from(*count));
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The `(case, command)` pairs among the commands of `jobs` that their cases applied
+/// before, in one read.
+async fn applied_commands<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &'a [Arc<Job>],
+) -> Result<std::collections::HashSet<(&'a str, &'a str)>, sqlx::Error> {
+    let asked: Vec<(&str, &str)> = jobs
+        .iter()
+        .filter(|job| job.batch.expected() > 0)
+        .flat_map(|job| {
+            let case = job.batch.case().as_str();
+            job.batch
+                .commands()
+                .into_iter()
+                .map(move |(id, _, _)| (case, id.as_str()))
+        })
+        .collect();
+    let mut applied = std::collections::HashSet::new();
+    for chunk in asked.chunks(4_000) {
+        let mut read = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT case_id, command_id FROM commands WHERE (case_id, command_id) IN (VALUES ",
+        );
+        let mut list = read.separated(", ");
+        for (case, command) in chunk {
+            list.push("(");
+            list.push_bind_unseparated(*case);
+            list.push_unseparated(", ");
+            list.push_bind_unseparated(*command);
+            list.push_unseparated(")");
+        }
+        read.push(")");
+        let rows: Vec<(String, String)> = read.build_query_as().fetch_all(&mut *conn).await?;
+        for (case, command) in rows {
+            if let Some(pair) = chunk.iter().find(|(c, id)| *c == case && *id == command) {
+                applied.insert(*pair);
+            }
+        }
+    }
+    Ok(applied)
 }
 
 /// Writes notifications in the order given, in the caller's transaction.
@@ -939,6 +1052,20 @@ async fn check_batch(
     }
     let previous = codec::previous_link(case, actual, stored_previous.as_deref())?;
     batch.check_pin(&previous)?;
+    if current.is_some() {
+        for (command, _, _) in batch.commands() {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM commands WHERE case_id = ? AND command_id = ?")
+                    .bind(case.as_str())
+                    .bind(command.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(fail)?;
+            if applied.is_some() {
+                return Err(batch.already_applied(command));
+            }
+        }
+    }
     let hashes = codec::chain_all(previous, batch.encoded());
     let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
     if current.is_none()
@@ -1050,6 +1177,12 @@ async fn write_batch(
         }
         Err(e) => return Err(fail(e)),
     }
+    let commands: Vec<CommandRow<'_>> = batch
+        .commands()
+        .into_iter()
+        .map(|(id, first, count)| (case.as_str(), id.as_str(), first, count))
+        .collect();
+    insert_commands(conn, &commands).await.map_err(fail)?;
     if let Some(snapshot) = snapshot {
         write_snapshot(conn, case, &snapshot).await.map_err(fail)?;
     }
@@ -1125,6 +1258,22 @@ impl CaseStore for SqliteStore {
                 .await
                 .map_err(fail)?;
         LatestCase::whole(case, rows)
+    }
+
+    async fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT first_seq, count FROM commands WHERE case_id = ? AND command_id = ?",
+        )
+        .bind(case.as_str())
+        .bind(command.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| db_error(format!("reading the commands of case `{case}`"), e))?;
+        Ok(row.map(|(first, count)| first as u64..=(first + count - 1) as u64))
     }
 
     async fn pending_notifications(
