@@ -640,8 +640,12 @@ async fn write_together(
     let mut cases: Vec<&str> = jobs.iter().map(|j| j.batch.case().as_str()).collect();
     cases.sort_unstable();
     cases.dedup();
+    // Every case's version, roles and last hash, and the commands asked that their cases
+    // applied before, in one read: each statement is a round trip to the driver's thread.
+    let asked = asked_commands(jobs);
+    let together = asked.len() <= 4_000;
     let mut read = sqlx::QueryBuilder::<Sqlite>::new(
-        "SELECT c.case_id, c.version, c.roles, e.hash FROM cases c \
+        "SELECT 0, c.case_id, c.version, c.roles, e.hash FROM cases c \
          LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version WHERE c.case_id IN (",
     );
     let mut list = read.separated(", ");
@@ -649,24 +653,39 @@ async fn write_together(
         list.push_bind(*case);
     }
     read.push(")");
-    let rows: Vec<(String, i64, String, Option<String>)> = read
+    if together && !asked.is_empty() {
+        read.push(
+            " UNION ALL SELECT 1, case_id, 0, command_id, NULL FROM commands \
+             WHERE (case_id, command_id) IN (VALUES ",
+        );
+        push_pairs(&mut read, &asked);
+        read.push(")");
+    }
+    let rows: Vec<(i64, String, i64, String, Option<String>)> = read
         .build_query_as()
         .fetch_all(&mut *conn)
         .await
         .map_err(fail)?;
-    let mut seen: HashMap<String, Seen> = rows
-        .into_iter()
-        .map(|(case, version, roles, hash)| {
-            let seen = Seen {
-                version: version as u64,
-                hash,
-                stored_roles: Some(roles),
-                summary: None,
-            };
-            (case, seen)
-        })
-        .collect();
-    let mut applied = applied_commands(conn, jobs).await.map_err(fail)?;
+    let mut applied = std::collections::HashSet::new();
+    let mut seen: HashMap<String, Seen> = HashMap::with_capacity(rows.len());
+    for (kind, case, version, roles, hash) in rows {
+        if kind == 1 {
+            if let Some(pair) = asked.iter().find(|(c, id)| *c == case && *id == roles) {
+                applied.insert(*pair);
+            }
+            continue;
+        }
+        let entry = Seen {
+            version: version as u64,
+            hash,
+            stored_roles: Some(roles),
+            summary: None,
+        };
+        seen.insert(case, entry);
+    }
+    if !together {
+        applied = applied_commands(conn, &asked).await.map_err(fail)?;
+    }
     let mut sops_stored: HashMap<(String, u32), bool> = HashMap::new();
     let mut results = Vec::with_capacity(jobs.len());
     let mut accepted: Vec<(&Append, Vec<String>)> = Vec::new();
@@ -891,14 +910,10 @@ async fn insert_commands(
     Ok(())
 }
 
-/// The `(case, command)` pairs among the commands of `jobs` that their cases applied
-/// before, in one read.
-async fn applied_commands<'a>(
-    conn: &mut sqlx::SqliteConnection,
-    jobs: &'a [Arc<Job>],
-) -> Result<std::collections::HashSet<(&'a str, &'a str)>, sqlx::Error> {
-    let asked: Vec<(&str, &str)> = jobs
-        .iter()
+/// The `(case, command)` pairs of the commands of `jobs` on cases that exist (a new case
+/// has applied nothing).
+fn asked_commands(jobs: &[Arc<Job>]) -> Vec<(&str, &str)> {
+    jobs.iter()
         .filter(|job| job.batch.expected() > 0)
         .flat_map(|job| {
             let case = job.batch.case().as_str();
@@ -907,20 +922,33 @@ async fn applied_commands<'a>(
                 .into_iter()
                 .map(move |(id, _, _)| (case, id.as_str()))
         })
-        .collect();
+        .collect()
+}
+
+/// Appends `(?, ?), (?, ?), …` binding each `(case, command)` pair.
+fn push_pairs<'a>(query: &mut sqlx::QueryBuilder<Sqlite>, pairs: &[(&'a str, &'a str)]) {
+    let mut list = query.separated(", ");
+    for (case, command) in pairs {
+        list.push("(");
+        list.push_bind_unseparated(*case);
+        list.push_unseparated(", ");
+        list.push_bind_unseparated(*command);
+        list.push_unseparated(")");
+    }
+}
+
+/// The pairs among `asked` whose case applied the command before, read a few thousand at
+/// a time (SQLite bounds the number of bound values).
+async fn applied_commands<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    asked: &[(&'a str, &'a str)],
+) -> Result<std::collections::HashSet<(&'a str, &'a str)>, sqlx::Error> {
     let mut applied = std::collections::HashSet::new();
     for chunk in asked.chunks(4_000) {
         let mut read = sqlx::QueryBuilder::<Sqlite>::new(
             "SELECT case_id, command_id FROM commands WHERE (case_id, command_id) IN (VALUES ",
         );
-        let mut list = read.separated(", ");
-        for (case, command) in chunk {
-            list.push("(");
-            list.push_bind_unseparated(*case);
-            list.push_unseparated(", ");
-            list.push_bind_unseparated(*command);
-            list.push_unseparated(")");
-        }
+        push_pairs(&mut read, chunk);
         read.push(")");
         let rows: Vec<(String, String)> = read.build_query_as().fetch_all(&mut *conn).await?;
         for (case, command) in rows {
@@ -1028,19 +1056,24 @@ async fn check_batch(
     let case = batch.case();
     let operation = format!("appending events to case `{case}`");
     let fail = |e: sqlx::Error| db_error(&operation, e);
-    // The case's version and roles, and the stored hash of its last event, in one read.
-    let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT c.version, c.roles, e.hash FROM cases c \
-         LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
-         WHERE c.case_id = ?",
+    // The case's version and roles, the stored hash of its last event, and whether it
+    // applied the batch's (first) command before, in one read.
+    let commands = batch.commands();
+    let first_command = commands.first().map_or("", |(id, _, _)| id.as_str());
+    let row: Option<(i64, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT c.version, c.roles, e.hash, \
+         EXISTS (SELECT 1 FROM commands WHERE case_id = c.case_id AND command_id = ?2) \
+         FROM cases c LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
+         WHERE c.case_id = ?1",
     )
     .bind(case.as_str())
+    .bind(first_command)
     .fetch_optional(&mut *conn)
     .await
     .map_err(fail)?;
-    let (current, stored_previous) = match row {
-        Some((version, roles, hash)) => (Some((version, roles)), hash),
-        None => (None, None),
+    let (current, stored_previous, first_applied) = match row {
+        Some((version, roles, hash, applied)) => (Some((version, roles)), hash, applied),
+        None => (None, None, false),
     };
     let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
     if actual != batch.expected() {
@@ -1052,8 +1085,11 @@ async fn check_batch(
     }
     let previous = codec::previous_link(case, actual, stored_previous.as_deref())?;
     batch.check_pin(&previous)?;
+    if first_applied && let Some((command, _, _)) = commands.first() {
+        return Err(batch.already_applied(command));
+    }
     if current.is_some() {
-        for (command, _, _) in batch.commands() {
+        for (command, _, _) in commands.iter().skip(1) {
             let applied: Option<i64> =
                 sqlx::query_scalar("SELECT 1 FROM commands WHERE case_id = ? AND command_id = ?")
                     .bind(case.as_str())
