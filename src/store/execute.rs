@@ -50,9 +50,10 @@ pub struct Executed {
 /// events (`duplicate`), however old it is: a recent one is known to the state, an older
 /// one to the store ([`CaseStore::command_outcome`]), which is asked when the engine
 /// refuses the command or finds nothing to do, and which refuses to append a command it
-/// recorded before ([`StoreError::AlreadyApplied`]). A command the engine refuses is [`ExecuteError::Refused`]. If
-/// someone appended in between, the result is a [`StoreError::Conflict`] and nothing is
-/// written: call again, or use [`execute_with_retry`]. [`CaseCache`](super::CaseCache)
+/// recorded before ([`StoreError::AlreadyApplied`]). A command the engine refuses is
+/// [`ExecuteError::Refused`]. If someone appended in between, the result is a
+/// [`StoreError::Conflict`] and nothing is written: call again, or use
+/// [`execute_with_retry`]. [`CaseCache`](super::CaseCache)
 /// keeps the states of recently used cases between commands, and [`execute_on`] decides on
 /// a state the caller holds.
 pub async fn execute<S: CaseStore>(
@@ -177,17 +178,27 @@ pub(crate) async fn execute_held<S: CaseStore>(
         };
         return Ok((executed, Some(keep(state))));
     }
-    let before = state.clone();
+    // The state goes into the batch by value: a copy kept for the rare refusal below
+    // would make every append copy the case's records.
     let batch = Append::after(process, state, new_events)
         .map_err(|e| (e.into(), None))?
         .pinned(hash);
     match store.append(&batch).await {
         Ok(()) => {}
         Err(StoreError::AlreadyApplied { .. }) => {
-            // The store refused a command it applied long ago: answer with its events.
-            return match applied_before(store, case, &id, &tail).await {
-                Ok(Some(earlier)) => Ok((repeated(earlier, before.clone()), Some(keep(before)))),
-                Ok(None) => Err((
+            // The store refused a command it applied long ago: answer with its events,
+            // and the case as stored.
+            let answer = async {
+                let held = load_checked(store, process, case).await?;
+                let earlier = applied_before(store, case, &id, &held.tail).await?;
+                Ok::<_, StoreError>((earlier, held))
+            };
+            return match answer.await {
+                Ok((Some(earlier), held)) => {
+                    let state = held.state.clone();
+                    Ok((repeated(earlier, state), Some(keep_loaded(held))))
+                }
+                Ok((None, _)) => Err((
                     StoreError::AlreadyApplied {
                         case: case.clone(),
                         command: id,
@@ -219,6 +230,14 @@ pub(crate) async fn execute_held<S: CaseStore>(
         },
         Some(next),
     ))
+}
+
+/// A state just loaded, held without the events it was loaded with.
+fn keep_loaded(held: Held) -> Held {
+    Held {
+        tail: Vec::new(),
+        ..held
+    }
 }
 
 /// The answer to a repeated command: its earlier events, nothing written.
