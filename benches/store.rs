@@ -20,8 +20,8 @@
 //!   age, through the cache (`cached`) and read from its snapshot (`cold`, `execute`). Each
 //!   command adds an event, and criterion sends thousands: the case is that old when the
 //!   `cached` run starts and some thousands of events older during `cold` (which reads a
-//!   snapshot whose idempotency records grow with the case). `examples/durable.rs` sends 21
-//!   commands per age, so its ages hold.
+//!   snapshot of the same size at any age: the state keeps recent command ids only, the
+//!   store the rest). `examples/durable.rs` sends 21 commands per age, so its ages hold.
 //!
 //! PostgreSQL runs only when `SOPFLOW_TEST_POSTGRES` is set (and the `postgres` feature
 //! is on); it uses the schema `sopflow_bench`, dropped first.

@@ -366,7 +366,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(
         "ALTER TABLE sopflow_t_schema2.events DROP COLUMN hash; \
-         DROP TABLE sopflow_t_schema2.snapshots; \
+         DROP TABLE sopflow_t_schema2.snapshots; DROP TABLE sopflow_t_schema2.commands; \
          UPDATE sopflow_t_schema2.sopflow_meta SET value = '2' WHERE key = 'schema';",
     )
     .execute(&raw)
@@ -392,7 +392,18 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("7", 0));
+    assert_eq!((version.as_str(), unhashed), ("8", 0));
+    for case in ["M-1", "M-2"] {
+        let case = CaseId::new(case);
+        assert_eq!(
+            store.command_outcome(&case, &"s".into()).await.unwrap(),
+            Some(1..=2)
+        );
+        assert_eq!(
+            store.command_outcome(&case, &"n1".into()).await.unwrap(),
+            Some(3..=3)
+        );
+    }
     execute(
         &store,
         &process,

@@ -29,9 +29,10 @@ const MAX_FIRINGS: u32 = 1_000;
 /// Decides a command against a case: the events it causes, or why it is refused.
 ///
 /// Pure: no clock (time is `now`), no I/O, no randomness. A refused command yields no
-/// event, and a command whose id the case has already applied yields none either (its
-/// earlier events are at [`CaseState::outcome_of`]). Apply the returned events to the
-/// state (and persist them) to move the case on.
+/// event, and a command whose id the case applied recently yields none either (its
+/// earlier events are at [`CaseState::outcome_of`]); the state remembers recent commands
+/// only ([`CaseState::has_applied`]), and an older repeat is the store's to recognise.
+/// Apply the returned events to the state (and persist them) to move the case on.
 pub fn handle(
     process: &Process,
     state: &CaseState,

@@ -71,7 +71,7 @@ pub use query::{
 };
 pub use state::{
     ActiveStep, CaseClock, CaseState, CaseStatus, PendingInstances, PendingJoin, PendingTimer,
-    SlaProgress, Timer,
+    RECENT_COMMANDS, SlaProgress, Timer,
 };
 #[cfg(feature = "store")]
 pub(crate) use verify::check_next;

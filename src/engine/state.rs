@@ -11,6 +11,11 @@ use super::event::{Event, EventKind, MigratedTimers, StepRename, TokenId};
 use super::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
+/// How many events' commands a [`CaseState`] remembers at least: a command is forgotten
+/// once its last event is more than one block of this many events behind the block the
+/// case is in. A repeated command older than that is recognised by the store.
+pub const RECENT_COMMANDS: u64 = 100;
+
 /// Where a case is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,7 +247,9 @@ pub struct CaseState {
     /// Steps active when the case was cancelled, or the last step before it closed: what
     /// a reopen brings back.
     resumable: Vec<StepId>,
-    /// Events of each applied command, as `(first seq, count)`.
+    /// Events of each recently applied command, as `(first seq, count)`: the commands
+    /// whose last event is within [`RECENT_COMMANDS`] events of the latest block start (see
+    /// [`CaseState::has_applied`]). Older ones are the store's to remember.
     commands: Arc<FxHashMap<CommandId, (u64, u32)>>,
     next_token: TokenId,
     version: u64,
@@ -366,15 +373,25 @@ impl CaseState {
         self.closed_at
     }
 
-    /// The events an already applied command produced, as a range of `seq`s: the
-    /// earlier outcome of a repeated command.
+    /// The events a recently applied command produced, as a range of `seq`s: the earlier
+    /// outcome of a repeated command.
+    ///
+    /// The state remembers only recent commands (see [`CaseState::has_applied`]); a store
+    /// remembers every one (`CaseStore::command_outcome`).
     pub fn outcome_of(&self, command: &CommandId) -> Option<std::ops::RangeInclusive<u64>> {
         self.commands
             .get(command)
             .map(|&(first, count)| first..=first + u64::from(count) - 1)
     }
 
-    /// Whether a command id was already applied.
+    /// Whether a command id was applied recently: among the commands whose last event
+    /// came after the block of [`RECENT_COMMANDS`] events before the current one (so at
+    /// least the last [`RECENT_COMMANDS`] events' commands, at most twice as many).
+    ///
+    /// `false` does not mean the command was never applied: an older one is known to the
+    /// store that keeps the case, which refuses to append it again. Keeping only recent
+    /// ids keeps the state (and a store's snapshot of it) from growing with the case's
+    /// age, while a retry, which comes soon after, is still answered from the state.
     pub fn has_applied(&self, command: &CommandId) -> bool {
         self.commands.contains_key(command)
     }
@@ -431,6 +448,24 @@ impl CaseState {
         self.paused_since
     }
 
+    /// Forgets the commands a replay to this version would have forgotten: for a state
+    /// read from a snapshot written before the state kept recent commands only.
+    pub(crate) fn forget_old_commands(&mut self) {
+        let block_start = (self.version.saturating_sub(1) / RECENT_COMMANDS) * RECENT_COMMANDS + 1;
+        if block_start <= RECENT_COMMANDS {
+            return;
+        }
+        let cutoff = block_start - 1 - RECENT_COMMANDS;
+        if self
+            .commands
+            .values()
+            .any(|(first, count)| *first + u64::from(*count) - 1 <= cutoff)
+        {
+            Arc::make_mut(&mut self.commands)
+                .retain(|_, (first, count)| *first + u64::from(*count) - 1 > cutoff);
+        }
+    }
+
     pub(crate) fn next_token(&self) -> TokenId {
         self.next_token
     }
@@ -445,10 +480,17 @@ impl CaseState {
     /// completion of a step that is not active) changes only the version, so a damaged log
     /// still loads and can be inspected.
     pub fn apply(&mut self, event: &Event) {
-        Arc::make_mut(&mut self.commands)
+        let commands = Arc::make_mut(&mut self.commands);
+        commands
             .entry(event.command.clone())
             .and_modify(|(_, count)| *count += 1)
             .or_insert((event.seq, 1));
+        // At the start of each block, forget the commands that ended before the previous
+        // one: a pure function of the events, so a replay and a snapshot agree.
+        if event.seq % RECENT_COMMANDS == 1 && event.seq > RECENT_COMMANDS {
+            let cutoff = event.seq - 1 - RECENT_COMMANDS;
+            commands.retain(|_, (first, count)| *first + u64::from(*count) - 1 > cutoff);
+        }
         if let EventKind::StepCompleted { step, .. } = &event.kind {
             Arc::make_mut(&mut self.performers).push((step.clone(), event.actor.clone()));
         }
@@ -854,5 +896,106 @@ impl CaseState {
     fn finish(&mut self, token: TokenId, step: &StepId) {
         self.active.retain(|a| a.token != token);
         self.resumable = vec![step.clone()];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::engine::EVENT_SCHEMA_VERSION;
+
+    /// A case of `n` events: started, then one note per command, except that commands
+    /// `c7` and `c150` add two notes each.
+    fn history(n: u64) -> Vec<Event> {
+        let at = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+        let mut commands = vec![0];
+        let mut next = 1;
+        while (commands.len() as u64) < n {
+            commands.push(next);
+            if matches!(next, 7 | 150) {
+                commands.push(next);
+            }
+            next += 1;
+        }
+        commands.truncate(n as usize);
+        commands
+            .into_iter()
+            .enumerate()
+            .map(|(i, command)| Event {
+                v: EVENT_SCHEMA_VERSION,
+                seq: i as u64 + 1,
+                at,
+                command: CommandId::new(format!("c{command}")),
+                actor: ActorId::new("ana"),
+                kind: if i == 0 {
+                    EventKind::CaseStarted {
+                        case: CaseId::from("T-1"),
+                        sop: SopId::from_static("hello"),
+                        version: 1,
+                        fields: FieldValues::new(),
+                    }
+                } else {
+                    EventKind::NoteAdded {
+                        text: "called back".to_owned(),
+                        step: None,
+                    }
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_state_remembers_recent_commands_only() {
+        let events = history(250);
+        let state = CaseState::replay(&events);
+        // Block 201–250: commands that ended after event 100 are remembered.
+        let last = |id: &str| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.command.as_str() == id)
+                .map(|e| e.seq)
+        };
+        for event in &events {
+            let remembered = state.has_applied(&event.command);
+            let ended = last(event.command.as_str()).unwrap_or(0);
+            assert_eq!(
+                remembered,
+                ended > 100,
+                "{} ending at {ended}",
+                event.command
+            );
+        }
+        assert!(state.commands.len() <= 2 * RECENT_COMMANDS as usize);
+        // A repeat within the window keeps its whole outcome.
+        let c150 = events
+            .iter()
+            .find(|e| e.command.as_str() == "c150")
+            .unwrap();
+        assert_eq!(
+            state.outcome_of(&CommandId::new("c150")),
+            Some(c150.seq..=c150.seq + 1)
+        );
+    }
+
+    #[test]
+    fn an_old_snapshot_forgets_what_a_replay_forgets() {
+        for n in [1, 99, 100, 101, 199, 200, 201, 250, 301, 420] {
+            let events = history(n);
+            let replayed = CaseState::replay(&events);
+            // A state that remembers every command, as snapshots of format 1 held.
+            let mut everything = replayed.clone();
+            let mut all = FxHashMap::default();
+            for event in &events {
+                all.entry(event.command.clone())
+                    .and_modify(|(_, count): &mut (u64, u32)| *count += 1)
+                    .or_insert((event.seq, 1));
+            }
+            everything.commands = Arc::new(all);
+            everything.forget_old_commands();
+            assert_eq!(everything, replayed, "after {n} events");
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{ActorId, CaseId};
+use crate::engine::{ActorId, CaseId, CommandId};
 use crate::model::SopId;
 
 use super::batch::Append;
@@ -167,6 +167,14 @@ impl CaseStore for AnyStore {
 
     async fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
         each!(self, store => store.load_latest(case).await)
+    }
+
+    async fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        each!(self, store => store.command_outcome(case, command).await)
     }
 
     async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>, StoreError> {

@@ -1,7 +1,9 @@
 //! [`Append`]: the events one command caused, checked to continue a case, with the summary
 //! row they lead to.
 
-use crate::engine::{CaseId, CaseState, EVENT_SCHEMA_VERSION, Event, EventKind, Notification};
+use crate::engine::{
+    CaseId, CaseState, CommandId, EVENT_SCHEMA_VERSION, Event, EventKind, Notification,
+};
 use crate::graph::Process;
 
 use super::codec;
@@ -230,6 +232,28 @@ impl Append {
     /// the events.
     pub fn notifications(&self) -> &[Notification] {
         &self.notifications
+    }
+
+    /// The commands whose events the batch holds, each with its first `seq` and how many
+    /// events it caused: the store records them beside the events and refuses a batch
+    /// with a command it recorded before ([`StoreError::AlreadyApplied`]).
+    pub(crate) fn commands(&self) -> Vec<(&CommandId, u64, u32)> {
+        let mut commands: Vec<(&CommandId, u64, u32)> = Vec::with_capacity(1);
+        for event in &self.events {
+            match commands.iter_mut().find(|(id, _, _)| **id == event.command) {
+                Some((_, _, count)) => *count += 1,
+                None => commands.push((&event.command, event.seq, 1)),
+            }
+        }
+        commands
+    }
+
+    /// The error for a batch holding a command the case applied before.
+    pub(crate) fn already_applied(&self, command: &CommandId) -> StoreError {
+        StoreError::AlreadyApplied {
+            case: self.case.clone(),
+            command: command.clone(),
+        }
     }
 
     /// The events as their JSON, in order.

@@ -263,9 +263,14 @@ pub(crate) fn unpack_facts(mut packed: &str) -> Option<Vec<PackedFacts<'_>>> {
     Some(rows)
 }
 
-/// The format of stored snapshots this code writes and reads: a snapshot of another
-/// format is ignored, and the case replayed from its events.
-pub(crate) const SNAPSHOT_FORMAT: i64 = 1;
+/// The format of stored snapshots this code writes: 2, a state that remembers recent
+/// commands only. It also reads format 1 (a state with every command the case applied),
+/// forgetting the old commands as a replay would; a snapshot of another format is ignored,
+/// and the case replayed from its events.
+pub(crate) const SNAPSHOT_FORMAT: i64 = 2;
+
+/// Formats of stored snapshots this code reads.
+const SNAPSHOT_FORMATS_READ: [i64; 2] = [1, SNAPSHOT_FORMAT];
 
 /// A case's state is written as a snapshot (in the append's transaction) every this many
 /// events, and when it closes or is cancelled.
@@ -291,7 +296,7 @@ impl StoredSnapshot {
             seq,
             format: SNAPSHOT_FORMAT,
             event_hash: event_hash.to_owned(),
-            digest: snapshot_digest(event_hash, &state),
+            digest: snapshot_digest(SNAPSHOT_FORMAT, event_hash, &state),
             state,
         }
     }
@@ -301,20 +306,21 @@ impl StoredSnapshot {
     /// state that is not of this case after `seq` events. The caller still checks that
     /// `event_hash` is the stored hash of event `seq`.
     pub(crate) fn open(&self, case: &CaseId) -> Option<(CaseState, Hash)> {
-        if self.format != SNAPSHOT_FORMAT
-            || snapshot_digest(&self.event_hash, &self.state) != self.digest
+        if !SNAPSHOT_FORMATS_READ.contains(&self.format)
+            || snapshot_digest(self.format, &self.event_hash, &self.state) != self.digest
         {
             return None;
         }
         let hash = from_hex(&self.event_hash)?;
-        let state: CaseState = serde_json::from_str(&self.state).ok()?;
+        let mut state: CaseState = serde_json::from_str(&self.state).ok()?;
+        state.forget_old_commands();
         (state.version() == self.seq && state.case() == Some(case)).then_some((state, hash))
     }
 }
 
-fn snapshot_digest(event_hash: &str, state: &str) -> String {
+fn snapshot_digest(format: i64, event_hash: &str, state: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(SNAPSHOT_FORMAT.to_le_bytes());
+    hasher.update(format.to_le_bytes());
     hasher.update(event_hash.as_bytes());
     hasher.update(state.as_bytes());
     to_hex(&hasher.finalize().into())

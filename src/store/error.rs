@@ -1,6 +1,6 @@
 //! Why a store operation failed.
 
-use crate::engine::{CaseId, CommandError};
+use crate::engine::{CaseId, CommandError, CommandId};
 use crate::model::SopId;
 
 /// A store operation that failed, with what and why. Every message is a sentence for the
@@ -21,6 +21,20 @@ pub enum StoreError {
         expected: u64,
         /// The version found in the store.
         actual: u64,
+    },
+    /// The command was applied to the case before: the store keeps every command id a
+    /// case applied, and writes none twice. Nothing was written.
+    /// [`execute`](super::execute) answers such a command with its earlier events
+    /// (`Executed::duplicate`); [`CaseStore::command_outcome`](super::CaseStore::command_outcome)
+    /// says which they are.
+    #[error(
+        "command `{command}` was already applied to case `{case}`, so it is not applied again; send a new command id for a new request"
+    )]
+    AlreadyApplied {
+        /// The case.
+        case: CaseId,
+        /// The command id applied before.
+        command: CommandId,
     },
     /// No case has this id.
     #[error("case `{case}` does not exist in this store")]

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{self, Action, CaseId, CaseState, Command, Event, HistoryError};
+use std::ops::RangeInclusive;
+
+use crate::engine::{self, Action, CaseId, CaseState, Command, CommandId, Event, HistoryError};
 use crate::graph::Process;
 use crate::model::SopId;
 
@@ -37,16 +39,21 @@ pub struct Executed {
 /// events with the version it loaded. Returns the events and the new state.
 ///
 /// The case is read from its latest snapshot and the events after it
-/// ([`CaseStore::load_latest`]), at most 99 events, not its whole history (the snapshot
-/// still grows with the case: it holds the id of every command applied, for idempotency). Those events are checked against `process` first
+/// ([`CaseStore::load_latest`]), at most 99 events, not its whole history; the snapshot
+/// does not grow with the case's age either, since the state keeps only the ids of recent
+/// commands ([`CaseState::has_applied`]). Those events are checked against `process` first
 /// ([`engine::check_history_from`]): an event that does not fit it (a step or token that
 /// does not exist or is not active) is [`StoreError::Corrupt`], never a case stuck on it.
 /// The append is pinned to the stored hash of the last event loaded.
 ///
 /// A command whose id the case already applied writes nothing and returns its earlier
-/// events (`duplicate`). A command the engine refuses is [`ExecuteError::Refused`]. If
-/// someone appended in between, the result is a [`StoreError::Conflict`] and nothing is
-/// written: call again, or use [`execute_with_retry`]. [`CaseCache`](super::CaseCache)
+/// events (`duplicate`), however old it is: a recent one is known to the state, an older
+/// one to the store ([`CaseStore::command_outcome`]), which is asked when the engine
+/// refuses the command or finds nothing to do, and which refuses to append a command it
+/// recorded before ([`StoreError::AlreadyApplied`]). A command the engine refuses is
+/// [`ExecuteError::Refused`]. If someone appended in between, the result is a
+/// [`StoreError::Conflict`] and nothing is written: call again, or use
+/// [`execute_with_retry`]. [`CaseCache`](super::CaseCache)
 /// keeps the states of recently used cases between commands, and [`execute_on`] decides on
 /// a state the caller holds.
 pub async fn execute<S: CaseStore>(
@@ -133,66 +140,77 @@ pub(crate) async fn execute_held<S: CaseStore>(
     now: DateTime<Utc>,
 ) -> Result<(Executed, Option<Held>), (ExecuteError, Option<Held>)> {
     let Held { state, hash, tail } = held;
-    if let Some(seqs) = state.outcome_of(&command.id) {
-        let first_in_tail = tail.first().map_or(u64::MAX, |e| e.seq);
-        let earlier: Vec<Event> = if *seqs.start() >= first_in_tail {
-            tail.into_iter().filter(|e| seqs.contains(&e.seq)).collect()
-        } else {
-            store
-                .load(case)
-                .await
-                .map_err(|e| (e.into(), None))?
-                .events
-                .into_iter()
-                .filter(|e| seqs.contains(&e.seq))
-                .collect()
+    let id = command.id.clone();
+    let keep = |state: CaseState| Held {
+        state,
+        hash,
+        tail: Vec::new(),
+    };
+    if let Some(seqs) = state.outcome_of(&id) {
+        let earlier = match events_of(store, case, seqs, &tail).await {
+            Ok(earlier) => earlier,
+            Err(e) => return Err((e.into(), None)),
         };
-        let executed = Executed {
-            events: earlier,
-            state: state.clone(),
-            duplicate: true,
-            conflicts: 0,
-        };
-        return Ok((
-            executed,
-            Some(Held {
-                state,
-                hash,
-                tail: Vec::new(),
-            }),
-        ));
+        return Ok((repeated(earlier, state.clone()), Some(keep(state))));
     }
     let new_events = match engine::handle(process, &state, command, now) {
         Ok(events) => events,
         Err(refused) => {
-            let held = Held {
-                state,
-                hash,
-                tail: Vec::new(),
+            // The state remembers recent commands only: an older repeat may be refused
+            // where it once applied, and is answered as the repeat it is.
+            return match applied_before(store, case, &id, &tail).await {
+                Ok(Some(earlier)) => Ok((repeated(earlier, state.clone()), Some(keep(state)))),
+                Ok(None) => Err((refused.into(), Some(keep(state)))),
+                Err(e) => Err((e.into(), Some(keep(state)))),
             };
-            return Err((refused.into(), Some(held)));
         }
     };
     if new_events.is_empty() {
-        let executed = Executed {
-            events: new_events,
-            state: state.clone(),
-            duplicate: false,
-            conflicts: 0,
+        let executed = match applied_before(store, case, &id, &tail).await {
+            Ok(Some(earlier)) => repeated(earlier, state.clone()),
+            Ok(None) => Executed {
+                events: new_events,
+                state: state.clone(),
+                duplicate: false,
+                conflicts: 0,
+            },
+            Err(e) => return Err((e.into(), Some(keep(state)))),
         };
-        return Ok((
-            executed,
-            Some(Held {
-                state,
-                hash,
-                tail: Vec::new(),
-            }),
-        ));
+        return Ok((executed, Some(keep(state))));
     }
+    // The state goes into the batch by value: a copy kept for the rare refusal below
+    // would make every append copy the case's records.
     let batch = Append::after(process, state, new_events)
         .map_err(|e| (e.into(), None))?
         .pinned(hash);
-    store.append(&batch).await.map_err(|e| (e.into(), None))?;
+    match store.append(&batch).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyApplied { .. }) => {
+            // The store refused a command it applied long ago: answer with its events,
+            // and the case as stored.
+            let answer = async {
+                let held = load_checked(store, process, case).await?;
+                let earlier = applied_before(store, case, &id, &held.tail).await?;
+                Ok::<_, StoreError>((earlier, held))
+            };
+            return match answer.await {
+                Ok((Some(earlier), held)) => {
+                    let state = held.state.clone();
+                    Ok((repeated(earlier, state), Some(keep_loaded(held))))
+                }
+                Ok((None, _)) => Err((
+                    StoreError::AlreadyApplied {
+                        case: case.clone(),
+                        command: id,
+                    }
+                    .into(),
+                    None,
+                )),
+                Err(e) => Err((e.into(), None)),
+            };
+        }
+        Err(e) => return Err((e.into(), None)),
+    }
     let hash = super::codec::chain_all(hash, batch.encoded())
         .last()
         .and_then(|last| super::codec::from_hex(last))
@@ -212,6 +230,61 @@ pub(crate) async fn execute_held<S: CaseStore>(
         },
         Some(next),
     ))
+}
+
+/// A state just loaded, held without the events it was loaded with.
+fn keep_loaded(held: Held) -> Held {
+    Held {
+        tail: Vec::new(),
+        ..held
+    }
+}
+
+/// The answer to a repeated command: its earlier events, nothing written.
+fn repeated(events: Vec<Event>, state: CaseState) -> Executed {
+    Executed {
+        events,
+        state,
+        duplicate: true,
+        conflicts: 0,
+    }
+}
+
+/// The earlier events of command `id` if the store says case `case` applied it.
+async fn applied_before<S: CaseStore>(
+    store: &S,
+    case: &CaseId,
+    id: &CommandId,
+    tail: &[Event],
+) -> Result<Option<Vec<Event>>, StoreError> {
+    match store.command_outcome(case, id).await? {
+        Some(seqs) => events_of(store, case, seqs, tail).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The events `seqs` of case `case`: from `tail` (the events just loaded) when they are
+/// there, else read from the store.
+async fn events_of<S: CaseStore>(
+    store: &S,
+    case: &CaseId,
+    seqs: RangeInclusive<u64>,
+    tail: &[Event],
+) -> Result<Vec<Event>, StoreError> {
+    if tail.first().is_some_and(|e| e.seq <= *seqs.start()) {
+        return Ok(tail
+            .iter()
+            .filter(|e| seqs.contains(&e.seq))
+            .cloned()
+            .collect());
+    }
+    Ok(store
+        .load(case)
+        .await?
+        .events
+        .into_iter()
+        .filter(|e| seqs.contains(&e.seq))
+        .collect())
 }
 
 /// Decides `command` on `state`, a state of case `case` the caller already holds (from an
@@ -274,32 +347,49 @@ pub async fn execute_on<S: CaseStore>(
         }
         .into());
     }
-    if let Some(seqs) = state.outcome_of(&command.id) {
-        let earlier = store
-            .load(case)
-            .await?
-            .events
-            .into_iter()
-            .filter(|e| seqs.contains(&e.seq))
-            .collect();
-        return Ok(Executed {
-            events: earlier,
-            state: state.clone(),
-            duplicate: true,
-            conflicts: 0,
-        });
+    let id = command.id.clone();
+    if let Some(seqs) = state.outcome_of(&id) {
+        let earlier = events_of(store, case, seqs, &[]).await?;
+        return Ok(repeated(earlier, state.clone()));
     }
-    let new_events = engine::handle(process, state, command, now)?;
+    let new_events = match engine::handle(process, state, command, now) {
+        Ok(events) => events,
+        Err(refused) => {
+            return match applied_before(store, case, &id, &[]).await? {
+                Some(earlier) => Ok(repeated(earlier, state.clone())),
+                None => Err(refused.into()),
+            };
+        }
+    };
     if new_events.is_empty() {
-        return Ok(Executed {
-            events: new_events,
-            state: state.clone(),
-            duplicate: false,
-            conflicts: 0,
+        return Ok(match applied_before(store, case, &id, &[]).await? {
+            Some(earlier) => repeated(earlier, state.clone()),
+            None => Executed {
+                events: new_events,
+                state: state.clone(),
+                duplicate: false,
+                conflicts: 0,
+            },
         });
     }
     let batch = Append::new(process, state, new_events)?;
-    store.append(&batch).await?;
+    match store.append(&batch).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyApplied {
+            case: refused_case,
+            command,
+        }) => {
+            return match applied_before(store, case, &id, &[]).await? {
+                Some(earlier) => Ok(repeated(earlier, state.clone())),
+                None => Err(StoreError::AlreadyApplied {
+                    case: refused_case,
+                    command,
+                }
+                .into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
     let (events, state) = batch.into_parts();
     Ok(Executed {
         events,

@@ -1,11 +1,11 @@
 //! [`MemoryStore`]: cases in memory, for tests and examples.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{ActorId, CaseId, CaseState};
+use crate::engine::{ActorId, CaseId, CaseState, CommandId};
 use crate::model::SopId;
 
 use super::batch::{Append, check_same_sop};
@@ -46,6 +46,8 @@ struct MemoryCase {
     snapshot: Option<codec::StoredSnapshot>,
     /// Facts kept for reports, with the hash of the last event they were read from.
     facts: Option<(super::KeptFacts, String)>,
+    /// Every command applied, with its first event's `seq` and how many events it caused.
+    commands: HashMap<CommandId, (u64, u32)>,
 }
 
 impl MemoryStore {
@@ -144,6 +146,17 @@ impl CaseStore for MemoryStore {
                 .map(|(_, hash)| hash.as_str()),
         )?;
         batch.check_pin(&previous)?;
+        let commands = batch.commands();
+        if let Some(case) = inner.cases.get(batch.case())
+            && let Some((applied, _, _)) = commands
+                .iter()
+                .find(|(id, _, _)| case.commands.contains_key(*id))
+        {
+            return Err(batch.already_applied(applied));
+        }
+        let commands = commands
+            .into_iter()
+            .map(|(id, first, count)| (id.clone(), (first, count)));
         let hashes = codec::chain_all(previous, batch.encoded());
         let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
         let rows = batch.encoded().iter().cloned().zip(hashes);
@@ -161,6 +174,7 @@ impl CaseStore for MemoryStore {
                 case.events.extend(rows);
                 case.summary = summary;
                 case.lease = None;
+                case.commands.extend(commands);
                 if snapshot.is_some() {
                     case.snapshot = snapshot;
                 }
@@ -174,11 +188,25 @@ impl CaseStore for MemoryStore {
                         summary,
                         lease: None,
                         snapshot,
+                        commands: commands.collect(),
                     },
                 );
             }
         }
         Ok(())
+    }
+
+    async fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        Ok(self
+            .lock()
+            .cases
+            .get(case)
+            .and_then(|c| c.commands.get(command))
+            .map(|&(first, count)| first..=first + u64::from(count) - 1))
     }
 
     async fn pending_notifications(

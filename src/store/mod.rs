@@ -95,8 +95,10 @@ pub use report::{Measured, ReportError, measure};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+use std::ops::RangeInclusive;
+
 use crate::engine::{
-    Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, Event, Notification,
+    Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, CommandId, Event, Notification,
 };
 use crate::graph::Process;
 use crate::model::{RoleId, SopId};
@@ -138,6 +140,20 @@ pub trait CaseStore: Send + Sync {
         &self,
         case: &CaseId,
     ) -> impl Future<Output = Result<LatestCase, StoreError>> + Send;
+
+    /// The events command `command` caused on case `case`, as a range of `seq`s, if the
+    /// case applied it; `None` if it never did.
+    ///
+    /// Every store records each command a case applies in the append's transaction, and
+    /// refuses to append one it recorded before ([`StoreError::AlreadyApplied`]), so a
+    /// command is applied once however old it is. A case's state remembers only recent
+    /// commands ([`CaseState::has_applied`]); this is how [`execute`] answers an older
+    /// repeat with its earlier events.
+    fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> impl Future<Output = Result<Option<RangeInclusive<u64>>, StoreError>> + Send;
 
     /// Summaries of the cases that match `filter`, ordered by case id.
     fn list(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::engine::{ActorId, CaseId, CaseState};
+use crate::engine::{ActorId, CaseId, CaseState, CommandId};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
@@ -21,8 +21,10 @@ use super::{
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
 /// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
-/// facts reports read (empty after migrating: the next report fills it).
-const SCHEMA_VERSION: i64 = 7;
+/// facts reports read (empty after migrating: the next report fills it); 8 added
+/// `commands`, every command each case applied (filled in from the stored events when
+/// migrating).
+const SCHEMA_VERSION: i64 = 8;
 
 /// Serializes table creation between instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0073_6f70_666c_6f77;
@@ -99,6 +101,13 @@ CREATE TABLE IF NOT EXISTS people (
     actor_id TEXT COLLATE "C" PRIMARY KEY,
     roles TEXT NOT NULL,
     active BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+    case_id TEXT COLLATE "C" NOT NULL,
+    command_id TEXT COLLATE "C" NOT NULL,
+    first_seq BIGINT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (case_id, command_id)
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
@@ -293,6 +302,16 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> 
         if found < 3 {
             add_hashes(&mut tx).await.map_err(fail)?;
         }
+        if found < 8 {
+            sqlx::raw_sql(
+                "INSERT INTO commands (case_id, command_id, first_seq, count) \
+                 SELECT case_id, command, MIN(seq), COUNT(*) FROM events \
+                 GROUP BY case_id, command ON CONFLICT DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        }
         sqlx::query(
             "INSERT INTO sopflow_meta (key, value) VALUES ('schema', $1) \
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -423,6 +442,7 @@ impl PostgresStore {
              next_timer_us, updated_at_us) \
              SELECT $1, $9, $10, $3, $4, $5, $6, $7 \
              WHERE EXISTS (SELECT 1 FROM sops WHERE sop_id = $9 AND version = $10) \
+             AND $25::bigint IS NULL \
              ON CONFLICT (case_id) DO NOTHING RETURNING case_id"
         } else {
             "UPDATE cases SET status = $3, version = $4, roles = $5, next_timer_us = $6, \
@@ -441,6 +461,9 @@ impl PostgresStore {
                  SELECT row.case_id, $18, $19, $20, $21, $22 FROM row WHERE $18::bigint IS NOT NULL \
                  ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, format = EXCLUDED.format, \
                  event_hash = EXCLUDED.event_hash, digest = EXCLUDED.digest, state = EXCLUDED.state), \
+             cmds AS (INSERT INTO commands (case_id, command_id, first_seq, count) \
+                 SELECT row.case_id, x.c, x.f, x.n FROM row, \
+                 unnest($26::text[], $27::bigint[], $28::int[]) AS x(c, f, n)), \
              notes AS (INSERT INTO notifications (case_id, seq, payload) \
                  SELECT row.case_id, n.s, n.p FROM row, \
                  unnest($23::bigint[], $24::text[]) WITH ORDINALITY AS n(s, p, o) ORDER BY n.o) \
@@ -480,12 +503,33 @@ impl PostgresStore {
             .bind(snapshot.as_ref().map(|s| s.state.as_str()))
             .bind(notes.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
             .bind(notes.into_iter().map(|(_, json)| json).collect::<Vec<_>>());
-        // Only the update names the version the case ran on (a migration changes it).
+        // Only the update names the version the case ran on (a migration changes it); the
+        // new case binds a placeholder so that the command columns keep their numbers.
         let written = if batch.expected() == 0 {
-            written
+            written.bind(None::<i64>)
         } else {
             written.bind(i64::from(batch.ran_on()))
         };
+        let commands = batch.commands();
+        let written = written
+            .bind(
+                commands
+                    .iter()
+                    .map(|(id, _, _)| id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                commands
+                    .iter()
+                    .map(|(_, first, _)| *first as i64)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                commands
+                    .iter()
+                    .map(|(_, _, count)| *count as i32)
+                    .collect::<Vec<_>>(),
+            );
         let written = written.execute(&self.pool).await?;
         Ok(written.rows_affected())
     }
@@ -527,6 +571,13 @@ impl PostgresStore {
                 expected: batch.expected(),
                 actual,
             };
+        }
+        for (command, _, _) in batch.commands() {
+            match self.command_outcome(batch.case(), command).await {
+                Ok(Some(_)) => return batch.already_applied(command),
+                Ok(None) => {}
+                Err(error) => return error,
+            }
         }
         if let Some((sop, version)) = batch.starts_on() {
             return match self.sop_source(sop, version).await {
@@ -581,6 +632,22 @@ impl CaseStore for PostgresStore {
                 error,
             )),
         }
+    }
+
+    async fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        let row: Option<(i64, i32)> = sqlx::query_as(
+            "SELECT first_seq, count FROM commands WHERE case_id = $1 AND command_id = $2",
+        )
+        .bind(case.as_str())
+        .bind(command.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| StoreError::database(format!("reading the commands of case `{case}`"), e))?;
+        Ok(row.map(|(first, count)| first as u64..=(first + i64::from(count) - 1) as u64))
     }
 
     async fn pending_notifications(

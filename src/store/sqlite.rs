@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::engine::{ActorId, CaseId, CaseState, Notification};
+use crate::engine::{ActorId, CaseId, CaseState, CommandId, Notification};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
@@ -28,8 +28,10 @@ use super::{
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
 /// added `snapshots` (empty after migrating: cases get one as they move on); 6 added
 /// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
-/// facts reports read (empty after migrating: the next report fills it).
-const SCHEMA_VERSION: i64 = 7;
+/// facts reports read (empty after migrating: the next report fills it); 8 added
+/// `commands`, every command each case applied (filled in from the stored events when
+/// migrating).
+const SCHEMA_VERSION: i64 = 8;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +108,13 @@ CREATE TABLE IF NOT EXISTS people (
     actor_id TEXT PRIMARY KEY,
     roles TEXT NOT NULL,
     active INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commands (
+    case_id TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (case_id, command_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
@@ -247,6 +256,9 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             if found < 3 {
                 add_hashes(&mut conn).await?;
             }
+            if found < 8 {
+                add_commands(&mut conn).await?;
+            }
             sqlx::query(
                 "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -308,6 +320,18 @@ async fn add_hashes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error
         }
     }
     Ok(())
+}
+
+/// Schema 8: records the commands every stored case applied, from its events. Runs inside
+/// the migration's transaction.
+async fn add_commands(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "INSERT OR IGNORE INTO commands (case_id, command_id, first_seq, count) \
+         SELECT case_id, command, MIN(seq), COUNT(*) FROM events GROUP BY case_id, command",
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }
 
 /// The schema version the store records, `None` when it has no tables yet.
@@ -584,6 +608,7 @@ async fn write_group(
             }
             Err(
                 refused @ (StoreError::Conflict { .. }
+                | StoreError::AlreadyApplied { .. }
                 | StoreError::SopNotFound { .. }
                 | StoreError::Corrupt { .. }
                 | StoreError::InvalidBatch { .. }),
@@ -625,8 +650,12 @@ async fn write_together(
     let mut cases: Vec<&str> = jobs.iter().map(|j| j.batch.case().as_str()).collect();
     cases.sort_unstable();
     cases.dedup();
+    // Every case's version, roles and last hash, and the commands asked that their cases
+    // applied before, in one read: each statement is a round trip to the driver's thread.
+    let asked = asked_commands(jobs);
+    let together = asked.len() <= 4_000;
     let mut read = sqlx::QueryBuilder::<Sqlite>::new(
-        "SELECT c.case_id, c.version, c.roles, e.hash FROM cases c \
+        "SELECT 0, c.case_id, c.version, c.roles, e.hash FROM cases c \
          LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version WHERE c.case_id IN (",
     );
     let mut list = read.separated(", ");
@@ -634,23 +663,39 @@ async fn write_together(
         list.push_bind(*case);
     }
     read.push(")");
-    let rows: Vec<(String, i64, String, Option<String>)> = read
+    if together && !asked.is_empty() {
+        read.push(
+            " UNION ALL SELECT 1, case_id, 0, command_id, NULL FROM commands \
+             WHERE (case_id, command_id) IN (VALUES ",
+        );
+        push_pairs(&mut read, &asked);
+        read.push(")");
+    }
+    let rows: Vec<(i64, String, i64, String, Option<String>)> = read
         .build_query_as()
         .fetch_all(&mut *conn)
         .await
         .map_err(fail)?;
-    let mut seen: HashMap<String, Seen> = rows
-        .into_iter()
-        .map(|(case, version, roles, hash)| {
-            let seen = Seen {
-                version: version as u64,
-                hash,
-                stored_roles: Some(roles),
-                summary: None,
-            };
-            (case, seen)
-        })
-        .collect();
+    let mut applied = std::collections::HashSet::new();
+    let mut seen: HashMap<String, Seen> = HashMap::with_capacity(rows.len());
+    for (kind, case, version, roles, hash) in rows {
+        if kind == 1 {
+            if let Some(pair) = asked.iter().find(|(c, id)| *c == case && *id == roles) {
+                applied.insert(*pair);
+            }
+            continue;
+        }
+        let entry = Seen {
+            version: version as u64,
+            hash,
+            stored_roles: Some(roles),
+            summary: None,
+        };
+        seen.insert(case, entry);
+    }
+    if !together {
+        applied = applied_commands(conn, &asked).await.map_err(fail)?;
+    }
     let mut sops_stored: HashMap<(String, u32), bool> = HashMap::new();
     let mut results = Vec::with_capacity(jobs.len());
     let mut accepted: Vec<(&Append, Vec<String>)> = Vec::new();
@@ -665,6 +710,14 @@ async fn write_together(
                 expected: batch.expected(),
                 actual,
             }));
+            continue;
+        }
+        let commands = batch.commands();
+        if let Some((repeated, _, _)) = commands
+            .iter()
+            .find(|(id, _, _)| applied.contains(&(case.as_str(), id.as_str())))
+        {
+            results.push(Err(batch.already_applied(repeated)));
             continue;
         }
         let checked = codec::previous_link(case, actual, current.and_then(|c| c.hash.as_deref()))
@@ -708,6 +761,11 @@ async fn write_together(
         entry.version = batch.summary().version;
         entry.hash = hashes.last().cloned();
         entry.summary = Some(batch.summary().clone());
+        applied.extend(
+            commands
+                .iter()
+                .map(|(id, _, _)| (case.as_str(), id.as_str())),
+        );
         accepted.push((batch, hashes));
         results.push(Ok(()));
     }
@@ -783,6 +841,17 @@ async fn write_together(
         })
         .collect();
     insert_events(conn, &events).await.map_err(fail)?;
+    let commands: Vec<CommandRow<'_>> = accepted
+        .iter()
+        .flat_map(|(batch, _)| {
+            let case = batch.case().as_str();
+            batch
+                .commands()
+                .into_iter()
+                .map(move |(id, first, count)| (case, id.as_str(), first, count))
+        })
+        .collect();
+    insert_commands(conn, &commands).await.map_err(fail)?;
     for (batch, hashes) in &accepted {
         if let Some(snapshot) = hashes.last().and_then(|last| batch.snapshot(last)) {
             write_snapshot(conn, batch.case(), &snapshot)
@@ -826,6 +895,79 @@ async fn insert_events(
         insert.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A command row: its case, its id, its first event's `seq` and how many events it caused.
+type CommandRow<'a> = (&'a str, &'a str, u64, u32);
+
+/// Records the commands of appended batches, in the caller's transaction.
+async fn insert_commands(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[CommandRow<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(1_000) {
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO commands (case_id, command_id, first_seq, count) ",
+        );
+        insert.push_values(chunk, |mut row, (case, command, first, count)| {
+            row.push_bind(*case)
+                .push_bind(*command)
+                .push_bind(*first as i64)
+                .push_bind(i64::from(*count));
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The `(case, command)` pairs of the commands of `jobs` on cases that exist (a new case
+/// has applied nothing).
+fn asked_commands(jobs: &[Arc<Job>]) -> Vec<(&str, &str)> {
+    jobs.iter()
+        .filter(|job| job.batch.expected() > 0)
+        .flat_map(|job| {
+            let case = job.batch.case().as_str();
+            job.batch
+                .commands()
+                .into_iter()
+                .map(move |(id, _, _)| (case, id.as_str()))
+        })
+        .collect()
+}
+
+/// Appends `(?, ?), (?, ?), …` binding each `(case, command)` pair.
+fn push_pairs<'a>(query: &mut sqlx::QueryBuilder<Sqlite>, pairs: &[(&'a str, &'a str)]) {
+    let mut list = query.separated(", ");
+    for (case, command) in pairs {
+        list.push("(");
+        list.push_bind_unseparated(*case);
+        list.push_unseparated(", ");
+        list.push_bind_unseparated(*command);
+        list.push_unseparated(")");
+    }
+}
+
+/// The pairs among `asked` whose case applied the command before, read a few thousand at
+/// a time (SQLite bounds the number of bound values).
+async fn applied_commands<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    asked: &[(&'a str, &'a str)],
+) -> Result<std::collections::HashSet<(&'a str, &'a str)>, sqlx::Error> {
+    let mut applied = std::collections::HashSet::new();
+    for chunk in asked.chunks(4_000) {
+        let mut read = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT case_id, command_id FROM commands WHERE (case_id, command_id) IN (VALUES ",
+        );
+        push_pairs(&mut read, chunk);
+        read.push(")");
+        let rows: Vec<(String, String)> = read.build_query_as().fetch_all(&mut *conn).await?;
+        for (case, command) in rows {
+            if let Some(pair) = chunk.iter().find(|(c, id)| *c == case && *id == command) {
+                applied.insert(*pair);
+            }
+        }
+    }
+    Ok(applied)
 }
 
 /// Writes notifications in the order given, in the caller's transaction.
@@ -924,19 +1066,24 @@ async fn check_batch(
     let case = batch.case();
     let operation = format!("appending events to case `{case}`");
     let fail = |e: sqlx::Error| db_error(&operation, e);
-    // The case's version and roles, and the stored hash of its last event, in one read.
-    let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT c.version, c.roles, e.hash FROM cases c \
-         LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
-         WHERE c.case_id = ?",
+    // The case's version and roles, the stored hash of its last event, and whether it
+    // applied the batch's (first) command before, in one read.
+    let commands = batch.commands();
+    let first_command = commands.first().map_or("", |(id, _, _)| id.as_str());
+    let row: Option<(i64, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT c.version, c.roles, e.hash, \
+         EXISTS (SELECT 1 FROM commands WHERE case_id = c.case_id AND command_id = ?2) \
+         FROM cases c LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
+         WHERE c.case_id = ?1",
     )
     .bind(case.as_str())
+    .bind(first_command)
     .fetch_optional(&mut *conn)
     .await
     .map_err(fail)?;
-    let (current, stored_previous) = match row {
-        Some((version, roles, hash)) => (Some((version, roles)), hash),
-        None => (None, None),
+    let (current, stored_previous, first_applied) = match row {
+        Some((version, roles, hash, applied)) => (Some((version, roles)), hash, applied),
+        None => (None, None, false),
     };
     let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
     if actual != batch.expected() {
@@ -948,6 +1095,23 @@ async fn check_batch(
     }
     let previous = codec::previous_link(case, actual, stored_previous.as_deref())?;
     batch.check_pin(&previous)?;
+    if first_applied && let Some((command, _, _)) = commands.first() {
+        return Err(batch.already_applied(command));
+    }
+    if current.is_some() {
+        for (command, _, _) in commands.iter().skip(1) {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM commands WHERE case_id = ? AND command_id = ?")
+                    .bind(case.as_str())
+                    .bind(command.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(fail)?;
+            if applied.is_some() {
+                return Err(batch.already_applied(command));
+            }
+        }
+    }
     let hashes = codec::chain_all(previous, batch.encoded());
     let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
     if current.is_none()
@@ -1059,6 +1223,12 @@ async fn write_batch(
         }
         Err(e) => return Err(fail(e)),
     }
+    let commands: Vec<CommandRow<'_>> = batch
+        .commands()
+        .into_iter()
+        .map(|(id, first, count)| (case.as_str(), id.as_str(), first, count))
+        .collect();
+    insert_commands(conn, &commands).await.map_err(fail)?;
     if let Some(snapshot) = snapshot {
         write_snapshot(conn, case, &snapshot).await.map_err(fail)?;
     }
@@ -1194,6 +1364,22 @@ impl CaseStore for SqliteStore {
                 .await
                 .map_err(fail)?;
         LatestCase::whole(case, rows)
+    }
+
+    async fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT first_seq, count FROM commands WHERE case_id = ? AND command_id = ?",
+        )
+        .bind(case.as_str())
+        .bind(command.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| db_error(format!("reading the commands of case `{case}`"), e))?;
+        Ok(row.map(|(first, count)| first as u64..=(first + count - 1) as u64))
     }
 
     async fn pending_notifications(

@@ -40,7 +40,7 @@ macro_rules! conformance_tests {
             cached_states_follow_the_store, held_states_append_only_at_their_version,
             notifications_are_kept_with_their_events, people_directory_round_trip,
             concurrent_people_updates_all_land, open_cases_migrate, histories_page_in_id_order,
-            facts_kept_for_reports, reports_read_kept_facts);
+            facts_kept_for_reports, reports_read_kept_facts, old_repeats_apply_once);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -1643,4 +1643,112 @@ where
     let (second, again) = report().await;
     assert_eq!((second.from_events, second.from_facts), (1, 1));
     assert_eq!(again, from_events);
+}
+
+/// A command repeated long after it was applied, when the case's state no longer
+/// remembers it (its snapshot keeps recent commands only), is answered with its earlier
+/// events and applied nowhere a second time: not through `execute`, a cache, a held state,
+/// a hand-made append, nor by many senders at once.
+pub async fn old_repeats_apply_once<S: CaseStore + 'static>(store: Arc<S>) {
+    let process = Arc::new(save(&*store, hello(1)).await);
+    let case = CaseId::new("R-1");
+    long_case(&*store, &process, "R-1", 320).await;
+    let stored = store.load(&case).await.unwrap().events.len() as u64;
+    let latest = store.load_latest(&case).await.unwrap();
+    assert_eq!(latest.snapshot_version(), Some(300));
+    let old = note("R-1-n10", "called back");
+    let state = latest.state();
+    assert!(
+        !state.has_applied(&old.id),
+        "the state forgot the old command"
+    );
+    assert!(state.has_applied(&format!("R-1-n{}", stored - 1).as_str().into()));
+    assert_eq!(
+        store.command_outcome(&case, &old.id).await.unwrap(),
+        Some(11..=11)
+    );
+    assert_eq!(
+        store
+            .command_outcome(&case, &"R-1-never".into())
+            .await
+            .unwrap(),
+        None
+    );
+    // The engine would apply it again (a note fits an open case): the store refuses.
+    let events = engine::handle(&process, &state, old.clone(), t0()).unwrap();
+    let batch = Append::new(&process, &state, events).unwrap();
+    assert!(
+        matches!(
+            store.append(&batch).await,
+            Err(StoreError::AlreadyApplied { ref command, .. }) if command.as_str() == "R-1-n10"
+        ),
+        "a hand-made append of an old command is refused"
+    );
+    // `execute`, `execute_on` and a cache answer it as the repeat it is.
+    let again = execute(&*store, &process, &case, old.clone(), t0())
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        again.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![11]
+    );
+    assert_eq!(again.state.version(), stored);
+    let held = execute_on(&*store, &process, &case, &state, old.clone(), t0())
+        .await
+        .unwrap();
+    assert!(held.duplicate);
+    assert_eq!(held.events[0].seq, 11);
+    let cache = CaseCache::new(4);
+    let cached = cache
+        .execute(&*store, &process, &case, old.clone(), t0())
+        .await
+        .unwrap();
+    assert!(cached.duplicate);
+    // An old repeat the engine now refuses (the start of an open case) is a repeat too.
+    let restart = execute(&*store, &process, &case, start("R-1", "R-1-s"), t0())
+        .await
+        .unwrap();
+    assert!(restart.duplicate);
+    assert_eq!(restart.events[0].seq, 1);
+    // Eight senders repeat the old command and send one new command each, twice over.
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = Arc::clone(&store);
+        let process = Arc::clone(&process);
+        tasks.push(tokio::spawn(async move {
+            let case = CaseId::new("R-1");
+            for command in [
+                note("R-1-n10", "called back"),
+                note("R-1-new", "once"),
+                note(&format!("R-1-w{worker}"), "mine"),
+                note(&format!("R-1-w{worker}"), "mine"),
+            ] {
+                execute_with_retry(&*store, &process, &case, command, t0(), 1_000)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let loaded = store.load(&case).await.unwrap();
+    assert_eq!(loaded.events.len() as u64, stored + 1 + 8);
+    let mut seen = BTreeSet::new();
+    let mut runs = 0;
+    let mut previous: Option<&str> = None;
+    for event in &loaded.events {
+        if previous != Some(event.command.as_str()) {
+            assert!(
+                seen.insert(event.command.as_str()),
+                "{} applied twice",
+                event.command
+            );
+            runs += 1;
+        }
+        previous = Some(event.command.as_str());
+    }
+    assert_eq!(runs, seen.len());
+    assert_eq!(summary(&*store, "R-1").await.version, stored + 9);
 }
