@@ -299,9 +299,18 @@ pub fn view(process: &Process, state: &CaseState) -> CaseView {
 /// One line of a case's history, for people: `2026-01-05 09:00 ana: completed receive`.
 pub fn describe(event: &Event) -> String {
     let what = match &event.kind {
-        EventKind::CaseStarted { sop, version, .. } => {
-            format!("started the case on {sop} v{version}")
-        }
+        EventKind::CaseStarted {
+            sop,
+            version,
+            parent,
+            ..
+        } => match parent {
+            Some(parent) => format!(
+                "started the case on {sop} v{version} as a sub-case of {} (step {})",
+                parent.case, parent.step
+            ),
+            None => format!("started the case on {sop} v{version}"),
+        },
         EventKind::StepActivated {
             step, item, due_at, ..
         } => {
@@ -345,6 +354,28 @@ pub fn describe(event: &Event) -> String {
         },
         EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
         EventKind::StepCancelled { step, reason, .. } => format!("cancelled {step}: {reason}"),
+        EventKind::SubCaseRequested {
+            step, case, sop, ..
+        } => {
+            format!("{step} called {sop}: sub-case {case} requested")
+        }
+        EventKind::SubCaseStarted { step, case, .. } => {
+            format!("sub-case {case} of {step} started")
+        }
+        EventKind::SubCaseFinished {
+            step,
+            case,
+            outcome,
+            ..
+        } => match outcome {
+            crate::engine::SubCaseOutcome::Completed => {
+                format!("sub-case {case} of {step} completed")
+            }
+            crate::engine::SubCaseOutcome::Cancelled => {
+                format!("sub-case {case} of {step} was cancelled: {step} is back with its role")
+            }
+        },
+        EventKind::ParentInformed { parent } => format!("told parent case {parent} how it ended"),
         EventKind::SlaBreached {
             step, escalated, ..
         } => {

@@ -306,6 +306,7 @@ impl CaseLog {
             sop,
             version,
             fields,
+            ..
         }) = events.first().map(|e| &e.kind)
         else {
             return Err(ExportError::NotACase);
@@ -531,6 +532,10 @@ impl CaseLog {
                 self.reopened += 1;
             }
             EventKind::CaseStarted { .. }
+            | EventKind::SubCaseRequested { .. }
+            | EventKind::SubCaseStarted { .. }
+            | EventKind::SubCaseFinished { .. }
+            | EventKind::ParentInformed { .. }
             | EventKind::StepPostponed { .. }
             | EventKind::ApprovalGranted { .. }
             | EventKind::DecisionTaken { .. }

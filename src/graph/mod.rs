@@ -223,6 +223,20 @@ pub struct Task {
     pub terminates: bool,
     /// Run once per item of a multi-choice field, when it says `for_each:`.
     pub for_each: Option<ForEach>,
+    /// The SOP it starts a sub-case of and waits for, when it says `call:`.
+    pub call: Option<Call>,
+}
+
+/// A task's call of another SOP (`call:`), compiled: what the sub-case runs and which
+/// fields go in and come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The SOP whose case is started (its latest stored version).
+    pub sop: SopId,
+    /// `(sub-case field, field of this case)`: values given to the sub-case at its start.
+    pub with: Vec<(FieldId, FieldId)>,
+    /// `(field of this case, sub-case field)`: values taken back when it completes.
+    pub returns: Vec<(FieldId, FieldId)>,
 }
 
 /// Who a task or gate goes to beyond its role: a person named in the case's data, the

@@ -65,6 +65,7 @@ impl CaseFacts {
             sop,
             version,
             fields,
+            ..
         } = &first.kind
         else {
             return None;
