@@ -221,7 +221,7 @@ pub struct PendingInstances {
 }
 
 /// A sub-case a call task asked for: started or not yet, running or finished.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SubCase {
     /// The call task.
     pub step: StepId,
@@ -233,6 +233,9 @@ pub struct SubCase {
     pub sop: SopId,
     /// When it was asked for.
     pub requested_at: DateTime<Utc>,
+    /// The fields it starts with, mapped in from this case.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
     /// Whether the store recorded that it started.
     #[serde(default)]
     pub started: bool,
@@ -788,13 +791,14 @@ impl CaseState {
                 token,
                 case,
                 sop,
-                ..
+                fields,
             } => self.sub_cases.push(SubCase {
                 step: step.clone(),
                 token: *token,
                 case: case.clone(),
                 sop: sop.clone(),
                 requested_at: event.at,
+                fields: fields.clone(),
                 started: false,
                 outcome: None,
             }),

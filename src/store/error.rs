@@ -42,6 +42,17 @@ pub enum StoreError {
         /// Its version.
         version: u32,
     },
+    /// A call task names an SOP of which no version was saved, so its sub-case cannot
+    /// start; the calling case waits until it is.
+    #[error(
+        "case `{case}` calls SOP `{sop}`, which is not in this store; save it with `save_sop` (sop case start --sop FILE) and the sub-case starts on the next tick"
+    )]
+    CalledSopNotFound {
+        /// The calling case.
+        case: CaseId,
+        /// The SOP it calls.
+        sop: SopId,
+    },
     /// An SOP version was saved before with other text. Versions are immutable, because
     /// running cases finish on the version they started on.
     #[error(
