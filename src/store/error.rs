@@ -45,7 +45,7 @@ pub enum StoreError {
     /// A call task names an SOP of which no version was saved, so its sub-case cannot
     /// start; the calling case waits until it is.
     #[error(
-        "case `{case}` calls SOP `{sop}`, which is not in this store; save it with `save_sop` (sop case start --sop FILE) and the sub-case starts on the next tick"
+        "case `{case}` calls SOP `{sop}`, which is not in this store; save it (`save_sop`, or `sop case start --sop FILE`) and the sub-case starts on the next round of the clock"
     )]
     CalledSopNotFound {
         /// The calling case.
