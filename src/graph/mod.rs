@@ -14,6 +14,7 @@
 //! Architecture invariant: this module reads the model, never YAML text, and knows nothing
 //! about cases; it does not evaluate conditions, only compiles them.
 
+mod calls;
 mod compile;
 mod condition;
 mod kpi;
@@ -28,6 +29,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+pub use calls::check_calls;
 pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
 pub use kpi::{CaseMoment, Kpi, KpiGoal, KpiMeasure, PathTaken, SlaCount};
