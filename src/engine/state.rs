@@ -913,6 +913,9 @@ impl CaseState {
             for join in &mut self.joins {
                 rename(&mut join.split);
             }
+            for sub in &mut self.sub_cases {
+                rename(&mut sub.step);
+            }
             for group in &mut self.instances {
                 rename(&mut group.step);
             }
