@@ -474,7 +474,7 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
             .filter(|s| s.outcome.is_none())
             .collect();
         let sub = waiting.get(sent.pick % waiting.len().max(1))?;
-        let outcome = if sent.pick % 3 == 0 {
+        let outcome = if sent.pick.is_multiple_of(3) {
             SubCaseOutcome::Cancelled
         } else {
             SubCaseOutcome::Completed
