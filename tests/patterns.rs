@@ -1224,7 +1224,7 @@ fn exports_name_the_item_of_each_activation() {
     let csv = String::from_utf8(csv.finish().unwrap()).unwrap();
     let erp: Vec<&str> = csv
         .lines()
-        .filter(|l| l.starts_with("T-1,create_account,") && l.ends_with(",erp"))
+        .filter(|l| l.starts_with("T-1,create_account,") && l.ends_with(",erp,"))
         .collect();
     // Scheduled, then completed: one instance, its item on both rows.
     assert_eq!(erp.len(), 2, "{csv}");
