@@ -1312,6 +1312,12 @@ fn sub_sop_the_order_waits_for_the_credit_check_and_takes_its_verdict() {
         "{refused:?}"
     );
     assert_eq!(refused.kind(), "waiting-for-sub-case");
+    let items = sopflow::engine::work_items(&parent.process, &parent.state);
+    assert_eq!(
+        items[0].waiting_for.as_ref().map(|c| c.as_str()),
+        Some("T-1.credit_check.1"),
+        "the work item says what it waits for"
+    );
     let fay = actor("fay", &["analyst"]);
     child.complete("assess", &fay, fields(json!({"approved": true})));
     child.assert_closed();
@@ -1369,6 +1375,7 @@ fn sub_sop_a_cancelled_credit_check_leaves_the_call_step_to_sales() {
     let fin = actor("fin", &["analyst"]);
     child.cancel(&fin, "the customer withdrew the application");
     assert_eq!(child.state.next_due(), Some(child.now));
+    let before = parent.state.clone();
     let events = parent.send(
         &clock(),
         Action::FinishSubCase {
@@ -1383,6 +1390,19 @@ fn sub_sop_a_cancelled_credit_check_leaves_the_call_step_to_sales() {
         ["credit_check"],
         "the step stays with sales"
     );
+    // Sales hears it, and the step is theirs to complete again.
+    let told = sopflow::engine::notifications(&parent.process, &before, &events);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].kind, sopflow::engine::NotificationKind::WorkWaiting);
+    assert!(
+        told[0]
+            .message
+            .contains("sub-case T-1.credit_check.1 of step `credit_check` was cancelled"),
+        "{}",
+        told[0].message
+    );
+    let items = sopflow::engine::work_items(&parent.process, &parent.state);
+    assert_eq!(items[0].waiting_for, None);
     // Sales follows up by hand: the verdict the sub-case would have returned.
     let sam = actor("sam", &["sales"]);
     parent.complete("credit_check", &sam, fields(json!({"credit_ok": false})));

@@ -100,6 +100,9 @@ pub struct WorkItem {
     pub postponed_until: Option<DateTime<Utc>>,
     /// Fields the step collects.
     pub collects: Vec<FieldId>,
+    /// The sub-case a call task waits for while it runs: the task completes when it
+    /// closes, and cannot be completed by hand meanwhile.
+    pub waiting_for: Option<CaseId>,
 }
 
 impl WorkItem {
@@ -201,6 +204,7 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
             breached: active.breached,
             postponed_until: active.postponed_until,
             collects,
+            waiting_for: state.waiting_for(active.token).map(|sub| sub.case.clone()),
         });
     }
     items

@@ -1252,6 +1252,9 @@ fn active_lines(work: &[engine::WorkItem]) -> String {
         if let Some(until) = item.postponed_until {
             details.push(format!("on hold until {}", time(until)));
         }
+        if let Some(child) = &item.waiting_for {
+            details.push(format!("waits for sub-case {child}"));
+        }
         let details = if details.is_empty() {
             String::new()
         } else {
