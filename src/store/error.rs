@@ -53,6 +53,17 @@ pub enum StoreError {
         /// The SOP it calls.
         sop: SopId,
     },
+    /// The id a call task's sub-case is to start under belongs to another case, which is
+    /// not that sub-case; the calling case waits.
+    #[error(
+        "case `{parent}` cannot start its sub-case `{case}`: a case with that id exists that it did not start; rename or remove that case"
+    )]
+    SubCaseIdTaken {
+        /// The sub-case's id.
+        case: CaseId,
+        /// The calling case.
+        parent: CaseId,
+    },
     /// An SOP version was saved before with other text. Versions are immutable, because
     /// running cases finish on the version they started on.
     #[error(

@@ -161,9 +161,24 @@ async fn start_sub_case<S: CaseStore>(
     let started = execute_with_retry(store, &called, &sub.case, start, now, ATTEMPTS).await;
     let version = match started {
         Ok(executed) => executed.state.sop().map_or(version, |(_, v)| v),
-        // Started before: by an earlier round that stopped before telling the parent.
-        Err(ExecuteError::Refused(CommandError::AlreadyStarted { .. }))
-        | Err(ExecuteError::Refused(CommandError::WrongProcess { .. })) => version,
+        // Started before, by an earlier round that stopped before telling the parent, if
+        // the case of that id is this call's sub-case.
+        Err(ExecuteError::Refused(
+            CommandError::AlreadyStarted { .. } | CommandError::WrongProcess { .. },
+        )) => {
+            let existing = store.load_latest(&sub.case).await?.state();
+            let ours = existing
+                .parent()
+                .is_some_and(|p| p.case == *parent && p.token == sub.token);
+            if !ours {
+                return Err(StoreError::SubCaseIdTaken {
+                    case: sub.case.clone(),
+                    parent: parent.clone(),
+                }
+                .into());
+            }
+            existing.sop().map_or(version, |(_, v)| v)
+        }
         Err(e) => return Err(e),
     };
     let (sop, parent_version) = state

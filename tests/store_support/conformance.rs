@@ -1737,4 +1737,36 @@ pub async fn sub_case_links_survive_stops<S: CaseStore>(store: Arc<S>) {
             .await
             .unwrap();
     }
+
+    // A case someone started by hand under the id the sub-case would take is not taken
+    // for it: the order waits, with an error that says so.
+    let taken = CaseId::new("O-3.credit_check.1");
+    execute(
+        store,
+        &check,
+        &taken,
+        Command::new(
+            "by-hand",
+            fay.clone(),
+            Action::Start {
+                case: taken.clone(),
+                fields: [("applicant".parse().unwrap(), "Acme".into())].into(),
+            },
+        ),
+        at(11),
+    )
+    .await
+    .unwrap();
+    send("O-3", begin("O-3"), 11).await;
+    send("O-3", take_order("o3-take"), 11).await;
+    let run = round(12).await;
+    assert!(
+        matches!(
+            run.failed.as_slice(),
+            [(case, ExecuteError::Store(StoreError::SubCaseIdTaken { .. }))] if case.as_str() == "O-3"
+        ),
+        "{:?}",
+        run.failed
+    );
+    assert_eq!(summary("O-3").await.next_timer, Some(at(11)), "still due");
 }
