@@ -1186,4 +1186,27 @@ fn a_call_step_starts_its_sub_case_and_moves_on_when_it_closes() {
         ticked.contains("T-1: started sub-case T-1.credit_check.1 on credit-check v1"),
         "{ticked}"
     );
+
+    // A call that does not fit the SOP stored with it is refused before anything is stored.
+    let bad = TempDir::new("sub-sop-misfit");
+    let misfit = bad.0.join("order.yaml");
+    std::fs::write(
+        &misfit,
+        std::fs::read_to_string(order)
+            .unwrap()
+            .replace("credit_ok: approved", "credit_ok: requested"),
+    )
+    .unwrap();
+    let misfit = misfit.display().to_string();
+    let output = sop(
+        &bad,
+        &["start", &misfit, "--sop", check, "--as", "sam:sales"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("a number value cannot go into a bool field"),
+        "{err}"
+    );
+    assert!(!bad.path("t.db").exists(), "nothing was stored");
 }

@@ -1008,6 +1008,7 @@ fn start(
             .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
         called_sops.push((path.display().to_string(), text));
     }
+    check_calls(&name, text.as_bytes(), &called_sops)?;
     let store = cx.open()?;
     for (name, text) in &called_sops {
         store
@@ -1044,6 +1045,46 @@ fn start(
         }
     }
     Err(conflict(&explicit.unwrap_or_else(|| CaseId::new(prefix))))
+}
+
+/// Checks the calls between the SOP a case starts on and the SOPs stored with it
+/// (`--sop`), as `sop validate` does over several files: a call that does not fit its
+/// SOP is refused before anything is stored. SOPs that do not parse are left to
+/// `save_sop`, which reports them.
+fn check_calls(name: &str, bytes: &[u8], called: &[(String, String)]) -> Outcome {
+    if called.is_empty() {
+        return Ok(());
+    }
+    let mut files: Vec<(String, String)> =
+        vec![(name.to_owned(), String::from_utf8_lossy(bytes).into_owned())];
+    files.extend(called.iter().cloned());
+    let parsed: Vec<(usize, sopflow::model::Sop)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, text))| {
+            sopflow::parse::parse_sop_bytes_all(name, text.as_bytes())
+                .ok()
+                .map(|sop| (i, sop))
+        })
+        .collect();
+    let sops: Vec<&sopflow::model::Sop> = parsed.iter().map(|(_, sop)| sop).collect();
+    let problems = sopflow::graph::check_calls(&sops);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let color = std::io::stderr().is_terminal();
+    for (index, problem) in &problems {
+        let (name, text) = &files[parsed[*index].0];
+        let source = diagnostic::SourceFile::new(name, text.clone());
+        eprint!(
+            "{}",
+            diagnostic::render_human(&source, std::slice::from_ref(problem), color)
+        );
+    }
+    Err(Failure::refused(format!(
+        "{name} and the SOPs it calls do not fit together ({} problem(s)); nothing was stored",
+        problems.len()
+    )))
 }
 
 fn conflict(case: &CaseId) -> Failure {
