@@ -175,6 +175,11 @@ codes! {
     /// A step's `on_cancel` cannot work: it is on a step that is never active (a decision
     /// or a split), so there is nothing to cancel.
     InvalidCancel = ("E056", "invalid-cancel", Error),
+    /// A task's `call` cannot work: beside `for_each` or `collects` of its own, a field that
+    /// is not one of this SOP's fields, or (checking several SOPs together) an SOP that is
+    /// not among them, a field the called SOP does not have, or a field whose type does not
+    /// fit the field it is copied into.
+    InvalidCall = ("E057", "invalid-call", Error),
     /// A timer counted from a date (`due: { before: start_date, offset: 2bd }`) names a field
     /// that is not a `date` field.
     TimerDateField = ("E052", "timer-date-field", Error),

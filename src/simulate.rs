@@ -190,6 +190,29 @@ impl Simulator {
                 step: item.step.clone(),
                 comment: None,
             },
+            // The called SOP is not simulated here: its sub-case completes, returning
+            // plausible values for the fields the call takes back.
+            WorkKind::Task if item.waiting_for.is_some() => {
+                let returns = process
+                    .step(&item.step)
+                    .and_then(|node| match &process.node(node).kind {
+                        NodeKind::Task(task) => task.call.as_ref(),
+                        _ => None,
+                    })
+                    .map(|call| call.returns.clone())
+                    .unwrap_or_default();
+                let mut fields = FieldValues::new();
+                for (parent, child) in &returns {
+                    if let Some(spec) = process.field(parent) {
+                        fields.insert(child.clone(), self.value(process, spec));
+                    }
+                }
+                Action::FinishSubCase {
+                    child: item.waiting_for.clone().unwrap_or_else(|| CaseId::new("?")),
+                    outcome: engine::SubCaseOutcome::Completed,
+                    fields,
+                }
+            }
             WorkKind::Task => {
                 let mut fields = FieldValues::new();
                 for field in &item.collects {
@@ -306,6 +329,34 @@ mod tests {
 
     use super::*;
     use crate::engine::EventKind;
+
+    /// A call task's sub-case completes in the simulation, with a value for what the call
+    /// takes back, and the case closes.
+    #[test]
+    fn a_call_task_completes_as_its_sub_case_would() {
+        let sop = crate::parse::parse_sop(
+            "c.yaml",
+            "id: c\nversion: 1\ntitle: C\ndepartment: D\n\
+             roles: { agent: Agent }\n\
+             fields: { ok: { type: bool } }\n\
+             steps:\n\
+             \x20 - { id: check, title: Check, role: agent, call: { sop: other, returns: { ok: verdict } } }\n\
+             \x20 - { id: done, title: Done, role: agent, end: true }\n",
+        )
+        .expect("parses");
+        let process = crate::graph::compile(&sop).process.expect("compiles");
+        let mut simulator = Simulator::new(7, Behaviour::default());
+        let start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+        let (state, events) = run_case(&process, &mut simulator, "T-1", start, 50).expect("runs");
+        assert_eq!(state.status(), engine::CaseStatus::Closed);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::SubCaseFinished { .. })),
+            "{events:?}"
+        );
+        assert!(state.fields().contains_key(&"ok".parse().unwrap()));
+    }
 
     /// A gate any of two roles decides is decided by holders of each, over many cases.
     #[test]

@@ -1044,3 +1044,172 @@ fn commands_name_the_item_of_a_step_run_once_per_item() {
         "{out}"
     );
 }
+
+/// A call step: the sub-case starts as the order reaches it, the order cannot be
+/// completed by hand meanwhile, the order moves on as the sub-case closes, and `show`
+/// names the link on both sides. Without the called SOP stored, the order waits and
+/// `tick` starts the sub-case once it is.
+#[test]
+fn a_call_step_starts_its_sub_case_and_moves_on_when_it_closes() {
+    let dir = TempDir::new("sub-sop");
+    let order = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/patterns/sub-sop.yaml"
+    );
+    let check = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/patterns/sub-sop-credit-check.yaml"
+    );
+    let t = |hhmm: &str| format!("2026-01-05T{hhmm}:00Z");
+    ok(
+        &dir,
+        &[
+            "start",
+            order,
+            "--sop",
+            check,
+            "--as",
+            "sam:sales",
+            "--now",
+            &t("09:00"),
+        ],
+    );
+    let out = ok(
+        &dir,
+        &[
+            "complete",
+            "T-1",
+            "take_order",
+            "--field",
+            "customer=Acme",
+            "--field",
+            "amount=1200",
+            "--as",
+            "sam:sales",
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert!(
+        out.contains("T-1: started sub-case T-1.credit_check.1 on credit-check v1"),
+        "{out}"
+    );
+    let err = fails(
+        &dir,
+        1,
+        &[
+            "complete",
+            "T-1",
+            "credit_check",
+            "--as",
+            "sam:sales",
+            "--now",
+            &t("09:06"),
+        ],
+    );
+    assert!(
+        err.contains("step `credit_check` waits for its sub-case `T-1.credit_check.1`"),
+        "{err}"
+    );
+    let child = ok(&dir, &["show", "T-1.credit_check.1", "--now", &t("09:07")]);
+    assert!(
+        child.contains("sub-case of T-1 (its step credit_check waits for it)"),
+        "{child}"
+    );
+    assert!(child.contains("applicant: Acme"), "{child}");
+    let out = ok(
+        &dir,
+        &[
+            "complete",
+            "T-1.credit_check.1",
+            "assess",
+            "--field",
+            "approved=true",
+            "--as",
+            "fay:analyst",
+            "--now",
+            &t("09:10"),
+        ],
+    );
+    assert!(
+        out.contains("T-1: sub-case T-1.credit_check.1 completed"),
+        "{out}"
+    );
+    let parent = ok(&dir, &["show", "T-1", "--now", &t("09:11")]);
+    assert!(
+        parent.contains(
+            "sub-case T-1.credit_check.1 (credit-check) for step credit_check: completed"
+        ),
+        "{parent}"
+    );
+    assert!(parent.contains("ship [task]"), "{parent}");
+
+    // A store without the called SOP: the order waits, and tick starts the sub-case
+    // once the SOP is stored.
+    let alone = TempDir::new("sub-sop-missing");
+    ok(
+        &alone,
+        &["start", order, "--as", "sam:sales", "--now", &t("09:00")],
+    );
+    let output = sop(
+        &alone,
+        &[
+            "complete",
+            "T-1",
+            "take_order",
+            "--field",
+            "customer=Acme",
+            "--as",
+            "sam:sales",
+            "--now",
+            &t("09:05"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("calls SOP `credit-check`, which is not in this store"),
+        "{}",
+        stderr(&output)
+    );
+    ok(
+        &alone,
+        &[
+            "start",
+            check,
+            "--id",
+            "C-1",
+            "--as",
+            "fay:analyst",
+            "--now",
+            &t("09:06"),
+        ],
+    );
+    let ticked = ok(&alone, &["tick", "--now", &t("09:07")]);
+    assert!(
+        ticked.contains("T-1: started sub-case T-1.credit_check.1 on credit-check v1"),
+        "{ticked}"
+    );
+
+    // A call that does not fit the SOP stored with it is refused before anything is stored.
+    let bad = TempDir::new("sub-sop-misfit");
+    let misfit = bad.0.join("order.yaml");
+    std::fs::write(
+        &misfit,
+        std::fs::read_to_string(order)
+            .unwrap()
+            .replace("credit_ok: approved", "credit_ok: requested"),
+    )
+    .unwrap();
+    let misfit = misfit.display().to_string();
+    let output = sop(
+        &bad,
+        &["start", &misfit, "--sop", check, "--as", "sam:sales"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("a number value cannot go into a bool field"),
+        "{err}"
+    );
+    assert!(!bad.path("t.db").exists(), "nothing was stored");
+}

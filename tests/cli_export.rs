@@ -104,16 +104,16 @@ fn csv_lists_every_transition_of_every_case() {
     assert_eq!(
         lines,
         [
-            "case,activity,timestamp,lifecycle,resource,role,instance,outcome,sla_breached,step,title,sop,sop_version,item",
-            "R-1,receive,2026-01-05T09:00:00.000Z,schedule,,agent,0,,,receive,\"Receive the request, then check it\",refund,1,",
-            "R-1,receive,2026-01-05T09:30:00.000Z,complete,ana,agent,0,completed,false,receive,\"Receive the request, then check it\",refund,1,",
-            "R-1,approve,2026-01-05T09:30:00.000Z,schedule,,lead,1,,,approve,Approve the refund,refund,1,",
-            "R-1,approve,2026-01-05T10:00:00.000Z,complete,lee,lead,1,approved,false,approve,Approve the refund,refund,1,",
-            "R-1,pay,2026-01-05T10:00:00.000Z,schedule,,agent,2,,,pay,Pay the refund,refund,1,",
-            "R-1,pay,2026-01-05T11:00:00.000Z,complete,ana,agent,2,completed,false,pay,Pay the refund,refund,1,",
-            "R-2,receive,2026-01-06T09:00:00.000Z,schedule,,agent,0,,,receive,\"Receive the request, then check it\",refund,1,",
-            "R-2,receive,2026-01-06T09:10:00.000Z,complete,ana,agent,0,completed,false,receive,\"Receive the request, then check it\",refund,1,",
-            "R-2,approve,2026-01-06T09:10:00.000Z,schedule,,lead,1,,,approve,Approve the refund,refund,1,",
+            "case,activity,timestamp,lifecycle,resource,role,instance,outcome,sla_breached,step,title,sop,sop_version,item,parent_case",
+            "R-1,receive,2026-01-05T09:00:00.000Z,schedule,,agent,0,,,receive,\"Receive the request, then check it\",refund,1,,",
+            "R-1,receive,2026-01-05T09:30:00.000Z,complete,ana,agent,0,completed,false,receive,\"Receive the request, then check it\",refund,1,,",
+            "R-1,approve,2026-01-05T09:30:00.000Z,schedule,,lead,1,,,approve,Approve the refund,refund,1,,",
+            "R-1,approve,2026-01-05T10:00:00.000Z,complete,lee,lead,1,approved,false,approve,Approve the refund,refund,1,,",
+            "R-1,pay,2026-01-05T10:00:00.000Z,schedule,,agent,2,,,pay,Pay the refund,refund,1,,",
+            "R-1,pay,2026-01-05T11:00:00.000Z,complete,ana,agent,2,completed,false,pay,Pay the refund,refund,1,,",
+            "R-2,receive,2026-01-06T09:00:00.000Z,schedule,,agent,0,,,receive,\"Receive the request, then check it\",refund,1,,",
+            "R-2,receive,2026-01-06T09:10:00.000Z,complete,ana,agent,0,completed,false,receive,\"Receive the request, then check it\",refund,1,,",
+            "R-2,approve,2026-01-06T09:10:00.000Z,schedule,,lead,1,,,approve,Approve the refund,refund,1,,",
         ]
     );
     assert!(out.contains("\r\n"), "rows end with CRLF");

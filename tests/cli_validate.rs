@@ -751,3 +751,55 @@ fn a_file_that_is_not_utf8_is_an_error() {
         stdout(&output)
     );
 }
+
+/// Calls between SOPs checked together: the called SOP must be among them, the fields a
+/// call maps must exist on its side, and each value must fit the field it goes into, each
+/// problem located in the calling SOP with a suggestion. One file alone checks its own
+/// side only.
+#[test]
+fn calls_are_checked_across_the_sops_validated_together() {
+    let dir = scratch("calls");
+    let patterns = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/patterns");
+    let child = std::fs::read_to_string(patterns.join("sub-sop-credit-check.yaml")).unwrap();
+    let parent = std::fs::read_to_string(patterns.join("sub-sop.yaml")).unwrap();
+    write(&dir.join("sops/credit-check.yaml"), &child);
+    write(&dir.join("sops/order.yaml"), &parent);
+    assert_exit(&sop(&dir, &["validate", "sops"]), 0);
+
+    // A misspelt field of the called SOP, and a verdict that does not fit a number.
+    let broken = parent
+        .replace("requested: amount", "requestd: amount")
+        .replace("credit_ok: approved", "credit_ok: requested");
+    write(&dir.join("sops/order.yaml"), &broken);
+    let output = sop(&dir, &["validate", "sops"]);
+    assert_exit(&output, 1);
+    let out = stdout(&output);
+    assert!(
+        out.contains("`call.with` of task `credit_check` names `requestd`, which is not a field of SOP `credit-check`"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean `requested`?"), "{out}");
+    assert!(
+        out.contains("a number value cannot go into a bool field: `requested` of SOP `credit-check` and `credit_ok` of this one do not fit"),
+        "{out}"
+    );
+    assert!(out.contains("sops/order.yaml:24:"), "{out}");
+
+    // The called SOP misspelt: not among the SOPs checked, with a suggestion.
+    write(
+        &dir.join("sops/order.yaml"),
+        parent.replace("sop: credit-check", "sop: credit-chek"),
+    );
+    let output = sop(&dir, &["validate", "sops"]);
+    assert_exit(&output, 1);
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "task `credit_check` calls SOP `credit-chek`, which is not among the SOPs checked"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("did you mean `credit-check`?"), "{out}");
+    // Alone, the calling SOP checks only its own side.
+    assert_exit(&sop(&dir, &["validate", "sops/order.yaml"]), 0);
+}

@@ -531,3 +531,42 @@ fn xes_validates_against_the_ieee_schema() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sub-case names the case that called it: `sopflow:parent` on its trace in XES, and
+/// the `parent_case` column of each of its rows in CSV.
+#[test]
+fn a_sub_case_names_its_parent() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/patterns/sub-sop-credit-check.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let sop = sopflow::parse::parse_sop("sub-sop-credit-check.yaml", &text).unwrap();
+    let check = sopflow::graph::compile(&sop).process.unwrap();
+    let start = Command::new(
+        "s",
+        Actor::new("sopflow-link", []),
+        Action::StartSubCase {
+            case: "O-1.credit_check.1".into(),
+            parent: engine::ParentLink {
+                case: "O-1".into(),
+                step: "credit_check".parse().unwrap(),
+                token: 1,
+            },
+            fields: FieldValues::from([("applicant".parse().unwrap(), "Acme".into())]),
+        },
+    );
+    let events = engine::handle(&check, &CaseState::new(), start, at(0)).unwrap();
+    let mut xes = XesWriter::new(Vec::new(), &ExportOptions::default()).unwrap();
+    xes.write_case(&check, &events).unwrap();
+    let xes = String::from_utf8(xes.finish().unwrap()).unwrap();
+    assert!(
+        xes.contains(r#"<string key="sopflow:parent" value="O-1"/>"#),
+        "{xes}"
+    );
+    let mut csv = CsvWriter::new(Vec::new(), &ExportOptions::default()).unwrap();
+    csv.write_case(&check, &events).unwrap();
+    let csv = String::from_utf8(csv.finish().unwrap()).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.ends_with(",O-1"), "{csv}");
+}

@@ -1,14 +1,14 @@
-//! No lost cases: whatever SOP compiles without errors, and whatever its people and the
-//! clock do, an open case always has an active step or a pending timer, so someone will
-//! see it again.
+//! No lost cases: whatever SOP compiles without errors, and whatever its people, the
+//! clock and its sub-cases do, an open case always has an active step, a pending timer or
+//! a sub-case it waits for, so someone will see it again.
 //!
 //! Random SOPs are built from a stream of choices (tasks, approval gates with
 //! `on_reject`, decisions over a choice field, parallel splits with joins, nested ones,
 //! `due`/`on_overdue`, `after`/`on_timeout`, `on_escalate`, `on_cancel`, gates any of
-//! two roles decide), most edges going where a careful author would send them and some
+//! two roles decide, tasks that call another SOP), most edges going where a careful author would send them and some
 //! anywhere at all; only those that compile without errors are kept. Random commands
-//! (complete, approve, reject, escalate, cancel a step, tick at advancing times, by actors
-//! holding the step's role) then drive a case, and after every
+//! (complete, approve, reject, escalate, cancel a step, a sub-case completing or
+//! cancelled, tick at advancing times, by actors holding the step's role) then drive a case, and after every
 //! accepted command the case must not be lost and its events must replay to its state.
 //!
 //! The property has teeth: the same search finds lost cases in the stuck shapes the
@@ -23,7 +23,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestError, TestRunner};
 use sopflow::diagnostic::Code;
-use sopflow::engine::{Action, Actor, CaseState, FieldValues};
+use sopflow::engine::{Action, Actor, CaseState, FieldValues, SubCaseOutcome};
 use sopflow::graph::{Compilation, NodeKind, Process};
 use sopflow::model::{FieldValue, StepId};
 
@@ -316,6 +316,14 @@ impl Builder<'_> {
             let target = self.target(cont, earlier, id);
             targets.push(("cancel".to_owned(), target));
         }
+        // A task that calls another SOP: it waits for the sub-case, whose `kind` comes
+        // back and may steer the decisions after it.
+        if !gate && !per_item && self.choices.chance(12) {
+            keys.retain(|k| !k.starts_with("collects"));
+            keys.push(
+                "call: { sop: other, with: { kind: kind }, returns: { kind: kind } }".to_owned(),
+            );
+        }
         match cont {
             None => keys.push("end: true".to_owned()),
             Some(_) if self.choices.chance(5) => {
@@ -414,6 +422,8 @@ enum Op {
     Reject,
     Escalate,
     CancelStep,
+    /// The sub-case a call task waits for completes (setting `kind`) or is cancelled.
+    FinishSubCase,
     Tick,
 }
 
@@ -432,6 +442,7 @@ fn sent() -> impl Strategy<Value = Sent> {
         2 => Just(Op::Reject),
         2 => Just(Op::Escalate),
         2 => Just(Op::CancelStep),
+        3 => Just(Op::FinishSubCase),
         3 => Just(Op::Tick),
     ];
     let advance = prop_oneof![
@@ -455,6 +466,28 @@ fn actors() -> Vec<Actor> {
 fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, Action)> {
     if matches!(sent.op, Op::Tick) {
         return Some((clock(), Action::Tick));
+    }
+    if matches!(sent.op, Op::FinishSubCase) {
+        let waiting: Vec<_> = state
+            .sub_cases()
+            .iter()
+            .filter(|s| s.outcome.is_none())
+            .collect();
+        let sub = waiting.get(sent.pick % waiting.len().max(1))?;
+        let outcome = if sent.pick.is_multiple_of(3) {
+            SubCaseOutcome::Cancelled
+        } else {
+            SubCaseOutcome::Completed
+        };
+        let kind = FieldValue::Text(KINDS[(sent.pick / 5) % KINDS.len()].to_owned());
+        return Some((
+            clock(),
+            Action::FinishSubCase {
+                child: sub.case.clone(),
+                outcome,
+                fields: FieldValues::from([("kind".parse().ok()?, kind)]),
+            },
+        ));
     }
     let active = state.active_steps();
     if active.is_empty() {
@@ -514,7 +547,7 @@ fn command(process: &Process, state: &CaseState, sent: &Sent) -> Option<(Actor, 
             step,
             reason: "no longer needed".to_owned(),
         },
-        (Op::Tick, _) => return None,
+        (Op::Tick | Op::FinishSubCase, _) => return None,
     };
     Some((by, action))
 }
@@ -551,8 +584,11 @@ fn run(process: &Arc<Process>, commands: &[Sent]) -> Result<(), TestCaseError> {
 fn check(case: &Case) -> Result<(), TestCaseError> {
     let state = &case.state;
     prop_assert!(
-        !state.is_open() || !state.active_steps().is_empty() || state.next_timer().is_some(),
-        "a lost case: open, with no active step and no timer (pending joins: {:?}, items: {:?})\n{}",
+        !state.is_open()
+            || !state.active_steps().is_empty()
+            || state.next_timer().is_some()
+            || state.sub_cases().iter().any(|s| s.outcome.is_none()),
+        "a lost case: open, with no active step, no timer and no sub-case it waits for (pending joins: {:?}, items: {:?})\n{}",
         state.pending_joins(),
         state.pending_instances(),
         case.describe_lines()
@@ -592,7 +628,7 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
     let strategy = prop::collection::vec(any::<u32>(), 300);
     let mut refused = std::collections::HashSet::new();
     let (mut kept, mut with_split, mut nested, mut with_cancel) = (0, 0, 0, 0);
-    let (mut conditional, mut n_of_m, mut per_item) = (0, 0, 0);
+    let (mut conditional, mut n_of_m, mut per_item, mut calls) = (0, 0, 0, 0);
     for _ in 0..1024 {
         let values = strategy
             .new_tree(&mut runner)
@@ -630,6 +666,7 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
                     }
                     NodeKind::Split(split) if split.wait_for.is_some() => n_of_m += 1,
                     NodeKind::Task(task) if task.for_each.is_some() => per_item += 1,
+                    NodeKind::Task(task) if task.call.is_some() => calls += 1,
                     _ => {}
                 }
             }
@@ -650,8 +687,9 @@ fn generated_sops_cover_splits_and_the_stuck_shapes() {
         "{kept} of 1024 generated SOPs compile, {with_split} with a split, {nested} with two or more, {with_cancel} with a split and a step that may be cancelled; refused with {refused:?}"
     );
     eprintln!(
-        "{conditional} splits with branch conditions, {n_of_m} waiting for fewer than all, {per_item} tasks run per item"
+        "{conditional} splits with branch conditions, {n_of_m} waiting for fewer than all, {per_item} tasks run per item, {calls} call tasks"
     );
+    assert!(calls >= 20, "only {calls} call tasks in {kept} SOPs");
     assert!(
         conditional >= 20 && n_of_m >= 20 && per_item >= 20,
         "too few token patterns: {conditional} conditional splits, {n_of_m} N-of-M joins, {per_item} tasks per item"

@@ -8,10 +8,10 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::json;
-use sopflow::engine::{Action, CommandError, EventKind};
+use sopflow::engine::{Action, CommandError, EventKind, ParentLink, SubCaseOutcome};
 use sopflow::graph::Process;
 
-use common::{Case, actor, fields, kinds, no_fields, sop_yaml, step};
+use common::{Case, actor, clock, fields, kinds, no_fields, sop_yaml, step};
 
 fn pattern(name: &str) -> Arc<Process> {
     let path = format!(
@@ -1239,8 +1239,188 @@ fn exports_name_the_item_of_each_activation() {
     let csv = String::from_utf8(csv.finish().unwrap()).unwrap();
     let erp: Vec<&str> = csv
         .lines()
-        .filter(|l| l.starts_with("T-1,create_account,") && l.ends_with(",erp"))
+        .filter(|l| l.starts_with("T-1,create_account,") && l.ends_with(",erp,"))
         .collect();
     // Scheduled, then completed: one instance, its item on both rows.
     assert_eq!(erp.len(), 2, "{csv}");
+}
+
+/// The two SOPs of the subprocess pattern: the order and the credit check it calls.
+fn sub_sop() -> (Arc<Process>, Arc<Process>) {
+    (pattern("sub-sop"), pattern("sub-sop-credit-check"))
+}
+
+/// An order at its call step for Acme, 1,200: the parent case and the sub-case it asked
+/// for, started as the store would start it.
+fn order_waiting_for_credit_check() -> (Case, Case) {
+    let (order, check) = sub_sop();
+    let sam = actor("sam", &["sales"]);
+    let mut parent = Case::start(&order, &sam, no_fields());
+    let events = parent.complete(
+        "take_order",
+        &sam,
+        fields(json!({"customer": "Acme", "amount": 1200})),
+    );
+    let Some(EventKind::SubCaseRequested {
+        step: called_from,
+        token,
+        case,
+        sop,
+        fields: given,
+    }) = events
+        .iter()
+        .map(|e| &e.kind)
+        .find(|k| k.name() == "sub_case_requested")
+    else {
+        panic!("no sub-case requested: {:?}", kinds(&events));
+    };
+    assert_eq!(called_from.as_str(), "credit_check");
+    assert_eq!(case.as_str(), "T-1.credit_check.1");
+    assert_eq!(sop.as_str(), "credit-check");
+    let amount = parent.state.fields().get(&"amount".parse().unwrap());
+    assert_eq!(
+        given.get(&"applicant".parse().unwrap()),
+        Some(&"Acme".into())
+    );
+    assert_eq!(given.get(&"requested".parse().unwrap()), amount);
+    // Until the store records the start, the link is due at once.
+    assert_eq!(parent.state.next_due(), Some(parent.now));
+    let mut child = Case::new(&check);
+    child.send(
+        &clock(),
+        Action::StartSubCase {
+            case: case.clone(),
+            parent: ParentLink {
+                case: "T-1".into(),
+                step: called_from.clone(),
+                token: *token,
+            },
+            fields: given.clone(),
+        },
+    );
+    assert_eq!(child.active(), ["assess"]);
+    assert_eq!(
+        child.state.parent().map(|p| p.case.as_str()),
+        Some("T-1"),
+        "the sub-case knows its parent"
+    );
+    let case = case.clone();
+    parent.send(&clock(), Action::SubCaseStarted { child: case });
+    assert_eq!(parent.state.next_due(), None, "nothing left to follow");
+    (parent, child)
+}
+
+#[test]
+fn sub_sop_the_order_waits_for_the_credit_check_and_takes_its_verdict() {
+    let (mut parent, mut child) = order_waiting_for_credit_check();
+    let sam = actor("sam", &["sales"]);
+    let refused = parent.refuse(
+        &sam,
+        Action::Complete {
+            step: step("credit_check"),
+            item: None,
+            fields: no_fields(),
+        },
+    );
+    assert!(
+        matches!(refused, CommandError::WaitingForSubCase { ref case, .. } if case.as_str() == "T-1.credit_check.1"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.kind(), "waiting-for-sub-case");
+    let items = sopflow::engine::work_items(&parent.process, &parent.state);
+    assert_eq!(
+        items[0].waiting_for.as_ref().map(|c| c.as_str()),
+        Some("T-1.credit_check.1"),
+        "the work item says what it waits for"
+    );
+    let fay = actor("fay", &["analyst"]);
+    child.complete("assess", &fay, fields(json!({"approved": true})));
+    child.assert_closed();
+    // Closed, the sub-case is due until its parent has heard.
+    assert_eq!(child.state.parent_due(), Some(child.now));
+    assert_eq!(child.state.next_due(), Some(child.now));
+    let events = parent.send(
+        &clock(),
+        Action::FinishSubCase {
+            child: "T-1.credit_check.1".into(),
+            outcome: SubCaseOutcome::Completed,
+            fields: child.state.fields().clone(),
+        },
+    );
+    assert_eq!(
+        kinds(&events),
+        [
+            "sub_case_finished",
+            "fields_updated",
+            "step_completed",
+            "decision_taken",
+            "step_activated"
+        ]
+    );
+    assert_eq!(parent.active(), ["ship"]);
+    assert_eq!(
+        parent.state.fields().get(&"credit_ok".parse().unwrap()),
+        Some(&true.into())
+    );
+    // Hearing it again changes nothing; a sub-case nobody waits for is refused.
+    let finish = |child: &str| Action::FinishSubCase {
+        child: child.into(),
+        outcome: SubCaseOutcome::Completed,
+        fields: no_fields(),
+    };
+    let refused = parent.refuse(&clock(), finish("T-1.credit_check.1"));
+    assert_eq!(refused.kind(), "not-waiting-for-sub-case");
+    let refused = parent.refuse(&clock(), finish("T-9.credit_check.1"));
+    assert_eq!(refused.kind(), "not-waiting-for-sub-case");
+    child.send(&clock(), Action::ParentInformed);
+    assert_eq!(child.state.next_due(), None);
+    assert_eq!(child.send(&clock(), Action::ParentInformed), []);
+    parent.assert_replays();
+    child.assert_replays();
+    insta::assert_snapshot!(format!(
+        "{}\n--- sub-case ---\n{}",
+        parent.describe_lines(),
+        child.describe_lines()
+    ));
+}
+
+#[test]
+fn sub_sop_a_cancelled_credit_check_leaves_the_call_step_to_sales() {
+    let (mut parent, mut child) = order_waiting_for_credit_check();
+    let fin = actor("fin", &["analyst"]);
+    child.cancel(&fin, "the customer withdrew the application");
+    assert_eq!(child.state.next_due(), Some(child.now));
+    let before = parent.state.clone();
+    let events = parent.send(
+        &clock(),
+        Action::FinishSubCase {
+            child: "T-1.credit_check.1".into(),
+            outcome: SubCaseOutcome::Cancelled,
+            fields: child.state.fields().clone(),
+        },
+    );
+    assert_eq!(kinds(&events), ["sub_case_finished"]);
+    assert_eq!(
+        parent.active(),
+        ["credit_check"],
+        "the step stays with sales"
+    );
+    // Sales hears it, and the step is theirs to complete again.
+    let told = sopflow::engine::notifications(&parent.process, &before, &events);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].kind, sopflow::engine::NotificationKind::WorkWaiting);
+    assert!(
+        told[0]
+            .message
+            .contains("sub-case T-1.credit_check.1 of step `credit_check` was cancelled"),
+        "{}",
+        told[0].message
+    );
+    let items = sopflow::engine::work_items(&parent.process, &parent.state);
+    assert_eq!(items[0].waiting_for, None);
+    // Sales follows up by hand: the verdict the sub-case would have returned.
+    let sam = actor("sam", &["sales"]);
+    parent.complete("credit_check", &sam, fields(json!({"credit_ok": false})));
+    assert_eq!(parent.active(), ["decline"]);
+    parent.assert_replays();
 }

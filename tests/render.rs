@@ -1109,3 +1109,25 @@ fn a_cancel_edge_is_drawn_apart_with_its_label() {
     let svg = render::svg(&process, None).expect("lays out");
     assert!(svg.contains("cancelled"), "{svg}");
 }
+
+#[test]
+fn a_call_task_is_drawn_as_a_subroutine_naming_the_sop_it_calls() {
+    let process = pattern_process("sub-sop");
+    let mermaid = render::mermaid(&process, None);
+    assert!(
+        mermaid.contains(r#"s_credit_check[["Check the credit of<br/>{{ customer }}<br/><i>sales · calls credit-check</i>"]]"#),
+        "{mermaid}"
+    );
+    insta::assert_snapshot!("mermaid-pattern-sub-sop", mermaid);
+    let dot = render::dot(&process, None);
+    assert!(
+        dot.contains("calls credit-check\", fillcolor=\"#dbeafe\", peripheries=2"),
+        "{dot}"
+    );
+    insta::assert_snapshot!("dot-pattern-sub-sop", dot);
+    assert_dot_matches(&process, None, "sub-sop");
+    let svg = render::svg(&process, None).expect("lays out");
+    assert!(svg.contains("calls credit-check"), "{svg}");
+    // The inner border of the subroutine.
+    assert!(svg.contains(r#"rx="4" fill="none""#), "{svg}");
+}

@@ -25,6 +25,7 @@ const PAIRS: &[&str] = &[
     "people",
     "kpis",
     "tokens",
+    "calls",
 ];
 
 /// A version read from a path relative to the crate, named by that path.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::event::{ParentLink, SubCaseOutcome};
 use super::ids::{Actor, ActorId, CaseId, CommandId};
 use crate::model::{FieldId, FieldValue, RoleId, StepId};
 
@@ -345,6 +346,46 @@ pub enum Action {
     },
     /// Fire every timer due at `now`: SLA breaches and deferred-choice timeouts.
     Tick,
+    /// Open a new case as the sub-case of a call task of another case (sent by the store
+    /// when the parent's `sub_case_requested` is stored). Its fields are the ones the call
+    /// maps in, set whichever step collects them; no role is needed, as the calling SOP
+    /// decided to start it.
+    StartSubCase {
+        /// The new case's id, as the parent's request gives it.
+        case: CaseId,
+        /// The case and call step it reports to.
+        parent: ParentLink,
+        /// Initial values mapped in from the parent; fields not given start at their
+        /// default.
+        #[serde(default)]
+        fields: FieldValues,
+    },
+    /// Record in a parent case that the sub-case its call task asked for was started (sent
+    /// by the store after starting it). Refused with
+    /// [`NotWaitingForSubCase`](super::CommandError::NotWaitingForSubCase) when no active
+    /// call task of the case waits for `child`.
+    SubCaseStarted {
+        /// The sub-case.
+        child: CaseId,
+    },
+    /// Tell a parent case how the sub-case its call task waits for ended (sent by the store
+    /// when the sub-case closes or is cancelled). A completed sub-case completes the task,
+    /// with the fields its `returns` maps back taken from `fields`; a cancelled one leaves
+    /// the task with its role, who completes it by hand or cancels it. Refused with
+    /// [`NotWaitingForSubCase`](super::CommandError::NotWaitingForSubCase) when no active
+    /// call task waits for `child`.
+    FinishSubCase {
+        /// The sub-case.
+        child: CaseId,
+        /// How it ended.
+        outcome: SubCaseOutcome,
+        /// The sub-case's field values (only those the call's `returns` names are read).
+        #[serde(default)]
+        fields: FieldValues,
+    },
+    /// Record in a closed or cancelled sub-case that its parent was told how it ended
+    /// (sent by the store after [`Action::FinishSubCase`]), so it is no longer due.
+    ParentInformed,
     /// Restart the case's clock at `now`, earlier than its latest event: for a case that
     /// was given a time in the future by mistake, which otherwise refuses every command
     /// until then. History keeps the wrong time and says it was corrected; the timers of
@@ -390,6 +431,10 @@ impl Action {
             Action::Reopen { .. } => "reopen",
             Action::Tick => "tick",
             Action::CorrectTime { .. } => "correct_time",
+            Action::StartSubCase { .. } => "start_sub_case",
+            Action::SubCaseStarted { .. } => "sub_case_started",
+            Action::FinishSubCase { .. } => "finish_sub_case",
+            Action::ParentInformed => "parent_informed",
         }
     }
 }

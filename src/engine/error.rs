@@ -286,6 +286,24 @@ pub enum CommandError {
         /// The step.
         step: StepId,
     },
+    /// `complete` on a call task whose sub-case is still running: the sub-case completes
+    /// it.
+    #[error(
+        "step `{step}` waits for its sub-case `{case}`: it completes when the sub-case closes; cancel the sub-case to take the step over by hand"
+    )]
+    WaitingForSubCase {
+        /// The call task.
+        step: StepId,
+        /// The sub-case it waits for.
+        case: CaseId,
+    },
+    /// A sub-case's start or finish reported to a case with no active call task waiting
+    /// for it (the task was withdrawn, or already heard).
+    #[error("no active step of this case waits for sub-case `{case}`")]
+    NotWaitingForSubCase {
+        /// The sub-case.
+        case: CaseId,
+    },
     /// A role the SOP does not declare.
     #[error("role `{role}` is not a role of this SOP")]
     UnknownRole {
@@ -368,6 +386,8 @@ impl CommandError {
         "reason-required",
         "no-escalation-path",
         "not-cancellable",
+        "waiting-for-sub-case",
+        "not-waiting-for-sub-case",
         "unknown-role",
         "already-paused",
         "not-paused",
@@ -421,6 +441,8 @@ impl CommandError {
             CommandError::ReasonRequired { .. } => "reason-required",
             CommandError::NoEscalationPath { .. } => "no-escalation-path",
             CommandError::NotCancellable { .. } => "not-cancellable",
+            CommandError::WaitingForSubCase { .. } => "waiting-for-sub-case",
+            CommandError::NotWaitingForSubCase { .. } => "not-waiting-for-sub-case",
             CommandError::UnknownRole { .. } => "unknown-role",
             CommandError::AlreadyPaused { .. } => "already-paused",
             CommandError::NotPaused => "not-paused",

@@ -58,6 +58,9 @@ pub enum EventKind {
         version: u32,
         /// Initial values, defaults included.
         fields: FieldValues,
+        /// The case and call step this case was started for, when it is a sub-case.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentLink>,
     },
     /// A step (task or approval gate) became active.
     StepActivated {
@@ -181,6 +184,48 @@ pub enum EventKind {
         token: TokenId,
         /// Why.
         reason: String,
+    },
+    /// A call task became active and asked for a case of another SOP (a sub-case) to be
+    /// started with these fields; the store starts it. The task waits for it.
+    SubCaseRequested {
+        /// The call task.
+        step: StepId,
+        /// Its activation.
+        token: TokenId,
+        /// The sub-case's id.
+        case: CaseId,
+        /// The SOP it runs.
+        sop: SopId,
+        /// Its initial values, mapped in from this case's fields.
+        #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+        fields: FieldValues,
+    },
+    /// The sub-case a call task asked for was started.
+    SubCaseStarted {
+        /// The call task.
+        step: StepId,
+        /// Its activation.
+        token: TokenId,
+        /// The sub-case.
+        case: CaseId,
+    },
+    /// The sub-case a call task waits for closed or was cancelled. When it completed, its
+    /// returned fields and the task's completion follow in the same command; when it was
+    /// cancelled, the task stays with its role.
+    SubCaseFinished {
+        /// The call task.
+        step: StepId,
+        /// Its activation.
+        token: TokenId,
+        /// The sub-case.
+        case: CaseId,
+        /// How it ended.
+        outcome: SubCaseOutcome,
+    },
+    /// This sub-case's parent case was told how it ended.
+    ParentInformed {
+        /// The parent case.
+        parent: CaseId,
     },
     /// A step's SLA was breached.
     SlaBreached {
@@ -385,6 +430,10 @@ impl EventKind {
             EventKind::DecisionTaken { .. } => "decision_taken",
             EventKind::StepEscalated { .. } => "step_escalated",
             EventKind::StepCancelled { .. } => "step_cancelled",
+            EventKind::SubCaseRequested { .. } => "sub_case_requested",
+            EventKind::SubCaseStarted { .. } => "sub_case_started",
+            EventKind::SubCaseFinished { .. } => "sub_case_finished",
+            EventKind::ParentInformed { .. } => "parent_informed",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::TimerFired { .. } => "timer_fired",
             EventKind::CaseSlaStarted { .. } => "case_sla_started",
@@ -404,6 +453,37 @@ impl EventKind {
             EventKind::CaseReopened { .. } => "case_reopened",
             EventKind::CaseMigrated { .. } => "case_migrated",
             EventKind::TimeCorrected { .. } => "time_corrected",
+        }
+    }
+}
+
+/// The case and call step a sub-case was started for: where it reports how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent case.
+    pub case: CaseId,
+    /// Its call task.
+    pub step: StepId,
+    /// The activation of the call task that asked for this sub-case.
+    pub token: TokenId,
+}
+
+/// How a sub-case ended, as its parent hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubCaseOutcome {
+    /// It reached its end: the call task completes with the fields it returns.
+    Completed,
+    /// It was cancelled: the call task stays with its role to follow up.
+    Cancelled,
+}
+
+impl SubCaseOutcome {
+    /// `completed` or `cancelled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubCaseOutcome::Completed => "completed",
+            SubCaseOutcome::Cancelled => "cancelled",
         }
     }
 }

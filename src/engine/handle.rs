@@ -5,12 +5,14 @@ use petgraph::graph::NodeIndex;
 
 use super::command::{Action, Command, FieldValues};
 use super::error::CommandError;
-use super::event::{EVENT_SCHEMA_VERSION, Event, EventKind, WithdrawnStep};
-use super::ids::{Actor, ActorId};
+use super::event::{
+    EVENT_SCHEMA_VERSION, Event, EventKind, ParentLink, SubCaseOutcome, TokenId, WithdrawnStep,
+};
+use super::ids::{Actor, ActorId, CaseId};
 use super::limits;
-use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, Timer};
+use super::state::{ActiveStep, CaseClock, CaseState, CaseStatus, PendingTimer, SubCase, Timer};
 use crate::graph::{
-    ApprovalGate, Deadline, EdgeKind, ForEach, NamedCalendar, NodeKind, Process, SlaSchedule,
+    ApprovalGate, Call, Deadline, EdgeKind, ForEach, NamedCalendar, NodeKind, Process, SlaSchedule,
     StepPeople, StepTimers, Task, check_field_value,
 };
 use crate::model::{FieldId, FieldType, FieldValue, RoleId, StepId};
@@ -123,11 +125,27 @@ impl Transition<'_> {
     fn run(&mut self) -> Result<(), CommandError> {
         let status = self.state.status();
         match (&self.command.action, status) {
-            (Action::Start { case, fields }, CaseStatus::NotStarted) => self.start(case, fields),
-            (Action::Start { .. }, _) => Err(CommandError::AlreadyStarted {
-                case: self.state.case().cloned().unwrap_or_else(|| "?".into()),
-            }),
+            (Action::Start { case, fields }, CaseStatus::NotStarted) => {
+                self.start(case, fields, None)
+            }
+            (
+                Action::StartSubCase {
+                    case,
+                    fields,
+                    parent,
+                },
+                CaseStatus::NotStarted,
+            ) => self.start(case, fields, Some(parent)),
+            (Action::Start { .. } | Action::StartSubCase { .. }, _) => {
+                Err(CommandError::AlreadyStarted {
+                    case: self.state.case().cloned().unwrap_or_else(|| "?".into()),
+                })
+            }
             (_, CaseStatus::NotStarted) => Err(CommandError::NotStarted),
+            (Action::ParentInformed, _) => {
+                self.parent_informed();
+                Ok(())
+            }
             (Action::Reopen { reason }, CaseStatus::Closed | CaseStatus::Cancelled) => {
                 self.reopen(reason)
             }
@@ -278,16 +296,31 @@ impl Transition<'_> {
                 Ok(())
             }
             Action::Tick => self.tick(),
-            Action::Start { .. } | Action::Reopen { .. } | Action::CorrectTime { .. } => Ok(()),
+            Action::SubCaseStarted { child } => self.sub_case_started(child),
+            Action::FinishSubCase {
+                child,
+                outcome,
+                fields,
+            } => self.finish_sub_case(child, *outcome, fields),
+            Action::Start { .. }
+            | Action::StartSubCase { .. }
+            | Action::ParentInformed
+            | Action::Reopen { .. }
+            | Action::CorrectTime { .. } => Ok(()),
         }
     }
 
+    /// Opens the case; a sub-case (`parent`) takes the fields its parent's call maps in,
+    /// whichever step collects them, and needs no role: the calling SOP started it.
     fn start(
         &mut self,
-        case: &super::ids::CaseId,
+        case: &CaseId,
         given: &FieldValues,
+        parent: Option<&ParentLink>,
     ) -> Result<(), CommandError> {
-        self.require_some_role()?;
+        if parent.is_none() {
+            self.require_some_role()?;
+        }
         let mut fields: FieldValues = self
             .process
             .fields()
@@ -295,13 +328,16 @@ impl Transition<'_> {
             .filter_map(|f| f.default.clone().map(|d| (f.id.clone(), d)))
             .collect();
         let given = self.validated(given)?;
-        self.check_editable(&given, "start")?;
+        if parent.is_none() {
+            self.check_editable(&given, "start")?;
+        }
         fields.extend(given);
         self.emit(EventKind::CaseStarted {
             case: case.clone(),
             sop: self.process.id().clone(),
             version: self.process.version(),
             fields,
+            parent: parent.cloned(),
         });
         if let Some(case_sla) = self.process.case_sla() {
             let schedule = self.case_schedule(self.now, TimeDelta::zero())?;
@@ -401,6 +437,12 @@ impl Transition<'_> {
     ) -> Result<(), CommandError> {
         let active = self.workable(step, item)?;
         let token = active.token;
+        if let Some(sub) = self.state.waiting_for(token) {
+            return Err(CommandError::WaitingForSubCase {
+                step: step.clone(),
+                case: sub.case.clone(),
+            });
+        }
         let round = self.state.instances_of(token).cloned();
         let node = self.node(step)?;
         let NodeKind::Task(task) = &self.process.node(node).kind else {
@@ -475,6 +517,127 @@ impl Transition<'_> {
             self.emit(EventKind::CaseClosed);
         }
         Ok(())
+    }
+
+    /// Asks for the sub-case of the call task `step` that just became active as `token`:
+    /// its id is this case's, the step's and the round's (the how-manieth call of the
+    /// step), so asking again after a crash names the same case.
+    fn request_sub_case(&mut self, step: StepId, token: TokenId, call: &Call) {
+        let round = self
+            .state
+            .sub_cases()
+            .iter()
+            .filter(|s| s.step == step)
+            .count()
+            + 1;
+        let parent = self.state.case().map_or("?", CaseId::as_str);
+        let case = CaseId::new(format!("{parent}.{step}.{round}"));
+        let fields: FieldValues = call
+            .with
+            .iter()
+            .filter_map(|(child, parent)| {
+                self.field_value(parent)
+                    .map(|value| (child.clone(), value.clone()))
+            })
+            .collect();
+        self.emit(EventKind::SubCaseRequested {
+            step,
+            token,
+            case,
+            sop: call.sop.clone(),
+            fields,
+        });
+    }
+
+    /// The sub-case an active call task asked for, found by its id.
+    fn sub_case(&self, child: &CaseId) -> Result<SubCase, CommandError> {
+        self.state
+            .sub_cases()
+            .iter()
+            .rev()
+            .find(|s| {
+                s.case == *child && self.state.active_steps().iter().any(|a| a.token == s.token)
+            })
+            .cloned()
+            .ok_or_else(|| CommandError::NotWaitingForSubCase {
+                case: child.clone(),
+            })
+    }
+
+    fn sub_case_started(&mut self, child: &CaseId) -> Result<(), CommandError> {
+        let sub = self.sub_case(child)?;
+        if !sub.started {
+            self.emit(EventKind::SubCaseStarted {
+                step: sub.step,
+                token: sub.token,
+                case: sub.case,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish_sub_case(
+        &mut self,
+        child: &CaseId,
+        outcome: SubCaseOutcome,
+        given: &FieldValues,
+    ) -> Result<(), CommandError> {
+        let sub = self.sub_case(child)?;
+        match sub.outcome {
+            // Heard already: a repeated report changes nothing.
+            Some(heard) if heard == outcome => return Ok(()),
+            Some(SubCaseOutcome::Completed) => {
+                return Err(CommandError::NotWaitingForSubCase { case: sub.case });
+            }
+            _ => {}
+        }
+        let process = self.process;
+        let node = self.node(&sub.step)?;
+        let NodeKind::Task(task) = &process.node(node).kind else {
+            return Err(CommandError::NotWaitingForSubCase { case: sub.case });
+        };
+        let returned: FieldValues = task
+            .call
+            .iter()
+            .flat_map(|call| call.returns.iter())
+            .filter_map(|(parent, child)| given.get(child).map(|v| (parent.clone(), v.clone())))
+            .collect();
+        let returned = if outcome == SubCaseOutcome::Completed {
+            self.validated(&returned)?
+        } else {
+            FieldValues::new()
+        };
+        self.emit(EventKind::SubCaseFinished {
+            step: sub.step.clone(),
+            token: sub.token,
+            case: sub.case,
+            outcome,
+        });
+        if outcome == SubCaseOutcome::Cancelled {
+            return Ok(());
+        }
+        if !returned.is_empty() {
+            self.emit(EventKind::FieldsUpdated { fields: returned });
+        }
+        self.emit(EventKind::StepCompleted {
+            step: sub.step,
+            token: sub.token,
+        });
+        self.follow(node, EdgeKind::Next)?;
+        if task.terminates && self.state.is_open() {
+            self.emit(EventKind::CaseClosed);
+        }
+        Ok(())
+    }
+
+    /// A closed or cancelled sub-case records that its parent heard how it ended.
+    fn parent_informed(&mut self) {
+        if self.state.parent_due().is_none() {
+            return;
+        }
+        if let Some(parent) = self.state.parent().map(|p| p.case.clone()) {
+            self.emit(EventKind::ParentInformed { parent });
+        }
     }
 
     /// Checks that the actor may decide the gate `step`, returning its token.
@@ -948,6 +1111,17 @@ impl Transition<'_> {
                 for item in items {
                     self.activate(step(), timers, people, Some(item))?;
                 }
+                Ok(())
+            }
+            NodeKind::Task(Task {
+                timers,
+                people,
+                call: Some(call),
+                ..
+            }) => {
+                let token = self.state.next_token();
+                self.activate(step(), timers, people, None)?;
+                self.request_sub_case(step(), token, call);
                 Ok(())
             }
             NodeKind::Task(Task { timers, people, .. })

@@ -62,8 +62,13 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
         check_text("item", item)?;
     }
     match &command.action {
-        Action::Start { case, fields } => {
+        Action::Start { case, fields } | Action::StartSubCase { case, fields, .. } => {
             check_id("case id", case.as_str())?;
+            check_fields(fields)
+        }
+        Action::SubCaseStarted { child } => check_id("sub-case id", child.as_str()),
+        Action::FinishSubCase { child, fields, .. } => {
+            check_id("sub-case id", child.as_str())?;
             check_fields(fields)
         }
         Action::Complete { fields, .. } | Action::UpdateFields { fields } => check_fields(fields),
@@ -85,6 +90,7 @@ pub(crate) fn check_command(command: &Command, now: DateTime<Utc>) -> Result<(),
         | Action::Claim { .. }
         | Action::Transfer { .. }
         | Action::Resume
+        | Action::ParentInformed
         | Action::Tick => Ok(()),
     }
 }

@@ -57,7 +57,8 @@ mod verify;
 pub use command::{Action, Command, FieldValues};
 pub use error::CommandError;
 pub use event::{
-    EVENT_SCHEMA_VERSION, Event, EventKind, MigratedTimers, StepRename, TokenId, WithdrawnStep,
+    EVENT_SCHEMA_VERSION, Event, EventKind, MigratedTimers, ParentLink, StepRename, SubCaseOutcome,
+    TokenId, WithdrawnStep,
 };
 pub use handle::handle;
 pub use ids::{Actor, ActorId, CaseId, CommandId};
@@ -71,7 +72,7 @@ pub use query::{
 };
 pub use state::{
     ActiveStep, CaseClock, CaseState, CaseStatus, PendingInstances, PendingJoin, PendingTimer,
-    RECENT_COMMANDS, SlaProgress, Timer,
+    RECENT_COMMANDS, SlaProgress, SubCase, Timer,
 };
 #[cfg(feature = "store")]
 pub(crate) use verify::check_next;

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, EventKind, TokenId};
+use super::event::{Event, EventKind, SubCaseOutcome, TokenId};
 use super::handle::effective_roles;
 use super::ids::{ActorId, CaseId};
 use super::state::CaseState;
@@ -170,6 +170,9 @@ pub(crate) fn notify_event(
                 .as_ref()
                 .map_or_else(String::new, |item| format!(" for {item}"));
             match &process.node(node).kind {
+                // A call task's work is its sub-case's; its role hears if that is
+                // cancelled.
+                NodeKind::Task(task) if task.call.is_some() => {}
                 NodeKind::Task(task) => send(
                     Recipient::Role(task.role.clone()),
                     NotificationKind::WorkWaiting,
@@ -275,6 +278,26 @@ pub(crate) fn notify_event(
                 step.as_ref(),
                 format!("{whose} is overdue: escalation level {level}"),
             );
+        }
+        // Whoever holds a call task follows up when its sub-case is cancelled.
+        EventKind::SubCaseFinished {
+            step,
+            token,
+            case: child,
+            outcome: SubCaseOutcome::Cancelled,
+        } => {
+            if let Some((recipients, _)) = holder(process, state, *token) {
+                for to in recipients {
+                    send(
+                        to,
+                        NotificationKind::WorkWaiting,
+                        Some(step),
+                        format!(
+                            "sub-case {child} of step `{step}` was cancelled: complete the step by hand or cancel it"
+                        ),
+                    );
+                }
+            }
         }
         // The person who held the step hears it is gone; a role's queue simply loses it.
         EventKind::StepCancelled {

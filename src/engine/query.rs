@@ -102,6 +102,9 @@ pub struct WorkItem {
     pub postponed_until: Option<DateTime<Utc>>,
     /// Fields the step collects.
     pub collects: Vec<FieldId>,
+    /// The sub-case a call task waits for while it runs: the task completes when it
+    /// closes, and cannot be completed by hand meanwhile.
+    pub waiting_for: Option<CaseId>,
 }
 
 impl WorkItem {
@@ -203,6 +206,7 @@ pub fn work_items(process: &Process, state: &CaseState) -> Vec<WorkItem> {
             breached: active.breached,
             postponed_until: active.postponed_until,
             collects,
+            waiting_for: state.waiting_for(active.token).map(|sub| sub.case.clone()),
         });
     }
     items
@@ -366,9 +370,18 @@ fn token_and_step(kind: &EventKind) -> Option<(&TokenId, &StepId)> {
 /// One line of a case's history, for people: `2026-01-05 09:00 ana: completed receive`.
 pub fn describe(event: &Event) -> String {
     let what = match &event.kind {
-        EventKind::CaseStarted { sop, version, .. } => {
-            format!("started the case on {sop} v{version}")
-        }
+        EventKind::CaseStarted {
+            sop,
+            version,
+            parent,
+            ..
+        } => match parent {
+            Some(parent) => format!(
+                "started the case on {sop} v{version} as a sub-case of {} (step {})",
+                parent.case, parent.step
+            ),
+            None => format!("started the case on {sop} v{version}"),
+        },
         EventKind::StepActivated {
             step, item, due_at, ..
         } => {
@@ -412,6 +425,28 @@ pub fn describe(event: &Event) -> String {
         },
         EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
         EventKind::StepCancelled { step, reason, .. } => format!("cancelled {step}: {reason}"),
+        EventKind::SubCaseRequested {
+            step, case, sop, ..
+        } => {
+            format!("{step} called {sop}: sub-case {case} requested")
+        }
+        EventKind::SubCaseStarted { step, case, .. } => {
+            format!("sub-case {case} of {step} started")
+        }
+        EventKind::SubCaseFinished {
+            step,
+            case,
+            outcome,
+            ..
+        } => match outcome {
+            crate::engine::SubCaseOutcome::Completed => {
+                format!("sub-case {case} of {step} completed")
+            }
+            crate::engine::SubCaseOutcome::Cancelled => {
+                format!("sub-case {case} of {step} was cancelled: {step} is back with its role")
+            }
+        },
+        EventKind::ParentInformed { parent } => format!("told parent case {parent} how it ended"),
         EventKind::SlaBreached {
             step, escalated, ..
         } => {

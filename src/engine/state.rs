@@ -7,7 +7,9 @@ use rustc_hash::FxHashMap;
 use chrono::{DateTime, Utc};
 
 use super::command::FieldValues;
-use super::event::{Event, EventKind, MigratedTimers, StepRename, TokenId};
+use super::event::{
+    Event, EventKind, MigratedTimers, ParentLink, StepRename, SubCaseOutcome, TokenId,
+};
 use super::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
@@ -223,6 +225,30 @@ pub struct PendingInstances {
     pub tokens: Vec<TokenId>,
 }
 
+/// A sub-case a call task asked for: started or not yet, running or finished.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SubCase {
+    /// The call task.
+    pub step: StepId,
+    /// The activation of the call task that asked for it.
+    pub token: TokenId,
+    /// The sub-case's id.
+    pub case: CaseId,
+    /// The SOP it runs.
+    pub sop: SopId,
+    /// When it was asked for.
+    pub requested_at: DateTime<Utc>,
+    /// The fields it starts with, mapped in from this case.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
+    /// Whether the store recorded that it started.
+    #[serde(default)]
+    pub started: bool,
+    /// How it ended, once this case heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<SubCaseOutcome>,
+}
+
 /// The state of a case, rebuilt by folding its events with [`CaseState::apply`].
 ///
 /// Folding the same events always gives the same state: it is what the engine decides
@@ -264,6 +290,15 @@ pub struct CaseState {
     /// Since when the case waits on someone outside (paused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paused_since: Option<DateTime<Utc>>,
+    /// The case and call step this sub-case reports to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<ParentLink>,
+    /// Sub-cases its call tasks asked for, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sub_cases: Vec<SubCase>,
+    /// When this sub-case closed or was cancelled without its parent having been told yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent_due: Option<DateTime<Utc>>,
 }
 
 impl CaseState {
@@ -404,6 +439,53 @@ impl CaseState {
         self.pending_timers().map(|t| t.at).min()
     }
 
+    /// When the store next has something to do for this case: its [`next_timer`], or
+    /// earlier a link between cases still to follow (a sub-case asked for and not yet
+    /// recorded as started, or a parent not yet told how this sub-case ended). What a
+    /// store's summary row keeps as the case's next timer, so that the next round of the
+    /// clock follows a link a crash left half done.
+    ///
+    /// [`next_timer`]: CaseState::next_timer
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        let links = self
+            .sub_cases_to_start()
+            .map(|s| s.requested_at)
+            .chain(self.parent_due);
+        self.next_timer().into_iter().chain(links).min()
+    }
+
+    /// The case and call step this sub-case reports to, when it is one.
+    pub fn parent(&self) -> Option<&ParentLink> {
+        self.parent.as_ref()
+    }
+
+    /// Every sub-case this case's call tasks asked for, oldest first.
+    pub fn sub_cases(&self) -> &[SubCase] {
+        &self.sub_cases
+    }
+
+    /// Sub-cases asked for by an active call task and not yet recorded as started.
+    pub fn sub_cases_to_start(&self) -> impl Iterator<Item = &SubCase> + '_ {
+        let open = self.is_open();
+        self.sub_cases
+            .iter()
+            .filter(move |s| open && !s.started && self.active.iter().any(|a| a.token == s.token))
+    }
+
+    /// The sub-case the active call task `token` waits for, while it runs.
+    pub fn waiting_for(&self, token: TokenId) -> Option<&SubCase> {
+        self.sub_cases
+            .iter()
+            .rev()
+            .find(|s| s.token == token)
+            .filter(|s| s.outcome.is_none())
+    }
+
+    /// When this sub-case ended without its parent having been told yet.
+    pub fn parent_due(&self) -> Option<DateTime<Utc>> {
+        self.parent_due
+    }
+
     /// Every pending timer of an open case, one per active step (its next) and one for the
     /// case's service level: what `tick` fires once its time has come.
     pub fn pending_timers(&self) -> impl Iterator<Item = PendingTimer> + '_ {
@@ -517,9 +599,11 @@ impl CaseState {
                 sop,
                 version,
                 fields,
+                parent,
             } => {
                 self.case = Some(case.clone());
                 self.sop = Some((sop.clone(), *version));
+                self.parent = parent.clone();
                 self.status = Some(CaseStatus::Open);
                 self.fields = Arc::new(fields.clone());
                 self.started_at = Some(event.at);
@@ -744,7 +828,38 @@ impl CaseState {
                 self.paused_since = None;
             }
             EventKind::DecisionTaken { .. } | EventKind::NoteAdded { .. } => {}
+            EventKind::SubCaseRequested {
+                step,
+                token,
+                case,
+                sop,
+                fields,
+            } => self.sub_cases.push(SubCase {
+                step: step.clone(),
+                token: *token,
+                case: case.clone(),
+                sop: sop.clone(),
+                requested_at: event.at,
+                fields: fields.clone(),
+                started: false,
+                outcome: None,
+            }),
+            EventKind::SubCaseStarted { case, .. } => {
+                if let Some(sub) = self.sub_cases.iter_mut().rev().find(|s| s.case == *case) {
+                    sub.started = true;
+                }
+            }
+            EventKind::SubCaseFinished { case, outcome, .. } => {
+                if let Some(sub) = self.sub_cases.iter_mut().rev().find(|s| s.case == *case) {
+                    sub.started = true;
+                    sub.outcome = Some(*outcome);
+                }
+            }
+            EventKind::ParentInformed { .. } => self.parent_due = None,
             EventKind::CaseClosed => {
+                if self.parent.is_some() {
+                    self.parent_due = Some(event.at);
+                }
                 self.status = Some(CaseStatus::Closed);
                 self.closed_at = Some(event.at);
                 self.active.clear();
@@ -754,6 +869,9 @@ impl CaseState {
                 self.paused_since = None;
             }
             EventKind::CaseCancelled { .. } => {
+                if self.parent.is_some() {
+                    self.parent_due = Some(event.at);
+                }
                 self.status = Some(CaseStatus::Cancelled);
                 self.closed_at = Some(event.at);
                 self.resumable = self.active.drain(..).map(|a| a.step).collect();
@@ -763,6 +881,8 @@ impl CaseState {
                 self.instances.clear();
             }
             EventKind::CaseReopened { .. } => {
+                // The parent hears of the end this case comes to next.
+                self.parent_due = None;
                 self.status = Some(CaseStatus::Open);
                 self.closed_at = None;
             }
@@ -834,6 +954,9 @@ impl CaseState {
             }
             for join in &mut self.joins {
                 rename(&mut join.split);
+            }
+            for sub in &mut self.sub_cases {
+                rename(&mut sub.step);
             }
             for group in &mut self.instances {
                 rename(&mut group.step);
@@ -935,6 +1058,7 @@ mod tests {
                         sop: SopId::from_static("hello"),
                         version: 1,
                         fields: FieldValues::new(),
+                        parent: None,
                     }
                 } else {
                     EventKind::NoteAdded {

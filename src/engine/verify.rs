@@ -333,9 +333,14 @@ fn check_event(
         | EventKind::TimerFired { step, token } => {
             active(process, state, step, *token, StepKind::Activity)
         }
-        EventKind::StepCompleted { step, token } => {
+        EventKind::StepCompleted { step, token }
+        | EventKind::SubCaseRequested { step, token, .. }
+        | EventKind::SubCaseStarted { step, token, .. }
+        | EventKind::SubCaseFinished { step, token, .. } => {
             active(process, state, step, *token, StepKind::Task)
         }
+        // A sub-case's record that its parent heard: nothing of its own process to check.
+        EventKind::ParentInformed { .. } => Ok(()),
         EventKind::StepEscalated { step, token, .. } => {
             active(process, state, step, *token, StepKind::Activity)?;
             has_path(

@@ -5,11 +5,11 @@
 use std::io::Write;
 
 use super::{CaseLog, ExportError, ExportOptions, timestamp};
-use crate::engine::Event;
+use crate::engine::{CaseId, Event};
 use crate::graph::Process;
 
 /// The header row.
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 15] = [
     "case",
     "activity",
     "timestamp",
@@ -24,6 +24,7 @@ const HEADER: [&str; 14] = [
     "sop",
     "sop_version",
     "item",
+    "parent_case",
 ];
 
 /// Writes cases as one CSV event log, streaming: [`CsvWriter::new`] writes the header,
@@ -33,7 +34,8 @@ const HEADER: [&str; 14] = [
 /// Columns: `case`, `activity`, `timestamp` (RFC 3339, UTC, milliseconds), `lifecycle`
 /// (the XES transition name), `resource`, `role`, `instance` (the step's activation),
 /// `outcome`, `sla_breached` (`true`/`false` on the row that ends an instance, empty
-/// otherwise), `step`, `title`, `sop`, `sop_version`. Rows end with CRLF, and a field is
+/// otherwise), `step`, `title`, `sop`, `sop_version`, `item` (a step run once per item),
+/// `parent_case` (the calling case of a sub-case). Rows end with CRLF, and a field is
 /// quoted when it holds a comma, a quote or a line break, as RFC 4180 says. Case fields
 /// are not columns (each SOP has its own); the XES log carries them.
 pub struct CsvWriter<W: Write> {
@@ -67,7 +69,7 @@ impl<W: Write> CsvWriter<W> {
         for entry in &log.entries {
             let instance = entry.instance.to_string();
             let at = timestamp(entry.at);
-            let row: [&str; 14] = [
+            let row: [&str; 15] = [
                 log.case.as_str(),
                 entry.activity(self.options.activity),
                 &at,
@@ -86,6 +88,7 @@ impl<W: Write> CsvWriter<W> {
                 log.sop.as_str(),
                 &version,
                 entry.item.as_deref().unwrap_or(""),
+                log.parent.as_ref().map_or("", CaseId::as_str),
             ];
             self.csv.write_record(row).map_err(into_io)?;
         }

@@ -276,6 +276,8 @@ pub struct CaseLog {
     pub case_sla_breached: bool,
     /// How often it was reopened.
     pub reopened: u32,
+    /// The case that started it, when it is the sub-case of a call task.
+    pub parent: Option<CaseId>,
     /// Every field's latest value.
     pub fields: FieldValues,
     /// The log events.
@@ -306,6 +308,7 @@ impl CaseLog {
             sop,
             version,
             fields,
+            parent,
         }) = events.first().map(|e| &e.kind)
         else {
             return Err(ExportError::NotACase);
@@ -334,6 +337,7 @@ impl CaseLog {
             closed_at: None,
             case_sla_breached: false,
             reopened: 0,
+            parent: parent.as_ref().map(|p| p.case.clone()),
             fields: fields.clone(),
             entries: Vec::new(),
         };
@@ -531,6 +535,10 @@ impl CaseLog {
                 self.reopened += 1;
             }
             EventKind::CaseStarted { .. }
+            | EventKind::SubCaseRequested { .. }
+            | EventKind::SubCaseStarted { .. }
+            | EventKind::SubCaseFinished { .. }
+            | EventKind::ParentInformed { .. }
             | EventKind::StepPostponed { .. }
             | EventKind::ApprovalGranted { .. }
             | EventKind::DecisionTaken { .. }

@@ -45,7 +45,8 @@ const EXTENSIONS: [(&str, &str, &str); 4] = [
 ///
 /// Every trace has `concept:name` (the case id), `sopflow:sop`, `sopflow:version`,
 /// `sopflow:status`, `sopflow:opened`, `sopflow:case_sla_breached` and
-/// `sopflow:reopened`, `sopflow:closed` when the case is closed or cancelled, and one
+/// `sopflow:reopened`, `sopflow:closed` when the case is closed or cancelled,
+/// `sopflow:parent` (the calling case) when it is a sub-case, and one
 /// attribute per case field (its latest value, keyed by the field id). Every event has
 /// `concept:name` (the activity), `concept:instance` (the step's activation),
 /// `lifecycle:transition` and `time:timestamp`, and when known `org:resource`,
@@ -140,6 +141,9 @@ impl<W: Write> XesWriter<W> {
             bool_text(log.case_sla_breached),
         )?;
         self.attribute("int", "sopflow:reopened", &log.reopened.to_string())?;
+        if let Some(parent) = &log.parent {
+            self.attribute("string", "sopflow:parent", parent.as_str())?;
+        }
         for (field, value) in &log.fields {
             let (kind, text) = field_attribute(value);
             self.attribute(kind, field.as_str(), &text)?;

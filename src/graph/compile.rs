@@ -1,6 +1,7 @@
 //! The compiler proper: resolves names, builds the graph, then runs the lints.
 
 mod branching;
+mod call;
 mod kpis;
 mod migration;
 mod people;
@@ -698,6 +699,12 @@ impl<'a> Compiler<'a> {
         }
         let people = self.step_people(step, None);
         let for_each = self.task_for_each(step);
+        let call = self.task_call(step);
+        // Whoever completes a call task by hand (its sub-case was cancelled) gives the
+        // values the sub-case would have returned.
+        if let Some(call) = &call {
+            collects.extend(call.returns.iter().map(|(parent, _)| parent.clone()));
+        }
         NodeKind::Task(Task {
             role,
             instructions,
@@ -706,12 +713,13 @@ impl<'a> Compiler<'a> {
             people,
             terminates: step.terminate.as_ref().is_some_and(|t| t.value),
             for_each,
+            call,
         })
     }
 
     /// Keys that make no sense on this kind of step.
     fn check_allowed_keys(&mut self, step: &Step, shape: StepShape) {
-        let present: [(&str, Option<SourceSpan>); 20] = [
+        let present: [(&str, Option<SourceSpan>); 21] = [
             ("role", step.role.as_ref().map(|s| s.span)),
             ("collects", step.collects.first().map(|s| s.span)),
             ("after", step.after.as_ref().map(|s| s.span)),
@@ -735,6 +743,7 @@ impl<'a> Compiler<'a> {
             ("wait_for", step.wait_for.as_ref().map(|s| s.span)),
             ("for_each", step.for_each.as_ref().map(|s| s.span)),
             ("on_cancel", step.on_cancel.as_ref().map(|s| s.span)),
+            ("call", step.call.as_ref().map(|s| s.span)),
         ];
         let allowed: &[&str] = match shape {
             StepShape::Task => &[
@@ -756,6 +765,7 @@ impl<'a> Compiler<'a> {
                 "for_each",
                 "wait_for",
                 "on_cancel",
+                "call",
             ],
             StepShape::Approval => &[
                 "due",
@@ -803,6 +813,9 @@ impl<'a> Compiler<'a> {
                     }
                     (StepShape::Approval, "for_each" | "wait_for") => {
                         "only a task runs once per item; put `for_each` on the task before the gate".to_owned()
+                    }
+                    (_, "call") => {
+                        "only a task calls another SOP: put `call` on a task (with the role that follows up if the sub-case is cancelled) before or after this step".to_owned()
                     }
                     (StepShape::Approval, "separate_from") => {
                         "a gate names the steps whose performers may not decide it in `approval: { reviews: [...] }`".to_owned()

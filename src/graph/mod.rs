@@ -14,6 +14,7 @@
 //! Architecture invariant: this module reads the model, never YAML text, and knows nothing
 //! about cases; it does not evaluate conditions, only compiles them.
 
+mod calls;
 mod compile;
 mod condition;
 mod kpi;
@@ -28,6 +29,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+pub use calls::check_calls;
 pub use compile::{Compilation, compile, compile_trusted, compile_with_source};
 pub use condition::{Condition, ConditionProblem, ConditionProblemKind, EvaluationError};
 pub use kpi::{CaseMoment, Kpi, KpiGoal, KpiMeasure, PathTaken, SlaCount};
@@ -223,6 +225,20 @@ pub struct Task {
     pub terminates: bool,
     /// Run once per item of a multi-choice field, when it says `for_each:`.
     pub for_each: Option<ForEach>,
+    /// The SOP it starts a sub-case of and waits for, when it says `call:`.
+    pub call: Option<Call>,
+}
+
+/// A task's call of another SOP (`call:`), compiled: what the sub-case runs and which
+/// fields go in and come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The SOP whose case is started (its latest stored version).
+    pub sop: SopId,
+    /// `(sub-case field, field of this case)`: values given to the sub-case at its start.
+    pub with: Vec<(FieldId, FieldId)>,
+    /// `(field of this case, sub-case field)`: values taken back when it completes.
+    pub returns: Vec<(FieldId, FieldId)>,
 }
 
 /// Who a task or gate goes to beyond its role: a person named in the case's data, the

@@ -100,6 +100,7 @@ impl CaseFacts {
             sop,
             version,
             fields,
+            ..
         } = &first.kind
         else {
             return None;

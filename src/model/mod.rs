@@ -336,6 +336,29 @@ pub struct Step {
     /// parallel branch, where `end: true` is not.
     #[serde(default)]
     pub terminate: Option<Spanned<bool>>,
+    /// Makes the task start a case of another SOP (a sub-SOP) and wait for it: fields are
+    /// mapped in when the sub-case starts and back when it completes. The task's role
+    /// follows up when the sub-case is cancelled.
+    #[serde(default)]
+    pub call: Option<Spanned<Call>>,
+}
+
+/// A task's call of another SOP: the sub-case it starts, what it is given and what it
+/// gives back. Both maps read "target: source".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    /// The id of the SOP whose case is started; its latest stored version runs.
+    pub sop: Spanned<SopId>,
+    /// Fields of the sub-case set from fields of this case when it starts:
+    /// `{ child_field: parent_field }`.
+    #[serde(default)]
+    pub with: OrderedMap<FieldId, Spanned<FieldId>>,
+    /// Fields of this case set from fields of the sub-case when it completes:
+    /// `{ parent_field: child_field }`.
+    #[serde(default)]
+    pub returns: OrderedMap<FieldId, Spanned<FieldId>>,
 }
 
 /// An approval gate: the case waits until enough holders of a role approve, or one rejects.

@@ -968,6 +968,7 @@ const STEP_KEYS: &[&str] = &[
     "wait_for",
     "for_each",
     "on_cancel",
+    "call",
 ];
 const APPROVAL_KEYS: &[&str] = &["by", "count", "reviews", "on_reject"];
 const ARM_KEYS: &[&str] = &["if", "goto", "else"];

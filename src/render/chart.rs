@@ -20,6 +20,8 @@ pub(crate) enum Shape {
     End,
     /// A box with the title and the role.
     Task,
+    /// A box with a double border (a subroutine): a task that calls another SOP.
+    Call,
     /// A diamond with the title and the approvers' role.
     Approval,
     /// A diamond with the title.
@@ -377,13 +379,21 @@ impl Chart {
                 NodeKind::Start => (Shape::Start, "start".to_owned(), None, None),
                 NodeKind::End => (Shape::End, "end".to_owned(), None, None),
                 NodeKind::Task(task) => (
-                    Shape::Task,
+                    if task.call.is_some() {
+                        Shape::Call
+                    } else {
+                        Shape::Task
+                    },
                     title_or(&step_name),
                     Some(format!(
-                        "{}{}{}",
+                        "{}{}{}{}",
                         task.role,
                         people_note(&task.people),
-                        items_note(task.for_each.as_ref())
+                        items_note(task.for_each.as_ref()),
+                        task.call
+                            .as_ref()
+                            .map(|call| format!(" · calls {}", call.sop))
+                            .unwrap_or_default()
                     )),
                     lane_of(index),
                 ),

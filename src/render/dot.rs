@@ -137,6 +137,10 @@ fn statement(node: &ChartNode) -> String {
         ),
         Shape::End => format!("label=\"{label}\", shape=doublecircle, style=filled"),
         Shape::Task => format!("label=\"{label}\", fillcolor=\"{}\"", node.fill()),
+        Shape::Call => format!(
+            "label=\"{label}\", fillcolor=\"{}\", peripheries=2",
+            node.fill()
+        ),
         Shape::Approval | Shape::Decision => format!(
             "label=\"{label}\", shape=diamond, style=filled, fillcolor=\"{}\"",
             node.fill()

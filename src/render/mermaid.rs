@@ -208,6 +208,7 @@ fn declaration(node: &ChartNode) -> String {
         Shape::Start => format!("{id}((\"{label}\"))"),
         Shape::End => format!("{id}(((\"{label}\")))"),
         Shape::Task | Shape::Split | Shape::Join => format!("{id}[\"{label}\"]"),
+        Shape::Call => format!("{id}[[\"{label}\"]]"),
         Shape::Approval | Shape::Decision => format!("{id}{{\"{label}\"}}"),
     }
 }

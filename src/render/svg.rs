@@ -110,6 +110,8 @@ fn shape_size(node: &ChartNode, text: &NodeText) -> (f64, f64) {
         Shape::Start | Shape::End => (CIRCLE, CIRCLE),
         Shape::Split | Shape::Join => BAR,
         Shape::Task => ((w + 24.0).max(120.0), h + 16.0),
+        // Room for the inner border.
+        Shape::Call => ((w + 32.0).max(128.0), h + 24.0),
         // A diamond twice the text block's size holds the block exactly.
         Shape::Approval | Shape::Decision => {
             ((2.0 * w + 16.0).max(90.0), (2.0 * h + 12.0).max(50.0))
@@ -238,7 +240,7 @@ fn lay_out(chart: &Chart, texts: &[NodeText]) -> Result<Geometry, LayoutError> {
             Shape::Start | Shape::End | Shape::Approval | Shape::Decision => {
                 ShapeKind::Circle(String::new())
             }
-            Shape::Task | Shape::Split | Shape::Join => ShapeKind::Box(String::new()),
+            Shape::Task | Shape::Call | Shape::Split | Shape::Join => ShapeKind::Box(String::new()),
         };
         let mut element = Element::create_with_properties(
             shape,
@@ -791,6 +793,7 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
         Shape::Start => "start",
         Shape::End => "end",
         Shape::Task => "task",
+        Shape::Call => "call",
         Shape::Approval => "approval",
         Shape::Decision => "decision",
         Shape::Split => "split",
@@ -859,6 +862,22 @@ fn draw_node(out: &mut String, node: &ChartNode, rect: &Rect, text: &NodeText) {
                 out,
                 r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6" {paint}/>"#,
                 rect.x, rect.y, rect.w, rect.h
+            );
+        }
+        Shape::Call => {
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6" {paint}/>"#,
+                rect.x, rect.y, rect.w, rect.h
+            );
+            // The subroutine's inner border.
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="4" fill="none" stroke="{stroke}" stroke-width="1"/>"#,
+                rect.x + 4.0,
+                rect.y + 4.0,
+                rect.w - 8.0,
+                rect.h - 8.0
             );
         }
         Shape::Split | Shape::Join => {

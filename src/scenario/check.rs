@@ -45,6 +45,8 @@ const ACTIONS: &[&str] = &[
     "resume",
     "cancel",
     "reopen",
+    "sub_case_completes",
+    "sub_case_cancelled",
     "wait",
     "expect",
 ];
@@ -224,6 +226,8 @@ impl Checker<'_> {
             ("reject", s.reject.is_some()),
             ("escalate", s.escalate.is_some()),
             ("cancel_step", s.cancel_step.is_some()),
+            ("sub_case_completes", s.sub_case_completes.is_some()),
+            ("sub_case_cancelled", s.sub_case_cancelled.is_some()),
             ("claim", s.claim.is_some()),
             ("assign", s.assign.is_some()),
             ("transfer", s.transfer.is_some()),
@@ -268,6 +272,9 @@ impl Checker<'_> {
         // The keys that go with each action; any other is a mistake worth pointing at.
         let allowed: &[&str] = match action {
             "complete" => &["as", "fields", "item", "refused"],
+            // The sub-case's fields: the called SOP's, checked by its own file.
+            "sub_case_completes" => &["fields", "refused"],
+            "sub_case_cancelled" => &["refused"],
             "approve" => &["as", "comment", "refused"],
             "reject" | "cancel_step" => &["as", "reason", "refused"],
             "escalate" => &["as", "reason", "item", "refused"],
@@ -292,7 +299,7 @@ impl Checker<'_> {
                 && !allowed.contains(&key)
             {
                 let goes_with = match key {
-                    "fields" => "`complete`",
+                    "fields" => "`complete` and `sub_case_completes`",
                     "reason" => "`reject`, `escalate` and `cancel_step`",
                     "comment" => "`approve`",
                     "to" => "`assign` and `transfer`",
@@ -356,6 +363,8 @@ impl Checker<'_> {
             &s.reject,
             &s.escalate,
             &s.cancel_step,
+            &s.sub_case_completes,
+            &s.sub_case_cancelled,
             &s.claim,
             &s.assign,
             &s.transfer,
@@ -376,7 +385,9 @@ impl Checker<'_> {
                 self.actor(to);
             }
         }
-        if let Some(fields) = &s.fields {
+        if let Some(fields) = &s.fields
+            && s.sub_case_completes.is_none()
+        {
             self.fields(fields);
         }
         if let Some(fields) = &s.set {

@@ -108,7 +108,7 @@ pub struct Start {
 
 /// One step of a scenario: exactly one action (`complete`, `approve`, `reject`,
 /// `escalate`, `cancel_step`, `claim`, `assign`, `transfer`, `postpone`, `note`, `set`,
-/// `pause`, `resume`, `cancel`, `reopen`),
+/// `pause`, `resume`, `cancel`, `reopen`, `sub_case_completes`, `sub_case_cancelled`),
 /// a `wait` or an `expect`, with the keys that go with it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
@@ -159,6 +159,13 @@ pub struct ScenarioStep {
     /// Reopen the case, for this reason.
     #[serde(default)]
     pub reopen: Option<Spanned<String>>,
+    /// The sub-case this call task waits for completes, with these `fields` (the called
+    /// SOP's field values, of which the call's `returns` takes back its own).
+    #[serde(default)]
+    pub sub_case_completes: Option<Spanned<String>>,
+    /// The sub-case this call task waits for is cancelled: the task stays with its role.
+    #[serde(default)]
+    pub sub_case_cancelled: Option<Spanned<String>>,
     /// Move the virtual clock by this much working time, firing timers on the way.
     #[serde(default)]
     pub wait: Option<Spanned<SopDuration>>,
@@ -168,7 +175,7 @@ pub struct ScenarioStep {
     /// Who acts; the actor who started the case when absent.
     #[serde(default, rename = "as")]
     pub actor: Option<Spanned<String>>,
-    /// Field values sent with `complete`.
+    /// Field values sent with `complete`, or the sub-case's with `sub_case_completes`.
     #[serde(default)]
     pub fields: Option<Spanned<OrderedMap<String, FieldValue>>>,
     /// Which item of a step run once per item (`for_each`) the action is on (`complete`,

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use crate::engine::{
-    self, Action, Actor, CaseState, CaseStatus, Command, CommandError, Event, EventKind,
-    FieldValues, Notification, NotificationKind, Recipient,
+    self, Action, Actor, CaseId, CaseState, CaseStatus, Command, CommandError, Event, EventKind,
+    FieldValues, Notification, NotificationKind, Recipient, SubCaseOutcome,
 };
 use crate::graph::Process;
 use crate::model::{FieldId, FieldValue, OrderedMap, RoleId, SourceSpan, Spanned, StepId};
@@ -322,6 +322,39 @@ impl Runner<'_> {
         } else if let Some(reason) = &s.reopen {
             Action::Reopen {
                 reason: reason.value.clone(),
+            }
+        } else if let Some(name) = s
+            .sub_case_completes
+            .as_ref()
+            .or(s.sub_case_cancelled.as_ref())
+        {
+            let (outcome, fields) = match &s.sub_case_completes {
+                Some(_) => (
+                    SubCaseOutcome::Completed,
+                    match &s.fields {
+                        Some(fields) => field_values(fields, fields.span)?,
+                        None => FieldValues::new(),
+                    },
+                ),
+                None => (SubCaseOutcome::Cancelled, FieldValues::new()),
+            };
+            let step = step_id(name)?;
+            // The sub-case the step waits for; a step that waits for none names one the
+            // engine refuses (`not-waiting-for-sub-case`).
+            let child = self
+                .case
+                .sub_cases()
+                .iter()
+                .rev()
+                .find(|sub| sub.step == step && sub.outcome.is_none())
+                .map_or_else(
+                    || CaseId::new(format!("{step}.none")),
+                    |sub| sub.case.clone(),
+                );
+            Action::FinishSubCase {
+                child,
+                outcome,
+                fields,
             }
         } else {
             return Err(Failure::new(step.span, "this scenario step has no action"));

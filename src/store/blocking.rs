@@ -290,4 +290,14 @@ impl<S: CaseStore> BlockingStore<S> {
             limit,
         ))
     }
+
+    /// [`follow_links`](super::follow_links), blocking.
+    pub fn follow_links(
+        &self,
+        processes: &Processes,
+        case: &CaseId,
+        now: DateTime<Utc>,
+    ) -> Result<super::Links, StoreError> {
+        self.block_on(super::follow_links(&self.store, processes, case, now))
+    }
 }

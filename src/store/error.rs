@@ -56,6 +56,28 @@ pub enum StoreError {
         /// Its version.
         version: u32,
     },
+    /// A call task names an SOP of which no version was saved, so its sub-case cannot
+    /// start; the calling case waits until it is.
+    #[error(
+        "case `{case}` calls SOP `{sop}`, which is not in this store; save it (`save_sop`, or `sop case start --sop FILE`) and the sub-case starts on the next round of the clock"
+    )]
+    CalledSopNotFound {
+        /// The calling case.
+        case: CaseId,
+        /// The SOP it calls.
+        sop: SopId,
+    },
+    /// The id a call task's sub-case is to start under belongs to another case, which is
+    /// not that sub-case; the calling case waits.
+    #[error(
+        "case `{parent}` cannot start its sub-case `{case}`: a case with that id exists that it did not start; rename or remove that case"
+    )]
+    SubCaseIdTaken {
+        /// The sub-case's id.
+        case: CaseId,
+        /// The calling case.
+        parent: CaseId,
+    },
     /// An SOP version was saved before with other text. Versions are immutable, because
     /// running cases finish on the version they started on.
     #[error(

@@ -82,7 +82,8 @@ pub(crate) struct Held {
 
 /// Refuses a start command sent to another case than it opens.
 pub(crate) fn check_start(case: &CaseId, command: &Command) -> Result<(), ExecuteError> {
-    if let Action::Start { case: started, .. } = &command.action
+    if let Action::Start { case: started, .. } | Action::StartSubCase { case: started, .. } =
+        &command.action
         && started != case
     {
         return Err(StoreError::InvalidBatch {
@@ -546,13 +547,20 @@ pub struct TimerRun {
     /// Claimed cases where nothing was due after all (another worker was quicker): their
     /// claims were released.
     pub idle: Vec<CaseId>,
-    /// Cases whose tick failed, with why; their claims were released.
+    /// Cases whose tick failed, or a link of which could not be followed, with why; their
+    /// claims were released, and they stay due.
     pub failed: Vec<(CaseId, ExecuteError)>,
+    /// Links between cases followed after the ticks ([`follow_links`]): sub-cases
+    /// started, parents told how their sub-cases ended.
+    ///
+    /// [`follow_links`]: super::follow_links
+    pub linked: Vec<super::Link>,
 }
 
 /// One round of the clock: claims up to `limit` cases whose timers are due at `now` for
 /// `owner` (a lease of `lease`), sends each a `tick` ([`TimerClaim::tick_command`]) and
-/// releases the claims that led to no append.
+/// releases the claims that led to no append, then follows the links of each case to its
+/// sub-cases and parent ([`follow_links`](super::follow_links)).
 ///
 /// Run it periodically from every app instance: claims keep two instances off the same
 /// case, and the tick's command id makes a timer fire once even if a lease expired.
@@ -573,16 +581,24 @@ pub async fn fire_due_timers<S: CaseStore>(
         };
         match outcome {
             Ok(executed) if !executed.events.is_empty() && !executed.duplicate => {
-                run.fired.push((claim.case, executed.events));
+                run.fired.push((claim.case.clone(), executed.events));
             }
             Ok(_) => {
                 store.release_timer(&claim).await?;
-                run.idle.push(claim.case);
+                run.idle.push(claim.case.clone());
             }
             Err(e) => {
                 store.release_timer(&claim).await?;
-                run.failed.push((claim.case, e));
+                run.failed.push((claim.case.clone(), e));
             }
+        }
+        // A link a crash left half written keeps its case due: finish it here.
+        match super::follow_links(store, processes, &claim.case, now).await {
+            Ok(links) => {
+                run.linked.extend(links.followed);
+                run.failed.extend(links.failed);
+            }
+            Err(e) => run.failed.push((claim.case, e.into())),
         }
     }
     Ok(run)

@@ -66,6 +66,7 @@ mod cache;
 mod codec;
 mod error;
 mod execute;
+mod links;
 mod memory;
 mod migrate;
 #[cfg(feature = "postgres")]
@@ -87,6 +88,7 @@ pub use execute::{
     Delivery, Executed, Processes, TIMER_ACTOR, TimerRun, deliver_notifications, execute,
     execute_on, execute_with_retry, fire_due_timers, load_verified,
 };
+pub use links::{LINK_ACTOR, Link, Links, follow_links};
 pub use memory::MemoryStore;
 pub use migrate::{CaseMigration, MigrationRun, migrate_case, migrate_open_cases};
 #[cfg(feature = "postgres")]
@@ -796,7 +798,8 @@ pub struct CaseSummary {
     pub version: u64,
     /// The roles that may act on its active steps, sorted, without repeats.
     pub roles: Vec<RoleId>,
-    /// Its earliest pending timer ([`CaseState::next_timer`]).
+    /// Its earliest pending timer, or earlier a link to another case still to follow
+    /// ([`CaseState::next_due`]): what [`fire_due_timers`] claims it for.
     pub next_timer: Option<DateTime<Utc>>,
     /// When its last event happened.
     pub updated_at: DateTime<Utc>,
@@ -835,7 +838,7 @@ impl CaseSummary {
             status: state.status(),
             version: state.version(),
             roles,
-            next_timer: state.next_timer(),
+            next_timer: state.next_due(),
             updated_at,
         })
     }

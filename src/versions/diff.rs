@@ -263,6 +263,9 @@ pub enum ChangeKind {
     /// A task runs once per item of another field, or no longer or newly does
     /// (`for_each`), or waits for another number of items (`wait_for`).
     InstancesChanged,
+    /// A task calls another SOP, or no longer or newly does, or maps other fields into
+    /// the sub-case or back (`call`).
+    CallChanged,
     /// A step goes to another person: its `assignee` field, the task whose performer it
     /// goes to (`same_performer_as`), or the tasks it is kept apart from (`separate_from`).
     PeopleChanged,
@@ -322,9 +325,8 @@ impl ChangeKind {
             SopIdChanged => Section::Sop,
             StepAdded | StepRemoved | StepRenamed | StepMoved | StepKindChanged => Section::Steps,
             RouteAdded | RouteRemoved | RouteChanged | ConditionChanged | ArmsReordered
-            | TimeoutChanged | TerminationChanged | BranchingChanged | InstancesChanged => {
-                Section::Routing
-            }
+            | TimeoutChanged | TerminationChanged | BranchingChanged | InstancesChanged
+            | CallChanged => Section::Routing,
             RoleAdded | RoleRemoved | PerformerChanged | ApproverChanged | ApprovalCountChanged
             | ReviewsChanged | PeopleChanged => Section::Roles,
             FieldAdded | FieldRemoved | FieldTypeChanged | FieldOptionsChanged
@@ -359,11 +361,12 @@ type SectionDiff = fn(&Pair<'_>, &mut Vec<Change>);
 
 /// The sections, in the order they are compared (the order of the report comes from
 /// [`Section::ALL`]). A new section of the format adds its function here.
-const SECTIONS: [SectionDiff; 10] = [
+const SECTIONS: [SectionDiff; 11] = [
     identity,
     steps,
     routing,
     tokens,
+    calls,
     roles,
     fields,
     service_levels,
@@ -1269,6 +1272,55 @@ fn tokens(pair: &Pair<'_>, out: &mut Vec<Change>) {
                 .values(before, after),
             );
         }
+    }
+}
+
+/// What a matched task calls (`call`): the SOP, and the fields mapped in and back.
+fn calls(pair: &Pair<'_>, out: &mut Vec<Change>) {
+    let describe = |step: &Step| {
+        step.call.as_ref().map(|call| {
+            let map = |entries: &crate::model::OrderedMap<
+                crate::model::FieldId,
+                Spanned<crate::model::FieldId>,
+            >| {
+                entries
+                    .iter()
+                    .map(|(target, source)| format!("{} from {}", target.value, source.value))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut text = format!("calls {}", quoted(&call.value.sop.value));
+            if !call.value.with.is_empty() {
+                text.push_str(&format!(" with {}", map(&call.value.with)));
+            }
+            if !call.value.returns.is_empty() {
+                text.push_str(&format!(", taking back {}", map(&call.value.returns)));
+            }
+            text
+        })
+    };
+    for (old, new) in &pair.matched {
+        let id = &new.id.value;
+        let (before, after) = (describe(old), describe(new));
+        if before == after {
+            continue;
+        }
+        let span = |step: &Step| step.call.as_ref().map_or(step.id.span, |c| c.span);
+        out.push(
+            change(
+                ChangeKind::CallChanged,
+                step_subject(id),
+                format!(
+                    "{} now {} (was: {})",
+                    quoted(id),
+                    after.as_deref().unwrap_or("calls no other SOP"),
+                    before.as_deref().unwrap_or("calls no other SOP")
+                ),
+            )
+            .step(id)
+            .at(Some(span(old)), Some(span(new)))
+            .values(before, after),
+        );
     }
 }
 

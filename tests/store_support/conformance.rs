@@ -40,7 +40,8 @@ macro_rules! conformance_tests {
             cached_states_follow_the_store, held_states_append_only_at_their_version,
             notifications_are_kept_with_their_events, people_directory_round_trip,
             concurrent_people_updates_all_land, open_cases_migrate, histories_page_in_id_order,
-            facts_kept_for_reports, reports_read_kept_facts, old_repeats_apply_once);
+            facts_kept_for_reports, reports_read_kept_facts, old_repeats_apply_once,
+            sub_case_links_survive_stops);
     };
     (@tests $make:path; $made:expr; $($name:ident),* $(,)?) => {
         $(
@@ -1751,4 +1752,289 @@ pub async fn old_repeats_apply_once<S: CaseStore + 'static>(store: Arc<S>) {
     }
     assert_eq!(runs, seen.len());
     assert_eq!(summary(&*store, "R-1").await.version, stored + 9);
+}
+
+/// Sub-SOPs: the links between a case and its sub-case are written one append at a time,
+/// and a stop between any two of them (modelled by sending the first and not the second)
+/// leaves a case due that the next round of the clock finishes. A called SOP that is not
+/// stored is a clear failure, and the calling case stays waiting until it is.
+pub async fn sub_case_links_survive_stops<S: CaseStore>(store: Arc<S>) {
+    use sopflow::engine::{Actor, ParentLink, SubCaseOutcome};
+    use sopflow::store::{Link, follow_links};
+
+    let store = &*store;
+    let order = store
+        .save_sop(
+            "sub-sop.yaml",
+            include_str!("../fixtures/patterns/sub-sop.yaml"),
+        )
+        .await
+        .unwrap();
+    let processes = Processes::new();
+    let sam = Actor::new("sam", [RoleId::new("sales").unwrap()]);
+    let fay = Actor::new("fay", [RoleId::new("analyst").unwrap()]);
+    let at = |m: i64| t0() + minutes(m);
+    let send = |case: &str, command: Command, m: i64| {
+        let case = CaseId::new(case);
+        let process = order.clone();
+        async move {
+            execute(store, &process, &case, command, at(m))
+                .await
+                .unwrap()
+        }
+    };
+    let take_order = |id: &str| {
+        Command::new(
+            id,
+            sam.clone(),
+            Action::Complete {
+                step: "take_order".parse().unwrap(),
+                item: None,
+                fields: [
+                    ("customer".parse().unwrap(), "Acme".into()),
+                    ("amount".parse().unwrap(), 1200.into()),
+                ]
+                .into(),
+            },
+        )
+    };
+    let begin = |id: &str| {
+        Command::new(
+            format!("{id}-start"),
+            sam.clone(),
+            Action::Start {
+                case: id.into(),
+                fields: Default::default(),
+            },
+        )
+    };
+    let summary = |case: &str| {
+        let case = CaseId::new(case);
+        async move {
+            store
+                .list(&CaseFilter::all())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.case == case)
+                .unwrap()
+        }
+    };
+    let round = |m: i64| {
+        let processes = &processes;
+        async move {
+            fire_due_timers(store, processes, "w0", at(m), minutes(5), 100)
+                .await
+                .unwrap()
+        }
+    };
+
+    // The order reaches its call step, and the process stops before anything follows.
+    send("O-1", begin("O-1"), 0).await;
+    send("O-1", take_order("o1-take"), 1).await;
+    assert_eq!(
+        summary("O-1").await.next_timer,
+        Some(at(1)),
+        "the link is due"
+    );
+    // The called SOP is not stored: a clear failure, and the order stays due.
+    let run = round(2).await;
+    assert!(
+        matches!(
+            run.failed.as_slice(),
+            [(case, ExecuteError::Store(StoreError::CalledSopNotFound { sop, .. }))]
+                if case.as_str() == "O-1" && sop.as_str() == "credit-check"
+        ),
+        "{:?}",
+        run.failed
+    );
+    assert_eq!(summary("O-1").await.next_timer, Some(at(1)));
+    store
+        .save_sop(
+            "sub-sop-credit-check.yaml",
+            include_str!("../fixtures/patterns/sub-sop-credit-check.yaml"),
+        )
+        .await
+        .unwrap();
+    let run = round(3).await;
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    let child = CaseId::new("O-1.credit_check.1");
+    assert_eq!(
+        run.linked,
+        [Link::Started {
+            parent: "O-1".into(),
+            child: child.clone(),
+            sop: "credit-check".parse().unwrap(),
+            version: 1,
+        }]
+    );
+    let started = store.load(&child).await.unwrap();
+    assert_eq!(started.state.parent().map(|p| p.case.as_str()), Some("O-1"));
+    assert_eq!(
+        summary("O-1").await.next_timer,
+        None,
+        "nothing left to follow"
+    );
+
+    // Stop between the sub-case's start and the parent's record of it.
+    send("O-2", begin("O-2"), 4).await;
+    let requested = send("O-2", take_order("o2-take"), 4).await;
+    let token = requested
+        .state
+        .sub_cases()
+        .first()
+        .map(|s| s.token)
+        .unwrap();
+    let check = processes
+        .get(store, &"credit-check".parse().unwrap(), 1)
+        .await
+        .unwrap();
+    let child2 = CaseId::new("O-2.credit_check.1");
+    execute(
+        store,
+        &check,
+        &child2,
+        Command::new(
+            "first-write",
+            Actor::new("sopflow-link", []),
+            Action::StartSubCase {
+                case: child2.clone(),
+                parent: ParentLink {
+                    case: "O-2".into(),
+                    step: "credit_check".parse().unwrap(),
+                    token,
+                },
+                fields: requested.state.sub_cases()[0].fields.clone(),
+            },
+        ),
+        at(4),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary("O-2").await.next_timer, Some(at(4)));
+    let run = round(5).await;
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    assert_eq!(run.linked.len(), 1, "{:?}", run.linked);
+    assert_eq!(summary("O-2").await.next_timer, None);
+    assert_eq!(
+        store.load(&child2).await.unwrap().state.version(),
+        2,
+        "started once"
+    );
+
+    // The sub-case of O-1 closes and the process stops before the parent hears.
+    let assess = |id: &str, approved: bool| {
+        Command::new(
+            id,
+            fay.clone(),
+            Action::Complete {
+                step: "assess".parse().unwrap(),
+                item: None,
+                fields: [("approved".parse().unwrap(), approved.into())].into(),
+            },
+        )
+    };
+    execute(store, &check, &child, assess("f1", true), at(6))
+        .await
+        .unwrap();
+    assert_eq!(summary(child.as_str()).await.next_timer, Some(at(6)));
+    let run = round(7).await;
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    assert_eq!(
+        run.linked,
+        [Link::Finished {
+            parent: "O-1".into(),
+            child: child.clone(),
+            outcome: SubCaseOutcome::Completed,
+        }]
+    );
+    let parent = store.load(&CaseId::new("O-1")).await.unwrap();
+    let active: Vec<&str> = parent
+        .state
+        .active_steps()
+        .iter()
+        .map(|a| a.step.as_str())
+        .collect();
+    assert_eq!(
+        active,
+        ["ship"],
+        "the verdict came back and decided the order"
+    );
+    assert_eq!(summary(child.as_str()).await.next_timer, None);
+
+    // The parent of O-2's sub-case hears, and the process stops before the sub-case
+    // records it: the next round records it without telling the parent twice.
+    let closed = execute(store, &check, &child2, assess("f2", false), at(8))
+        .await
+        .unwrap();
+    send(
+        "O-2",
+        Command::new(
+            "first-write",
+            Actor::new("sopflow-link", []),
+            Action::FinishSubCase {
+                child: child2.clone(),
+                outcome: SubCaseOutcome::Completed,
+                fields: closed.state.fields().clone(),
+            },
+        ),
+        8,
+    )
+    .await;
+    let run = round(9).await;
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    assert_eq!(run.linked.len(), 1, "{:?}", run.linked);
+    let parent = store.load(&CaseId::new("O-2")).await.unwrap();
+    let heard = parent
+        .events
+        .iter()
+        .filter(|e| e.kind.name() == "sub_case_finished")
+        .count();
+    assert_eq!(heard, 1, "the parent heard once");
+    assert_eq!(summary(child2.as_str()).await.next_timer, None);
+
+    // Nothing is left: another round and following the links again do nothing.
+    let run = round(10).await;
+    assert!(run.linked.is_empty() && run.failed.is_empty(), "{run:?}");
+    let again = follow_links(store, &processes, &CaseId::new("O-1"), at(10))
+        .await
+        .unwrap();
+    assert!(again.followed.is_empty() && again.failed.is_empty());
+    for case in ["O-1", "O-2", child.as_str(), child2.as_str()] {
+        load_verified(store, &processes, &CaseId::new(case))
+            .await
+            .unwrap();
+    }
+
+    // A case someone started by hand under the id the sub-case would take is not taken
+    // for it: the order waits, with an error that says so.
+    let taken = CaseId::new("O-3.credit_check.1");
+    execute(
+        store,
+        &check,
+        &taken,
+        Command::new(
+            "by-hand",
+            fay.clone(),
+            Action::Start {
+                case: taken.clone(),
+                fields: [("applicant".parse().unwrap(), "Acme".into())].into(),
+            },
+        ),
+        at(11),
+    )
+    .await
+    .unwrap();
+    send("O-3", begin("O-3"), 11).await;
+    send("O-3", take_order("o3-take"), 11).await;
+    let run = round(12).await;
+    assert!(
+        matches!(
+            run.failed.as_slice(),
+            [(case, ExecuteError::Store(StoreError::SubCaseIdTaken { .. }))] if case.as_str() == "O-3"
+        ),
+        "{:?}",
+        run.failed
+    );
+    assert_eq!(summary("O-3").await.next_timer, Some(at(11)), "still due");
 }

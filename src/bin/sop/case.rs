@@ -22,12 +22,13 @@ use serde_json::json;
 use sopflow::diagnostic;
 use sopflow::engine::{
     self, Action, Actor, ActorId, CaseId, CaseState, CaseStatus, Command, CommandError, Event,
-    FieldValues, HistoryLines, WorkKind,
+    FieldValues, HistoryLines, SubCaseOutcome, WorkKind,
 };
 use sopflow::graph::{NamedCalendar, Process};
 use sopflow::model::{FieldId, FieldType, FieldValue, RoleId, SopId, StepId};
 use sopflow::store::{
-    BlockingStore, CaseFilter, ExecuteError, Executed, Processes, StoreError, StoredCase,
+    BlockingStore, CaseFilter, ExecuteError, Executed, Link, Links, Processes, StoreError,
+    StoredCase,
 };
 
 #[path = "migrate.rs"]
@@ -154,6 +155,10 @@ enum CaseCommand {
         /// Initial field values, by the field's type: `priority=High`, `csat=4`, `tags=A,B`
         #[arg(long = "field", value_name = "FIELD=VALUE")]
         fields: Vec<String>,
+        /// An SOP file its call steps start cases of (`call: { sop: ... }`), stored with
+        /// it; repeat for several
+        #[arg(long = "sop", value_name = "FILE")]
+        called: Vec<PathBuf>,
         #[command(flatten)]
         acting: Acting,
     },
@@ -557,8 +562,9 @@ fn dispatch(cx: &Context, command: CaseCommand) -> Outcome {
             id,
             prefix,
             fields,
+            called,
             acting,
-        } => start(cx, &file, id, &prefix, &fields, &acting),
+        } => start(cx, &file, id, &prefix, &fields, &called, &acting),
         CaseCommand::List {
             actor: Some(actor),
             sop,
@@ -942,6 +948,7 @@ fn start(
     id: Option<String>,
     prefix: &str,
     fields: &[String],
+    called: &[PathBuf],
     acting: &Acting,
 ) -> Outcome {
     let typed = parse_actor(&acting.actor)?;
@@ -994,7 +1001,20 @@ fn start(
         clock.now(),
     )
     .map_err(|e| Failure::refused(e.to_string()))?;
+    // The SOPs its call steps start cases of, each read and stored before anything starts.
+    let mut called_sops = Vec::with_capacity(called.len());
+    for path in called {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+        called_sops.push((path.display().to_string(), text));
+    }
+    check_calls(&name, text.as_bytes(), &called_sops)?;
     let store = cx.open()?;
+    for (name, text) in &called_sops {
+        store
+            .save_sop(name, text)
+            .map_err(|e| cx.store_failure(e))?;
+    }
     let process = store
         .save_sop(&name, &text)
         .map_err(|e| cx.store_failure(e))?;
@@ -1014,6 +1034,7 @@ fn start(
         let command = Command::new(id, actor.clone(), action);
         match store.execute(&process, &case, command, now) {
             Ok(executed) => {
+                let links = follow(&store, &case, now);
                 report(
                     cx,
                     &process,
@@ -1021,6 +1042,7 @@ fn start(
                     &executed,
                     "started",
                     HistoryLines::new(),
+                    &links,
                 );
                 return Ok(());
             }
@@ -1031,6 +1053,46 @@ fn start(
         }
     }
     Err(conflict(&explicit.unwrap_or_else(|| CaseId::new(prefix))))
+}
+
+/// Checks the calls between the SOP a case starts on and the SOPs stored with it
+/// (`--sop`), as `sop validate` does over several files: a call that does not fit its
+/// SOP is refused before anything is stored. SOPs that do not parse are left to
+/// `save_sop`, which reports them.
+fn check_calls(name: &str, bytes: &[u8], called: &[(String, String)]) -> Outcome {
+    if called.is_empty() {
+        return Ok(());
+    }
+    let mut files: Vec<(String, String)> =
+        vec![(name.to_owned(), String::from_utf8_lossy(bytes).into_owned())];
+    files.extend(called.iter().cloned());
+    let parsed: Vec<(usize, sopflow::model::Sop)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, text))| {
+            sopflow::parse::parse_sop_bytes_all(name, text.as_bytes())
+                .ok()
+                .map(|sop| (i, sop))
+        })
+        .collect();
+    let sops: Vec<&sopflow::model::Sop> = parsed.iter().map(|(_, sop)| sop).collect();
+    let problems = sopflow::graph::check_calls(&sops);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let color = std::io::stderr().is_terminal();
+    for (index, problem) in &problems {
+        let (name, text) = &files[parsed[*index].0];
+        let source = diagnostic::SourceFile::new(name, text.clone());
+        eprint!(
+            "{}",
+            diagnostic::render_human(&source, std::slice::from_ref(problem), color)
+        );
+    }
+    Err(Failure::refused(format!(
+        "{name} and the SOPs it calls do not fit together ({} problem(s)); nothing was stored",
+        problems.len()
+    )))
 }
 
 fn conflict(case: &CaseId) -> Failure {
@@ -1073,6 +1135,7 @@ fn send(
                 } else {
                     "updated"
                 };
+                let links = follow(&store, &case, now);
                 report(
                     cx,
                     &process,
@@ -1080,6 +1143,7 @@ fn send(
                     &executed,
                     verb,
                     HistoryLines::after(&before),
+                    &links,
                 );
                 return Ok(());
             }
@@ -1090,9 +1154,64 @@ fn send(
     Err(conflict(&case))
 }
 
-/// Prints what a command did: its events, the case's status and active steps.
-/// `lines` knows the items of the steps active before the command, so a completion of one
-/// reads `completed create_account [crm]`.
+/// Follows the links of `case` to its sub-cases and parent after a command, so that a
+/// sub-case starts as its call step becomes active and a parent moves on as its sub-case
+/// closes. A link that cannot be followed stays due for `sop case tick`.
+fn follow(store: &BlockingStore, case: &CaseId, now: DateTime<Utc>) -> Links {
+    let processes = Processes::new();
+    store
+        .follow_links(&processes, case, now)
+        .unwrap_or_else(|e| Links {
+            followed: Vec::new(),
+            failed: vec![(case.clone(), e.into())],
+        })
+}
+
+/// One line per link followed: `T-1: started sub-case T-1.check.1 on credit-check v1`.
+fn link_line(link: &Link) -> String {
+    match link {
+        Link::Started {
+            parent,
+            child,
+            sop,
+            version,
+        } => format!("{parent}: started sub-case {child} on {sop} v{version}"),
+        Link::Finished {
+            parent,
+            child,
+            outcome,
+        } => match outcome {
+            SubCaseOutcome::Completed => format!("{parent}: sub-case {child} completed"),
+            SubCaseOutcome::Cancelled => {
+                format!(
+                    "{parent}: sub-case {child} was cancelled; its call step is back with its role"
+                )
+            }
+        },
+    }
+}
+
+fn link_json(link: &Link) -> serde_json::Value {
+    match link {
+        Link::Started {
+            parent,
+            child,
+            sop,
+            version,
+        } => {
+            json!({"link": "started", "parent": parent, "child": child, "sop": sop, "sop_version": version})
+        }
+        Link::Finished {
+            parent,
+            child,
+            outcome,
+        } => json!({"link": "finished", "parent": parent, "child": child, "outcome": outcome}),
+    }
+}
+
+/// Prints what a command did: its events, the case's status and active steps, and the
+/// links it led to. `lines` knows the items of the steps active before the command, so a
+/// completion of one reads `completed create_account [crm]`.
 fn report(
     cx: &Context,
     process: &Process,
@@ -1100,8 +1219,17 @@ fn report(
     executed: &Executed,
     verb: &str,
     mut lines: HistoryLines,
+    links: &Links,
 ) {
     let work = engine::work_items(process, &executed.state);
+    if cx.format == OutputFormat::Human {
+        for (case, error) in &links.failed {
+            eprintln!(
+                "warning: case {case}: {}; `sop case tick` tries again",
+                crate::output::printable(&error.to_string())
+            );
+        }
+    }
     cx.print(
         || {
             json!({
@@ -1112,6 +1240,8 @@ fn report(
                 "duplicate": executed.duplicate,
                 "events": executed.events,
                 "active": work,
+                "links": links.followed.iter().map(link_json).collect::<Vec<_>>(),
+                "link_failures": links.failed.iter().map(|(case, e)| json!({"case": case, "error": e.to_string()})).collect::<Vec<_>>(),
             })
         },
         || {
@@ -1133,6 +1263,9 @@ fn report(
                 let _ = writeln!(out, "case {case} is {}", executed.state.status().words());
             }
             out.push_str(&active_lines(&work));
+            for link in &links.followed {
+                let _ = writeln!(out, "{}", link_line(link));
+            }
             out
         },
     );
@@ -1178,6 +1311,9 @@ fn active_lines(work: &[engine::WorkItem]) -> String {
         }
         if let Some(until) = item.postponed_until {
             details.push(format!("on hold until {}", time(until)));
+        }
+        if let Some(child) = &item.waiting_for {
+            details.push(format!("waits for sub-case {child}"));
         }
         let details = if details.is_empty() {
             String::new()
@@ -1380,6 +1516,15 @@ fn show(cx: &Context, id: &str, now: Option<&str>) -> Outcome {
                     }),
                 })),
                 "paused_since": state.paused_since(),
+                "parent": state.parent(),
+                "sub_cases": state.sub_cases().iter().map(|s| json!({
+                    "case": s.case,
+                    "sop": s.sop,
+                    "step": s.step,
+                    "requested_at": s.requested_at,
+                    "started": s.started,
+                    "outcome": s.outcome,
+                })).collect::<Vec<_>>(),
                 "events": events,
             })
         },
@@ -1429,6 +1574,26 @@ fn render_case(
         process.version()
     );
     let _ = writeln!(out, "status: {}", view.status.words());
+    if let Some(parent) = state.parent() {
+        let _ = writeln!(
+            out,
+            "sub-case of {} (its step {} waits for it)",
+            parent.case, parent.step
+        );
+    }
+    for sub in state.sub_cases() {
+        let how = match (sub.outcome, sub.started) {
+            (Some(SubCaseOutcome::Completed), _) => "completed",
+            (Some(SubCaseOutcome::Cancelled), _) => "cancelled",
+            (None, true) => "running",
+            (None, false) => "requested, not started yet",
+        };
+        let _ = writeln!(
+            out,
+            "sub-case {} ({}) for step {}: {how}",
+            sub.case, sub.sop, sub.step
+        );
+    }
     if let Some(since) = state.paused_since() {
         let _ = writeln!(
             out,
@@ -1590,6 +1755,7 @@ fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
     let processes = Processes::new();
     let mut fired: Vec<(CaseId, Vec<Event>)> = Vec::new();
     let mut failed: Vec<(CaseId, String)> = Vec::new();
+    let mut linked: Vec<Link> = Vec::new();
     // A fired timer can activate a step whose own timer is already due: go on while
     // timers fire, a bounded number of rounds.
     for _ in 0..100 {
@@ -1602,8 +1768,9 @@ fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
                 1000,
             )
             .map_err(|e| cx.store_failure(e))?;
-        let done = run.fired.is_empty();
+        let done = run.fired.is_empty() && run.linked.is_empty();
         fired.extend(run.fired);
+        linked.extend(run.linked);
         failed.extend(
             run.failed
                 .into_iter()
@@ -1623,6 +1790,7 @@ fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
             json!({
                 "at": now,
                 "fired": fired.iter().map(|(case, events)| json!({"case": case, "events": events})).collect::<Vec<_>>(),
+                "links": linked.iter().map(link_json).collect::<Vec<_>>(),
                 "failed": failed.iter().map(|(case, error)| json!({"case": case, "error": error})).collect::<Vec<_>>(),
                 "held": held.iter().map(|claim| json!({
                     "case": claim.case,
@@ -1639,6 +1807,9 @@ fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
                     let _ = writeln!(out, "{case}: {}", engine::describe(event));
                 }
             }
+            for link in &linked {
+                let _ = writeln!(out, "{}", link_line(link));
+            }
             for claim in &held {
                 let _ = writeln!(
                     out,
@@ -1649,7 +1820,7 @@ fn tick(cx: &Context, now: Option<&str>, allow_future: bool) -> Outcome {
                     time(claim.lease_until)
                 );
             }
-            if fired.is_empty() && failed.is_empty() && held.is_empty() {
+            if fired.is_empty() && linked.is_empty() && failed.is_empty() && held.is_empty() {
                 let _ = writeln!(out, "no timer due at {}", time(now));
             }
             out

@@ -44,8 +44,27 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
     };
     let color = std::io::stdout().is_terminal();
     let (mut errors, mut warnings) = (0usize, 0usize);
-    for (name, bytes) in &sources {
-        let loaded = sopflow::load(name, bytes);
+    let mut loaded: Vec<sopflow::Loaded> = sources
+        .iter()
+        .map(|(name, bytes)| sopflow::load(name, bytes))
+        .collect();
+    // Calls between SOPs are checked when their files are checked together.
+    if sources.len() > 1 {
+        let models: Vec<(usize, sopflow::model::Sop)> = sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, bytes))| {
+                sopflow::parse::parse_sop_bytes_all(name, bytes)
+                    .ok()
+                    .map(|sop| (i, sop))
+            })
+            .collect();
+        let sops: Vec<&sopflow::model::Sop> = models.iter().map(|(_, sop)| sop).collect();
+        for (index, problem) in sopflow::graph::check_calls(&sops) {
+            loaded[models[index].0].diagnostics.push(problem);
+        }
+    }
+    for loaded in &loaded {
         let (source, diagnostics) = (&loaded.source, &loaded.diagnostics);
         for d in diagnostics {
             if d.is_error() {

@@ -19,7 +19,10 @@ use serde::de::value::CowStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 
-use super::{Event, EventKind, FieldValues, MigratedTimers, StepRename, TokenId, WithdrawnStep};
+use super::{
+    Event, EventKind, FieldValues, MigratedTimers, ParentLink, StepRename, SubCaseOutcome, TokenId,
+    WithdrawnStep,
+};
 use crate::engine::ids::{ActorId, CaseId, CommandId};
 use crate::model::{RoleId, SopId, StepId};
 
@@ -37,6 +40,8 @@ enum Kind {
         sop: SopId,
         version: u32,
         fields: FieldValues,
+        #[serde(default)]
+        parent: Option<ParentLink>,
     },
     StepActivated {
         step: StepId,
@@ -214,6 +219,28 @@ enum Kind {
     TimeCorrected {
         wrong: DateTime<Utc>,
         reason: String,
+    },
+    SubCaseRequested {
+        step: StepId,
+        token: TokenId,
+        case: CaseId,
+        sop: SopId,
+        #[serde(default)]
+        fields: FieldValues,
+    },
+    SubCaseStarted {
+        step: StepId,
+        token: TokenId,
+        case: CaseId,
+    },
+    SubCaseFinished {
+        step: StepId,
+        token: TokenId,
+        case: CaseId,
+        outcome: SubCaseOutcome,
+    },
+    ParentInformed {
+        parent: CaseId,
     },
 }
 
@@ -520,7 +547,10 @@ mod tests {
     use proptest::prelude::*;
     use serde::Deserialize;
 
-    use super::super::{Event, EventKind, FieldValues, MigratedTimers, StepRename, WithdrawnStep};
+    use super::super::{
+        Event, EventKind, FieldValues, MigratedTimers, ParentLink, StepRename, SubCaseOutcome,
+        WithdrawnStep,
+    };
     use crate::engine::ids::{ActorId, CaseId, CommandId};
     use crate::model::{FieldId, FieldValue, RoleId, SopId, StepId};
 
@@ -623,14 +653,61 @@ mod tests {
     fn kind() -> impl Strategy<Value = EventKind> {
         let token = any::<u32>;
         let arms: Vec<BoxedStrategy<EventKind>> = vec![
-            (id(), id(), any::<u32>(), fields())
-                .prop_map(|(case, sop, version, fields)| EventKind::CaseStarted {
+            (
+                id(),
+                id(),
+                any::<u32>(),
+                fields(),
+                prop::option::of((id(), step(), token())),
+            )
+                .prop_map(
+                    |(case, sop, version, fields, parent)| EventKind::CaseStarted {
+                        case: CaseId::new(case),
+                        sop: SopId::new(sop).unwrap(),
+                        version,
+                        fields,
+                        parent: parent.map(|(case, step, token)| ParentLink {
+                            case: CaseId::new(case),
+                            step,
+                            token,
+                        }),
+                    },
+                )
+                .boxed(),
+            (step(), token(), id(), id(), fields())
+                .prop_map(
+                    |(step, token, case, sop, fields)| EventKind::SubCaseRequested {
+                        step,
+                        token,
+                        case: CaseId::new(case),
+                        sop: SopId::new(sop).unwrap(),
+                        fields,
+                    },
+                )
+                .boxed(),
+            (step(), token(), id())
+                .prop_map(|(step, token, case)| EventKind::SubCaseStarted {
+                    step,
+                    token,
                     case: CaseId::new(case),
-                    sop: SopId::new(sop).unwrap(),
-                    version,
-                    fields,
                 })
                 .boxed(),
+            (step(), token(), id(), any::<bool>())
+                .prop_map(|(step, token, case, done)| EventKind::SubCaseFinished {
+                    step,
+                    token,
+                    case: CaseId::new(case),
+                    outcome: if done {
+                        SubCaseOutcome::Completed
+                    } else {
+                        SubCaseOutcome::Cancelled
+                    },
+                })
+                .boxed(),
+            id().prop_map(|parent| EventKind::ParentInformed {
+                parent: CaseId::new(parent),
+            })
+            .boxed(),
             (
                 step(),
                 token(),
@@ -878,6 +955,10 @@ mod tests {
             | EventKind::DecisionTaken { .. }
             | EventKind::StepEscalated { .. }
             | EventKind::StepCancelled { .. }
+            | EventKind::SubCaseRequested { .. }
+            | EventKind::SubCaseStarted { .. }
+            | EventKind::SubCaseFinished { .. }
+            | EventKind::ParentInformed { .. }
             | EventKind::SlaBreached { .. }
             | EventKind::CaseSlaStarted { .. }
             | EventKind::SlaWarned { .. }
@@ -918,7 +999,7 @@ mod tests {
             assert_eq!(decoded.kind, kind);
             seen.insert(named(&kind));
         }
-        assert_eq!(seen.len(), 32, "kinds never generated: only {seen:?}");
+        assert_eq!(seen.len(), 36, "kinds never generated: only {seen:?}");
     }
 
     fn event() -> impl Strategy<Value = Event> {
