@@ -532,6 +532,7 @@ impl CaseState {
 
     /// Forgets the commands a replay to this version would have forgotten: for a state
     /// read from a snapshot written before the state kept recent commands only.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
     pub(crate) fn forget_old_commands(&mut self) {
         let block_start = (self.version.saturating_sub(1) / RECENT_COMMANDS) * RECENT_COMMANDS + 1;
         if block_start <= RECENT_COMMANDS {
