@@ -169,12 +169,21 @@ pub(crate) fn gather(
     processes.insert(latest, latest_process);
     let mut metrics = Accumulator::new(sop.clone(), options);
     let filter = CaseFilter::all().sop(sop.clone()).limit(PAGE);
-    store
+    let measured = store
         .measure(&filter, &mut metrics, &mut processes)
         .map_err(|error| match error {
             ReportError::Store(error) => fail(error),
             ReportError::Metrics(error) => Failure::usage(error.to_string()),
         })?;
+    // Not an error (the figures are right), but the next report will be as slow as this
+    // one, and whoever runs it should know why.
+    if let Some(reason) = &measured.not_kept {
+        eprintln!(
+            "note: the facts of {} cases read from their events could not be kept for the next report, which will read their events again: {}",
+            measured.from_events.saturating_sub(measured.kept),
+            crate::output::printable(reason)
+        );
+    }
     Ok(Gathered {
         report: metrics.finish(),
         processes,
