@@ -579,6 +579,15 @@ pub async fn fire_due_timers<S: CaseStore>(
             Ok(process) => tick(store, &process, &claim, now).await,
             Err(e) => Err(e.into()),
         };
+        // The tick's state tells whether a link is left to follow; only a failed tick
+        // leaves it unknown, and then the case is read again to find out.
+        let has_links_due = match &outcome {
+            Ok(executed) => {
+                executed.state.sub_cases_to_start().next().is_some()
+                    || executed.state.parent_due().is_some()
+            }
+            Err(_) => true,
+        };
         match outcome {
             Ok(executed) if !executed.events.is_empty() && !executed.duplicate => {
                 run.fired.push((claim.case.clone(), executed.events));
@@ -593,6 +602,9 @@ pub async fn fire_due_timers<S: CaseStore>(
             }
         }
         // A link a crash left half written keeps its case due: finish it here.
+        if !has_links_due {
+            continue;
+        }
         match super::follow_links(store, processes, &claim.case, now).await {
             Ok(links) => {
                 run.linked.extend(links.followed);
