@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use tokio::runtime::Runtime;
 
-use crate::engine::{ActorId, CaseId, CaseState, Command};
+use crate::engine::{ActorId, CaseId, CaseState, Command, CommandId};
 use crate::graph::Process;
 use crate::model::SopId;
 
@@ -87,6 +87,15 @@ impl<S: CaseStore> BlockingStore<S> {
     /// [`CaseStore::load_latest`].
     pub fn load_latest(&self, case: &CaseId) -> Result<LatestCase, StoreError> {
         self.block_on(self.store.load_latest(case))
+    }
+
+    /// [`CaseStore::command_outcome`].
+    pub fn command_outcome(
+        &self,
+        case: &CaseId,
+        command: &CommandId,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        self.block_on(self.store.command_outcome(case, command))
     }
 
     /// [`CaseStore::pending_notifications`].
@@ -299,5 +308,38 @@ impl<S: CaseStore> BlockingStore<S> {
         now: DateTime<Utc>,
     ) -> Result<super::Links, StoreError> {
         self.block_on(super::follow_links(&self.store, processes, case, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Action, Actor, FieldValues};
+    use crate::store::MemoryStore;
+
+    const HELLO: &str = "id: hello\nversion: 1\ntitle: Hello\ndepartment: D\n\
+        roles: { agent: Agent }\n\
+        steps:\n  - { id: greet, title: Greet, role: agent, end: true }\n";
+
+    #[test]
+    fn the_store_answers_whether_a_command_was_applied() {
+        let store = BlockingStore::with(|| async { Ok(MemoryStore::new()) }).unwrap();
+        let process = store.save_sop("hello.yaml", HELLO).unwrap();
+        let case = CaseId::new("H-1");
+        let start = Command::new(
+            "start-h-1",
+            Actor::new("ana", ["agent".parse().unwrap()]),
+            Action::Start {
+                case: case.clone(),
+                fields: FieldValues::new(),
+            },
+        );
+        let now = "2026-01-05T09:00:00Z".parse().unwrap();
+        let executed = store.execute(&process, &case, start, now).unwrap();
+        assert_eq!(
+            store.command_outcome(&case, &"start-h-1".into()).unwrap(),
+            Some(1..=executed.events.len() as u64)
+        );
+        assert_eq!(store.command_outcome(&case, &"never".into()).unwrap(), None);
     }
 }
