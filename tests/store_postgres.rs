@@ -29,11 +29,21 @@ fn database_url(test: &str) -> Option<String> {
     )
 }
 
+/// The schema a test works in, named after the test and the checkout it runs from: two
+/// checkouts running this suite against one server at once never share a schema, and a
+/// rerun from the same checkout drops what the last run left.
+fn schema_for(test: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut checkout = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_MANIFEST_DIR").hash(&mut checkout);
+    format!("sopflow_t{:06x}_{test}", checkout.finish() & 0xff_ffff)
+}
+
 /// A store in a fresh schema named after the test (dropped first if a previous run left
 /// it), or `None` when no server is configured.
 async fn store_in_schema(test: &str, connections: u32) -> Option<PostgresStore> {
     let url = database_url(test)?;
-    let schema = format!("sopflow_t_{test}");
+    let schema = schema_for(test);
     let admin = sqlx::PgPool::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to SOPFLOW_TEST_POSTGRES ({url}): {e}"));
@@ -265,17 +275,19 @@ async fn damaged_snapshots_are_replayed() {
     };
     let url = database_url("snapshot").unwrap();
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    let update = format!(
+        "UPDATE {}.snapshots \
+         SET state = replace(state, '\"version\":100', '\"version\":101') \
+         WHERE case_id = 'Z-1'",
+        schema_for("snapshot")
+    );
     store_support::conformance::damaged_snapshots_are_replayed(std::sync::Arc::new(store), || {
-        let raw = raw.clone();
+        let (raw, update) = (raw.clone(), update.clone());
         async move {
-            let changed = sqlx::query(
-                "UPDATE sopflow_t_snapshot.snapshots \
-                 SET state = replace(state, '\"version\":100', '\"version\":101') \
-                 WHERE case_id = 'Z-1'",
-            )
-            .execute(&raw)
-            .await
-            .unwrap();
+            let changed = sqlx::query(sqlx::AssertSqlSafe(update))
+                .execute(&raw)
+                .await
+                .unwrap();
             assert_eq!(changed.rows_affected(), 1);
         }
     })
@@ -291,17 +303,17 @@ async fn damaged_facts_are_not_read() {
     };
     let url = database_url("facts").unwrap();
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    let update = format!(
+        "UPDATE {}.case_facts SET facts = facts || ' ' WHERE case_id = 'D-1'",
+        schema_for("facts")
+    );
     store_support::conformance::damaged_facts_are_not_read(std::sync::Arc::new(store), || {
-        let raw = raw.clone();
+        let (raw, update) = (raw.clone(), update.clone());
         async move {
-            let changed = sqlx::query(
-                "UPDATE sopflow_t_facts.case_facts \
-                 SET facts = facts || ' ' \
-                 WHERE case_id = 'D-1'",
-            )
-            .execute(&raw)
-            .await
-            .unwrap();
+            let changed = sqlx::query(sqlx::AssertSqlSafe(update))
+                .execute(&raw)
+                .await
+                .unwrap();
             assert_eq!(changed.rows_affected(), 1);
         }
     })
@@ -317,22 +329,23 @@ async fn tampered_events_are_corrupt() {
     };
     let url = database_url("tampered").unwrap();
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    let update = format!(
+        "UPDATE {}.events SET payload = replace(payload::text, $1, $2)::json \
+         WHERE case_id = 'H-1' AND seq = $3",
+        schema_for("tampered")
+    );
     store_support::conformance::tampered_events_are_corrupt(
         std::sync::Arc::new(store),
         |seq, from, to| {
-            let raw = raw.clone();
+            let (raw, update) = (raw.clone(), update.clone());
             async move {
-                let changed = sqlx::query(
-                    "UPDATE sopflow_t_tampered.events \
-                     SET payload = replace(payload::text, $1, $2)::json \
-                     WHERE case_id = 'H-1' AND seq = $3",
-                )
-                .bind(from)
-                .bind(to)
-                .bind(seq as i64)
-                .execute(&raw)
-                .await
-                .unwrap();
+                let changed = sqlx::query(sqlx::AssertSqlSafe(update))
+                    .bind(from)
+                    .bind(to)
+                    .bind(seq as i64)
+                    .execute(&raw)
+                    .await
+                    .unwrap();
                 assert_eq!(changed.rows_affected(), 1);
             }
         },
@@ -364,17 +377,18 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     }
     store.close().await;
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::raw_sql(
-        "ALTER TABLE sopflow_t_schema2.events DROP COLUMN hash; \
-         DROP TABLE sopflow_t_schema2.snapshots; DROP TABLE sopflow_t_schema2.commands; \
-         UPDATE sopflow_t_schema2.sopflow_meta SET value = '2' WHERE key = 'schema';",
-    )
+    let schema = schema_for("schema2");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {schema}.events DROP COLUMN hash; \
+         DROP TABLE {schema}.snapshots; DROP TABLE {schema}.commands; \
+         UPDATE {schema}.sopflow_meta SET value = '2' WHERE key = 'schema';"
+    )))
     .execute(&raw)
     .await
     .unwrap();
     let store = PostgresStore::connect_with(
         &PostgresOptions::new(url.clone())
-            .schema("sopflow_t_schema2")
+            .schema(schema.clone())
             .max_connections(2),
     )
     .await
@@ -385,10 +399,10 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
             3
         );
     }
-    let (version, unhashed): (String, i64) = sqlx::query_as(
-        "SELECT (SELECT value FROM sopflow_t_schema2.sopflow_meta WHERE key = 'schema'), \
-         (SELECT COUNT(*) FROM sopflow_t_schema2.events WHERE hash IS NULL)",
-    )
+    let (version, unhashed): (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT (SELECT value FROM {schema}.sopflow_meta WHERE key = 'schema'), \
+         (SELECT COUNT(*) FROM {schema}.events WHERE hash IS NULL)"
+    )))
     .fetch_one(&raw)
     .await
     .unwrap();
