@@ -338,37 +338,39 @@ impl HistoryLines {
             self.items.insert(*token, item.clone());
             return describe(event);
         }
-        let line = describe(event);
-        match token_and_step(&event.kind).and_then(|(token, step)| {
-            self.items
-                .get(token)
-                .map(|item| (step.as_str(), item.as_str()))
-        }) {
-            Some((step, item)) => match line.find(step) {
-                Some(at) => format!("{}{step} [{item}]{}", &line[..at], &line[at + step.len()..]),
-                None => line,
-            },
-            None => line,
-        }
+        let item = token_of(&event.kind)
+            .and_then(|token| self.items.get(token))
+            .map(String::as_str);
+        describe_for(event, item)
     }
 }
 
-/// The activation an event is about, and its step.
-fn token_and_step(kind: &EventKind) -> Option<(&TokenId, &StepId)> {
+/// The activation an event is about.
+fn token_of(kind: &EventKind) -> Option<&TokenId> {
     match kind {
-        EventKind::StepAssigned { step, token, .. }
-        | EventKind::StepTransferred { step, token, .. }
-        | EventKind::StepPostponed { step, token, .. }
-        | EventKind::StepCompleted { step, token, .. }
-        | EventKind::StepEscalated { step, token, .. }
-        | EventKind::SlaBreached { step, token, .. }
-        | EventKind::TimerFired { step, token, .. } => Some((token, step)),
+        EventKind::StepAssigned { token, .. }
+        | EventKind::StepTransferred { token, .. }
+        | EventKind::StepPostponed { token, .. }
+        | EventKind::StepCompleted { token, .. }
+        | EventKind::StepEscalated { token, .. }
+        | EventKind::SlaBreached { token, .. }
+        | EventKind::TimerFired { token, .. } => Some(token),
         _ => None,
     }
 }
 
 /// One line of a case's history, for people: `2026-01-05 09:00 ana: completed receive`.
 pub fn describe(event: &Event) -> String {
+    describe_for(event, None)
+}
+
+/// [`describe`], with the step of an event about one activation written `step [item]`
+/// when that activation is for an item.
+fn describe_for(event: &Event, item: Option<&str>) -> String {
+    let shown = |step: &StepId| match item {
+        Some(item) => format!("{step} [{item}]"),
+        None => step.to_string(),
+    };
     let what = match &event.kind {
         EventKind::CaseStarted {
             sop,
@@ -394,12 +396,18 @@ pub fn describe(event: &Event) -> String {
                 None => what,
             }
         }
-        EventKind::StepAssigned { step, assignee, .. } => format!("assigned {step} to {assignee}"),
+        EventKind::StepAssigned { step, assignee, .. } => {
+            format!("assigned {} to {assignee}", shown(step))
+        }
         EventKind::StepTransferred { step, role, .. } => {
-            format!("transferred {step} to role {role}")
+            format!("transferred {} to role {role}", shown(step))
         }
         EventKind::StepPostponed { step, until, .. } => {
-            format!("postponed {step} until {}", until.format("%Y-%m-%d %H:%M"))
+            format!(
+                "postponed {} until {}",
+                shown(step),
+                until.format("%Y-%m-%d %H:%M")
+            )
         }
         EventKind::FieldsUpdated { fields } => {
             let list: Vec<String> = fields
@@ -408,7 +416,7 @@ pub fn describe(event: &Event) -> String {
                 .collect();
             format!("set {}", list.join(", "))
         }
-        EventKind::StepCompleted { step, .. } => format!("completed {step}"),
+        EventKind::StepCompleted { step, .. } => format!("completed {}", shown(step)),
         EventKind::ApprovalGranted { step, comment, .. } => match comment {
             Some(comment) => format!("approved {step}: {comment}"),
             None => format!("approved {step}"),
@@ -423,7 +431,9 @@ pub fn describe(event: &Event) -> String {
             Some(condition) => format!("{step}: `{condition}` held, went to {target}"),
             None => format!("{step}: no condition held, went to {target}"),
         },
-        EventKind::StepEscalated { step, reason, .. } => format!("escalated {step}: {reason}"),
+        EventKind::StepEscalated { step, reason, .. } => {
+            format!("escalated {}: {reason}", shown(step))
+        }
         EventKind::StepCancelled { step, reason, .. } => format!("cancelled {step}: {reason}"),
         EventKind::SubCaseRequested {
             step, case, sop, ..
@@ -451,12 +461,12 @@ pub fn describe(event: &Event) -> String {
             step, escalated, ..
         } => {
             if *escalated {
-                format!("SLA of {step} breached; escalated")
+                format!("SLA of {} breached; escalated", shown(step))
             } else {
-                format!("SLA of {step} breached")
+                format!("SLA of {} breached", shown(step))
             }
         }
-        EventKind::TimerFired { step, .. } => format!("timer of {step} fired"),
+        EventKind::TimerFired { step, .. } => format!("timer of {} fired", shown(step)),
         EventKind::CaseSlaStarted { due_at, .. } => match due_at {
             Some(due) => format!(
                 "the case's SLA started (due {})",
