@@ -50,51 +50,38 @@ pub fn check_calls(sops: &[&Sop]) -> Vec<(usize, Diagnostic)> {
             };
             let here = |field: &FieldId| sop.fields.get(field);
             let there = |field: &FieldId| called.fields.get(field);
-            // `with: { child: parent }`: the value goes from here to there.
-            for (child, parent) in call.value.with.iter() {
-                let found = field_of(
+            // `with: { child: parent }` copies a value from here to there, `returns: {
+            // parent: child }` from there back here: both pair a field of each side.
+            let with = (call.value.with.iter()).map(|(child, parent)| ("with", child, parent));
+            let returns =
+                (call.value.returns.iter()).map(|(parent, child)| ("returns", child, parent));
+            for (key, child, parent) in with.chain(returns) {
+                let theirs = field_of(
                     called,
                     child,
                     there(&child.value),
                     &mut problems,
                     index,
                     step.id.value.as_str(),
-                    "with",
+                    key,
                 );
-                if let (Some(into), Some(from)) = (found, here(&parent.value)) {
-                    check_fit(
-                        from,
-                        into,
-                        child,
-                        &parent.value,
-                        called,
-                        &mut problems,
-                        index,
-                    );
-                }
-            }
-            // `returns: { parent: child }`: the value comes back from there to here.
-            for (parent, child) in call.value.returns.iter() {
-                let found = field_of(
-                    called,
+                let (Some(theirs), Some(ours)) = (theirs, here(&parent.value)) else {
+                    continue;
+                };
+                let (from, into) = if key == "with" {
+                    (ours, theirs)
+                } else {
+                    (theirs, ours)
+                };
+                check_fit(
+                    from,
+                    into,
                     child,
-                    there(&child.value),
+                    &parent.value,
+                    called,
                     &mut problems,
                     index,
-                    step.id.value.as_str(),
-                    "returns",
                 );
-                if let (Some(from), Some(into)) = (found, here(&parent.value)) {
-                    check_fit(
-                        from,
-                        into,
-                        child,
-                        &parent.value,
-                        called,
-                        &mut problems,
-                        index,
-                    );
-                }
             }
         }
     }
