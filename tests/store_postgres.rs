@@ -267,14 +267,29 @@ async fn eight_workers_drive_a_thousand_cases_with_conflicts() {
     );
 }
 
+/// A store in the test's schema and a plain connection to the same database, for damage
+/// done behind the store's back.
+async fn store_and_raw(test: &str) -> Option<(PostgresStore, sqlx::PgPool)> {
+    let store = store_in_schema(test, 2).await?;
+    let raw = sqlx::PgPool::connect(&database_url(test)?).await.unwrap();
+    Some((store, raw))
+}
+
+/// Runs an update written for one row with raw SQL, and checks it changed exactly one.
+async fn change_one_row(raw: &sqlx::PgPool, update: &str) {
+    let changed = sqlx::query(sqlx::AssertSqlSafe(update.to_owned()))
+        .execute(raw)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1, "{update}");
+}
+
 /// A snapshot changed with raw SQL is not trusted: its digest no longer matches.
 #[tokio::test]
 async fn damaged_snapshots_are_replayed() {
-    let Some(store) = store_in_schema("snapshot", 2).await else {
+    let Some((store, raw)) = store_and_raw("snapshot").await else {
         return;
     };
-    let url = database_url("snapshot").unwrap();
-    let raw = sqlx::PgPool::connect(&url).await.unwrap();
     let update = format!(
         "UPDATE {}.snapshots \
          SET state = replace(state, '\"version\":100', '\"version\":101') \
@@ -283,13 +298,7 @@ async fn damaged_snapshots_are_replayed() {
     );
     store_support::conformance::damaged_snapshots_are_replayed(std::sync::Arc::new(store), || {
         let (raw, update) = (raw.clone(), update.clone());
-        async move {
-            let changed = sqlx::query(sqlx::AssertSqlSafe(update))
-                .execute(&raw)
-                .await
-                .unwrap();
-            assert_eq!(changed.rows_affected(), 1);
-        }
+        async move { change_one_row(&raw, &update).await }
     })
     .await;
     raw.close().await;
@@ -298,24 +307,16 @@ async fn damaged_snapshots_are_replayed() {
 /// Kept facts changed with raw SQL are not trusted: their digest no longer matches.
 #[tokio::test]
 async fn damaged_facts_are_not_read() {
-    let Some(store) = store_in_schema("facts", 2).await else {
+    let Some((store, raw)) = store_and_raw("facts").await else {
         return;
     };
-    let url = database_url("facts").unwrap();
-    let raw = sqlx::PgPool::connect(&url).await.unwrap();
     let update = format!(
         "UPDATE {}.case_facts SET facts = facts || ' ' WHERE case_id = 'D-1'",
         schema_for("facts")
     );
     store_support::conformance::damaged_facts_are_not_read(std::sync::Arc::new(store), || {
         let (raw, update) = (raw.clone(), update.clone());
-        async move {
-            let changed = sqlx::query(sqlx::AssertSqlSafe(update))
-                .execute(&raw)
-                .await
-                .unwrap();
-            assert_eq!(changed.rows_affected(), 1);
-        }
+        async move { change_one_row(&raw, &update).await }
     })
     .await;
     raw.close().await;
@@ -324,11 +325,9 @@ async fn damaged_facts_are_not_read() {
 /// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
 #[tokio::test]
 async fn tampered_events_are_corrupt() {
-    let Some(store) = store_in_schema("tampered", 2).await else {
+    let Some((store, raw)) = store_and_raw("tampered").await else {
         return;
     };
-    let url = database_url("tampered").unwrap();
-    let raw = sqlx::PgPool::connect(&url).await.unwrap();
     let update = format!(
         "UPDATE {}.events SET payload = replace(payload::text, $1, $2)::json \
          WHERE case_id = 'H-1' AND seq = $3",
