@@ -486,6 +486,12 @@ impl CaseState {
         self.parent_due
     }
 
+    /// Whether a link between cases is left to follow: a sub-case to start, or a parent to
+    /// tell how this sub-case ended. Without one, following links would find nothing.
+    pub fn has_links_due(&self) -> bool {
+        self.parent_due.is_some() || self.sub_cases_to_start().next().is_some()
+    }
+
     /// Every pending timer of an open case, one per active step (its next) and one for the
     /// case's service level: what `tick` fires once its time has come.
     pub fn pending_timers(&self) -> impl Iterator<Item = PendingTimer> + '_ {

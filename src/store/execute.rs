@@ -582,10 +582,7 @@ pub async fn fire_due_timers<S: CaseStore>(
         // The tick's state tells whether a link is left to follow; only a failed tick
         // leaves it unknown, and then the case is read again to find out.
         let has_links_due = match &outcome {
-            Ok(executed) => {
-                executed.state.sub_cases_to_start().next().is_some()
-                    || executed.state.parent_due().is_some()
-            }
+            Ok(executed) => executed.state.has_links_due(),
             Err(_) => true,
         };
         match outcome {

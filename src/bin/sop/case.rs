@@ -1034,7 +1034,7 @@ fn start(
         let command = Command::new(id, actor.clone(), action);
         match store.execute(&process, &case, command, now) {
             Ok(executed) => {
-                let links = follow(&store, &case, now);
+                let links = follow(&store, &case, &executed.state, now);
                 report(
                     cx,
                     &process,
@@ -1135,7 +1135,7 @@ fn send(
                 } else {
                     "updated"
                 };
-                let links = follow(&store, &case, now);
+                let links = follow(&store, &case, &executed.state, now);
                 report(
                     cx,
                     &process,
@@ -1157,7 +1157,12 @@ fn send(
 /// Follows the links of `case` to its sub-cases and parent after a command, so that a
 /// sub-case starts as its call step becomes active and a parent moves on as its sub-case
 /// closes. A link that cannot be followed stays due for `sop case tick`.
-fn follow(store: &BlockingStore, case: &CaseId, now: DateTime<Utc>) -> Links {
+fn follow(store: &BlockingStore, case: &CaseId, state: &CaseState, now: DateTime<Utc>) -> Links {
+    // Most commands leave no link to follow, and the state they left says so without
+    // reading the case again.
+    if !state.has_links_due() {
+        return Links::default();
+    }
     let processes = Processes::new();
     store
         .follow_links(&processes, case, now)
