@@ -229,20 +229,41 @@ impl StoreError {
     }
 }
 
+/// A driver error's code: SQLite's primary result code, or PostgreSQL's SQLSTATE.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+enum DriverCode {
+    Sqlite(i32),
+    Postgres(String),
+}
+
+/// The code of a driver error from sqlx or (for SQLite appends) rusqlite.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn driver_code(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<DriverCode> {
+    #[cfg(feature = "sqlite")]
+    if let Some(rusqlite::Error::SqliteFailure(failure, _)) =
+        error.downcast_ref::<rusqlite::Error>()
+    {
+        return Some(DriverCode::Sqlite(failure.extended_code & 0xff));
+    }
+    let sqlx::Error::Database(database) = error.downcast_ref::<sqlx::Error>()? else {
+        return None;
+    };
+    let code = database.code()?;
+    Some(match code.parse::<i32>() {
+        Ok(sqlite) => DriverCode::Sqlite(sqlite & 0xff),
+        Err(_) => DriverCode::Postgres(code.into_owned()),
+    })
+}
+
 /// Whether a driver error only says the database was busy: SQLite's `SQLITE_BUSY` and
 /// `SQLITE_LOCKED` (with their extended codes), PostgreSQL's deadlock, serialization
 /// failure and lock-not-available.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
-        return false;
-    };
-    let Some(code) = database.code() else {
-        return false;
-    };
-    match code.parse::<i32>() {
-        Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6),
-        Err(_) => matches!(&*code, "40P01" | "40001" | "55P03"),
+    match driver_code(error) {
+        Some(DriverCode::Sqlite(code)) => matches!(code, 5 | 6),
+        Some(DriverCode::Postgres(code)) => matches!(&*code, "40P01" | "40001" | "55P03"),
+        None => false,
     }
 }
 
@@ -250,15 +271,10 @@ fn is_busy(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
 /// (with its extended codes), PostgreSQL's read-only transaction.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn is_read_only(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
-        return false;
-    };
-    let Some(code) = database.code() else {
-        return false;
-    };
-    match code.parse::<i32>() {
-        Ok(sqlite) => sqlite & 0xff == 8,
-        Err(_) => &*code == "25006",
+    match driver_code(error) {
+        Some(DriverCode::Sqlite(code)) => code == 8,
+        Some(DriverCode::Postgres(code)) => code == "25006",
+        None => false,
     }
 }
 
@@ -266,15 +282,10 @@ fn is_read_only(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool
 /// disk full (53100).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn is_full(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    let Some(sqlx::Error::Database(database)) = error.downcast_ref::<sqlx::Error>() else {
-        return false;
-    };
-    let Some(code) = database.code() else {
-        return false;
-    };
-    match code.parse::<i32>() {
-        Ok(sqlite) => sqlite & 0xff == 13,
-        Err(_) => &*code == "53100",
+    match driver_code(error) {
+        Some(DriverCode::Sqlite(code)) => code == 13,
+        Some(DriverCode::Postgres(code)) => code == "53100",
+        None => false,
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
 
-use std::collections::VecDeque;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::engine::{ActorId, CaseId, CaseState, CommandId, Notification};
+use crate::engine::{ActorId, CaseId, CaseState, CommandId};
 use crate::model::{RoleId, SopId};
 
 use super::batch::{Append, check_same_sop};
@@ -23,6 +23,7 @@ use super::{
     CaseFilter, CaseStore, CaseSummary, LatestCase, Person, SopSource, StoredCase,
     StoredNotification, TimerClaim, person_from_row, status_from_name, status_name,
 };
+use writer::AppendWriter;
 
 /// The schema version this code writes and reads. 2 added `case_numbers`; 3 added
 /// `events.hash`, the case's hash chain (filled in for existing events when migrating); 4
@@ -126,21 +127,24 @@ CREATE INDEX IF NOT EXISTS cases_status ON cases (status);
 
 /// Cases in one SQLite file: the embedded default.
 ///
-/// The file is in WAL mode with `synchronous = FULL`, so an append that returned is on
-/// disk even if the machine loses power; readers never block the writer. An append checks
-/// the case's version inside a `BEGIN IMMEDIATE` transaction, writes the events (primary
-/// key `(case_id, seq)`, so a `seq` can never be written twice) and rewrites the case's
-/// summary row. Within a process, writes go through one connection, and appends that
-/// arrive while it is busy are written together (group commit): one transaction and one
-/// fsync for all of them, each append checked on its own (a conflict fails that append
-/// alone), each caller answered only after the commit. Several processes may share the
-/// file (they wait for each other's write lock up to 10 s).
+/// The file is in WAL mode with `synchronous = FULL`: a committed append is on the
+/// disk even if the machine loses power; readers never block the writer. Appends go
+/// through one writer thread with its own connection: the appends that arrive while it
+/// writes are written together (group commit), in one `BEGIN IMMEDIATE` transaction and
+/// one fsync, each checked on its own (its case's version, its commands, the hash it
+/// continues: a refused append writes nothing and fails alone), each caller answered only
+/// after the commit. Events are stored in the order they were appended, under a unique
+/// key `(case_id, seq)`, so a `seq` can never be written twice. Several processes may
+/// share the file (they wait for each other's write lock up to 10 s).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
+    /// For writes other than appends (timer claims, SOP sources, people, kept facts).
     writer: SqlitePool,
-    /// Appends waiting to be written together (files only).
-    group: Option<Arc<GroupCommit>>,
+    /// The append writer (`None`: a read-only file).
+    appends: Option<Arc<AppendWriter>>,
+    /// The file of a private database, removed when the last handle is dropped.
+    private: Option<Arc<PrivateFile>>,
 }
 
 impl SqliteStore {
@@ -158,7 +162,23 @@ impl SqliteStore {
     /// A file without write permission is opened read-only (SQLite's `mode=ro`): it can be
     /// listed and loaded, and every write fails with [`StoreError::ReadOnly`].
     pub async fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        let path = path.as_ref();
+        SqliteStore::open_file(path.as_ref(), writer::Sync::Full).await
+    }
+
+    /// A private store, gone when the store (every clone of it) is dropped: for tests and
+    /// one-off runs.
+    ///
+    /// It is a file under the system's temporary directory, written without waiting for
+    /// the disk, so that it runs exactly the code a store on disk runs (appends have their
+    /// own connection, which an in-memory SQLite database cannot share).
+    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
+        let private = PrivateFile::new();
+        let mut store = SqliteStore::open_file(&private.path, writer::Sync::Off).await?;
+        store.private = Some(Arc::new(private));
+        Ok(store)
+    }
+
+    async fn open_file(path: &Path, sync: writer::Sync) -> Result<SqliteStore, StoreError> {
         let read_only = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -171,14 +191,14 @@ impl SqliteStore {
             options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(match sync {
+                    writer::Sync::Full => SqliteSynchronous::Full,
+                    writer::Sync::Off => SqliteSynchronous::Off,
+                })
         };
         let opening = format!("opening the SQLite file {}", path.display());
-        // One writer connection, handed from one group commit to the next: no ping on each
-        // hand-over (a broken connection fails the next write, which is retried).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.clone())
             .await
@@ -189,37 +209,25 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::database(&opening, e))?;
+        let appends = if read_only {
+            None
+        } else {
+            Some(Arc::new(AppendWriter::start(path, sync, BUSY_TIMEOUT)?))
+        };
         Ok(SqliteStore {
             reader,
             writer,
-            group: (!read_only).then(|| Arc::new(GroupCommit::default())),
+            appends,
+            private: None,
         })
     }
 
-    /// A store in a private in-memory SQLite database, gone when the store is dropped.
-    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true);
-        // One connection that never closes: each in-memory connection is its own database.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::database("opening an in-memory SQLite database", e))?;
-        migrate(&pool).await?;
-        Ok(SqliteStore {
-            reader: pool.clone(),
-            writer: pool,
-            group: None,
-        })
-    }
-
-    /// Closes the connections, waiting for running operations to finish.
+    /// Closes the connections, waiting for running operations (and queued appends) to
+    /// finish.
     pub async fn close(&self) {
+        if let Some(appends) = &self.appends {
+            appends.close().await;
+        }
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -232,6 +240,39 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| StoreError::database(operation, e))
+    }
+}
+
+/// The file of a private store: a new name under the temporary directory, removed (with
+/// its WAL) when dropped.
+#[derive(Debug)]
+struct PrivateFile {
+    path: PathBuf,
+}
+
+impl PrivateFile {
+    fn new() -> PrivateFile {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "sopflow-private-{}-{}-{}.db",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            Utc::now().timestamp_micros()
+        );
+        PrivateFile {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+}
+
+impl Drop for PrivateFile {
+    fn drop(&mut self) {
+        // Connections still open keep an unlinked file alive until they close.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -389,856 +430,6 @@ fn db_error(operation: impl Into<String>, error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Most appends written in one group transaction.
-const MAX_GROUP: usize = 256;
-
-/// Group commit: appends queue here; one caller at a time leads, holding the writer
-/// connection and writing every queued append (a group per transaction) until the queue is
-/// empty, while the others wait for their answers (see [`SqliteStore`]).
-#[derive(Debug, Default)]
-struct GroupCommit {
-    queue: Mutex<VecDeque<Arc<Job>>>,
-    /// Whether a caller is leading.
-    leading: AtomicBool,
-}
-
-/// One queued append and, once written (or refused), its result.
-#[derive(Debug)]
-struct Job {
-    batch: Append,
-    state: Mutex<JobState>,
-}
-
-#[derive(Debug, Default)]
-struct JobState {
-    result: Option<Result<(), StoreError>>,
-    /// Set when the job is answered or its leader gave up: its caller looks again.
-    signalled: bool,
-    waker: Option<Waker>,
-}
-
-impl Job {
-    fn take_result(&self) -> Option<Result<(), StoreError>> {
-        lock(&self.state).result.take()
-    }
-
-    fn answer(&self, result: Result<(), StoreError>) {
-        let mut state = lock(&self.state);
-        state.result = Some(result);
-        state.signalled = true;
-        if let Some(waker) = state.waker.take() {
-            waker.wake();
-        }
-    }
-
-    fn signal(&self) {
-        let mut state = lock(&self.state);
-        state.signalled = true;
-        if let Some(waker) = state.waker.take() {
-            waker.wake();
-        }
-    }
-
-    /// Resolves once the job is answered or signalled.
-    fn signalled(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx| {
-            let mut state = lock(&self.state);
-            if state.signalled || state.result.is_some() {
-                state.signalled = false;
-                Poll::Ready(())
-            } else {
-                state.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every change under these locks is one push, pop or assignment.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl GroupCommit {
-    /// Queues `batch` and waits for its answer, leading the writing when nobody does.
-    async fn append(&self, writer: &SqlitePool, batch: &Append) -> Result<(), StoreError> {
-        let job = Arc::new(Job {
-            batch: batch.clone(),
-            state: Mutex::new(JobState::default()),
-        });
-        lock(&self.queue).push_back(Arc::clone(&job));
-        loop {
-            if let Some(result) = job.take_result() {
-                return result;
-            }
-            if self
-                .leading
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                let lead = Leader { group: self };
-                let led = lead.write_queued(writer, &job).await;
-                drop(lead);
-                if let Err(error) = led {
-                    // The writer connection could not be had: answer what is still queued
-                    // with that failure rather than leave it waiting.
-                    let queued: Vec<Arc<Job>> = lock(&self.queue).drain(..).collect();
-                    for (queued, result) in queued.iter().zip(shared_failure(error, queued.len())) {
-                        queued.answer(result);
-                    }
-                }
-                // Jobs queued while this caller was giving up the lead find a new leader:
-                // look again.
-                continue;
-            }
-            // Someone leads: it answers every job queued before it gives up the lead, and
-            // signals the queued ones if it stops early.
-            job.signalled().await;
-        }
-    }
-}
-
-/// The leader: writes the queued appends, a group per transaction, until its own is
-/// answered or the queue is empty. Dropped (done, failed or cancelled), it gives up the
-/// lead and signals the jobs still queued, so one of their callers leads next: no caller
-/// waits behind others' appends for long.
-struct Leader<'a> {
-    group: &'a GroupCommit,
-}
-
-impl Leader<'_> {
-    async fn write_queued(&self, writer: &SqlitePool, mine: &Job) -> Result<(), StoreError> {
-        let mut conn = writer
-            .acquire()
-            .await
-            .map_err(|e| db_error("appending events", e))?;
-        loop {
-            let jobs: Vec<Arc<Job>> = {
-                let mut queue = lock(&self.group.queue);
-                let n = queue.len().min(MAX_GROUP);
-                queue.drain(..n).collect()
-            };
-            if jobs.is_empty() {
-                return Ok(());
-            }
-            let mut taken = Requeue {
-                queue: &self.group.queue,
-                jobs,
-            };
-            let results = write_group(&mut conn, &taken.jobs).await;
-            for (job, result) in taken.jobs.drain(..).zip(results) {
-                job.answer(result);
-            }
-            if lock(&mine.state).result.is_some() {
-                return Ok(());
-            }
-        }
-    }
-}
-
-impl Drop for Leader<'_> {
-    fn drop(&mut self) {
-        self.group.leading.store(false, Ordering::Release);
-        for job in lock(&self.group.queue).iter() {
-            job.signal();
-        }
-    }
-}
-
-/// Puts the jobs of a group back at the head of the queue if the leader is dropped before
-/// answering them (its transaction is rolled back), so their callers write them.
-struct Requeue<'a> {
-    queue: &'a Mutex<VecDeque<Arc<Job>>>,
-    jobs: Vec<Arc<Job>>,
-}
-
-impl Drop for Requeue<'_> {
-    fn drop(&mut self) {
-        if self.jobs.is_empty() {
-            return;
-        }
-        let mut queue = lock(self.queue);
-        for job in self.jobs.drain(..).rev() {
-            queue.push_front(job);
-        }
-    }
-}
-
-/// Writes a group of appends in one transaction: each checked on its own (a refused one
-/// writes nothing and gets its error), all the others committed together. When the
-/// transaction itself fails, every append in it gets that failure.
-async fn write_group(
-    conn: &mut sqlx::SqliteConnection,
-    jobs: &[Arc<Job>],
-) -> Vec<Result<(), StoreError>> {
-    use sqlx::Connection as _;
-    let operation = match jobs {
-        [one] => format!("appending events to case `{}`", one.batch.case()),
-        _ => format!("appending events to {} cases together", jobs.len()),
-    };
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
-        Err(error) => return shared_failure(db_error(&operation, error), jobs.len()),
-    };
-    if jobs.len() > 1 {
-        let results = match write_together(&mut tx, jobs).await {
-            Ok(results) => results,
-            Err(error) => {
-                drop(tx);
-                return shared_failure(error, jobs.len());
-            }
-        };
-        return match tx.commit().await {
-            Ok(()) => results,
-            Err(error) => shared_failure(db_error(&operation, error), jobs.len()),
-        };
-    }
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        match check_batch(&mut tx, &job.batch).await {
-            Ok(checked) => {
-                // A failure while writing leaves the transaction half done: give it up.
-                if let Err(error) = write_batch(&mut tx, &job.batch, checked).await {
-                    drop(tx);
-                    return shared_failure(error, jobs.len());
-                }
-                results.push(Ok(()));
-            }
-            Err(
-                refused @ (StoreError::Conflict { .. }
-                | StoreError::AlreadyApplied { .. }
-                | StoreError::SopNotFound { .. }
-                | StoreError::Corrupt { .. }
-                | StoreError::InvalidBatch { .. }),
-            ) => results.push(Err(refused)),
-            Err(error) => {
-                drop(tx);
-                return shared_failure(error, jobs.len());
-            }
-        }
-    }
-    match tx.commit().await {
-        Ok(()) => results,
-        Err(error) => shared_failure(db_error(&operation, error), jobs.len()),
-    }
-}
-
-/// A case as a group sees it while checking its appends in order.
-struct Seen {
-    version: u64,
-    hash: Option<String>,
-    /// The roles stored before the group (`None`: a new case).
-    stored_roles: Option<String>,
-    /// The summary after the group's last accepted append to it.
-    summary: Option<super::CaseSummary>,
-}
-
-/// Checks and writes several appends with a handful of statements: one read of every
-/// case's version and last hash, the checks in memory and in order (a second append to a
-/// case sees the first), then one statement each for the summary rows, the roles and the
-/// events. Returns each append's result; an `Err` of the whole is a failure of the
-/// transaction.
-async fn write_together(
-    conn: &mut sqlx::SqliteConnection,
-    jobs: &[Arc<Job>],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    use std::collections::HashMap;
-    let operation = format!("appending events to {} cases together", jobs.len());
-    let fail = |e: sqlx::Error| db_error(&operation, e);
-    let mut cases: Vec<&str> = jobs.iter().map(|j| j.batch.case().as_str()).collect();
-    cases.sort_unstable();
-    cases.dedup();
-    // Every case's version, roles and last hash, and the commands asked that their cases
-    // applied before, in one read: each statement is a round trip to the driver's thread.
-    let asked = asked_commands(jobs);
-    let together = asked.len() <= 4_000;
-    let mut read = sqlx::QueryBuilder::<Sqlite>::new(
-        "SELECT 0, c.case_id, c.version, c.roles, e.hash FROM cases c \
-         LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version WHERE c.case_id IN (",
-    );
-    let mut list = read.separated(", ");
-    for case in &cases {
-        list.push_bind(*case);
-    }
-    read.push(")");
-    if together && !asked.is_empty() {
-        read.push(
-            " UNION ALL SELECT 1, case_id, 0, command_id, NULL FROM commands \
-             WHERE (case_id, command_id) IN (VALUES ",
-        );
-        push_pairs(&mut read, &asked);
-        read.push(")");
-    }
-    let rows: Vec<(i64, String, i64, String, Option<String>)> = read
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(fail)?;
-    let mut applied = std::collections::HashSet::new();
-    let mut seen: HashMap<String, Seen> = HashMap::with_capacity(rows.len());
-    for (kind, case, version, roles, hash) in rows {
-        if kind == 1 {
-            if let Some(pair) = asked.iter().find(|(c, id)| *c == case && *id == roles) {
-                applied.insert(*pair);
-            }
-            continue;
-        }
-        let entry = Seen {
-            version: version as u64,
-            hash,
-            stored_roles: Some(roles),
-            summary: None,
-        };
-        seen.insert(case, entry);
-    }
-    if !together {
-        applied = applied_commands(conn, &asked).await.map_err(fail)?;
-    }
-    let mut sops_stored: HashMap<(String, u32), bool> = HashMap::new();
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut accepted: Vec<(&Append, Vec<String>)> = Vec::new();
-    for job in jobs {
-        let batch = &job.batch;
-        let case = batch.case();
-        let current = seen.get(case.as_str());
-        let actual = current.map_or(0, |c| c.version);
-        if actual != batch.expected() {
-            results.push(Err(StoreError::Conflict {
-                case: case.clone(),
-                expected: batch.expected(),
-                actual,
-            }));
-            continue;
-        }
-        let commands = batch.commands();
-        if let Some((repeated, _, _)) = commands
-            .iter()
-            .find(|(id, _, _)| applied.contains(&(case.as_str(), id.as_str())))
-        {
-            results.push(Err(batch.already_applied(repeated)));
-            continue;
-        }
-        let checked = codec::previous_link(case, actual, current.and_then(|c| c.hash.as_deref()))
-            .and_then(|previous| batch.check_pin(&previous).map(|()| previous));
-        let previous = match checked {
-            Ok(previous) => previous,
-            Err(refused) => {
-                results.push(Err(refused));
-                continue;
-            }
-        };
-        if current.is_none()
-            && let Some((sop, version)) = batch.starts_on()
-        {
-            let key = (sop.as_str().to_owned(), version);
-            let stored = match sops_stored.get(&key) {
-                Some(stored) => *stored,
-                None => {
-                    let stored: Option<i64> =
-                        sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
-                            .bind(sop.as_str())
-                            .bind(i64::from(version))
-                            .fetch_optional(&mut *conn)
-                            .await
-                            .map_err(fail)?;
-                    *sops_stored.entry(key).or_insert(stored.is_some())
-                }
-            };
-            if !stored {
-                results.push(Err(batch.sop_not_found()));
-                continue;
-            }
-        }
-        let hashes = codec::chain_all(previous, batch.encoded());
-        let entry = seen.entry(case.as_str().to_owned()).or_insert(Seen {
-            version: 0,
-            hash: None,
-            stored_roles: None,
-            summary: None,
-        });
-        entry.version = batch.summary().version;
-        entry.hash = hashes.last().cloned();
-        entry.summary = Some(batch.summary().clone());
-        applied.extend(
-            commands
-                .iter()
-                .map(|(id, _, _)| (case.as_str(), id.as_str())),
-        );
-        accepted.push((batch, hashes));
-        results.push(Ok(()));
-    }
-    if accepted.is_empty() {
-        return Ok(results);
-    }
-    // The summary rows, as after each case's last accepted append.
-    let changed: Vec<(&String, &Seen, &super::CaseSummary)> = seen
-        .iter()
-        .filter_map(|(case, seen)| Some((case, seen, seen.summary.as_ref()?)))
-        .collect();
-    let mut upsert = sqlx::QueryBuilder::<Sqlite>::new(
-        "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
-         next_timer_us, updated_at_us) ",
-    );
-    upsert.push_values(&changed, |mut row, (case, _, summary)| {
-        row.push_bind(case.as_str())
-            .push_bind(summary.sop.as_str())
-            .push_bind(i64::from(summary.sop_version))
-            .push_bind(status_name(summary.status))
-            .push_bind(summary.version as i64)
-            .push_bind(roles_text(&summary.roles))
-            .push_bind(summary.next_timer.map(micros))
-            .push_bind(micros(summary.updated_at));
-    });
-    upsert.push(
-        " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
-         sop_version = excluded.sop_version, version = excluded.version, roles = excluded.roles, \
-         next_timer_us = excluded.next_timer_us, updated_at_us = excluded.updated_at_us, \
-         lease_owner = NULL, lease_until_us = NULL",
-    );
-    upsert.build().execute(&mut *conn).await.map_err(fail)?;
-    // Roles, for the cases whose roles changed.
-    let reroled: Vec<(&String, &super::CaseSummary)> = changed
-        .iter()
-        .filter(|(_, seen, summary)| {
-            seen.stored_roles.as_deref() != Some(roles_text(&summary.roles).as_str())
-        })
-        .map(|(case, _, summary)| (*case, *summary))
-        .collect();
-    if !reroled.is_empty() {
-        let mut delete =
-            sqlx::QueryBuilder::<Sqlite>::new("DELETE FROM case_roles WHERE case_id IN (");
-        let mut list = delete.separated(", ");
-        for (case, _) in &reroled {
-            list.push_bind(case.as_str());
-        }
-        delete.push(")");
-        delete.build().execute(&mut *conn).await.map_err(fail)?;
-        let pairs: Vec<(&str, &str)> = reroled
-            .iter()
-            .flat_map(|(case, summary)| summary.roles.iter().map(|r| (case.as_str(), r.as_str())))
-            .collect();
-        for chunk in pairs.chunks(4_000) {
-            let mut insert =
-                sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO case_roles (case_id, role) ");
-            insert.push_values(chunk, |mut row, (case, role)| {
-                row.push_bind(*case).push_bind(*role);
-            });
-            insert.build().execute(&mut *conn).await.map_err(fail)?;
-        }
-    }
-    // The events, in order.
-    let events: Vec<_> = accepted
-        .iter()
-        .flat_map(|(batch, hashes)| {
-            batch
-                .events()
-                .iter()
-                .zip(batch.encoded())
-                .zip(hashes)
-                .map(move |((event, json), hash)| (batch.case().as_str(), event, json, hash))
-        })
-        .collect();
-    insert_events(conn, &events).await.map_err(fail)?;
-    let commands: Vec<CommandRow<'_>> = accepted
-        .iter()
-        .flat_map(|(batch, _)| {
-            let case = batch.case().as_str();
-            batch
-                .commands()
-                .into_iter()
-                .map(move |(id, first, count)| (case, id.as_str(), first, count))
-        })
-        .collect();
-    insert_commands(conn, &commands).await.map_err(fail)?;
-    for (batch, hashes) in &accepted {
-        if let Some(snapshot) = hashes.last().and_then(|last| batch.snapshot(last)) {
-            write_snapshot(conn, batch.case(), &snapshot)
-                .await
-                .map_err(fail)?;
-        }
-    }
-    let notifications: Vec<&Notification> = accepted
-        .iter()
-        .flat_map(|(batch, _)| batch.notifications())
-        .collect();
-    write_notifications(conn, &notifications)
-        .await
-        .map_err(fail)?;
-    Ok(results)
-}
-
-/// An event row: its case, the event, its stored JSON and its hash.
-type EventRow<'a> = (&'a str, &'a crate::engine::Event, &'a String, &'a String);
-
-/// Inserts event rows in order, a thousand to a statement (SQLite bounds the number of
-/// bound values), in the caller's transaction.
-async fn insert_events(
-    conn: &mut sqlx::SqliteConnection,
-    rows: &[EventRow<'_>],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(1_000) {
-        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) ",
-        );
-        insert.push_values(chunk, |mut row, (case, event, json, hash)| {
-            row.push_bind(*case)
-                .push_bind(event.seq as i64)
-                .push_bind(i64::from(event.v))
-                .push_bind(event.kind.name())
-                .push_bind(micros(event.at))
-                .push_bind(event.command.as_str())
-                .push_bind(json.as_str())
-                .push_bind(hash.as_str());
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// A command row: its case, its id, its first event's `seq` and how many events it caused.
-type CommandRow<'a> = (&'a str, &'a str, u64, u32);
-
-/// Records the commands of appended batches, in the caller's transaction.
-async fn insert_commands(
-    conn: &mut sqlx::SqliteConnection,
-    rows: &[CommandRow<'_>],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(1_000) {
-        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO commands (case_id, command_id, first_seq, count) ",
-        );
-        insert.push_values(chunk, |mut row, (case, command, first, count)| {
-            row.push_bind(*case)
-                .push_bind(*command)
-                .push_bind(*first as i64)
-                .push_bind(i64::from(*count));
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// The `(case, command)` pairs of the commands of `jobs` on cases that exist (a new case
-/// has applied nothing).
-fn asked_commands(jobs: &[Arc<Job>]) -> Vec<(&str, &str)> {
-    jobs.iter()
-        .filter(|job| job.batch.expected() > 0)
-        .flat_map(|job| {
-            let case = job.batch.case().as_str();
-            job.batch
-                .commands()
-                .into_iter()
-                .map(move |(id, _, _)| (case, id.as_str()))
-        })
-        .collect()
-}
-
-/// Appends `(?, ?), (?, ?), …` binding each `(case, command)` pair.
-fn push_pairs<'a>(query: &mut sqlx::QueryBuilder<Sqlite>, pairs: &[(&'a str, &'a str)]) {
-    let mut list = query.separated(", ");
-    for (case, command) in pairs {
-        list.push("(");
-        list.push_bind_unseparated(*case);
-        list.push_unseparated(", ");
-        list.push_bind_unseparated(*command);
-        list.push_unseparated(")");
-    }
-}
-
-/// The pairs among `asked` whose case applied the command before, read a few thousand at
-/// a time (SQLite bounds the number of bound values).
-async fn applied_commands<'a>(
-    conn: &mut sqlx::SqliteConnection,
-    asked: &[(&'a str, &'a str)],
-) -> Result<std::collections::HashSet<(&'a str, &'a str)>, sqlx::Error> {
-    let mut applied = std::collections::HashSet::new();
-    for chunk in asked.chunks(4_000) {
-        let mut read = sqlx::QueryBuilder::<Sqlite>::new(
-            "SELECT case_id, command_id FROM commands WHERE (case_id, command_id) IN (VALUES ",
-        );
-        push_pairs(&mut read, chunk);
-        read.push(")");
-        let rows: Vec<(String, String)> = read.build_query_as().fetch_all(&mut *conn).await?;
-        for (case, command) in rows {
-            if let Some(pair) = chunk.iter().find(|(c, id)| *c == case && *id == command) {
-                applied.insert(*pair);
-            }
-        }
-    }
-    Ok(applied)
-}
-
-/// Writes notifications in the order given, in the caller's transaction.
-async fn write_notifications(
-    conn: &mut sqlx::SqliteConnection,
-    notifications: &[&Notification],
-) -> Result<(), sqlx::Error> {
-    for chunk in notifications.chunks(1_000) {
-        let mut insert =
-            sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO notifications (case_id, seq, payload) ");
-        let mut rows = Vec::with_capacity(chunk.len());
-        for notification in chunk {
-            let json = codec::encode_notification(notification)
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            rows.push((notification.case.as_str(), notification.seq as i64, json));
-        }
-        insert.push_values(rows, |mut row, (case, seq, json)| {
-            row.push_bind(case).push_bind(seq).push_bind(json);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Writes (or replaces) a case's snapshot.
-async fn write_snapshot(
-    conn: &mut sqlx::SqliteConnection,
-    case: &CaseId,
-    snapshot: &codec::StoredSnapshot,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO snapshots (case_id, seq, format, event_hash, digest, state) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET seq = excluded.seq, \
-         format = excluded.format, event_hash = excluded.event_hash, \
-         digest = excluded.digest, state = excluded.state",
-    )
-    .bind(case.as_str())
-    .bind(snapshot.seq as i64)
-    .bind(snapshot.format)
-    .bind(&snapshot.event_hash)
-    .bind(&snapshot.digest)
-    .bind(&snapshot.state)
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-}
-
-/// One failure of a whole group, for each of its `n` appends: the same kind of error
-/// (busy, read-only, full, database), with the first keeping the driver's error.
-fn shared_failure(error: StoreError, n: usize) -> Vec<Result<(), StoreError>> {
-    let mut results = Vec::with_capacity(n);
-    for _ in 1..n {
-        let source = || Box::new(std::io::Error::other(error.to_string()));
-        results.push(Err(match &error {
-            StoreError::Busy { operation, .. } => StoreError::Busy {
-                operation: operation.clone(),
-                source: source(),
-            },
-            StoreError::ReadOnly { operation } => StoreError::ReadOnly {
-                operation: operation.clone(),
-            },
-            StoreError::Full { operation } => StoreError::Full {
-                operation: operation.clone(),
-            },
-            other => StoreError::Database {
-                operation: "appending events together with other cases".to_owned(),
-                source: Box::new(std::io::Error::other(other.to_string())),
-            },
-        }));
-    }
-    results.insert(0, Err(error));
-    results
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
-/// What [`check_batch`] found: the chain's hashes for the batch and whether the case
-/// exists, with its stored roles.
-struct Checked {
-    current: Option<(i64, String)>,
-    hashes: Vec<String>,
-    snapshot: Option<codec::StoredSnapshot>,
-}
-
-/// Reads what an append must check, inside the write transaction: the case's version (a
-/// conflict when it is not the batch's), the stored hash the batch continues (and its pin),
-/// and for a new case that its SOP version is stored. Writes nothing.
-async fn check_batch(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &Append,
-) -> Result<Checked, StoreError> {
-    let case = batch.case();
-    let operation = format!("appending events to case `{case}`");
-    let fail = |e: sqlx::Error| db_error(&operation, e);
-    // The case's version and roles, the stored hash of its last event, and whether it
-    // applied the batch's (first) command before, in one read.
-    let commands = batch.commands();
-    let first_command = commands.first().map_or("", |(id, _, _)| id.as_str());
-    let row: Option<(i64, String, Option<String>, bool)> = sqlx::query_as(
-        "SELECT c.version, c.roles, e.hash, \
-         EXISTS (SELECT 1 FROM commands WHERE case_id = c.case_id AND command_id = ?2) \
-         FROM cases c LEFT JOIN events e ON e.case_id = c.case_id AND e.seq = c.version \
-         WHERE c.case_id = ?1",
-    )
-    .bind(case.as_str())
-    .bind(first_command)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(fail)?;
-    let (current, stored_previous, first_applied) = match row {
-        Some((version, roles, hash, applied)) => (Some((version, roles)), hash, applied),
-        None => (None, None, false),
-    };
-    let actual = current.as_ref().map_or(0, |(v, _)| *v as u64);
-    if actual != batch.expected() {
-        return Err(StoreError::Conflict {
-            case: case.clone(),
-            expected: batch.expected(),
-            actual,
-        });
-    }
-    let previous = codec::previous_link(case, actual, stored_previous.as_deref())?;
-    batch.check_pin(&previous)?;
-    if first_applied && let Some((command, _, _)) = commands.first() {
-        return Err(batch.already_applied(command));
-    }
-    if current.is_some() {
-        for (command, _, _) in commands.iter().skip(1) {
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM commands WHERE case_id = ? AND command_id = ?")
-                    .bind(case.as_str())
-                    .bind(command.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(fail)?;
-            if applied.is_some() {
-                return Err(batch.already_applied(command));
-            }
-        }
-    }
-    let hashes = codec::chain_all(previous, batch.encoded());
-    let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
-    if current.is_none()
-        && let Some((sop, version)) = batch.starts_on()
-    {
-        let stored: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM sops WHERE sop_id = ? AND version = ?")
-                .bind(sop.as_str())
-                .bind(i64::from(version))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(fail)?;
-        if stored.is_none() {
-            return Err(batch.sop_not_found());
-        }
-    }
-    Ok(Checked {
-        current,
-        hashes,
-        snapshot,
-    })
-}
-
-/// Writes a checked batch: the case's summary row, its roles, the events and the
-/// snapshot, inside the write transaction.
-async fn write_batch(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &Append,
-    checked: Checked,
-) -> Result<(), StoreError> {
-    let case = batch.case();
-    let operation = format!("appending events to case `{case}`");
-    let fail = |e: sqlx::Error| db_error(&operation, e);
-    let Checked {
-        current,
-        hashes,
-        snapshot,
-    } = checked;
-    let summary = batch.summary();
-    let roles = roles_text(&summary.roles);
-    let next_timer = summary.next_timer.map(micros);
-    match &current {
-        None => {
-            sqlx::query(
-                "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
-                 next_timer_us, updated_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(case.as_str())
-            .bind(summary.sop.as_str())
-            .bind(i64::from(summary.sop_version))
-            .bind(status_name(summary.status))
-            .bind(summary.version as i64)
-            .bind(&roles)
-            .bind(next_timer)
-            .bind(micros(summary.updated_at))
-            .execute(&mut *conn)
-            .await
-            .map_err(fail)?;
-        }
-        Some(_) => {
-            sqlx::query(
-                "UPDATE cases SET status = ?, version = ?, roles = ?, next_timer_us = ?, \
-                 updated_at_us = ?, lease_owner = NULL, lease_until_us = NULL, sop_version = ? \
-                 WHERE case_id = ?",
-            )
-            .bind(status_name(summary.status))
-            .bind(summary.version as i64)
-            .bind(&roles)
-            .bind(next_timer)
-            .bind(micros(summary.updated_at))
-            .bind(i64::from(summary.sop_version))
-            .bind(case.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(fail)?;
-        }
-    }
-    if current.as_ref().is_none_or(|(_, old)| *old != roles) {
-        sqlx::query("DELETE FROM case_roles WHERE case_id = ?")
-            .bind(case.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(fail)?;
-        for role in &summary.roles {
-            sqlx::query("INSERT INTO case_roles (case_id, role) VALUES (?, ?)")
-                .bind(case.as_str())
-                .bind(role.as_str())
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-    }
-    let rows: Vec<EventRow<'_>> = batch
-        .events()
-        .iter()
-        .zip(batch.encoded())
-        .zip(&hashes)
-        .map(|((event, json), hash)| (case.as_str(), event, json, hash))
-        .collect();
-    match insert_events(conn, &rows).await {
-        Ok(_) => {}
-        // The version check makes this unreachable; the key makes it harmless.
-        Err(e) if is_unique_violation(&e) => {
-            return Err(StoreError::Conflict {
-                case: case.clone(),
-                expected: batch.expected(),
-                actual: batch.expected() + 1,
-            });
-        }
-        Err(e) => return Err(fail(e)),
-    }
-    let commands: Vec<CommandRow<'_>> = batch
-        .commands()
-        .into_iter()
-        .map(|(id, first, count)| (case.as_str(), id.as_str(), first, count))
-        .collect();
-    insert_commands(conn, &commands).await.map_err(fail)?;
-    if let Some(snapshot) = snapshot {
-        write_snapshot(conn, case, &snapshot).await.map_err(fail)?;
-    }
-    let notifications: Vec<&Notification> = batch.notifications().iter().collect();
-    write_notifications(conn, &notifications)
-        .await
-        .map_err(fail)?;
-    Ok(())
-}
-
 impl SqliteStore {
     /// The histories of the cases of `summaries` (in case id order), read in one query:
     /// with `whole_range`, a range scan from the first case to the last (the page is
@@ -1301,15 +492,11 @@ impl SqliteStore {
 
 impl CaseStore for SqliteStore {
     async fn append(&self, batch: &Append) -> Result<(), StoreError> {
-        match &self.group {
-            Some(group) => group.append(&self.writer, batch).await,
-            None => {
-                let operation = format!("appending events to case `{}`", batch.case());
-                let mut tx = self.begin_write(&operation).await?;
-                let checked = check_batch(&mut tx, batch).await?;
-                write_batch(&mut tx, batch, checked).await?;
-                tx.commit().await.map_err(|e| db_error(&operation, e))
-            }
+        match &self.appends {
+            Some(appends) => appends.append(batch).await,
+            None => Err(StoreError::ReadOnly {
+                operation: format!("appending events to case `{}`", batch.case()),
+            }),
         }
     }
 
