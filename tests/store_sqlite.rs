@@ -149,7 +149,7 @@ async fn a_schema_2_store_gets_its_chain_filled_in() {
     .fetch_one(&raw)
     .await
     .unwrap();
-    assert_eq!((version.as_str(), unhashed), ("8", 0));
+    assert_eq!((version.as_str(), unhashed), ("9", 0));
     // The commands each case applied are filled in from its events: an old repeat is
     // known to the store.
     for case in ["M-1", "M-2"] {
@@ -376,5 +376,115 @@ async fn a_schema_5_store_gains_an_empty_directory_of_people() {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(version, "8");
+    assert_eq!(version, "9");
+}
+
+/// A store written at schema 8 kept its events in a table clustered by case. Opened, it
+/// moves them into the table kept in append order: every case loads as before, its
+/// chain and commands still hold, and new events go on at the end of the table.
+#[tokio::test]
+async fn a_schema_8_store_keeps_its_events_in_append_order() {
+    use sopflow::engine::CaseId;
+    use sopflow::store::{CaseStore, StoreError, execute};
+    use store_support::{hello, note, start, t0};
+
+    let db = TempDb::new("schema8");
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    let (name, text) = hello(1);
+    let process = store.save_sop(&name, &text).await.unwrap();
+    for case in ["E-2", "E-1"] {
+        for command in [start(case, "s"), note("n1", "one")] {
+            execute(&store, &process, &CaseId::new(case), command, t0())
+                .await
+                .unwrap();
+        }
+    }
+    let before = store.load(&CaseId::new("E-1")).await.unwrap().events;
+    store.close().await;
+    // The schema 8 table as it was: clustered by (case_id, seq), no position.
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE old_events (case_id TEXT NOT NULL REFERENCES cases (case_id), \
+         seq INTEGER NOT NULL, v INTEGER NOT NULL, type TEXT NOT NULL, at_us INTEGER NOT NULL, \
+         command TEXT NOT NULL, payload TEXT NOT NULL, hash TEXT, PRIMARY KEY (case_id, seq)) \
+         WITHOUT ROWID; \
+         INSERT INTO old_events SELECT case_id, seq, v, type, at_us, command, payload, hash \
+         FROM events; \
+         DROP TABLE events; ALTER TABLE old_events RENAME TO events; \
+         UPDATE sopflow_meta SET value = '8' WHERE key = 'schema';",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+
+    let store = SqliteStore::open(&db.url()).await.unwrap();
+    assert_eq!(
+        store.load(&CaseId::new("E-1")).await.unwrap().events,
+        before
+    );
+    assert_eq!(
+        store
+            .command_outcome(&CaseId::new("E-2"), &"n1".into())
+            .await
+            .unwrap(),
+        Some(3..=3)
+    );
+    execute(
+        &store,
+        &process,
+        &CaseId::new("E-2"),
+        note("n2", "two"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.load(&CaseId::new("E-2")).await.unwrap().events.len(),
+        4
+    );
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    // Old events keep their case-by-case order; the new one comes last.
+    let order: Vec<(String, i64)> =
+        sqlx::query_as("SELECT case_id, seq FROM events ORDER BY position")
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+    let expected: Vec<(String, i64)> = [
+        ("E-1", 1),
+        ("E-1", 2),
+        ("E-1", 3),
+        ("E-2", 1),
+        ("E-2", 2),
+        ("E-2", 3),
+        ("E-2", 4),
+    ]
+    .into_iter()
+    .map(|(case, seq)| (case.to_owned(), seq))
+    .collect();
+    assert_eq!(order, expected);
+    let version: String = sqlx::query_scalar("SELECT value FROM sopflow_meta WHERE key = 'schema'")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(version, "9");
+    // The key still refuses a second event with the same seq.
+    let twice = sqlx::query(
+        "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
+         SELECT case_id, seq, v, type, at_us, command, payload, hash FROM events \
+         WHERE case_id = 'E-1' AND seq = 3",
+    )
+    .execute(&raw)
+    .await;
+    assert!(twice.is_err());
+    // Damage is still found after the move.
+    sqlx::query("UPDATE events SET payload = replace(payload, 'one', 'onf') WHERE case_id = 'E-1'")
+        .execute(&raw)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.load(&CaseId::new("E-1")).await,
+        Err(StoreError::Corrupt { seq: 3, .. })
+    ));
+    raw.close().await;
 }

@@ -31,11 +31,33 @@ use writer::AppendWriter;
 /// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
 /// facts reports read (empty after migrating: the next report fills it); 8 added
 /// `commands`, every command each case applied (filled in from the stored events when
-/// migrating).
-const SCHEMA_VERSION: i64 = 8;
+/// migrating); 9 keeps `events` in append order (rebuilt when migrating).
+const SCHEMA_VERSION: i64 = 9;
 
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The events table, created under `name`. Rows are kept in the order they were appended
+/// (`position`), with a unique key `(case_id, seq)` to read a case by: an append adds its
+/// rows at the end of the table and a small entry per event to the key, where a table
+/// clustered by case would insert whole rows in the middle of its tree and split full
+/// pages, writing several pages per case to the WAL on every commit.
+fn events_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+    position INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases (case_id),
+    seq INTEGER NOT NULL,
+    v INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at_us INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    hash TEXT,
+    UNIQUE (case_id, seq)
+);"
+    )
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sopflow_meta (
@@ -62,17 +84,6 @@ CREATE TABLE IF NOT EXISTS cases (
     lease_until_us INTEGER,
     FOREIGN KEY (sop_id, sop_version) REFERENCES sops (sop_id, version)
 );
-CREATE TABLE IF NOT EXISTS events (
-    case_id TEXT NOT NULL REFERENCES cases (case_id),
-    seq INTEGER NOT NULL,
-    v INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    at_us INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    hash TEXT,
-    PRIMARY KEY (case_id, seq)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_roles (
     case_id TEXT NOT NULL REFERENCES cases (case_id),
     role TEXT NOT NULL,
@@ -294,11 +305,18 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         let found = stored_schema_version(&mut conn).await?.unwrap_or(0);
         if found < SCHEMA_VERSION {
             sqlx::raw_sql(SCHEMA).execute(&mut *conn).await?;
+            let events = events_table("events");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(events.as_str()))
+                .execute(&mut *conn)
+                .await?;
             if found < 3 {
                 add_hashes(&mut conn).await?;
             }
             if found < 8 {
                 add_commands(&mut conn).await?;
+            }
+            if (1..9).contains(&found) {
+                keep_events_in_append_order(&mut conn).await?;
             }
             sqlx::query(
                 "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
@@ -373,6 +391,24 @@ async fn add_commands(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Err
     .execute(&mut *conn)
     .await
     .map(|_| ())
+}
+
+/// Schema 9: moves the events into a table kept in append order (see [`events_table`]).
+/// The events stored before keep their case-by-case order. Runs inside the migration's
+/// transaction.
+async fn keep_events_in_append_order(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let rebuild = format!(
+        "{} INSERT INTO events_in_order (case_id, seq, v, type, at_us, command, payload, hash) \
+         SELECT case_id, seq, v, type, at_us, command, payload, hash FROM events \
+         ORDER BY case_id, seq; \
+         DROP TABLE events; \
+         ALTER TABLE events_in_order RENAME TO events;",
+        events_table("events_in_order")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rebuild))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
 }
 
 /// The schema version the store records, `None` when it has no tables yet.
