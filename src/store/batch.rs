@@ -37,6 +37,9 @@ pub struct Append {
     after_hash: Option<codec::Hash>,
     /// What the events call for people to hear, written in the same transaction.
     notifications: Vec<Notification>,
+    /// The notifications as their JSON, encoded by the caller rather than by a store's
+    /// single writer.
+    encoded_notifications: Vec<String>,
 }
 
 impl Append {
@@ -145,6 +148,11 @@ impl Append {
             .map(codec::encode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(format!("an event cannot be written as JSON: {e}")))?;
+        let encoded_notifications = notifications
+            .iter()
+            .map(codec::encode_notification)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("a notification cannot be written as JSON: {e}")))?;
         let crossed = expected / codec::SNAPSHOT_EVERY != state.version() / codec::SNAPSHOT_EVERY;
         let ended = !state.is_open() && (was_open || expected == 0);
         let snapshot =
@@ -167,6 +175,7 @@ impl Append {
             snapshot,
             after_hash: None,
             notifications,
+            encoded_notifications,
         })
     }
 
@@ -232,6 +241,11 @@ impl Append {
     /// the events.
     pub fn notifications(&self) -> &[Notification] {
         &self.notifications
+    }
+
+    /// The notifications as their JSON, in the order of [`Append::notifications`].
+    pub(crate) fn encoded_notifications(&self) -> &[String] {
+        &self.encoded_notifications
     }
 
     /// The commands whose events the batch holds, each with its first `seq` and how many

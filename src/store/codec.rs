@@ -1,7 +1,5 @@
 //! Events to and from their stored JSON, and the checks that a stored history is whole.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -42,12 +40,15 @@ pub(crate) fn chain_all<S: AsRef<str>>(previous: Hash, jsons: &[S]) -> Vec<Strin
         .collect()
 }
 
+/// The digits of a hash as stored.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// A hash as stored: 64 lowercase hex digits.
 pub(crate) fn to_hex(hash: &Hash) -> String {
     let mut text = String::with_capacity(64);
     for byte in hash {
-        // Writing to a String cannot fail.
-        let _ = write!(text, "{byte:02x}");
+        text.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
     }
     text
 }
@@ -69,12 +70,11 @@ pub(crate) fn from_hex(text: &str) -> Option<Hash> {
 /// Whether `text` is `hash` as stored (64 hex digits, read in either case like
 /// [`from_hex`]), without decoding it: the check every event read goes through.
 fn is_hex_of(text: &str, hash: &Hash) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let text = text.as_bytes();
     text.len() == 64
         && hash.iter().zip(text.chunks_exact(2)).all(|(byte, pair)| {
-            pair[0].to_ascii_lowercase() == DIGITS[usize::from(byte >> 4)]
-                && pair[1].to_ascii_lowercase() == DIGITS[usize::from(byte & 0xf)]
+            pair[0].to_ascii_lowercase() == HEX_DIGITS[usize::from(byte >> 4)]
+                && pair[1].to_ascii_lowercase() == HEX_DIGITS[usize::from(byte & 0xf)]
         })
 }
 

@@ -431,12 +431,12 @@ impl PostgresStore {
     ) -> Result<u64, AppendFailure> {
         let summary = batch.summary();
         let events = batch.events();
-        let notes = batch
+        let notes: Vec<(i64, &str)> = batch
             .notifications()
             .iter()
-            .map(|n| Ok((n.seq as i64, codec::encode_notification(n)?)))
-            .collect::<Result<Vec<(i64, String)>, serde_json::Error>>()
-            .map_err(|e| AppendFailure::Database(sqlx::Error::Encode(Box::new(e))))?;
+            .zip(batch.encoded_notifications())
+            .map(|(n, json)| (n.seq as i64, json.as_str()))
+            .collect();
         let row_sql = if batch.expected() == 0 {
             "INSERT INTO cases (case_id, sop_id, sop_version, status, version, roles, \
              next_timer_us, updated_at_us) \

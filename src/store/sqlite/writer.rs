@@ -16,7 +16,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::engine::Notification;
 use crate::store::batch::Append;
 use crate::store::codec::{self, micros, roles_text};
 use crate::store::error::StoreError;
@@ -159,11 +158,14 @@ pub(super) fn write_group(
     conn: &mut Connection,
     batches: &[&Append],
 ) -> Vec<Result<(), StoreError>> {
-    let operation = match batches {
-        [one] => format!("appending events to case `{}`", one.case()),
-        _ => format!("appending events to {} cases together", batches.len()),
+    // Named only when something fails.
+    let fail = |e: rusqlite::Error| {
+        let operation = match batches {
+            [one] => format!("appending events to case `{}`", one.case()),
+            _ => format!("appending events to {} cases together", batches.len()),
+        };
+        StoreError::database(operation, e)
     };
-    let fail = |e: rusqlite::Error| StoreError::database(&operation, e);
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(error) => return shared_failure(fail(error), batches.len()),
@@ -417,7 +419,7 @@ impl Group<'_, '_> {
                     snapshot.state,
                 ])?;
         }
-        write_notifications(self.tx, batch.notifications())?;
+        write_notifications(self.tx, batch)?;
         self.cases.insert(
             case.to_owned(),
             Stored {
@@ -430,16 +432,15 @@ impl Group<'_, '_> {
     }
 }
 
-/// Writes notifications in the order given.
-fn write_notifications(
-    tx: &Transaction<'_>,
-    notifications: &[Notification],
-) -> rusqlite::Result<()> {
+/// Writes the append's notifications, in order.
+fn write_notifications(tx: &Transaction<'_>, batch: &Append) -> rusqlite::Result<()> {
     let mut insert =
         tx.prepare_cached("INSERT INTO notifications (case_id, seq, payload) VALUES (?1, ?2, ?3)")?;
-    for notification in notifications {
-        let json = codec::encode_notification(notification)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    for (notification, json) in batch
+        .notifications()
+        .iter()
+        .zip(batch.encoded_notifications())
+    {
         insert.execute(params![
             notification.case.as_str(),
             notification.seq as i64,
