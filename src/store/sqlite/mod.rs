@@ -1000,3 +1000,67 @@ impl CaseStore for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A private store is a file of its own, removed with its WAL when the last handle to
+    /// the store is dropped.
+    #[tokio::test]
+    async fn a_private_store_leaves_no_file_behind() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let path = store.private.as_ref().unwrap().path.clone();
+        let copy = store.clone();
+        store.save_sop("hello.yaml", HELLO).await.unwrap();
+        assert!(path.exists());
+        drop(store);
+        assert!(path.exists(), "a clone still holds the store");
+        assert_eq!(copy.sop_versions().await.unwrap().len(), 1);
+        copy.close().await;
+        drop(copy);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            assert!(!Path::new(&file).exists(), "{}", file.display());
+        }
+    }
+
+    /// A closed store writes what was queued and refuses later appends, saying so.
+    #[tokio::test]
+    async fn a_closed_store_refuses_appends() {
+        use crate::engine::{Action, Actor, Command};
+        let store = SqliteStore::in_memory().await.unwrap();
+        let process = store.save_sop("hello.yaml", HELLO).await.unwrap();
+        let start = |case: &str| {
+            let command = Command::new(
+                format!("start-{case}").as_str(),
+                Actor::new("ana", [RoleId::new("agent").unwrap()]),
+                Action::Start {
+                    case: CaseId::new(case),
+                    fields: Default::default(),
+                },
+            );
+            let now = Utc::now();
+            let events =
+                crate::engine::handle(&process, &CaseState::default(), command, now).unwrap();
+            Append::new(&process, &CaseState::default(), events).unwrap()
+        };
+        store.append(&start("C-1")).await.unwrap();
+        store.close().await;
+        let refused = store.append(&start("C-2")).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("the store was closed"),
+            "{refused}"
+        );
+    }
+
+    const HELLO: &str = "id: hello
+version: 1
+title: Hello
+department: Quality Assurance
+roles: { agent: Support team member }
+steps:
+  - { id: work, title: Work, role: agent, end: true }
+";
+}
