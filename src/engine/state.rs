@@ -268,7 +268,8 @@ pub struct CaseState {
     /// Tasks run per item whose items are not all done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     instances: Vec<PendingInstances>,
-    /// Who performed each step, most recent first, for four-eyes checks.
+    /// Who performed each step, for four-eyes checks: each (step, actor) pair once, in
+    /// the order of their latest completion (the most recent last).
     performers: Arc<Vec<(StepId, ActorId)>>,
     /// Steps active when the case was cancelled, or the last step before it closed: what
     /// a reopen brings back.
@@ -377,7 +378,7 @@ impl CaseState {
             .map(|(_, a)| a)
     }
 
-    /// Who performed which step, most recent first.
+    /// Who performed which step, the most recent last.
     pub(crate) fn performers_of_any(&self) -> impl Iterator<Item = (&StepId, &ActorId)> {
         self.performers.iter().map(|(s, a)| (s, a))
     }
@@ -536,10 +537,34 @@ impl CaseState {
         self.paused_since
     }
 
+    /// Makes a state read from a snapshot of an older format what a replay gives: keeps
+    /// each performer of a step once (format 2 kept every completion) and forgets the
+    /// commands a replay to this version would have forgotten (format 1 kept them all).
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn as_replayed(&mut self) {
+        let performers = &self.performers;
+        if performers
+            .iter()
+            .enumerate()
+            .any(|(i, pair)| performers[i + 1..].contains(pair))
+        {
+            let performers = Arc::make_mut(&mut self.performers);
+            let mut kept: Vec<(StepId, ActorId)> = Vec::with_capacity(performers.len());
+            for pair in performers.drain(..).rev() {
+                if !kept.contains(&pair) {
+                    kept.push(pair);
+                }
+            }
+            kept.reverse();
+            *performers = kept;
+        }
+        self.forget_old_commands();
+    }
+
     /// Forgets the commands a replay to this version would have forgotten: for a state
     /// read from a snapshot written before the state kept recent commands only.
     #[cfg_attr(not(feature = "store"), allow(dead_code))]
-    pub(crate) fn forget_old_commands(&mut self) {
+    fn forget_old_commands(&mut self) {
         let block_start = (self.version.saturating_sub(1) / RECENT_COMMANDS) * RECENT_COMMANDS + 1;
         if block_start <= RECENT_COMMANDS {
             return;
@@ -581,7 +606,19 @@ impl CaseState {
             commands.retain(|_, (first, count)| *first + u64::from(*count) - 1 > cutoff);
         }
         if let EventKind::StepCompleted { step, .. } = &event.kind {
-            Arc::make_mut(&mut self.performers).push((step.clone(), event.actor.clone()));
+            let performers = Arc::make_mut(&mut self.performers);
+            // Each pair once, at its latest completion: a step reworked a hundred times
+            // by the same people does not grow the state (or its snapshot).
+            match performers
+                .iter()
+                .position(|(s, a)| s == step && *a == event.actor)
+            {
+                Some(at) => {
+                    let pair = performers.remove(at);
+                    performers.push(pair);
+                }
+                None => performers.push((step.clone(), event.actor.clone())),
+            }
         }
         self.apply_to_flow(event);
     }
@@ -1111,6 +1148,58 @@ mod tests {
         );
     }
 
+    /// A step reworked again and again by the same two people keeps each of them once,
+    /// the latest last; a state from a snapshot that kept every completion reads as the
+    /// replay.
+    #[test]
+    fn rework_does_not_grow_the_performers() {
+        let mut events = history(1);
+        let at = events[0].at;
+        for n in 0..200u64 {
+            let (step, actor) = match n % 4 {
+                0 | 1 => ("work", if n % 4 == 0 { "ana" } else { "ben" }),
+                2 => ("check", "ben"),
+                _ => ("work", "ana"),
+            };
+            events.push(Event {
+                v: EVENT_SCHEMA_VERSION,
+                seq: n + 2,
+                at,
+                command: CommandId::new(format!("w{n}")),
+                actor: ActorId::new(actor),
+                kind: EventKind::StepCompleted {
+                    step: StepId::new(step).unwrap(),
+                    token: TokenId::default(),
+                },
+            });
+        }
+        let replayed = CaseState::replay(&events);
+        let pairs: Vec<(&str, &str)> = replayed
+            .performers_of_any()
+            .map(|(s, a)| (s.as_str(), a.as_str()))
+            .collect();
+        assert_eq!(pairs, [("work", "ben"), ("check", "ben"), ("work", "ana")]);
+        let work = StepId::new("work").unwrap();
+        assert_eq!(
+            replayed.performers_of(&work).last(),
+            Some(&ActorId::new("ana"))
+        );
+        // As a format 2 snapshot held it: every completion.
+        let mut every = replayed.clone();
+        every.performers = Arc::new(
+            events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::StepCompleted { step, .. } => Some((step.clone(), e.actor.clone())),
+                    _ => None,
+                })
+                .collect(),
+        );
+        assert_ne!(every, replayed);
+        every.as_replayed();
+        assert_eq!(every, replayed);
+    }
+
     #[test]
     fn an_old_snapshot_forgets_what_a_replay_forgets() {
         for n in [1, 99, 100, 101, 199, 200, 201, 250, 301, 420] {
@@ -1125,7 +1214,7 @@ mod tests {
                     .or_insert((event.seq, 1));
             }
             everything.commands = Arc::new(all);
-            everything.forget_old_commands();
+            everything.as_replayed();
             assert_eq!(everything, replayed, "after {n} events");
         }
     }

@@ -263,14 +263,15 @@ pub(crate) fn unpack_facts(mut packed: &str) -> Option<Vec<PackedFacts<'_>>> {
     Some(rows)
 }
 
-/// The format of stored snapshots this code writes: 2, a state that remembers recent
-/// commands only. It also reads format 1 (a state with every command the case applied),
-/// forgetting the old commands as a replay would; a snapshot of another format is ignored,
-/// and the case replayed from its events.
-pub(crate) const SNAPSHOT_FORMAT: i64 = 2;
+/// The format of stored snapshots this code writes: 3, a state that remembers recent
+/// commands only and each performer of a step once. It also reads format 2 (every
+/// completion's performer) and format 1 (also every command the case applied), making
+/// them what a replay gives; a snapshot of another format is ignored, and the case
+/// replayed from its events.
+pub(crate) const SNAPSHOT_FORMAT: i64 = 3;
 
 /// Formats of stored snapshots this code reads.
-const SNAPSHOT_FORMATS_READ: [i64; 2] = [1, SNAPSHOT_FORMAT];
+const SNAPSHOT_FORMATS_READ: [i64; 3] = [1, 2, SNAPSHOT_FORMAT];
 
 /// A case's state is written as a snapshot (in the append's transaction) every this many
 /// events, and when it closes or is cancelled.
@@ -313,7 +314,7 @@ impl StoredSnapshot {
         }
         let hash = from_hex(&self.event_hash)?;
         let mut state: CaseState = serde_json::from_str(&self.state).ok()?;
-        state.forget_old_commands();
+        state.as_replayed();
         (state.version() == self.seq && state.case() == Some(case)).then_some((state, hash))
     }
 }
