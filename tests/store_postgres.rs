@@ -284,6 +284,26 @@ async fn change_one_row(raw: &sqlx::PgPool, update: &str) {
     assert_eq!(changed.rows_affected(), 1, "{update}");
 }
 
+/// A cached state whose last event was replaced in the database does not get its command
+/// appended: the append's statement checks the pinned hash.
+#[tokio::test]
+async fn cached_appends_are_pinned_to_the_last_event() {
+    let Some((store, raw)) = store_and_raw("pinned").await else {
+        return;
+    };
+    let update = format!(
+        "UPDATE {}.events SET hash = CASE left(hash, 1) WHEN '0' THEN '1' ELSE '0' END \
+         || substr(hash, 2) WHERE case_id = 'PN-1' AND seq = 3",
+        schema_for("pinned")
+    );
+    store_support::conformance::cached_appends_are_pinned_to_the_last_event(
+        std::sync::Arc::new(store),
+        || async { change_one_row(&raw, &update).await },
+    )
+    .await;
+    raw.close().await;
+}
+
 /// A snapshot changed with raw SQL is not trusted: its digest no longer matches.
 #[tokio::test]
 async fn damaged_snapshots_are_replayed() {

@@ -79,6 +79,26 @@ async fn snapshots_of_unknown_format_are_replayed() {
     .await;
 }
 
+/// A cached state whose last event was replaced in the file does not get its command
+/// appended.
+#[tokio::test]
+async fn cached_appends_are_pinned_to_the_last_event() {
+    let db = TempDb::new("pinned");
+    let store = std::sync::Arc::new(SqliteStore::open(&db.url()).await.unwrap());
+    let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    store_support::conformance::cached_appends_are_pinned_to_the_last_event(store, || async {
+        let changed = sqlx::query(
+            "UPDATE events SET hash = CASE substr(hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END \
+             || substr(hash, 2) WHERE case_id = 'PN-1' AND seq = 3",
+        )
+        .execute(&raw)
+        .await
+        .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+    })
+    .await;
+}
+
 /// A byte flipped with raw SQL in an event's time, actor or payload is `Corrupt` there.
 #[tokio::test]
 async fn tampered_events_are_corrupt() {

@@ -194,6 +194,12 @@ impl Append {
             .map(|json| codec::StoredSnapshot::new(self.state.version(), last_hash, json.clone()))
     }
 
+    /// The stored hash the event before the batch must have, when the append is pinned.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn pin(&self) -> Option<&codec::Hash> {
+        self.after_hash.as_ref()
+    }
+
     /// Checks the stored hash of the event before the batch against the pin: a
     /// [`StoreError::Conflict`] when it differs.
     pub(crate) fn check_pin(&self, previous: &codec::Hash) -> Result<(), StoreError> {

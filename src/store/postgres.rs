@@ -442,12 +442,14 @@ impl PostgresStore {
              next_timer_us, updated_at_us) \
              SELECT $1, $9, $10, $3, $4, $5, $6, $7 \
              WHERE EXISTS (SELECT 1 FROM sops WHERE sop_id = $9 AND version = $10) \
-             AND $25::bigint IS NULL \
+             AND $25::bigint IS NULL AND $29::text IS NULL \
              ON CONFLICT (case_id) DO NOTHING RETURNING case_id"
         } else {
             "UPDATE cases SET status = $3, version = $4, roles = $5, next_timer_us = $6, \
              updated_at_us = $7, lease_owner = NULL, lease_until_us = NULL, sop_version = $10 \
              WHERE case_id = $1 AND version = $2 AND sop_id = $9 AND sop_version = $25 \
+             AND ($29::text IS NULL OR EXISTS (SELECT 1 FROM events \
+                 WHERE case_id = $1 AND seq = $2 AND hash = $29)) \
              RETURNING case_id"
         };
         let sql = format!(
@@ -529,6 +531,13 @@ impl PostgresStore {
                     .iter()
                     .map(|(_, _, count)| *count as i32)
                     .collect::<Vec<_>>(),
+            )
+            // A new case has no event to pin to: the insert checks that it is new.
+            .bind(
+                batch
+                    .pin()
+                    .filter(|_| batch.expected() > 0)
+                    .map(codec::to_hex),
             );
         let written = written.execute(&self.pool).await?;
         Ok(written.rows_affected())
@@ -571,6 +580,17 @@ impl PostgresStore {
                 expected: batch.expected(),
                 actual,
             };
+        }
+        if batch.pin().is_some() {
+            match self.previous_hash(batch).await {
+                Ok(Some(previous)) => {
+                    if let Err(moved_on) = batch.check_pin(&previous) {
+                        return moved_on;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => return error,
+            }
         }
         for (command, _, _) in batch.commands() {
             match self.command_outcome(batch.case(), command).await {
@@ -617,11 +637,15 @@ impl From<sqlx::Error> for AppendFailure {
 
 impl CaseStore for PostgresStore {
     async fn append(&self, batch: &Append) -> Result<(), StoreError> {
-        let previous = match self.previous_hash(batch).await? {
-            Some(previous) => previous,
-            None => return Err(self.why_not_appended(batch).await),
+        // A pinned append names the hash it continues: the statement checks it, which
+        // saves reading it first.
+        let previous = match batch.pin() {
+            Some(pin) => *pin,
+            None => match self.previous_hash(batch).await? {
+                Some(previous) => previous,
+                None => return Err(self.why_not_appended(batch).await),
+            },
         };
-        batch.check_pin(&previous)?;
         let hashes = codec::chain_all(previous, batch.encoded());
         let snapshot = hashes.last().and_then(|last| batch.snapshot(last));
         match self.try_append(batch, hashes, snapshot).await {

@@ -2038,3 +2038,53 @@ pub async fn sub_case_links_survive_stops<S: CaseStore>(store: Arc<S>) {
     );
     assert_eq!(summary("O-3").await.next_timer, Some(at(11)), "still due");
 }
+
+/// A command decided on a cached state is appended pinned to the stored hash of the
+/// state's last event: when that event was replaced behind the cache's back (`damage`
+/// changes the stored hash of event 3 of case `PN-1`), the append is refused as a
+/// conflict at the same version, nothing is written, and the cache forgets the case.
+pub async fn cached_appends_are_pinned_to_the_last_event<S, F, Fut>(store: Arc<S>, damage: F)
+where
+    S: CaseStore,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let process = save(&*store, hello(1)).await;
+    let case = CaseId::new("PN-1");
+    let cache = CaseCache::new(8);
+    for command in [start("PN-1", "pn-s"), note("pn1", "one")] {
+        cache
+            .execute(&*store, &process, &case, command, t0())
+            .await
+            .unwrap();
+    }
+    assert_eq!(cache.version(&case), Some(3));
+    damage().await;
+    let refused = cache
+        .execute(&*store, &process, &case, note("pn2", "two"), t0())
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ExecuteError::Store(StoreError::Conflict {
+                expected: 3,
+                actual: 3,
+                ..
+            }))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(cache.version(&case), None);
+    let summary = store
+        .list(&CaseFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.case == case)
+        .unwrap();
+    assert_eq!(summary.version, 3, "nothing was written");
+    assert_eq!(
+        store.command_outcome(&case, &"pn2".into()).await.unwrap(),
+        None
+    );
+}
