@@ -420,8 +420,11 @@ async fn a_schema_8_store_keeps_its_events_in_append_order() {
         }
     }
     let before = store.load(&CaseId::new("E-1")).await.unwrap().events;
+    let told = store.case_notifications(&CaseId::new("E-1")).await.unwrap();
+    assert!(!told.is_empty());
     store.close().await;
-    // The schema 8 table as it was: clustered by (case_id, seq), no position.
+    // The schema 8 tables as they were: events clustered by (case_id, seq), no position;
+    // notifications found by case.
     let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
     sqlx::raw_sql(
         "CREATE TABLE old_events (case_id TEXT NOT NULL REFERENCES cases (case_id), \
@@ -431,6 +434,8 @@ async fn a_schema_8_store_keeps_its_events_in_append_order() {
          INSERT INTO old_events SELECT case_id, seq, v, type, at_us, command, payload, hash \
          FROM events; \
          DROP TABLE events; ALTER TABLE old_events RENAME TO events; \
+         DROP INDEX notifications_event; ALTER TABLE notifications DROP COLUMN event_position; \
+         CREATE INDEX notifications_case ON notifications (case_id, id); \
          UPDATE sopflow_meta SET value = '8' WHERE key = 'schema';",
     )
     .execute(&raw)
@@ -442,6 +447,10 @@ async fn a_schema_8_store_keeps_its_events_in_append_order() {
     assert_eq!(
         store.load(&CaseId::new("E-1")).await.unwrap().events,
         before
+    );
+    assert_eq!(
+        store.case_notifications(&CaseId::new("E-1")).await.unwrap(),
+        told
     );
     assert_eq!(
         store
@@ -464,6 +473,14 @@ async fn a_schema_8_store_keeps_its_events_in_append_order() {
         4
     );
     let raw = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications' \
+         ORDER BY name",
+    )
+    .fetch_all(&raw)
+    .await
+    .unwrap();
+    assert_eq!(indexes, ["notifications_event", "notifications_pending"]);
     // Old events keep their case-by-case order; the new one comes last.
     let order: Vec<(String, i64)> =
         sqlx::query_as("SELECT case_id, seq FROM events ORDER BY position")

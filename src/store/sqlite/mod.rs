@@ -31,7 +31,9 @@ use writer::AppendWriter;
 /// `people`, the directory of people (empty after migrating); 7 added `case_facts`, the
 /// facts reports read (empty after migrating: the next report fills it); 8 added
 /// `commands`, every command each case applied (filled in from the stored events when
-/// migrating); 9 keeps `events` in append order (rebuilt when migrating).
+/// migrating); 9 keeps `events` in append order (rebuilt when migrating) and finds a
+/// case's notifications through its events (`notifications.event_position`, filled in
+/// when migrating).
 const SCHEMA_VERSION: i64 = 9;
 
 /// How long a writer waits for another process's write transaction before giving up.
@@ -114,7 +116,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     case_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     payload TEXT NOT NULL,
-    acknowledged_at_us INTEGER
+    acknowledged_at_us INTEGER,
+    event_position INTEGER
 );
 CREATE TABLE IF NOT EXISTS people (
     actor_id TEXT PRIMARY KEY,
@@ -129,7 +132,6 @@ CREATE TABLE IF NOT EXISTS commands (
     PRIMARY KEY (case_id, command_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (id) WHERE acknowledged_at_us IS NULL;
-CREATE INDEX IF NOT EXISTS notifications_case ON notifications (case_id, id);
 CREATE INDEX IF NOT EXISTS case_roles_role ON case_roles (role, case_id);
 CREATE INDEX IF NOT EXISTS cases_timer ON cases (next_timer_us) WHERE next_timer_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_sop ON cases (sop_id, sop_version);
@@ -317,7 +319,14 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             }
             if (1..9).contains(&found) {
                 keep_events_in_append_order(&mut conn).await?;
+                find_notifications_through_events(&mut conn).await?;
             }
+            sqlx::raw_sql(
+                "CREATE INDEX IF NOT EXISTS notifications_event \
+                 ON notifications (event_position)",
+            )
+            .execute(&mut *conn)
+            .await?;
             sqlx::query(
                 "INSERT INTO sopflow_meta (key, value) VALUES ('schema', ?) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -409,6 +418,34 @@ async fn keep_events_in_append_order(conn: &mut sqlx::SqliteConnection) -> Resul
         .execute(&mut *conn)
         .await
         .map(|_| ())
+}
+
+/// Schema 9: each notification names the position of the event that caused it, and a
+/// case's notifications are found through its events (`notifications_event`, kept in
+/// append order like the events) instead of an index by case, which cost every append
+/// one more page per case in the WAL. Runs inside the migration's transaction, after the
+/// events have their positions.
+async fn find_notifications_through_events(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<(), sqlx::Error> {
+    let has_column: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM pragma_table_info('notifications') WHERE name = 'event_position'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if has_column.is_none() {
+        sqlx::raw_sql("ALTER TABLE notifications ADD COLUMN event_position INTEGER")
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::raw_sql(
+        "UPDATE notifications SET event_position = (SELECT e.position FROM events e \
+         WHERE e.case_id = notifications.case_id AND e.seq = notifications.seq); \
+         DROP INDEX IF EXISTS notifications_case;",
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }
 
 /// The schema version the store records, `None` when it has no tables yet.
@@ -627,8 +664,9 @@ impl CaseStore for SqliteStore {
         case: &CaseId,
     ) -> Result<Vec<StoredNotification>, StoreError> {
         let rows: Vec<codec::NotificationRow> = sqlx::query_as(
-            "SELECT id, case_id, seq, payload, acknowledged_at_us FROM notifications \
-             WHERE case_id = ? ORDER BY id",
+            "SELECT n.id, n.case_id, n.seq, n.payload, n.acknowledged_at_us \
+             FROM events e JOIN notifications n ON n.event_position = e.position \
+             WHERE e.case_id = ? ORDER BY n.id",
         )
         .bind(case.as_str())
         .fetch_all(&self.reader)

@@ -373,13 +373,15 @@ impl Group<'_, '_> {
             "INSERT INTO events (case_id, seq, v, type, at_us, command, payload, hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
+        // Where each event went: its notifications point there.
+        let mut positions = Vec::with_capacity(batch.events().len());
         for ((event, json), hash) in batch
             .events()
             .iter()
             .zip(batch.encoded())
             .zip(&checked.hashes)
         {
-            insert.execute(params![
+            positions.push(insert.insert(params![
                 case,
                 event.seq as i64,
                 i64::from(event.v),
@@ -388,7 +390,7 @@ impl Group<'_, '_> {
                 event.command.as_str(),
                 json,
                 hash,
-            ])?;
+            ])?);
         }
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO commands (case_id, command_id, first_seq, count) VALUES (?1, ?2, ?3, ?4)",
@@ -419,7 +421,7 @@ impl Group<'_, '_> {
                     snapshot.state,
                 ])?;
         }
-        write_notifications(self.tx, batch)?;
+        write_notifications(self.tx, batch, &positions)?;
         self.cases.insert(
             case.to_owned(),
             Stored {
@@ -432,19 +434,31 @@ impl Group<'_, '_> {
     }
 }
 
-/// Writes the append's notifications, in order.
-fn write_notifications(tx: &Transaction<'_>, batch: &Append) -> rusqlite::Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO notifications (case_id, seq, payload) VALUES (?1, ?2, ?3)")?;
+/// Writes the append's notifications, in order, each with the position of the event
+/// that caused it (`positions`: the batch's events', in order).
+fn write_notifications(
+    tx: &Transaction<'_>,
+    batch: &Append,
+    positions: &[i64],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO notifications (case_id, seq, payload, event_position) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for (notification, json) in batch
         .notifications()
         .iter()
         .zip(batch.encoded_notifications())
     {
+        let position = notification
+            .seq
+            .checked_sub(batch.expected() + 1)
+            .and_then(|offset| positions.get(usize::try_from(offset).ok()?));
         insert.execute(params![
             notification.case.as_str(),
             notification.seq as i64,
-            json
+            json,
+            position
         ])?;
     }
     Ok(())
