@@ -18,6 +18,31 @@ use crate::model::{RoleId, SopId, StepId};
 /// case is in. A repeated command older than that is recognised by the store.
 pub const RECENT_COMMANDS: u64 = 100;
 
+/// From this length on, the performer list is compacted whenever its length reaches a
+/// power of two ([`record_performer`]).
+const COMPACT_PERFORMERS_FROM: usize = 64;
+
+/// Records that `actor` completed `step`. Once the list holds
+/// [`COMPACT_PERFORMERS_FROM`] completions, each time its length reaches a power of two
+/// it keeps each (step, actor) pair once, at its latest completion: a case without rework
+/// loops never pays for it, a loop cannot grow the state (or its snapshots) without
+/// bound, and "who performed it", "who did it last" read the same. The rule depends on
+/// the events alone, so a replay and a snapshot agree.
+fn record_performer(performers: &mut Vec<(StepId, ActorId)>, pair: (StepId, ActorId)) {
+    performers.push(pair);
+    let length = performers.len();
+    if length >= COMPACT_PERFORMERS_FROM && length.is_power_of_two() {
+        let mut kept: Vec<(StepId, ActorId)> = Vec::with_capacity(length);
+        for pair in performers.drain(..).rev() {
+            if !kept.contains(&pair) {
+                kept.push(pair);
+            }
+        }
+        kept.reverse();
+        *performers = kept;
+    }
+}
+
 /// Where a case is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -268,8 +293,8 @@ pub struct CaseState {
     /// Tasks run per item whose items are not all done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     instances: Vec<PendingInstances>,
-    /// Who performed each step, for four-eyes checks: each (step, actor) pair once, in
-    /// the order of their latest completion (the most recent last).
+    /// Who performed each step, for four-eyes checks, in the order of completion (the most
+    /// recent last), compacted as it grows ([`record_performer`]).
     performers: Arc<Vec<(StepId, ActorId)>>,
     /// Steps active when the case was cancelled, or the last step before it closed: what
     /// a reopen brings back.
@@ -537,26 +562,16 @@ impl CaseState {
         self.paused_since
     }
 
-    /// Makes a state read from a snapshot of an older format what a replay gives: keeps
-    /// each performer of a step once (format 2 kept every completion) and forgets the
-    /// commands a replay to this version would have forgotten (format 1 kept them all).
+    /// Makes a state read from a snapshot of an older format what a replay gives: format 2
+    /// kept the performer of every completion (a replay compacts the list,
+    /// [`record_performer`]), format 1 also every command (a replay forgets old ones).
     #[cfg_attr(not(feature = "store"), allow(dead_code))]
-    pub(crate) fn as_replayed(&mut self) {
-        let performers = &self.performers;
-        if performers
-            .iter()
-            .enumerate()
-            .any(|(i, pair)| performers[i + 1..].contains(pair))
-        {
+    pub(crate) fn catch_up_older_snapshot(&mut self) {
+        if self.performers.len() >= COMPACT_PERFORMERS_FROM {
             let performers = Arc::make_mut(&mut self.performers);
-            let mut kept: Vec<(StepId, ActorId)> = Vec::with_capacity(performers.len());
-            for pair in performers.drain(..).rev() {
-                if !kept.contains(&pair) {
-                    kept.push(pair);
-                }
+            for pair in std::mem::take(performers) {
+                record_performer(performers, pair);
             }
-            kept.reverse();
-            *performers = kept;
         }
         self.forget_old_commands();
     }
@@ -606,19 +621,10 @@ impl CaseState {
             commands.retain(|_, (first, count)| *first + u64::from(*count) - 1 > cutoff);
         }
         if let EventKind::StepCompleted { step, .. } = &event.kind {
-            let performers = Arc::make_mut(&mut self.performers);
-            // Each pair once, at its latest completion: a step reworked a hundred times
-            // by the same people does not grow the state (or its snapshot).
-            match performers
-                .iter()
-                .position(|(s, a)| s == step && *a == event.actor)
-            {
-                Some(at) => {
-                    let pair = performers.remove(at);
-                    performers.push(pair);
-                }
-                None => performers.push((step.clone(), event.actor.clone())),
-            }
+            record_performer(
+                Arc::make_mut(&mut self.performers),
+                (step.clone(), event.actor.clone()),
+            );
         }
         self.apply_to_flow(event);
     }
@@ -1148,9 +1154,9 @@ mod tests {
         );
     }
 
-    /// A step reworked again and again by the same two people keeps each of them once,
-    /// the latest last; a state from a snapshot that kept every completion reads as the
-    /// replay.
+    /// A step reworked again and again by the same two people does not grow the state;
+    /// who performed a step, and who did it last, read as before; a state from a snapshot
+    /// that kept every completion reads as the replay.
     #[test]
     fn rework_does_not_grow_the_performers() {
         let mut events = history(1);
@@ -1173,17 +1179,20 @@ mod tests {
                 },
             });
         }
+        let mut longest = 0;
+        for end in 2..=events.len() {
+            longest = longest.max(CaseState::replay(&events[..end]).performers.len());
+        }
+        assert!(longest < COMPACT_PERFORMERS_FROM, "{longest}");
         let replayed = CaseState::replay(&events);
-        let pairs: Vec<(&str, &str)> = replayed
-            .performers_of_any()
-            .map(|(s, a)| (s.as_str(), a.as_str()))
-            .collect();
-        assert_eq!(pairs, [("work", "ben"), ("check", "ben"), ("work", "ana")]);
-        let work = StepId::new("work").unwrap();
+        let (work, check) = (StepId::new("work").unwrap(), StepId::new("check").unwrap());
         assert_eq!(
             replayed.performers_of(&work).last(),
             Some(&ActorId::new("ana"))
         );
+        assert!(replayed.performed(&work, &ActorId::new("ben")));
+        assert!(replayed.performed(&check, &ActorId::new("ben")));
+        assert!(!replayed.performed(&check, &ActorId::new("ana")));
         // As a format 2 snapshot held it: every completion.
         let mut every = replayed.clone();
         every.performers = Arc::new(
@@ -1196,7 +1205,7 @@ mod tests {
                 .collect(),
         );
         assert_ne!(every, replayed);
-        every.as_replayed();
+        every.catch_up_older_snapshot();
         assert_eq!(every, replayed);
     }
 
@@ -1214,7 +1223,7 @@ mod tests {
                     .or_insert((event.seq, 1));
             }
             everything.commands = Arc::new(all);
-            everything.as_replayed();
+            everything.catch_up_older_snapshot();
             assert_eq!(everything, replayed, "after {n} events");
         }
     }

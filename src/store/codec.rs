@@ -264,7 +264,7 @@ pub(crate) fn unpack_facts(mut packed: &str) -> Option<Vec<PackedFacts<'_>>> {
 }
 
 /// The format of stored snapshots this code writes: 3, a state that remembers recent
-/// commands only and each performer of a step once. It also reads format 2 (every
+/// commands only and compacts its list of performers. It also reads format 2 (every
 /// completion's performer) and format 1 (also every command the case applied), making
 /// them what a replay gives; a snapshot of another format is ignored, and the case
 /// replayed from its events.
@@ -314,7 +314,9 @@ impl StoredSnapshot {
         }
         let hash = from_hex(&self.event_hash)?;
         let mut state: CaseState = serde_json::from_str(&self.state).ok()?;
-        state.as_replayed();
+        if self.format < SNAPSHOT_FORMAT {
+            state.catch_up_older_snapshot();
+        }
         (state.version() == self.seq && state.case() == Some(case)).then_some((state, hash))
     }
 }

@@ -175,7 +175,7 @@ impl SqliteStore {
     /// A file without write permission is opened read-only (SQLite's `mode=ro`): it can be
     /// listed and loaded, and every write fails with [`StoreError::ReadOnly`].
     pub async fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open_file(path.as_ref(), writer::Sync::Full).await
+        SqliteStore::open_file(path.as_ref(), writer::Durability::Synced).await
     }
 
     /// A private store, gone when the store (every clone of it) is dropped: for tests and
@@ -186,12 +186,15 @@ impl SqliteStore {
     /// own connection, which an in-memory SQLite database cannot share).
     pub async fn in_memory() -> Result<SqliteStore, StoreError> {
         let private = PrivateFile::new();
-        let mut store = SqliteStore::open_file(&private.path, writer::Sync::Off).await?;
+        let mut store = SqliteStore::open_file(&private.path, writer::Durability::Unsynced).await?;
         store.private = Some(Arc::new(private));
         Ok(store)
     }
 
-    async fn open_file(path: &Path, sync: writer::Sync) -> Result<SqliteStore, StoreError> {
+    async fn open_file(
+        path: &Path,
+        durability: writer::Durability,
+    ) -> Result<SqliteStore, StoreError> {
         let read_only = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -204,9 +207,9 @@ impl SqliteStore {
             options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(match sync {
-                    writer::Sync::Full => SqliteSynchronous::Full,
-                    writer::Sync::Off => SqliteSynchronous::Off,
+                .synchronous(match durability {
+                    writer::Durability::Synced => SqliteSynchronous::Full,
+                    writer::Durability::Unsynced => SqliteSynchronous::Off,
                 })
         };
         let opening = format!("opening the SQLite file {}", path.display());
@@ -225,7 +228,11 @@ impl SqliteStore {
         let appends = if read_only {
             None
         } else {
-            Some(Arc::new(AppendWriter::start(path, sync, BUSY_TIMEOUT)?))
+            Some(Arc::new(AppendWriter::start(
+                path,
+                durability,
+                BUSY_TIMEOUT,
+            )?))
         };
         Ok(SqliteStore {
             reader,

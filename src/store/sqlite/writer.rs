@@ -24,12 +24,12 @@ use crate::store::status_name;
 /// Most appends written in one transaction.
 const MAX_GROUP: usize = 256;
 
-/// How durable a commit is: `Full` waits for the disk; `Off` is for a private database
-/// that is gone when the store is dropped.
+/// Whether a commit waits for the disk: `Synced` for a store, `Unsynced` for a private
+/// database that is gone when the store is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sync {
-    Full,
-    Off,
+pub(super) enum Durability {
+    Synced,
+    Unsynced,
 }
 
 /// The queue to the writer thread. Dropping the last handle (or [`AppendWriter::close`])
@@ -52,14 +52,14 @@ impl AppendWriter {
     /// starts its thread.
     pub(super) fn start(
         path: &Path,
-        sync: Sync,
+        durability: Durability,
         busy: Duration,
     ) -> Result<AppendWriter, StoreError> {
         let opening = format!("opening the SQLite file {} for appends", path.display());
         let conn = Connection::open(path).map_err(|e| StoreError::database(&opening, e))?;
-        let synchronous = match sync {
-            Sync::Full => "FULL",
-            Sync::Off => "OFF",
+        let synchronous = match durability {
+            Durability::Synced => "FULL",
+            Durability::Unsynced => "OFF",
         };
         conn.busy_timeout(busy)
             .and_then(|()| {
@@ -154,10 +154,7 @@ fn write_until_closed(mut conn: Connection, jobs: &Receiver<Job>) {
 /// refused one writes nothing and gets its error; a later append to the same case sees
 /// the earlier one), all the others committed together. When the transaction itself
 /// fails, every append in it gets that failure.
-pub(super) fn write_group(
-    conn: &mut Connection,
-    batches: &[&Append],
-) -> Vec<Result<(), StoreError>> {
+fn write_group(conn: &mut Connection, batches: &[&Append]) -> Vec<Result<(), StoreError>> {
     // Named only when something fails.
     let fail = |e: rusqlite::Error| {
         let operation = match batches {
@@ -466,7 +463,7 @@ fn write_notifications(
 
 /// One failure of a whole group, for each of its `n` appends: the same kind of error
 /// (busy, read-only, full, database), with the first keeping the driver's error.
-pub(super) fn shared_failure(error: StoreError, n: usize) -> Vec<Result<(), StoreError>> {
+fn shared_failure(error: StoreError, n: usize) -> Vec<Result<(), StoreError>> {
     let mut results = Vec::with_capacity(n);
     for _ in 1..n {
         let source = || Box::new(std::io::Error::other(error.to_string()));
