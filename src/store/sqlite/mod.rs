@@ -277,7 +277,10 @@ impl PrivateFile {
             "sopflow-private-{}-{}-{}.db",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed),
-            Utc::now().timestamp_micros()
+            // Another run of this process id may have left a file behind (a crash).
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_micros())
         );
         PrivateFile {
             path: std::env::temp_dir().join(name),
