@@ -16,6 +16,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::engine::CommandId;
 use crate::store::batch::Append;
 use crate::store::codec::{self, micros, roles_text};
 use crate::store::error::StoreError;
@@ -228,11 +229,12 @@ struct Stored {
     roles: String,
 }
 
-/// What checking an append found: the case before it (`None`: a new case) and the hashes
-/// of its events.
-struct Checked {
+/// What checking an append found: the case before it (`None`: a new case), the hashes
+/// of its events and the commands they came from.
+struct Checked<'a> {
     before: Option<Stored>,
     hashes: Vec<String>,
+    commands: Vec<(&'a CommandId, u64, u32)>,
 }
 
 impl Group<'_, '_> {
@@ -261,7 +263,7 @@ impl Group<'_, '_> {
     /// when it is not the batch's), that none of its commands was applied before, the
     /// stored hash the batch continues (and its pin), and for a new case that its SOP
     /// version is stored.
-    fn check(&mut self, batch: &Append) -> Result<Checked, Refusal> {
+    fn check<'a>(&mut self, batch: &'a Append) -> Result<Checked<'a>, Refusal> {
         let case = batch.case();
         let before = self.case(case.as_str())?;
         let actual = before.as_ref().map_or(0, |c| c.version);
@@ -272,11 +274,12 @@ impl Group<'_, '_> {
                 actual,
             }));
         }
+        let commands = batch.commands();
         if before.is_some() {
             let mut applied = self
                 .tx
                 .prepare_cached("SELECT 1 FROM commands WHERE case_id = ?1 AND command_id = ?2")?;
-            for (command, _, _) in batch.commands() {
+            for (command, _, _) in &commands {
                 if applied.exists(params![case.as_str(), command.as_str()])? {
                     return Err(Refusal::Refused(batch.already_applied(command)));
                 }
@@ -309,12 +312,13 @@ impl Group<'_, '_> {
         Ok(Checked {
             before,
             hashes: codec::chain_all(previous, batch.encoded()),
+            commands,
         })
     }
 
     /// Writes a checked append: the case's summary row and roles, its events, its
     /// commands, its snapshot and its notifications.
-    fn write(&mut self, batch: &Append, checked: Checked) -> rusqlite::Result<()> {
+    fn write(&mut self, batch: &Append, checked: Checked<'_>) -> rusqlite::Result<()> {
         let case = batch.case().as_str();
         let summary = batch.summary();
         let roles = roles_text(&summary.roles);
@@ -392,7 +396,7 @@ impl Group<'_, '_> {
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO commands (case_id, command_id, first_seq, count) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (command, first, count) in batch.commands() {
+        for (command, first, count) in checked.commands {
             insert.execute(params![
                 case,
                 command.as_str(),
